@@ -1,0 +1,36 @@
+# make demo — create .venv, install, run the main job on embedded defaults.
+# make test — same install if needed, then ruff and the test suite.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS := dev
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export JAX_PLATFORMS := cpu
+
+.PHONY: demo test lint bench install clean
+
+install: $(STAMP)
+
+# Re-install only when pyproject.toml changes. torch==2.13.0 (local CPU wheel)
+# goes first so that nothing pulls a CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/aifedge compare --episodes 20 --seed 0 --out results/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -1,0 +1,61 @@
+"""Provenance (commit, versions) and atomic writing of result files."""
+
+import json
+import os
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+TRACKED_PACKAGES = ("aifedge", "jax", "jaxlib", "inferactively-pymdp", "numpyro", "numpy",
+                    "scipy", "pandas", "torch", "tianshou", "sentence-transformers")
+
+
+def git_commit() -> str:
+    """The current git commit of the source tree or working directory, else "unknown"."""
+    for where in (Path(__file__).resolve().parent, Path.cwd()):
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
+                                 text=True, timeout=5, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages that determine results."""
+    found = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
+    """CSV with a fixed float format, so the same numbers give the same bytes."""
+    return write_text_atomic(path, frame.to_csv(index=False, float_format="%.7g"))

@@ -1,0 +1,14 @@
+"""Pure-JAX simulators: ``reset(key, params)`` / ``step(key, state, action, params)``."""
+
+from . import aif_llm
+from .aif_llm import EnvParams, make_params, reset, step
+from .metrics import episode_metrics, rrr, welch_test
+from .rollout import Policy, batch_rollout, rollout, stateless
+
+ENVS = {"aif-llm": aif_llm}
+"""Environment id -> module with ``EnvParams``, ``make_params``, ``reset``, ``step``."""
+
+__all__ = [
+    "ENVS", "EnvParams", "Policy", "aif_llm", "batch_rollout", "episode_metrics", "make_params",
+    "reset", "rollout", "rrr", "stateless", "step", "welch_test",
+]

@@ -1,0 +1,53 @@
+"""Episode metrics (seed 000 §5.1.2, Eq. 8) and the comparison statistics.
+
+For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
+
+    QoS satisfaction   qos          = #met / T
+    completion rate    tcr          = (#met + #violated) / T
+    failure rate       failure_rate = #failed / T = 1 − tcr
+    QoS-violation risk risk         = 1 − qos
+    mean latency       latency_ms   = mean latency over completed tasks only
+                                      (failed tasks have no finite latency)
+    RRR (Eq. 8)        (risk_baseline − risk_method) / risk_baseline
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from .aif_llm import FAILED, MET
+
+METRIC_NAMES = ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")
+
+
+def episode_metrics(outcome, latency_ms) -> dict:
+    """Metrics of one episode, or a batch when inputs are (..., T). JAX-traceable.
+
+    ``latency_ms`` of an episode where no task completed is NaN.
+    """
+    outcome = jnp.asarray(outcome)
+    latency_ms = jnp.asarray(latency_ms)
+    met = jnp.mean(outcome == MET, axis=-1)
+    completed = outcome != FAILED
+    n_done = completed.sum(-1)
+    lat = jnp.where(completed, latency_ms, 0.0).sum(-1) / jnp.where(n_done > 0, n_done, jnp.nan)
+    tcr = jnp.mean(completed, axis=-1)
+    return {"qos": met, "latency_ms": lat, "tcr": tcr,
+            "violation_risk": 1.0 - met, "failure_rate": 1.0 - tcr}
+
+
+def rrr(metric_baseline, metric_method):
+    """Relative risk reduction, Eq. 8, for success-rate metrics in [0, 1].
+
+    RRR = ((1 − m_base) − (1 − m_ours)) / (1 − m_base); NaN if the baseline has no risk.
+    """
+    risk_b = 1.0 - np.asarray(metric_baseline, dtype=float)
+    risk_m = 1.0 - np.asarray(metric_method, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(risk_b > 0, (risk_b - risk_m) / risk_b, np.nan)
+
+
+def welch_test(a, b) -> tuple[float, float]:
+    """Welch's two-sided t-test of per-episode values; returns (t, p)."""
+    res = stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
+    return float(res.statistic), float(res.pvalue)

@@ -1,0 +1,1 @@
+"""pymdp generative models (A, B, C, D), one module per system."""

@@ -1,0 +1,1 @@
+"""Active-inference decision core, EFE terms, EVT tail, uncertainty and meta-λ."""

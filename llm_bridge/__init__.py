@@ -1,0 +1,1 @@
+"""LLM side: keyword prior D_LLM, sentence encoder, semantic preferences, advisors."""

@@ -1,0 +1,1 @@
+"""One module per paper table or figure: frozen config -> run(cfg) -> DataFrame."""

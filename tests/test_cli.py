@@ -1,0 +1,79 @@
+"""The aifedge command: outputs, determinism and error paths."""
+
+import json
+
+import pytest
+
+from aifedge.cli import main
+
+
+def _run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        code = main(args)
+        raise SystemExit(code)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_help_for_every_subcommand(capsys):
+    for sub in ([], ["list"], ["simulate"], ["compare"], ["bench"]):
+        code, out, _ = _run([*sub, "--help"], capsys)
+        assert code == 0 and "usage: aifedge" in out
+
+
+def test_list_names_env_and_policies(capsys):
+    code, out, _ = _run(["list"], capsys)
+    assert code == 0 and "aif-llm" in out and "greedy" in out
+
+
+def test_simulate_writes_metrics_and_is_byte_identical(tmp_path, capsys):
+    args = ["simulate", "--policy", "greedy", "--episodes", "3", "--steps", "20", "--seed", "7"]
+    assert _run([*args, "--out", str(tmp_path / "a")], capsys)[0] == 0
+    assert _run([*args, "--out", str(tmp_path / "b")], capsys)[0] == 0
+    a, b = (tmp_path / d / "metrics.csv" for d in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()
+    assert len(a.read_text().strip().splitlines()) == 1 + 3
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert {"commit", "seed", "config", "versions", "summary"} <= set(summary)
+    assert {"qos", "latency_ms", "tcr", "failure_rate"} <= set(summary["summary"])
+    assert summary["seed"] == 7 and summary["config"]["max_steps"] == 20
+    other = ["simulate", "--policy", "greedy", "--episodes", "3", "--steps", "20", "--seed", "8"]
+    assert _run([*other, "--out", str(tmp_path / "c")], capsys)[0] == 0
+    assert (tmp_path / "c" / "metrics.csv").read_bytes() != a.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("extra", "config", "needle"),
+    [
+        (["--policy", "nope"], None, "--policy"),
+        (["--policy", "greedy", "--episodes", "-3"], None, "--episodes"),
+        (["--policy", "greedy", "--env", "mars"], None, "--env"),
+        (["--policy", "greedy"], {"edge_gflopz": [1, 2]}, "edge_gflopz"),
+        (["--policy", "greedy"], {"deadline_ms": [300, 0, 1500, 4000]}, "deadline_ms"),
+        (["--policy", "greedy"], {"cloud_gflops": -5}, "cloud_gflops"),
+        (["--policy", "greedy", "--config", "missing.toml"], None, "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, config,
+                                                         needle):
+    out = tmp_path / "out"
+    args = ["simulate", *extra, "--episodes" if "--episodes" not in extra else "--seed", "2",
+            "--out", str(out)]
+    if config is not None:
+        cfg = tmp_path / "cfg.json"
+        cfg.write_text(json.dumps(config))
+        args += ["--config", str(cfg)]
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aifedge: error:") and needle in lines[0]
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bench_env_writes_json_rows(tmp_path, capsys):
+    from aifedge import bench
+
+    rows = bench.bench_env(batch=8, steps=10, repeats=2)
+    assert {r["name"] for r in rows} == {"env_single", "env_batched_8"}
+    assert all(r["median_s"] > 0 and r["steps_per_s"] > 0 for r in rows)
