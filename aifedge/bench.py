@@ -51,12 +51,22 @@ def bench_env(batch: int = 1024, steps: int = 100, repeats: int = 10) -> list[di
     ]
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     """Where a benchmark ran."""
     import os
 
-    return {"platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
+    return {"platform": platform.platform(), "processor": _cpu_model(),
             "cpus": os.cpu_count(), "jax_backend": jax.default_backend(),
             "python": platform.python_version()}
 

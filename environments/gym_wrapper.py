@@ -12,13 +12,20 @@ import numpy as np
 from . import aif_llm
 
 
+def _to_numpy(tree):
+    """NamedTuple of jax arrays -> same NamedTuple of numpy arrays (for ``info``)."""
+    return jax.tree.map(np.asarray, tree)
+
+
 class AifLlmEnv(gym.Env):
     metadata = {"render_modes": ()}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, params: aif_llm.EnvParams | None = None):
         self.params = params if params is not None else aif_llm.make_params()
         dim = aif_llm.obs_dim(self.params)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+        # Every feature is >= 0 (``flatten_obs``); the upper bound is finite but loose.
+        high = np.finfo(np.float32).max
+        self.observation_space = gym.spaces.Box(0.0, high, shape=(dim,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.params.n_nodes)
         p = self.params
         self._reset = jax.jit(lambda k: aif_llm.reset(k, p))
@@ -36,7 +43,7 @@ class AifLlmEnv(gym.Env):
         if seed is not None:
             self._key = jax.random.PRNGKey(seed)
         obs, self._state = self._reset(self._next_key())
-        return np.asarray(self._flat(obs)), {"obs": obs}
+        return np.asarray(self._flat(obs)), {"obs": _to_numpy(obs)}
 
     def step(self, action):
         if self._state is None:
@@ -46,4 +53,4 @@ class AifLlmEnv(gym.Env):
         obs, self._state, reward, done, info = self._step(self._next_key(), self._state,
                                                           int(action))
         return (np.asarray(self._flat(obs)), float(reward), False, bool(done),
-                {"obs": obs, "step": info})
+                {"obs": _to_numpy(obs), "step": _to_numpy(info)})
