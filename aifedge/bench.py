@@ -71,4 +71,11 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-BENCHMARKS = {"env": bench_env}
+BENCHMARKS: dict[str, str] = {"env": "aifedge.bench:bench_env"}
+"""Benchmark name -> ``"module:function"``; each function takes ``repeats=`` and returns rows."""
+
+
+def run_benchmark(name: str, repeats: int = 10) -> list[dict]:
+    from aifedge.registry import load
+
+    return load(BENCHMARKS[name])(repeats=repeats)

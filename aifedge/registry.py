@@ -1,21 +1,40 @@
-"""Name -> policy lookup for the CLI (heuristics now; agents register here as they land)."""
+"""Name -> policy and benchmark lookup for the CLI.
+
+Agents register as ``"module:factory"`` strings, imported only when used, so that
+``aifedge list`` and the heuristics never import heavy optional dependencies. A
+factory is ``factory(params) -> Policy`` (``aifedge.environments.rollout.Policy``).
+"""
+
+from importlib import import_module
 
 from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import ENVS, Policy, stateless
 
+AGENTS: dict[str, str] = {}
+"""Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
+
+
+def load(spec: str):
+    """Import ``"package.module:attribute"``."""
+    module, _, attr = spec.partition(":")
+    return getattr(import_module(module), attr)
+
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
     """Names accepted by ``--policy`` for ``env_id``."""
     del env_id  # all current policies act on aif-llm
-    return list(HEURISTICS)
+    return [*HEURISTICS, *AGENTS]
 
 
-def get_policy(name: str, env_id: str = "aif-llm") -> Policy:
+def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
     """The ``Policy`` called ``name``; ``ConfigError`` naming the allowed values otherwise."""
     if env_id not in ENVS:
         raise ConfigError(f"--env: unknown environment {env_id!r}; choose from {', '.join(ENVS)}")
-    if name not in HEURISTICS:
-        raise ConfigError(f"--policy: unknown policy {name!r}; "
-                          f"choose from {', '.join(policy_names(env_id))}")
-    return stateless(HEURISTICS[name])
+    if name in HEURISTICS:
+        return stateless(HEURISTICS[name])
+    if name in AGENTS:
+        params = ENVS[env_id].make_params() if params is None else params
+        return load(AGENTS[name])(params)
+    raise ConfigError(f"--policy: unknown policy {name!r}; "
+                      f"choose from {', '.join(policy_names(env_id))}")

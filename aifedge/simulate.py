@@ -28,7 +28,7 @@ def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
         raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
     env = ENVS[env_id]
     steps = params.max_steps if steps is None else steps
-    policy = get_policy(policy_name, env_id)
+    policy = get_policy(policy_name, env_id, params)
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     chunk = min(chunk, episodes)
     pad = (-episodes) % chunk
