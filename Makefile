@@ -8,6 +8,7 @@ EXTRAS := dev,llm,rl,notebooks
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
+export MPLBACKEND := Agg
 
 .PHONY: demo test lint bench install clean
 

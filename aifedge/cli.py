@@ -104,14 +104,14 @@ def _run_policies(args, policies) -> None:
 
 
 def cmd_list(args) -> None:
+    from aifedge.bench import BENCHMARKS
     from aifedge.environments import ENVS
-    from aifedge.registry import policy_names
+    from aifedge.registry import ARTIFACTS, policy_names
 
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
-    from aifedge.bench import BENCHMARKS
-
     print("benchmarks:  ", ", ".join(BENCHMARKS))
+    print("artifacts:   ", ", ".join(ARTIFACTS) or "(none yet)")
 
 
 def cmd_simulate(args) -> None:
@@ -134,6 +134,30 @@ def cmd_bench(args) -> None:
     if args.json:
         results.write_json(args.json, payload)
         print(f"wrote {args.json}")
+
+
+def cmd_repro(args) -> None:
+    from aifedge.paper_repro.common import to_markdown, with_overrides, write_artifact
+    from aifedge.registry import ARTIFACTS, load
+
+    if args.name not in ARTIFACTS:
+        raise ConfigError(f"NAME: unknown artifact {args.name!r}; choose from "
+                          f"{', '.join(ARTIFACTS) or '(none registered yet)'}")
+    art = load(ARTIFACTS[args.name])
+    cfg = art.quick if args.quick else art.full
+    try:
+        cfg = with_overrides(cfg, seeds=args.seeds)
+    except ValueError as err:
+        raise ConfigError(f"--seeds: {err}") from None
+    out = Path(args.out)
+    _check_out(out)
+    start = time.perf_counter()
+    frame = art.run(cfg)
+    paths = write_artifact(art, frame, cfg, out, time.perf_counter() - start,
+                           note="quick mode (reduced budget)" if args.quick else "")
+    print(f"{art.title}\n")
+    print(to_markdown(frame))
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 def _add_sim_args(p: argparse.ArgumentParser) -> None:
@@ -167,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policies", default=",".join(DEMO_POLICIES),
                    help="comma-separated policy names")
     p.set_defaults(func=cmd_compare, out="results/demo")
+
+    p = sub.add_parser("repro", help="reproduce one paper table/figure (see `aifedge list`)")
+    p.add_argument("name", help="artifact name, e.g. table3")
+    p.add_argument("--quick", action="store_true", help="reduced budget (stated in the output)")
+    p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
+    p.add_argument("--out", default="results/repro", help="output folder")
+    p.set_defaults(func=cmd_repro)
 
     p = sub.add_parser("bench", help="speed benchmarks, written as JSON rows")
     p.add_argument("what", choices=list(BENCHMARKS), help="what to measure")

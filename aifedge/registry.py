@@ -15,6 +15,10 @@ AGENTS: dict[str, str] = {}
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
 
+ARTIFACTS: dict[str, str] = {}
+"""Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
+
+
 def load(spec: str):
     """Import ``"package.module:attribute"``."""
     module, _, attr = spec.partition(":")

@@ -59,3 +59,22 @@ def write_json(path: str | Path, data: dict) -> Path:
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     """CSV with a fixed float format, so the same numbers give the same bytes."""
     return write_text_atomic(path, frame.to_csv(index=False, float_format="%.7g"))
+
+
+def save_figure(path: str | Path, fig) -> Path:
+    """Save a matplotlib figure as PNG atomically (temporary file, then rename), then close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,76 @@
+"""What every reproduction artifact shares: registration, verdicts and output files.
+
+An artifact is one paper table or figure: a frozen config class, ``run(cfg) ->
+DataFrame``, a ``quick`` and a ``full`` config, and optionally ``plot(frame) ->
+Figure``. ``write_artifact`` stores ``NAME.csv``, ``NAME.md``, ``NAME.png`` (when
+there is a plot) and ``NAME.json`` (commit, seeds, versions, config, wall time).
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aifedge import results
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """One reproducible paper table/figure."""
+
+    name: str
+    title: str
+    run: Callable[[Any], pd.DataFrame]
+    quick: Any
+    full: Any
+    plot: Callable[[pd.DataFrame], Any] | None = None
+
+
+def reproduced(ours: float, paper: float, tol: float) -> str:
+    """Verdict ``"yes"`` if ``|ours − paper| ≤ tol`` (same units), ``"no"``, or ``"n/a"``."""
+    if paper is None or ours is None or math.isnan(paper) or math.isnan(ours):
+        return "n/a"
+    return "yes" if abs(ours - paper) <= tol else "no"
+
+
+def to_markdown(frame: pd.DataFrame, float_fmt: str = "{:.4g}") -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    def cell(v):
+        if isinstance(v, float):
+            return "" if math.isnan(v) else float_fmt.format(v)
+        return str(v)
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *rows]) + "\n"
+
+
+def with_overrides(cfg: Any, **overrides) -> Any:
+    """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones."""
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(k for k, v in overrides.items() if v is not None and k not in fields)
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a field of {type(cfg).__name__}; "
+                         f"fields are {', '.join(sorted(fields))}")
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path,
+                   wall_s: float, note: str = "") -> dict[str, Path]:
+    """Write ``NAME.csv/.md/.json`` (+ ``.png``) atomically; returns the paths."""
+    out = Path(out)
+    paths = {"csv": results.write_csv(out / f"{art.name}.csv", frame)}
+    md = f"## {art.title}\n\n{note + chr(10) * 2 if note else ''}{to_markdown(frame)}"
+    paths["md"] = results.write_text_atomic(out / f"{art.name}.md", md)
+    if art.plot is not None:
+        paths["png"] = results.save_figure(out / f"{art.name}.png", art.plot(frame))
+    config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    paths["json"] = results.write_json(out / f"{art.name}.json", {
+        "artifact": art.name, "commit": results.git_commit(), "config": config,
+        "seeds": config.get("seeds", config.get("seed")), "versions": results.versions(),
+        "wall_s": wall_s})
+    return paths
