@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench notebooks install clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Notebooks are jupytext percent-format .py files; Jupyter Lab opens them as notebooks.
+notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet "jupyterlab==4.6.6"
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -65,3 +65,30 @@ def timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
+
+
+def records(env_id: str, policy_name: str, episodes: int, seed: int, params,
+            steps: int | None = None) -> pd.DataFrame:
+    """One row per task: ``episode, t, node, task_class, deadline_ms, latency_ms, outcome``.
+
+    Same keys as ``simulate`` (episode i uses ``split(PRNGKey(seed), episodes)[i]``).
+    ``latency_ms`` is NaN for failed tasks (their latency is unbounded or undefined).
+    """
+    if episodes < 1:
+        raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
+    env = ENVS[env_id]
+    steps = params.max_steps if steps is None else steps
+    policy = get_policy(policy_name, env_id, params)
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    infos = jax.device_get(jax.jit(lambda k: batch_rollout(k, policy, params, steps, env))(keys))
+    shape = infos.outcome.shape
+    failed = infos.outcome == 2
+    return pd.DataFrame({
+        "policy": policy_name,
+        "episode": np.repeat(np.arange(shape[0]), shape[1]),
+        "t": np.tile(np.arange(shape[1]), shape[0]),
+        "node": infos.node.ravel(), "task_class": infos.task_class.ravel(),
+        "deadline_ms": infos.deadline_ms.ravel(),
+        "latency_ms": np.where(failed, np.nan, infos.latency_ms).ravel(),
+        "outcome": infos.outcome.ravel(), "net_delay_ms": infos.net_delay_ms.ravel(),
+    })
