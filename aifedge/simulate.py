@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aifedge.config import ConfigError
-from aifedge.environments import ENVS, batch_rollout, episode_metrics
+from aifedge.environments import ENVS, Policy, batch_rollout, episode_metrics
 from aifedge.environments.metrics import METRIC_NAMES
 from aifedge.registry import get_policy
 
@@ -18,17 +18,19 @@ STDERR = Console(stderr=True)
 
 
 def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
-             steps: int | None = None, chunk: int = 64, progress: bool = True) -> pd.DataFrame:
+             steps: int | None = None, chunk: int = 64, progress: bool = True,
+             policy: Policy | None = None) -> pd.DataFrame:
     """Run ``episodes`` independent episodes; one row of metrics per episode.
 
     Episode i uses key ``split(PRNGKey(seed), episodes)[i]``, so results do not
-    depend on ``chunk`` (episodes per vmapped call).
+    depend on ``chunk`` (episodes per vmapped call). ``policy`` (optional) is used
+    instead of looking ``policy_name`` up; the name then only labels the rows.
     """
     if episodes < 1:
         raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
     env = ENVS[env_id]
     steps = params.max_steps if steps is None else steps
-    policy = get_policy(policy_name, env_id, params)
+    policy = get_policy(policy_name, env_id, params) if policy is None else policy
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     chunk = min(chunk, episodes)
     pad = (-episodes) % chunk
