@@ -71,7 +71,14 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-BENCHMARKS: dict[str, str] = {"env": "aifedge.bench:bench_env"}
+BENCHMARKS: dict[str, str] = {
+    "env": "aifedge.bench:bench_env",
+    "decision": "aifedge.inference.bench:bench_decision",
+    "encoder": "aifedge.llm_bridge.bench:bench_encoder",
+    "prior": "aifedge.llm_bridge.bench:bench_prior",
+    "semantic": "aifedge.llm_bridge.bench:bench_semantic",
+    "advisor": "aifedge.llm_bridge.bench:bench_advisor",
+}
 """Benchmark name -> ``"module:function"``; each function takes ``repeats=`` and returns rows."""
 
 

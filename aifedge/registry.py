@@ -11,7 +11,7 @@ from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import ENVS, Policy, stateless
 
-AGENTS: dict[str, str] = {}
+AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy"}
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
 

@@ -1,0 +1,77 @@
+"""Decision-core speed: ``aifedge bench decision`` (issue 4's benchmark).
+
+Rows (wall seconds per call, after one compile/warm-up call):
+
+* ``decision_single``: one jitted ``step`` of the ``aif`` agent (fast engine) on the
+  default cloud-edge model, ≥ 1,000 calls.
+* ``decision_batched_<B>``: the vmapped step over B agents; ``decisions_per_s``.
+* ``decision_single_pymdp_engine``: the same step evaluated with pymdp's functions.
+* ``pymdp_agent_single``: plain ``pymdp.agent.Agent`` on the same A, B, C, D —
+  ``infer_states`` + ``infer_policies`` + ``sample_action``, jitted — with
+  ``ratio_to_ours`` = its median / ``decision_single``'s median.
+
+All calls see the same observation (every modality observed), so the work per call is
+the same for every row.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from aifedge.bench import time_calls
+from aifedge.generative_models import cloud_edge
+
+from .agent import AgentConfig, make_agent, to_pymdp_agent
+
+
+def _row(name: str, times: np.ndarray, **extra) -> dict:
+    return {"name": name, "median_s": float(np.median(times)),
+            "p95_s": float(np.percentile(times, 95)), "n_repeats": len(times), **extra}
+
+
+def bench_decision(repeats: int = 1000, batch: int = 1024, batch_repeats: int = 20,
+                   config: AgentConfig | None = None) -> list[dict]:
+    """Per-decision latency (single, batched) and the plain-pymdp reference; see module doc.
+
+    ``repeats`` single calls (at least 1,000), ``batch_repeats`` batched calls.
+    """
+    repeats = max(int(repeats), 1000)
+    config = AgentConfig() if config is None else config
+    model = cloud_edge.build_model()
+    n_edge = len(model.modality_names) - 2 - len(model.control_levels[0])
+    obs = jnp.asarray([0, 1, 2, 0, 0][:n_edge] + [0] * (n_edge - 5) + [1, 0]
+                      + [3] * len(model.control_levels[0]), jnp.int32)
+    key = jax.random.PRNGKey(0)
+    fast = make_agent(model, config, engine="fast")
+    ref = make_agent(model, config, engine="pymdp")
+    state = fast.init()
+    t_fast = time_calls(lambda: fast.step(key, state, obs)[0], repeats)
+    t_ref = time_calls(lambda: ref.step(key, state, obs)[0], repeats)
+
+    states = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), state)
+    obs_b = jnp.broadcast_to(obs, (batch, *obs.shape))
+    keys = jax.random.split(key, batch)
+    t_batch = time_calls(lambda: fast.batch_step(keys, states, obs_b)[0], batch_repeats)
+
+    agent = to_pymdp_agent(model, config)
+    obs_list = [o[None] for o in obs]
+
+    @jax.jit
+    def pymdp_decide(k):
+        qs = agent.infer_states(obs_list, agent.D)
+        q_pi, _ = agent.infer_policies(qs)
+        return agent.sample_action(q_pi, rng_key=k[None])
+
+    t_pymdp = time_calls(lambda: pymdp_decide(key), repeats)
+    ours = float(np.median(t_fast))
+    n_pol = int(fast.policies.shape[0])
+    common = {"n_policies": n_pol, "top_k": config.top_k, "policy_len": config.policy_len}
+    return [
+        _row("decision_single", t_fast, decisions_per_s=1.0 / ours, **common),
+        _row(f"decision_batched_{batch}", t_batch, batch=batch,
+             decisions_per_s=batch / float(np.median(t_batch)), **common),
+        _row("decision_single_pymdp_engine", t_ref,
+             ratio_to_ours=float(np.median(t_ref)) / ours, **common),
+        _row("pymdp_agent_single", t_pymdp, ratio_to_ours=float(np.median(t_pymdp)) / ours,
+             **common),
+    ]
