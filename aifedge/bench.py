@@ -78,6 +78,8 @@ BENCHMARKS: dict[str, str] = {
     "prior": "aifedge.llm_bridge.bench:bench_prior",
     "semantic": "aifedge.llm_bridge.bench:bench_semantic",
     "advisor": "aifedge.llm_bridge.bench:bench_advisor",
+    "gpd": "aifedge.inference.evt:bench_gpd",
+    "meta": "aifedge.inference.meta:bench_meta",
 }
 """Benchmark name -> ``"module:function"``; each function takes ``repeats=`` and returns rows."""
 

@@ -148,13 +148,21 @@ class EnvState(NamedTuple):
 
 
 class Obs(NamedTuple):
-    """What a scheduler sees. ``queue_ms`` (E,) noisy queue wait, 0 when down."""
+    """What a scheduler sees. ``queue_ms`` (E,) noisy queue wait, 0 when down.
+
+    ``last_*`` report the previous decision's result (node, outcome, latency; −1 / 0
+    before the first decision): a scheduler learns how its last task ended one step
+    later. ``last_latency_ms`` is 0 when that task failed (its latency is unbounded).
+    """
 
     queue_ms: jax.Array
     up: jax.Array  # (E,) float 0/1
     rtt_ms: jax.Array  # noisy measured cloud RTT
     task: Task
     t: jax.Array
+    last_node: jax.Array = -1
+    last_outcome: jax.Array = -1
+    last_latency_ms: jax.Array = 0.0
 
 
 class StepInfo(NamedTuple):
@@ -280,7 +288,8 @@ def latency_components(task: Task, backlog: jax.Array, net: jax.Array, params: E
     return jnp.stack([tx, prop, queue, comp], axis=-1)
 
 
-def _observe(key: jax.Array, state: EnvState, params: EnvParams) -> Obs:
+def _observe(key: jax.Array, state: EnvState, params: EnvParams, last_node=-1,
+             last_outcome=-1, last_latency_ms=0.0) -> Obs:
     k_q, k_r = jax.random.split(key)
     n_edge = state.backlog.shape[0]
     noise_q = jnp.exp(params.obs_noise * jax.random.normal(k_q, (n_edge,)))
@@ -288,7 +297,10 @@ def _observe(key: jax.Array, state: EnvState, params: EnvParams) -> Obs:
     rtt = params.cloud_rtt_ms * jnp.asarray(params.net_rtt_mult)[state.net]
     rtt = rtt * jnp.exp(params.obs_noise * jax.random.normal(k_r))
     return Obs(queue_ms=jnp.where(state.up, queue, 0.0), up=state.up.astype(jnp.float32),
-               rtt_ms=rtt, task=state.task, t=state.t)
+               rtt_ms=rtt, task=state.task, t=state.t,
+               last_node=jnp.asarray(last_node, jnp.int32),
+               last_outcome=jnp.asarray(last_outcome, jnp.int32),
+               last_latency_ms=jnp.asarray(last_latency_ms, jnp.float32))
 
 
 def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
@@ -354,14 +366,16 @@ def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
         net_delay_ms=params.cloud_rtt_ms * jnp.asarray(params.net_rtt_mult)[state.net] * jit_prop,
         n_down=jnp.sum(~state.up).astype(jnp.int32),
     )
-    return _observe(keys[8], new_state, params), new_state, reward, done, info
+    obs = _observe(keys[8], new_state, params, action, info.outcome,
+                   jnp.where(failed, 0.0, latency))
+    return obs, new_state, reward, done, info
 
 
 def flatten_obs(obs: Obs, params: EnvParams) -> jax.Array:
     """Flat float32 vector for RL agents (scaled to order 1), length ``obs_dim``.
 
     [queue_s (E), up (E), rtt/100 ms, compute/100 GFLOP, data MB, deadline s,
-     one-hot class (C), t / max_steps]
+     one-hot class (C), t / max_steps, one-hot last outcome (3), one-hot last node (N)]
     """
     t = obs.task
     n_cls = len(params.class_probs)
@@ -371,11 +385,13 @@ def flatten_obs(obs: Obs, params: EnvParams) -> jax.Array:
                    t.deadline_ms / 1000.0]),
         jax.nn.one_hot(t.task_class, n_cls),
         jnp.atleast_1d(obs.t / params.max_steps),
+        jax.nn.one_hot(obs.last_outcome, 3),  # all zeros before the first decision
+        jax.nn.one_hot(obs.last_node, params.n_nodes),
     ]).astype(jnp.float32)
 
 
 def obs_dim(params: EnvParams) -> int:
-    return 2 * params.n_edge + 4 + len(params.class_probs) + 1
+    return 2 * params.n_edge + 4 + len(params.class_probs) + 1 + 3 + params.n_nodes
 
 
 def task_text(text_id: int) -> str:

@@ -11,6 +11,12 @@ import numpy as np
 
 from . import aif_llm
 
+# Compiled once per process and per ``EnvParams`` (hashable, hence a static argument),
+# not once per env instance: vector envs build many instances.
+_RESET = jax.jit(aif_llm.reset, static_argnums=1)
+_STEP = jax.jit(aif_llm.step, static_argnums=3)
+_FLAT = jax.jit(aif_llm.flatten_obs, static_argnums=1)
+
 
 def _to_numpy(tree):
     """NamedTuple of jax arrays -> same NamedTuple of numpy arrays (for ``info``)."""
@@ -28,9 +34,9 @@ class AifLlmEnv(gym.Env):
         self.observation_space = gym.spaces.Box(0.0, high, shape=(dim,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.params.n_nodes)
         p = self.params
-        self._reset = jax.jit(lambda k: aif_llm.reset(k, p))
-        self._step = jax.jit(lambda k, s, a: aif_llm.step(k, s, a, p))
-        self._flat = jax.jit(lambda o: aif_llm.flatten_obs(o, p))
+        self._reset = lambda k: _RESET(k, p)
+        self._step = lambda k, s, a: _STEP(k, s, a, p)
+        self._flat = lambda o: _FLAT(o, p)
         self._key = jax.random.PRNGKey(0)
         self._state = None
 

@@ -200,12 +200,22 @@ def observation_indices(obs: Obs, params: EnvParams, options: ModelOptions) -> j
     """(E + 2,) int32 outcomes of the modalities a scheduler sees in ``Obs``.
 
     Order: ``obs_load:edge1..E``, ``obs_rtt``, ``obs_class``. The ``outcome:*`` modalities
-    follow in the model; ``Obs`` does not report the last task's outcome, so a caller
-    passes −1 (unobserved) for them.
+    follow in the model (``outcome_indices``).
     """
     loads = load_level(obs.queue_ms, obs.up, options.load_edges_ms)
     return jnp.concatenate([loads, rtt_level(obs.rtt_ms, params)[None],
                             obs.task.task_class.astype(jnp.int32)[None]])
+
+
+def outcome_indices(obs: Obs, params: EnvParams) -> jax.Array:
+    """(N,) int32 ``outcome:<node>`` observations from the previous decision's result.
+
+    The node that got the last task reports its outcome (met / violated / failed);
+    every other node reports ``idle`` (3). Before the first decision all are idle,
+    matching D's ``sent:* = idle``.
+    """
+    nodes = jnp.arange(params.n_nodes)
+    return jnp.where(nodes == obs.last_node, obs.last_outcome, 3).astype(jnp.int32)
 
 
 # ---------------------------------------------------------------- Monte-Carlo estimate

@@ -2,8 +2,8 @@
 
 No LLM prior (D uniform), no semantic term (λ = 0), Eq. 4 pruning with K = 5, horizon 1.
 Each step maps the simulator's ``Obs`` to the model's discrete observations
-(``cloud_edge.observation_indices``: load bins, RTT bin, task class; the last task's
-outcome is not in ``Obs`` and is passed as unobserved) and runs one jitted decision.
+(``cloud_edge.observation_indices``: load bins, RTT bin, task class;
+``cloud_edge.outcome_indices``: how the previous task ended) and runs one jitted decision.
 """
 
 import jax.numpy as jnp
@@ -25,8 +25,6 @@ def make_aif_policy(params: EnvParams, config: AgentConfig | None = None,
     model = cloud_edge.build_model(params, **model_options)
     options = cloud_edge.make_options(params, **model_options)
     agent = make_agent(model, config)
-    n_outcomes = len(model.modality_names) - params.n_edge - 2
-    unobserved = jnp.full(n_outcomes, -1, jnp.int32)
 
     def init(key, env_params):
         del key, env_params
@@ -34,8 +32,9 @@ def make_aif_policy(params: EnvParams, config: AgentConfig | None = None,
 
     def act(key, pstate, obs: Obs, env_params):
         del env_params
-        seen = cloud_edge.observation_indices(obs, params, options)
-        action, pstate, _ = agent.step(key, pstate, jnp.concatenate([seen, unobserved]))
+        seen = jnp.concatenate([cloud_edge.observation_indices(obs, params, options),
+                                cloud_edge.outcome_indices(obs, params)])
+        action, pstate, _ = agent.step(key, pstate, seen)
         return action[0].astype(jnp.int32), pstate
 
     return Policy(init=init, act=act)
