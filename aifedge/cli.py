@@ -13,6 +13,9 @@ from pathlib import Path
 from aifedge.config import ConfigError, load_overrides
 
 DEMO_POLICIES = ("random", "round-robin", "edge", "cloud", "greedy")
+RL_ALGOS = ("sac", "ppo", "dqn", "a2c", "rainbow")  # aifedge.baselines.rl.ALGOS (needs torch)
+ABLATIONS = ("prior", "semantic", "meta-lambda")
+ADVISORS = ("template", "smollm", "http")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +68,50 @@ def _print_table(summary, title: str) -> None:
     Console().print(table)
 
 
+def _parse_ablate(text: str | None) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in (text or "").split(",") if p.strip())
+    bad = [p for p in parts if p not in ABLATIONS]
+    if bad:
+        raise ConfigError(f"--ablate: unknown component {bad[0]!r}; choose any of "
+                          f"{', '.join(ABLATIONS)} (comma-separated)")
+    return parts
+
+
+def _special_policy(name: str, args, params):
+    """A ``Policy`` the registry cannot build from a name alone, else None."""
+    checkpoint = getattr(args, "checkpoint", None)
+    ablate = _parse_ablate(getattr(args, "ablate", None))
+    if checkpoint is not None:
+        if name not in RL_ALGOS:
+            raise ConfigError(f"--checkpoint: only for RL policies ({', '.join(RL_ALGOS)}), "
+                              f"not {name!r}")
+        try:
+            from aifedge.baselines import rl
+        except ImportError:
+            raise ConfigError("--checkpoint: needs the [rl] extra: pip install "
+                              "'aifedge[rl]'") from None
+        return rl.checkpoint_policy(checkpoint, params, algo=name)
+    if name in RL_ALGOS:
+        raise ConfigError(f"--policy {name}: an RL policy needs --checkpoint PATH "
+                          f"(train one with `aifedge train --algo {name}`)")
+    if ablate:
+        if name != "aif-llm":
+            raise ConfigError(f"--ablate: only applies to --policy aif-llm, not {name!r}")
+        from aifedge.registry import AGENTS, load
+
+        return load(AGENTS["aif-llm"])(params, ablate=ablate)
+    return None
+
+
+def _advisor_options(args) -> dict:
+    if args.advisor == "http":
+        if not args.llm_url:
+            raise ConfigError("--llm-url: the http advisor needs an OpenAI-compatible endpoint, "
+                              "e.g. --llm-url http://127.0.0.1:8080/v1")
+        return {"url": args.llm_url, "model": args.llm_model, "timeout_s": args.llm_timeout}
+    return {}
+
+
 def _run_policies(args, policies) -> None:
     import pandas as pd
 
@@ -73,15 +120,30 @@ def _run_policies(args, policies) -> None:
     from aifedge.simulate import simulate, summarise
 
     params = _env_params(args)
+    _parse_ablate(getattr(args, "ablate", None))
     for name in policies:  # validate every name before running anything
-        if name not in policy_names(args.env):
+        if name not in (*policy_names(args.env), *RL_ALGOS):
             raise ConfigError(f"--policy: unknown policy {name!r}; "
-                              f"choose from {', '.join(policy_names(args.env))}")
+                              f"choose from {', '.join(policy_names(args.env))} "
+                              f"(RL with --checkpoint: {', '.join(RL_ALGOS)})")
+    advisor = getattr(args, "advisor", "template")
+    if advisor != "template" and policies != ["aif-llm"]:
+        raise ConfigError(f"--advisor {advisor}: only --policy aif-llm consults an LLM advisor")
     out = Path(args.out)
     _check_out(out)
     start = time.perf_counter()
-    frame = pd.concat([simulate(args.env, name, args.episodes, args.seed, params)
-                       for name in policies], ignore_index=True)
+    advisor_stats = None
+    if advisor != "template":
+        from aifedge.inference.aif_llm_agent import run_advised
+
+        frame, advisor_stats = run_advised(params, args.episodes, args.seed, advisor,
+                                           ablate=_parse_ablate(args.ablate),
+                                           advisor_options=_advisor_options(args))
+        frame = frame.assign(policy="aif-llm")
+    else:
+        frame = pd.concat([simulate(args.env, name, args.episodes, args.seed, params,
+                                    policy=_special_policy(name, args, params))
+                           for name in policies], ignore_index=True)
     summary = summarise(frame)
     record = {
         "commit": results.git_commit(), "seed": args.seed, "env": args.env,
@@ -92,6 +154,10 @@ def _run_policies(args, policies) -> None:
                                  ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")}
                     for row in summary.itertuples()},
     }
+    if advisor_stats is not None:
+        record["advisor"] = {"name": advisor, **advisor_stats}
+    if getattr(args, "ablate", None):
+        record["ablate"] = list(_parse_ablate(args.ablate))
     if len(policies) == 1:
         record["policy"] = policies[0]
         record["summary"] = record["summary"][policies[0]]
@@ -111,7 +177,7 @@ def cmd_list(args) -> None:
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
     print("benchmarks:  ", ", ".join(BENCHMARKS))
-    print("artifacts:   ", ", ".join(ARTIFACTS) or "(none yet)")
+    print("artifacts:   ", ", ".join(["all", *ARTIFACTS]))
 
 
 def cmd_simulate(args) -> None:
@@ -140,9 +206,20 @@ def cmd_repro(args) -> None:
     from aifedge.paper_repro.common import to_markdown, with_overrides, write_artifact
     from aifedge.registry import ARTIFACTS, load
 
+    if args.name == "all":
+        from aifedge.paper_repro import aif_llm
+
+        cfg = aif_llm.QUICK if args.quick else aif_llm.FULL
+        try:
+            cfg = with_overrides(cfg, seeds=args.seeds)
+        except ValueError as err:
+            raise ConfigError(f"--seeds: {err}") from None
+        _check_out(Path(args.out))
+        print(f"wrote {aif_llm.run_all(cfg, args.out, quick=args.quick)}")
+        return
     if args.name not in ARTIFACTS:
         raise ConfigError(f"NAME: unknown artifact {args.name!r}; choose from "
-                          f"{', '.join(ARTIFACTS) or '(none registered yet)'}")
+                          f"all, {', '.join(ARTIFACTS)}")
     art = load(ARTIFACTS[args.name])
     cfg = art.quick if args.quick else art.full
     try:
@@ -158,6 +235,47 @@ def cmd_repro(args) -> None:
     print(f"{art.title}\n")
     print(to_markdown(frame))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_train(args) -> None:
+    try:
+        from aifedge.baselines import rl
+    except ImportError:
+        raise ConfigError("train: needs the [rl] extra: pip install 'aifedge[rl]'") from None
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    params = _env_params(args)
+    overrides = load_overrides(args.rl_config) if args.rl_config else {}
+    if args.train_steps is not None:
+        overrides["steps"] = args.train_steps
+    cfg = rl.make_config(args.algo, **overrides)
+    out = Path(args.out)
+    _check_out(out)
+    res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=out)
+    print(f"wrote {res.checkpoint}, {out / 'curve.csv'}, {out / 'config.json'} "
+          f"({res.env_steps} env steps, {res.wall_s:.0f} s)")
+
+
+def cmd_logs(args) -> None:
+    from aifedge.llm_bridge.logs import make_logs, save_logs
+    from aifedge.llm_bridge.prior import KeywordPrior
+    from aifedge.registry import policy_names
+
+    params = _env_params(args)
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    from aifedge.baselines import HEURISTICS
+
+    for name in policies:
+        if name not in HEURISTICS:
+            raise ConfigError(f"--policies: {name!r} is not a heuristic; logs are made with "
+                              f"{', '.join(HEURISTICS)} (all policies: "
+                              f"{', '.join(policy_names())})")
+    if Path(args.out).suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"--out: {args.out!r} needs a .csv or .parquet suffix")
+    logs = make_logs(params, policies=policies, episodes=args.episodes, seed=args.seed)
+    print(f"wrote {save_logs(logs, args.out)} ({len(logs)} tasks)")
+    if args.prior_out:
+        print(f"wrote {KeywordPrior.fit(logs).save(args.prior_out)}")
 
 
 def _add_sim_args(p: argparse.ArgumentParser) -> None:
@@ -184,6 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run one policy for N episodes and write metrics")
     _add_sim_args(p)
     p.add_argument("--policy", required=True, help="policy name (see `aifedge list`)")
+    p.add_argument("--checkpoint", default=None,
+                   help="policy.pt (or its folder) of an RL policy from `aifedge train`")
+    p.add_argument("--ablate", default=None,
+                   help=f"aif-llm only: components to remove, any of {', '.join(ABLATIONS)}")
+    p.add_argument("--advisor", default="template", choices=ADVISORS,
+                   help="aif-llm only: LLM advisor (template: rule-based, batched; smollm: "
+                        "embedded SmolLM2-135M; http: OpenAI-compatible endpoint), asynchronous")
+    p.add_argument("--llm-url", default=None, help="http advisor: base URL, e.g. "
+                   "http://127.0.0.1:8080/v1 (API key from $AIFEDGE_LLM_API_KEY)")
+    p.add_argument("--llm-model", default="llama-3-8b-instruct", help="http advisor: model name")
+    p.add_argument("--llm-timeout", type=float, default=10.0, help="http advisor: seconds")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("compare", help="run several policies on the same seeds (make demo)")
@@ -191,6 +320,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policies", default=",".join(DEMO_POLICIES),
                    help="comma-separated policy names")
     p.set_defaults(func=cmd_compare, out="results/demo")
+
+    p = sub.add_parser("train", help="train a deep-RL baseline on aif-llm (needs [rl])")
+    _add_sim_args(p)
+    p.add_argument("--algo", required=True, choices=RL_ALGOS, help="algorithm")
+    p.add_argument("--train-steps", type=_positive_int, default=None,
+                   help="training env steps (default: the algorithm config's, 100k)")
+    p.add_argument("--rl-config", default=None,
+                   help="JSON/TOML overrides of the algorithm's config fields")
+    p.set_defaults(func=cmd_train, out="results/train")
+
+    p = sub.add_parser("logs", help="scheduling logs (task text, state, node, outcome) for "
+                                    "the keyword prior")
+    _add_sim_args(p)
+    p.add_argument("--policies", default="random,round-robin,greedy,cloud,edge",
+                   help="heuristics that make the logs")
+    p.add_argument("--prior-out", default=None, help="also fit the keyword prior, save as JSON")
+    p.set_defaults(func=cmd_logs, out="results/logs.csv")
 
     p = sub.add_parser("repro", help="reproduce one paper table/figure (see `aifedge list`)")
     p.add_argument("name", help="artifact name, e.g. table3")

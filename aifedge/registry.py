@@ -15,7 +15,14 @@ AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy"}
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
 
-ARTIFACTS: dict[str, str] = {}
+ARTIFACTS: dict[str, str] = {
+    "table3": "aifedge.paper_repro.aif_llm:TABLE3",
+    "rrr": "aifedge.paper_repro.aif_llm:RRR",
+    "table4": "aifedge.paper_repro.aif_llm:TABLE4",
+    "table5": "aifedge.paper_repro.aif_llm:TABLE5",
+    "table6": "aifedge.paper_repro.aif_llm:TABLE6",
+    "fig2": "aifedge.paper_repro.aif_llm:TABLE6",
+}
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 
 

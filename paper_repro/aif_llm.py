@@ -90,6 +90,7 @@ class Config:
 
 FULL = Config()
 QUICK = Config(episodes=50, seeds=1, train_steps=20_000)
+"""``--quick``: 50 evaluation episodes, 1 seed, 20k RL training steps per algorithm."""
 
 
 def _params(cfg: Config) -> aif_llm.EnvParams:
@@ -106,7 +107,8 @@ def _aif_policy(ablate: tuple[str, ...] | None, params, advisor: str):
 
 
 def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
-    """Per-episode metrics of an AIF variant over ``cfg.seeds`` × ``cfg.episodes`` episodes."""
+    """Per-episode metrics of an AIF variant over ``cfg.seeds`` × ``cfg.episodes`` episodes
+    (episode keys ``split(PRNGKey(eval_seed + s), episodes)``, shared with the baselines)."""
     params = _params(cfg)
     policy = _aif_policy(ablate, params, cfg.advisor)
     frames = [simulate("aif-llm", label, cfg.episodes, cfg.eval_seed + s, params,
@@ -121,27 +123,32 @@ def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
 
-def evaluate_rl(method: str, cfg: Config) -> pd.DataFrame:
-    """Train (or reload) ``method`` for each seed and evaluate it; per-episode metrics."""
+def trained_rl(algo: str, seed: int, cfg: Config):
+    """The ``algo`` network of training seed ``seed``: reloaded if its checkpoint exists."""
     from aifedge.baselines import rl
     from aifedge.environments.gym_wrapper import AifLlmEnv
 
-    algo = ALGOS[method]
     params = _params(cfg)
     factory = functools.partial(AifLlmEnv, params)
     rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
+    folder = _checkpoint_dir(algo, seed, cfg, rl_cfg, params)
+    if (folder / rl.CHECKPOINT_NAME).is_file():
+        return rl.load_policy(folder, factory)
+    return rl.train(algo, factory, rl_cfg, seed=seed, out_dir=folder).policy
+
+
+def evaluate_rl(method: str, cfg: Config) -> pd.DataFrame:
+    """Per-episode metrics of ``method`` (one trained network per seed), evaluated by the
+    same vmapped engine and on the same episode keys as the AIF agents."""
+    from aifedge.baselines import rl
+
+    params = _params(cfg)
     frames = []
     for seed in range(cfg.seeds):
-        folder = _checkpoint_dir(algo, seed, cfg, rl_cfg, params)
-        if (folder / rl.CHECKPOINT_NAME).is_file():
-            policy = rl.load_policy(folder, factory)
-        else:
-            policy = rl.train(algo, factory, rl_cfg, seed=seed, out_dir=folder).policy
-        frame = rl.evaluate(policy, factory, cfg.episodes, seed=cfg.eval_seed + seed,
-                            progress=True)
-        frames.append(frame.assign(policy=method, seed=seed))
-    return pd.concat(frames, ignore_index=True)[["policy", "episode", "seed", *METRICS,
-                                                  "violation_risk"]]
+        policy = rl.jax_policy(trained_rl(ALGOS[method], seed, cfg), params)
+        frames.append(simulate("aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params,
+                               policy=policy).assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)
 
 
 @functools.lru_cache(maxsize=4)
@@ -259,9 +266,7 @@ def run_table5(cfg: Config) -> pd.DataFrame:
 
 def decision_overheads(cfg: Config, repeats: int = 200) -> dict[str, float]:
     """Median seconds of compute per decision (batch 1, after warm-up) for each method."""
-    from aifedge.baselines import rl
     from aifedge.bench import time_calls
-    from aifedge.environments.gym_wrapper import AifLlmEnv
 
     params = _params(cfg)
     policy = _aif_policy((), params, cfg.advisor)
@@ -270,14 +275,9 @@ def decision_overheads(cfg: Config, repeats: int = 200) -> dict[str, float]:
     act = jax.jit(lambda k, s, o: policy.act(k, s, o, params))
     key = jax.random.PRNGKey(2)
     out = {"AIF-LLM": float(np.median(time_calls(lambda: act(key, pstate, obs), repeats)))}
-    factory = functools.partial(AifLlmEnv, params)
     flat = np.asarray(aif_llm.flatten_obs(obs, params))[None]
     for method, algo in ALGOS.items():
-        folder = _checkpoint_dir(algo, 0, cfg, rl.make_config(algo, steps=cfg.train_steps),
-                                 params)
-        net = rl.load_policy(folder, factory) if (folder / rl.CHECKPOINT_NAME).is_file() \
-            else rl.train(algo, factory, rl.make_config(algo, steps=cfg.train_steps),
-                          seed=0, out_dir=folder).policy
+        net = trained_rl(algo, 0, cfg)
         out[method] = float(np.median(time_calls(lambda n=net: n.act(flat), repeats)))
     return out
 
