@@ -38,6 +38,9 @@ def _env_params(args):
 
     if args.env not in ENVS:
         raise ConfigError(f"--env: unknown environment {args.env!r}; choose from {', '.join(ENVS)}")
+    if args.env != "aif-llm":
+        raise ConfigError(f"--env: `aifedge {args.command}` runs on aif-llm; {args.env!r} is "
+                          f"used through `aifedge repro` (see `aifedge list`)")
     overrides = load_overrides(args.config) if args.config else {}
     if args.steps is not None:
         overrides["max_steps"] = args.steps

@@ -1,0 +1,647 @@
+"""Multi-agent learners for ``dag-offload`` (seed 001 §4.2, §5.2): UCB-COMA and its baselines.
+
+One agent per task L_i; every learner acts through the same env and the same episode
+loop (``train`` / ``evaluate``) with the same number of episodes, so budgets are equal.
+
+==========  ===============================================================================
+ucb-coma    COMA (Foerster et al. 2018) with a centralised Q(S, A) critic, a target critic
+            refreshed every 10 updates, replay, one update every 32 env steps (Alg. 1), and
+            the UCB action selection of Eqs. (2)–(3): argmax_a ln ω(a|s_i) +
+            ε √(2 ln N_i / (n_i(a) + 1)), ε decaying linearly to 0 over training.
+coma        the same learner, actions sampled from ω (no UCB term).
+mappo       on-policy PPO per agent with a centralised V(S), GAE, clipped ratio.
+maddpg      per-agent actors and centralised Q_i(S, A) critics, Gumbel-softmax (straight-
+            through) for the discrete actions, soft target updates.
+cs-ucb      PerLLM's constraint-satisfaction UCB: filter the actions that satisfy every
+            constraint, play the feasible arm with the highest UCB1 value (no network).
+random      uniform over the 16 joint (sub-task, location) actions.
+==========  ===============================================================================
+
+COMA quantities (§4.2): critic loss L = E[(y − Q(S, A))²], y = r + ψ Q'(S', A');
+counterfactual baseline B_i(S, A^{-i}) = Σ_{a'} ω(a'|s_i) Q(S, (a', A^{-i}));
+advantage 𝒜_i(S, A) = Q(S, A) − B_i; ∇J_i = E[∇ ln ω(a_i|s_i) 𝒜_i(S, A)].
+The critic takes (S, A^{-i}, one-hot i) and returns Q for all 16 actions of agent i.
+
+Hyper-parameters the paper states: lr 1e-3 and ψ = 0.95 (Table 2), target every 10
+updates (Alg. 1), 700 episodes (Fig. 4), GCN 2 × 64 → 16. The rest (batch 64, buffer 5000,
+MLP widths, ε0 = 1, entropy 0.01, PPO and MADDPG constants, UCB c = 1) are this project's
+assumptions, the same for every learner where they apply. Two deviations, found in
+development and applied to COMA, UCB-COMA and MADDPG alike: Alg. 1 updates every 32 env
+steps, which on this env (≤ 12 steps per episode) is ≈ 260 updates in 700 episodes and
+left every replay learner at the random policy's reward, so they update every 4 steps;
+and with the paper's lr 1e-3 for the COMA actors the policies collapsed onto one action
+before the critic separated the actions, so the COMA actors use 1e-4 (critic 1e-3).
+
+Public API: ``LEARNERS`` (name -> ``Learner``), ``make_config(name, **overrides)``,
+``train(key, name, params, cfg, n_episodes) -> (state, EpisodeStats (E,))`` and
+``evaluate(key, name, state, params, cfg, n_episodes) -> EpisodeStats (E,)``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from aifedge.config import ConfigError, check_fields
+from aifedge.environments import dag_offload as env
+
+from . import marl_nets as nets
+
+A = env.N_ACTIONS
+
+
+# --------------------------------------------------------------------------- configs
+@dataclass(frozen=True)
+class ComaConfig:
+    """COMA / UCB-COMA. ``ucb_eps`` = ε0 of Eqs. (2)–(3); 0 gives plain COMA (sampling)."""
+
+    ucb_eps: float = 1.0        # assumption (the paper: "decays linearly", no start value)
+    lr: float = 1e-3            # critic learning rate, Table 2
+    actor_lr: float = 1e-4      # assumption (module docstring)
+    psi: float = 0.95           # ψ, Table 2
+    batch_size: int = 64        # B, assumption
+    buffer_size: int = 5000     # |D|, assumption
+    update_every: int = 4       # Alg. 1 line 8 says 32: see the module docstring
+    target_every: int = 10      # Alg. 1 line 12
+    gcn_hidden: int = 64        # §4.1.1
+    embed: int = 16             # §4.1.1
+    hidden: int = 64            # actor MLP width, assumption
+    critic_hidden: int = 128    # assumption
+    grad_clip: float = 10.0     # assumption
+    entropy: float = 0.01       # policy-entropy bonus, assumption (as MAPPO's)
+
+
+@dataclass(frozen=True)
+class MappoConfig:
+    lr: float = 1e-3            # same lr as UCB-COMA
+    psi: float = 0.95
+    gae_lambda: float = 0.95    # assumption (MAPPO default)
+    clip: float = 0.2           # assumption (MAPPO default)
+    epochs: int = 4             # assumption
+    entropy: float = 0.01       # assumption
+    gcn_hidden: int = 64
+    embed: int = 16
+    hidden: int = 64
+    critic_hidden: int = 128
+    grad_clip: float = 10.0
+
+
+@dataclass(frozen=True)
+class MaddpgConfig:
+    lr: float = 1e-3
+    psi: float = 0.95
+    batch_size: int = 64
+    buffer_size: int = 5000
+    update_every: int = 4       # same schedule as (UCB-)COMA
+    tau: float = 0.01           # soft target update, assumption (MADDPG default)
+    gumbel_temp: float = 1.0    # assumption
+    gcn_hidden: int = 64
+    embed: int = 16
+    hidden: int = 64
+    critic_hidden: int = 128
+    grad_clip: float = 10.0
+
+
+@dataclass(frozen=True)
+class CsUcbConfig:
+    c: float = 1.0              # UCB1 exploration weight, assumption
+
+
+@dataclass(frozen=True)
+class RandomConfig:
+    pass
+
+
+# --------------------------------------------------------------------------- shared pieces
+class Transition(NamedTuple):
+    obs: env.Obs
+    actions: jax.Array   # (I,)
+    rewards: jax.Array   # (I,) r_i of §4.1.2
+    next_obs: env.Obs
+    done: jax.Array      # episode ended with this step
+    valid: jax.Array     # the step happened before the episode ended
+
+
+class Buffer(NamedTuple):
+    """Ring replay buffer 𝒟 of ``Transition`` (leading capacity axis)."""
+
+    data: Transition
+    ptr: jax.Array
+    size: jax.Array
+
+
+def _buffer_init(params: env.EnvParams, capacity: int) -> Buffer:
+    obs = jax.eval_shape(lambda k: env.reset(k, params)[0], jax.random.PRNGKey(0))
+    n = params.n_tasks
+    i32, f32, b = jnp.int32, jnp.float32, jnp.bool_
+    tr = Transition(obs, jax.ShapeDtypeStruct((n,), i32), jax.ShapeDtypeStruct((n,), f32), obs,
+                    jax.ShapeDtypeStruct((), b), jax.ShapeDtypeStruct((), b))
+    data = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), tr)
+    return Buffer(data, jnp.int32(0), jnp.int32(0))
+
+
+def _buffer_add(buf: Buffer, tr: Transition) -> Buffer:
+    """Write at ``ptr``; advance only for a valid step (an invalid slot is overwritten)."""
+    data = jax.tree.map(lambda d, x: d.at[buf.ptr].set(x), buf.data, tr)
+    cap = buf.data.done.shape[0]
+    adv = tr.valid.astype(jnp.int32)
+    return Buffer(data, (buf.ptr + adv) % cap, jnp.minimum(buf.size + adv, cap))
+
+
+def _buffer_sample(key: jax.Array, buf: Buffer, n: int) -> Transition:
+    idx = jax.random.randint(key, (n,), 0, jnp.maximum(buf.size, 1))
+    return jax.tree.map(lambda d: d[idx], buf.data)
+
+
+def _adam(cfg, lr: float | None = None) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip),
+                       optax.adam(cfg.lr if lr is None else lr))
+
+
+class Learner(NamedTuple):
+    """Pure functions; ``cfg`` and ``params`` are static (hashable).
+
+    init(key, params, cfg, n_episodes) -> state
+    act(key, state, obs, params, cfg, explore: bool) -> actions (I,)
+    observe(key, state, transition, params, cfg) -> state       (after every env step)
+    end_episode(key, state, params, cfg) -> state               (after every episode)
+    """
+
+    init: Callable
+    act: Callable
+    observe: Callable
+    end_episode: Callable
+    config: type
+
+
+def _no_end(key, state, params, cfg):
+    return state
+
+
+def _onehot_actions(actions: jax.Array) -> jax.Array:
+    return jax.nn.one_hot(actions, A)
+
+
+# --------------------------------------------------------------------------- (UCB-)COMA
+class ComaState(NamedTuple):
+    actor: Any
+    critic: Any
+    target: Any
+    opt_actor: Any
+    opt_critic: Any
+    buffer: Buffer
+    counts: jax.Array      # (I, 16) n_i(a_sub, a_loc), Eqs. (2)-(3)
+    tries: jax.Array       # (I,) N_i
+    step: jax.Array
+    n_updates: jax.Array
+    episode: jax.Array
+    n_episodes: jax.Array
+
+
+def _coma_critic_inputs(gs: jax.Array, actions: jax.Array) -> jax.Array:
+    """(D,), (I,) -> (I, D + 16 I + I): S, A^{-i} one-hot (own row zeroed), one-hot i."""
+    n = actions.shape[0]
+    oh = _onehot_actions(actions)
+    others = jnp.broadcast_to(oh, (n, n, A)) * (1.0 - jnp.eye(n))[:, :, None]
+    return jnp.concatenate([jnp.broadcast_to(gs, (n, gs.shape[0])), others.reshape(n, -1),
+                            jnp.eye(n)], -1)
+
+
+def _coma_q(critic, obs: env.Obs, actions: jax.Array) -> jax.Array:
+    """Q(S, (·, A^{-i})) for every agent: (I, 16)."""
+    x = _coma_critic_inputs(nets.global_state(obs), actions)
+    return nets.mlp_apply(critic, x)
+
+
+def coma_init(key, params, cfg: ComaConfig, n_episodes: int) -> ComaState:
+    n = params.n_tasks
+    k_a, k_c = jax.random.split(key)
+    actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
+    d_in = nets.global_state_dim(n) + n * A + n
+    critic = nets.mlp_init(k_c, (d_in, cfg.critic_hidden, cfg.critic_hidden, A))
+    opt = _adam(cfg)
+    return ComaState(actor, critic, critic, _adam(cfg, cfg.actor_lr).init(actor),
+                     opt.init(critic),
+                     _buffer_init(params, cfg.buffer_size), jnp.zeros((n, A)), jnp.zeros(n),
+                     jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(n_episodes))
+
+
+def ucb_scores(logp: jax.Array, counts: jax.Array, tries: jax.Array, eps) -> jax.Array:
+    """Eqs. (2)–(3) on the joint action: ln ω(a|s_i) + ε √(2 ln N_i / (n_i(a) + 1))."""
+    bonus = jnp.sqrt(2.0 * jnp.log(jnp.maximum(tries, 1.0))[:, None] / (counts + 1.0))
+    return logp + eps * bonus
+
+
+def ucb_epsilon(state: ComaState, cfg: ComaConfig) -> jax.Array:
+    """ε decays linearly from ε0 to 0 over the training episodes (§4.2)."""
+    frac = state.episode / jnp.maximum(state.n_episodes, 1)
+    return cfg.ucb_eps * jnp.maximum(0.0, 1.0 - frac)
+
+
+def coma_act(key, state: ComaState, obs, params, cfg: ComaConfig, explore: bool):
+    logp = nets.actors_logp(state.actor, obs)
+    if not explore:
+        return jnp.argmax(logp, -1)
+    if cfg.ucb_eps > 0:
+        return jnp.argmax(ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg)),
+                          -1)
+    return jax.random.categorical(key, logp)
+
+
+def coma_advantage(logp: jax.Array, q: jax.Array, actions: jax.Array) -> jax.Array:
+    """𝒜_i(S, A) = Q(S, A) − Σ_{a'} ω(a'|s_i) Q(S, (a', A^{-i})) (§4.2).
+
+    logp, q (..., I, 16): ln ω and Q(S, (·, A^{-i})); actions (..., I) -> (..., I).
+    """
+    baseline = jnp.sum(jnp.exp(logp) * q, -1)  # B_i(S, A^{-i})
+    return jnp.take_along_axis(q, actions[..., None], -1)[..., 0] - baseline
+
+
+def _coma_update(key, s: ComaState, cfg: ComaConfig) -> ComaState:
+    k_b, k_next = jax.random.split(key)
+    batch = _buffer_sample(k_b, s.buffer, cfg.batch_size)
+    team_r = batch.rewards.sum(-1)  # r: the agents' summed immediate reward (§4.2)
+    next_logp = jax.vmap(nets.actors_logp, (None, 0))(s.actor, batch.next_obs)
+    next_a = jax.random.categorical(k_next, next_logp)  # A' ~ ω(·|S')
+    q_next = jax.vmap(_coma_q, (None, 0, 0))(s.target, batch.next_obs, next_a)
+    q_next = jnp.take_along_axis(q_next, next_a[..., None], -1)[..., 0]  # (B, I)
+    y = team_r[:, None] + cfg.psi * (1.0 - batch.done[:, None]) * q_next
+
+    def critic_loss(c):
+        q = jax.vmap(_coma_q, (None, 0, 0))(c, batch.obs, batch.actions)
+        q_a = jnp.take_along_axis(q, batch.actions[..., None], -1)[..., 0]
+        return jnp.mean((jax.lax.stop_gradient(y) - q_a) ** 2), q
+
+    (_, q_all), g = jax.value_and_grad(critic_loss, has_aux=True)(s.critic)
+    upd, opt_c = _adam(cfg).update(g, s.opt_critic, s.critic)
+    critic = optax.apply_updates(s.critic, upd)
+
+    def actor_loss(actor):
+        logp = jax.vmap(nets.actors_logp, (None, 0))(actor, batch.obs)  # (B, I, 16)
+        adv = jax.lax.stop_gradient(coma_advantage(logp, q_all, batch.actions))
+        logp_a = jnp.take_along_axis(logp, batch.actions[..., None], -1)[..., 0]
+        ent = -jnp.sum(jnp.exp(logp) * logp, -1)
+        return -jnp.mean(logp_a * adv + cfg.entropy * ent)
+
+    g = jax.grad(actor_loss)(s.actor)
+    upd, opt_a = _adam(cfg, cfg.actor_lr).update(g, s.opt_actor, s.actor)
+    actor = optax.apply_updates(s.actor, upd)
+    n_up = s.n_updates + 1
+    target = jax.tree.map(lambda t, c: jnp.where(n_up % cfg.target_every == 0, c, t),
+                          s.target, critic)
+    return s._replace(actor=actor, critic=critic, target=target, opt_actor=opt_a,
+                      opt_critic=opt_c, n_updates=n_up)
+
+
+def coma_observe(key, s: ComaState, tr: Transition, params, cfg: ComaConfig) -> ComaState:
+    v = tr.valid.astype(jnp.float32)
+    s = s._replace(buffer=_buffer_add(s.buffer, tr),
+                   counts=s.counts + v * _onehot_actions(tr.actions), tries=s.tries + v,
+                   step=s.step + tr.valid.astype(jnp.int32))
+    due = tr.valid & (s.step % cfg.update_every == 0) & (s.buffer.size >= cfg.batch_size)
+    return jax.lax.cond(due, lambda st: _coma_update(key, st, cfg), lambda st: st, s)
+
+
+def coma_end(key, s: ComaState, params, cfg) -> ComaState:
+    return s._replace(episode=s.episode + 1)
+
+
+# --------------------------------------------------------------------------- MAPPO
+class MappoState(NamedTuple):
+    actor: Any
+    critic: Any
+    opt_actor: Any
+    opt_critic: Any
+    traj: Transition       # this episode's steps, leading axis max_steps
+    t: jax.Array
+
+
+def mappo_init(key, params, cfg: MappoConfig, n_episodes: int) -> MappoState:
+    n = params.n_tasks
+    k_a, k_c = jax.random.split(key)
+    actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
+    critic = nets.mlp_init(k_c, (nets.global_state_dim(n), cfg.critic_hidden,
+                                 cfg.critic_hidden, 1))
+    opt = _adam(cfg)
+    traj = _buffer_init(params, params.max_steps).data
+    return MappoState(actor, critic, opt.init(actor), opt.init(critic), traj, jnp.int32(0))
+
+
+def mappo_act(key, s: MappoState, obs, params, cfg, explore: bool):
+    logp = nets.actors_logp(s.actor, obs)
+    return jax.random.categorical(key, logp) if explore else jnp.argmax(logp, -1)
+
+
+def mappo_observe(key, s: MappoState, tr: Transition, params, cfg) -> MappoState:
+    traj = jax.tree.map(lambda d, x: d.at[s.t].set(x), s.traj, tr)
+    return s._replace(traj=traj, t=s.t + 1)
+
+
+def _gae(rewards, values, next_values, dones, valid, psi, lam):
+    """Generalised advantage estimation over one episode (reverse scan)."""
+    deltas = rewards + psi * next_values * (1.0 - dones) - values
+
+    def back(carry, x):
+        delta, d, v = x
+        adv = jnp.where(v, delta + psi * lam * (1.0 - d) * carry, 0.0)
+        return adv, adv
+
+    _, adv = jax.lax.scan(back, 0.0, (deltas, dones, valid), reverse=True)
+    return adv
+
+
+def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
+    tr = s.traj
+    valid = tr.valid
+    vf = valid.astype(jnp.float32)
+    team_r = tr.rewards.sum(-1)
+    value = jax.vmap(lambda o: nets.mlp_apply(s.critic, nets.global_state(o))[0])
+    v, v_next = value(tr.obs), value(tr.next_obs)
+    adv = _gae(team_r, v, v_next, tr.done.astype(jnp.float32), valid, cfg.psi, cfg.gae_lambda)
+    ret = adv + v
+    n_valid = jnp.maximum(vf.sum(), 1.0)
+    mean = (adv * vf).sum() / n_valid
+    std = jnp.sqrt((((adv - mean) * vf) ** 2).sum() / n_valid) + 1e-8
+    adv_n = (adv - mean) / std
+    old_logp = jax.vmap(nets.actors_logp, (None, 0))(s.actor, tr.obs)
+    old_a = jnp.take_along_axis(old_logp, tr.actions[..., None], -1)[..., 0]  # (T, I)
+
+    def actor_loss(actor):
+        logp = jax.vmap(nets.actors_logp, (None, 0))(actor, tr.obs)
+        logp_a = jnp.take_along_axis(logp, tr.actions[..., None], -1)[..., 0]
+        ratio = jnp.exp(logp_a - old_a)
+        a = adv_n[:, None]
+        surr = jnp.minimum(ratio * a, jnp.clip(ratio, 1 - cfg.clip, 1 + cfg.clip) * a)
+        ent = -jnp.sum(jnp.exp(logp) * logp, -1)
+        per_step = (surr + cfg.entropy * ent).mean(-1)
+        return -(per_step * vf).sum() / n_valid
+
+    def critic_loss(c):
+        pred = jax.vmap(lambda o: nets.mlp_apply(c, nets.global_state(o))[0])(tr.obs)
+        return (((pred - ret) ** 2) * vf).sum() / n_valid
+
+    opt = _adam(cfg)
+
+    def epoch(st, _):
+        actor, critic, oa, oc = st
+        g = jax.grad(actor_loss)(actor)
+        upd, oa = opt.update(g, oa, actor)
+        actor = optax.apply_updates(actor, upd)
+        g = jax.grad(critic_loss)(critic)
+        upd, oc = opt.update(g, oc, critic)
+        return (actor, optax.apply_updates(critic, upd), oa, oc), None
+
+    (actor, critic, oa, oc), _ = jax.lax.scan(
+        epoch, (s.actor, s.critic, s.opt_actor, s.opt_critic), None, length=cfg.epochs)
+    return s._replace(actor=actor, critic=critic, opt_actor=oa, opt_critic=oc, t=jnp.int32(0))
+
+
+# --------------------------------------------------------------------------- MADDPG
+class MaddpgState(NamedTuple):
+    actor: Any
+    critic: Any            # per-agent critics, leading agent axis
+    target_actor: Any
+    target_critic: Any
+    opt_actor: Any
+    opt_critic: Any
+    buffer: Buffer
+    step: jax.Array
+
+
+def maddpg_init(key, params, cfg: MaddpgConfig, n_episodes: int) -> MaddpgState:
+    n = params.n_tasks
+    k_a, k_c = jax.random.split(key)
+    actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
+    d_in = nets.global_state_dim(n) + n * A
+    critic = jax.vmap(lambda k: nets.mlp_init(k, (d_in, cfg.critic_hidden, cfg.critic_hidden,
+                                                  1)))(jax.random.split(k_c, n))
+    opt = _adam(cfg)
+    return MaddpgState(actor, critic, actor, critic, opt.init(actor), opt.init(critic),
+                       _buffer_init(params, cfg.buffer_size), jnp.int32(0))
+
+
+def maddpg_act(key, s: MaddpgState, obs, params, cfg, explore: bool):
+    logp = nets.actors_logp(s.actor, obs)
+    return jax.random.categorical(key, logp) if explore else jnp.argmax(logp, -1)
+
+
+def _maddpg_q(critics, obs: env.Obs, joint: jax.Array) -> jax.Array:
+    """Q_i(S, A) for every agent i: joint (I, 16) (one-hot or relaxed) -> (I,)."""
+    x = jnp.concatenate([nets.global_state(obs), joint.reshape(-1)])
+    return jax.vmap(lambda c: nets.mlp_apply(c, x)[0])(critics)
+
+
+def _gumbel_hard(key, logp, temp):
+    """Straight-through Gumbel-softmax: one-hot forward, soft gradient."""
+    y = jax.nn.softmax((logp + jax.random.gumbel(key, logp.shape)) / temp)
+    hard = jax.nn.one_hot(jnp.argmax(y, -1), y.shape[-1])
+    return y + jax.lax.stop_gradient(hard - y)
+
+
+def _maddpg_update(key, s: MaddpgState, cfg: MaddpgConfig) -> MaddpgState:
+    k_b, k_t, k_a = jax.random.split(key, 3)
+    batch = _buffer_sample(k_b, s.buffer, cfg.batch_size)
+    bsz = cfg.batch_size
+    next_logp = jax.vmap(nets.actors_logp, (None, 0))(s.target_actor, batch.next_obs)
+    next_joint = _gumbel_hard(k_t, next_logp, cfg.gumbel_temp)
+    q_next = jax.vmap(_maddpg_q, (None, 0, 0))(s.target_critic, batch.next_obs, next_joint)
+    y = batch.rewards + cfg.psi * (1.0 - batch.done[:, None]) * q_next  # per-agent r_i
+    joint = _onehot_actions(batch.actions)
+
+    def critic_loss(c):
+        q = jax.vmap(_maddpg_q, (None, 0, 0))(c, batch.obs, joint)
+        return jnp.mean((jax.lax.stop_gradient(y) - q) ** 2)
+
+    g = jax.grad(critic_loss)(s.critic)
+    upd, opt_c = _adam(cfg).update(g, s.opt_critic, s.critic)
+    critic = optax.apply_updates(s.critic, upd)
+    n = batch.actions.shape[1]
+
+    def actor_loss(actor):
+        logp = jax.vmap(nets.actors_logp, (None, 0))(actor, batch.obs)  # (B, I, 16)
+        soft = _gumbel_hard(k_a, logp, cfg.gumbel_temp)
+        # agent i's own action relaxed, the others' from the buffer
+        eye = jnp.eye(n)[None, :, :, None]
+        mixed = eye * soft[:, None] + (1 - eye) * joint[:, None]  # (B, i, I, 16)
+        q = jax.vmap(jax.vmap(_maddpg_q, (None, None, 0)), (None, 0, 0))(
+            critic, batch.obs, mixed)  # (B, i, I)
+        own = jnp.diagonal(q, axis1=1, axis2=2)
+        return -jnp.mean(own) + 1e-3 * jnp.mean(logp ** 2) / bsz
+
+    g = jax.grad(actor_loss)(s.actor)
+    upd, opt_a = _adam(cfg).update(g, s.opt_actor, s.actor)
+    actor = optax.apply_updates(s.actor, upd)
+    soft_upd = partial(optax.incremental_update, step_size=cfg.tau)
+    return s._replace(actor=actor, critic=critic, opt_actor=opt_a, opt_critic=opt_c,
+                      target_actor=soft_upd(actor, s.target_actor),
+                      target_critic=soft_upd(critic, s.target_critic))
+
+
+def maddpg_observe(key, s: MaddpgState, tr: Transition, params, cfg) -> MaddpgState:
+    s = s._replace(buffer=_buffer_add(s.buffer, tr), step=s.step + tr.valid.astype(jnp.int32))
+    due = tr.valid & (s.step % cfg.update_every == 0) & (s.buffer.size >= cfg.batch_size)
+    return jax.lax.cond(due, lambda st: _maddpg_update(key, st, cfg), lambda st: st, s)
+
+
+# --------------------------------------------------------------------------- CS-UCB, Random
+class UcbState(NamedTuple):
+    mean: jax.Array    # (I, 16) empirical mean of r_i per arm
+    counts: jax.Array  # (I, 16)
+    tries: jax.Array   # (I,)
+
+
+def csucb_init(key, params, cfg, n_episodes: int) -> UcbState:
+    n = params.n_tasks
+    return UcbState(jnp.zeros((n, A)), jnp.zeros((n, A)), jnp.zeros(n))
+
+
+def csucb_act(key, s: UcbState, obs, params, cfg: CsUcbConfig, explore: bool):
+    """Constraint filter (``valid_action_mask``), then the feasible arm of highest UCB1."""
+    feasible = env.valid_action_mask(obs)
+    bonus = cfg.c * jnp.sqrt(2.0 * jnp.log(jnp.maximum(s.tries, 1.0))[:, None]
+                             / jnp.maximum(s.counts, 1.0))
+    ucb = jnp.where(s.counts > 0, s.mean + bonus, jnp.inf) if explore else s.mean
+    ucb = jnp.where(feasible, ucb, -jnp.inf)
+    return jnp.where(feasible.any(-1), jnp.argmax(ucb, -1), jnp.argmax(s.mean, -1))
+
+
+def csucb_observe(key, s: UcbState, tr: Transition, params, cfg) -> UcbState:
+    played = _onehot_actions(tr.actions) * tr.valid
+    counts = s.counts + played
+    mean = s.mean + played * (tr.rewards[:, None] - s.mean) / jnp.maximum(counts, 1.0)
+    return UcbState(mean, counts, s.tries + tr.valid)
+
+
+def random_act(key, s, obs, params, cfg, explore: bool):
+    return jax.random.randint(key, (params.n_tasks,), 0, A)
+
+
+LEARNERS: dict[str, Learner] = {
+    "ucb-coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
+    "coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
+    "mappo": Learner(mappo_init, mappo_act, mappo_observe, mappo_end, MappoConfig),
+    "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
+    "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
+    "random": Learner(lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end,
+                      RandomConfig),
+}
+"""Learner name -> pure functions. The paper's six schemes (Fig. 4 legend)."""
+
+DEFAULT_CONFIGS = {
+    "ucb-coma": ComaConfig(ucb_eps=1.0), "coma": ComaConfig(ucb_eps=0.0),
+    "mappo": MappoConfig(), "maddpg": MaddpgConfig(), "cs-ucb": CsUcbConfig(),
+    "random": RandomConfig(),
+}
+"""One frozen configuration per learner (the values used for every figure)."""
+
+
+def make_config(name: str, **overrides):
+    """The frozen default config of learner ``name`` with validated overrides."""
+    if name not in LEARNERS:
+        raise ConfigError(f"learner: unknown name {name!r}; choose one of {', '.join(LEARNERS)}")
+    cfg = DEFAULT_CONFIGS[name]
+    allowed = [f.name for f in fields(cfg)]
+    check_fields(overrides, allowed, type(cfg).__name__)
+    cfg = replace(cfg, **overrides)
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if f.name == "ucb_eps":
+            ok = v == 0 if name == "coma" else v > 0
+            fix = "> 0 for ucb-coma, 0 for coma"
+        elif f.name in ("gae_lambda", "psi", "clip", "tau"):
+            ok, fix = 0 < v <= 1, "in (0, 1]"
+        elif f.name == "entropy":
+            ok, fix = v >= 0, "≥ 0"
+        else:
+            ok, fix = v > 0, "> 0"
+        if not ok:
+            raise ConfigError(f"{type(cfg).__name__}.{f.name}: must be {fix} (got {v!r})")
+    return cfg
+
+
+# --------------------------------------------------------------------------- episode loop
+class EpisodeStats(NamedTuple):
+    """Per-episode outcome: ``reward`` Σ_t Σ_i r_i; ``weighted`` mean over completed tasks
+    of γ T_i + (1 − γ) Cost_i (the summand of (1)); ``delay`` [s], ``cost`` [$], ``energy``
+    [J] means over completed tasks; ``completion`` and ``deadline`` task fractions."""
+
+    reward: jax.Array
+    weighted: jax.Array
+    delay: jax.Array
+    cost: jax.Array
+    energy: jax.Array
+    completion: jax.Array
+    deadline: jax.Array
+
+
+def _episode(key, name: str, state, params, cfg, learn: bool):
+    learner = LEARNERS[name]
+    k_reset, k_steps, k_end = jax.random.split(key, 3)
+    obs, es = env.reset(k_reset, params)
+
+    def body(carry, k):
+        obs, es, state, finished = carry
+        k_a, k_s, k_o = jax.random.split(k, 3)
+        actions = learner.act(k_a, state, obs, params, cfg, learn)
+        obs2, es2, rewards, done, _ = env.step(k_s, es, actions, params)
+        valid = ~finished
+        if learn:
+            tr = Transition(obs, actions, rewards, obs2, done, valid)
+            state = learner.observe(k_o, state, tr, params, cfg)
+        return (obs2, es2, state, finished | done), rewards.sum() * valid
+
+    (_, es, state, _), rewards = jax.lax.scan(
+        body, (obs, es, state, jnp.bool_(False)), jax.random.split(k_steps, params.max_steps))
+    if learn:
+        state = learner.end_episode(k_end, state, params, cfg)
+    m = env.task_metrics(es, params)
+    stats = EpisodeStats(reward=rewards.sum(), weighted=jnp.nanmean(m.weighted),
+                         delay=jnp.nanmean(m.delay), cost=jnp.nanmean(m.cost),
+                         energy=jnp.nanmean(m.energy),
+                         completion=jnp.mean(m.complete.astype(jnp.float32)),
+                         deadline=jnp.mean(m.deadline_met.astype(jnp.float32)))
+    return state, stats
+
+
+def _train(key, name, params, cfg, n_episodes):
+    k_init, k_run = jax.random.split(key)
+    state = LEARNERS[name].init(k_init, params, cfg, n_episodes)
+
+    def one(state, k):
+        return _episode(k, name, state, params, cfg, True)
+
+    return jax.lax.scan(one, state, jax.random.split(k_run, n_episodes))
+
+
+def _evaluate(key, name, state, params, cfg, n_episodes):
+    run = jax.vmap(lambda k: _episode(k, name, state, params, cfg, False)[1])
+    return run(jax.random.split(key, n_episodes))
+
+
+_STATIC = ("name", "params", "cfg", "n_episodes")
+_QUICK = {"xla_backend_optimization_level": 0}  # ~2x faster XLA compile, ~2x slower run
+_JIT = {False: (jax.jit(_train, static_argnames=_STATIC),
+                jax.jit(_evaluate, static_argnames=_STATIC)),
+        True: (jax.jit(_train, static_argnames=_STATIC, compiler_options=_QUICK),
+               jax.jit(_evaluate, static_argnames=_STATIC, compiler_options=_QUICK))}
+
+
+def train(key: jax.Array, name: str, params: env.EnvParams, cfg, n_episodes: int,
+          quick_compile: bool = False):
+    """Train learner ``name`` for ``n_episodes``; returns (state, EpisodeStats with (E,)).
+
+    ``quick_compile`` lowers XLA's optimisation level: for short runs (tests, ``--quick``)
+    where compilation, not the run, dominates. Results are identical up to float rounding.
+    """
+    return _JIT[quick_compile][0](key, name=name, params=params, cfg=cfg, n_episodes=n_episodes)
+
+
+def evaluate(key: jax.Array, name: str, state, params: env.EnvParams, cfg, n_episodes: int,
+             quick_compile: bool = False):
+    """Exploit-only episodes of a trained learner, vmapped; EpisodeStats with (E,)."""
+    return _JIT[quick_compile][1](key, name=name, state=state, params=params, cfg=cfg,
+                                  n_episodes=n_episodes)

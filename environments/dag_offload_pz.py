@@ -1,0 +1,105 @@
+"""PettingZoo parallel-API wrapper over the pure-JAX ``dag-offload`` step (seed 001).
+
+Agents ``task_0 … task_{I-1}``, one per LLM inference task (§4.1). Each agent observes its
+own s_i = (P_i, S, DAG) flattened (``agent_obs_dim`` floats, all ≥ 0) and picks one of the
+16 joint actions a = sub-task · 4 + location. An agent *terminates* when its task is fully
+scheduled; all agents are *truncated* at ``max_steps``. ``state()`` is the global S of the
+centralised critics; ``infos[agent]["action_mask"]`` lists the actions that satisfy every
+constraint (the env does not mask: invalid actions are penalised, §4.1.2). The dynamics are
+exactly ``dag_offload.step``; the wrapper only owns the PRNG key and the state.
+
+PettingZoo and gymnasium are imported here only; the core env never needs them.
+"""
+
+import functools
+
+import jax
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from . import dag_offload as dag
+
+_HIGH = float(np.finfo(np.float32).max)
+
+
+def agent_obs_dim() -> int:
+    j = dag.J_MAX
+    return j * dag.NODE_FEATURES + j * j + j + dag.N_LOC * dag.SERVER_FEATURES + 1
+
+
+def flatten_agent_obs(obs: dag.Obs) -> np.ndarray:
+    """(I, agent_obs_dim) float32: nodes, adjacency, progress, servers, t per agent."""
+    n = obs.progress.shape[0]
+    parts = [np.asarray(obs.nodes).reshape(n, -1), np.asarray(obs.adj).reshape(n, -1),
+             np.asarray(obs.progress), np.asarray(obs.servers).reshape(n, -1),
+             np.full((n, 1), float(obs.t))]
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+class DagOffloadParallelEnv(ParallelEnv):
+    metadata = {"name": "dag_offload_v0", "render_modes": []}  # noqa: RUF012 (PettingZoo API)
+
+    def __init__(self, params: dag.EnvParams | None = None):
+        self.params = params if params is not None else dag.make_params()
+        p = self.params
+        self.possible_agents = [f"task_{i}" for i in range(p.n_tasks)]
+        self.agents = []
+        self._reset = jax.jit(lambda k: dag.reset(k, p))
+        self._step = jax.jit(lambda k, s, a: dag.step(k, s, a, p))
+        self._key = jax.random.PRNGKey(0)
+        self._state = None
+        self._obs = None
+
+    @functools.cache  # noqa: B019 (PettingZoo's documented pattern)
+    def observation_space(self, agent):
+        return spaces.Box(0.0, _HIGH, shape=(agent_obs_dim(),), dtype=np.float32)
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent):
+        return spaces.Discrete(dag.N_ACTIONS)
+
+    def _next_key(self):
+        self._key, sub = jax.random.split(self._key)
+        return sub
+
+    def _package(self):
+        flat = flatten_agent_obs(self._obs)
+        mask = np.asarray(dag.valid_action_mask(self._obs)).astype(np.int8)
+        obs = {a: flat[i] for i, a in enumerate(self.possible_agents) if a in self.agents}
+        infos = {a: {"action_mask": mask[i]} for i, a in enumerate(self.possible_agents)
+                 if a in self.agents}
+        return obs, infos
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self._key = jax.random.PRNGKey(seed)
+        self._obs, self._state = self._reset(self._next_key())
+        self.agents = self.possible_agents[:]
+        return self._package()
+
+    def step(self, actions):
+        if self._state is None:
+            raise RuntimeError("DagOffloadParallelEnv.step called before reset(); call reset()")
+        acts = np.zeros(self.params.n_tasks, np.int32)  # finished agents idle in dag.step
+        for agent, a in actions.items():
+            if agent not in self.agents:
+                raise ValueError(f"actions: {agent!r} is not a live agent ({self.agents})")
+            if not self.action_space(agent).contains(int(a)):
+                raise ValueError(f"actions[{agent!r}]: {a!r} is not in 0..{dag.N_ACTIONS - 1}")
+            acts[self.possible_agents.index(agent)] = int(a)
+        self._obs, self._state, rew, _, _ = self._step(self._next_key(), self._state, acts)
+        live = self.agents
+        done_task = np.asarray(dag.task_complete(self._state))
+        trunc = int(self._state.t) >= self.params.max_steps
+        idx = {a: self.possible_agents.index(a) for a in live}
+        rewards = {a: float(rew[idx[a]]) for a in live}
+        terminations = {a: bool(done_task[idx[a]]) for a in live}
+        truncations = {a: trunc and not terminations[a] for a in live}
+        obs, infos = self._package()  # still keyed by the agents live during this step
+        self.agents = [a for a in live if not (terminations[a] or truncations[a])]
+        return obs, rewards, terminations, truncations, infos
+
+    def state(self):
+        """Global state S (every agent's observation, flattened)."""
+        return flatten_agent_obs(self._obs).reshape(-1)

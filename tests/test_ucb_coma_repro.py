@@ -1,0 +1,94 @@
+"""UCB-COMA Figs. 4–9 reproduction modules at toy size (two cheap schemes, tiny env)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from aifedge.config import ConfigError
+from aifedge.paper_repro import ucb_coma as u
+from aifedge.paper_repro.common import write_artifact
+
+# Same env and episode count as tests/test_marl.py, so the jit cache is shared in one run.
+TOY = u.UcbComaConfig(
+    n_episodes=100, schemes=("cs-ucb", "random"), bandwidths_mhz=(5.0, 6.0),
+    t_max_values=(2.5, 3.0), fault_probs=(0.0, 0.5), fig9_scheme="cs-ucb",
+    env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
+    quick_compile=True)
+VERDICTS = {"yes", "no", "n/a"}
+
+
+def test_normalise_and_ema_by_hand():
+    np.testing.assert_allclose(u.normalise(np.array([2.0, 4.0, 3.0, np.nan])),
+                               [0.1, 1.0, 0.55, np.nan])
+    np.testing.assert_allclose(u.normalise(np.array([5.0, 5.0])), [0.1, 0.1])
+    np.testing.assert_allclose(u.ema(np.array([1.0, 3.0, 3.0]), alpha=0.5), [1.0, 2.0, 2.5])
+
+
+def test_extreme_rows_margin_and_verdict():
+    idx = pd.MultiIndex.from_tuples([(5.0, "ucb-coma"), (5.0, "coma"), (5.0, "random"),
+                                     (6.0, "ucb-coma"), (6.0, "coma"), (6.0, "random")],
+                                    names=["bandwidth_mhz", "scheme"])
+    means = pd.Series([10.0, 8.0, 0.0, 7.0, 9.0, 1.0], index=idx)
+    rows = u._extreme_rows("fig5", means, "bandwidth_mhz", "ucb-coma", "highest", "p",
+                           "reward", 0.05)
+    assert [r["ours"] for r in rows] == [2.0, -2.0]
+    assert [r["reproduced?"] for r in rows] == ["yes", "no"]
+    assert rows[0]["tol"] == pytest.approx(0.5)  # 5 % of the spread 10 − 0
+    low = u._extreme_rows("fig5", means, "bandwidth_mhz", "random", "lowest", "p", "reward",
+                          0.05)
+    assert [r["reproduced?"] for r in low] == ["yes", "yes"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("seeds", 0), ("n_episodes", 2), ("schemes", ("qmix",)), ("tail", 0.9),
+    ("fig9_scheme", "nope"), ("env_overrides", (("bandwidth_mhz", -1.0),)),
+])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ConfigError, match=field):
+        u.UcbComaConfig(**{field: value})
+
+
+def _check_frame(frame: pd.DataFrame, fig: str):
+    assert list(frame.columns) == ["figure", "claim", "setting", "paper", "ours", "tol",
+                                   "reproduced?"]
+    assert set(frame["reproduced?"]) <= VERDICTS and (frame.figure == fig).all()
+    assert len(frame) > 0
+
+
+def test_fig4_toy_writes_csv_md_png_json(tmp_path):
+    frame = u.run_fig4(TOY)
+    _check_frame(frame, "fig4")
+    data = frame.attrs["data"]
+    assert len(data) == 2 * TOY.n_episodes and set(data.scheme) == {"cs-ucb", "random"}
+    # CS-UCB filters infeasible actions, so it beats Random by far from the first episode
+    summary = frame.attrs["summary"]
+    assert summary.loc["cs-ucb", "last"] > summary.loc["random", "last"]
+    paths = write_artifact(u.FIG4, frame, TOY, tmp_path, 0.0)
+    assert all(p.exists() for p in paths.values()) and set(paths) == {"csv", "md", "png",
+                                                                       "json"}
+
+
+def test_fig5_fig6_share_the_w_sweep_and_normalise():
+    f5, f6 = u.run_fig5(TOY), u.run_fig6(TOY)
+    _check_frame(f5, "fig5")
+    _check_frame(f6, "fig6")
+    s6 = f6.attrs["summary"]
+    assert len(s6) == 4 and set(s6.bandwidth_mhz) == {5.0, 6.0}
+    finite = s6.weighted_norm.dropna()
+    assert finite.between(0.1, 1.0).all()
+    assert math.isclose(finite.min(), 0.1) or len(finite.unique()) == 1
+    for plot in (u.plot_fig5(f5), u.plot_fig6(f6)):
+        assert isinstance(plot, Figure)
+
+
+def test_fig7_fig8_fig9_toy():
+    f7, f8 = u.run_fig7(TOY), u.run_fig8(TOY)
+    _check_frame(f7, "fig7")
+    _check_frame(f8, "fig8")
+    f9 = u.run_fig9(TOY)
+    _check_frame(f9, "fig9")
+    assert list(f9.attrs["summary"].fault_prob) == [0.0, 0.5]
+    assert isinstance(u.plot_fig9(f9), Figure) and isinstance(u.plot_fig8(f8), Figure)
