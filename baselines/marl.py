@@ -48,6 +48,7 @@ import optax
 
 from aifedge.config import ConfigError, check_fields
 from aifedge.environments import dag_offload as env
+from aifedge.inference import dag_aif
 
 from . import marl_nets as nets
 
@@ -528,13 +529,16 @@ LEARNERS: dict[str, Learner] = {
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
     "random": Learner(lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end,
                       RandomConfig),
+    "aif": Learner(*dag_aif.LEARNER),
 }
-"""Learner name -> pure functions. The paper's six schemes (Fig. 4 legend)."""
+"""Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), plus this
+toolkit's active-inference agent ``aif`` (``inference.dag_aif``; it does not learn)."""
 
 DEFAULT_CONFIGS = {
     "ucb-coma": ComaConfig(ucb_eps=1.0), "coma": ComaConfig(ucb_eps=0.0),
     "mappo": MappoConfig(), "maddpg": MaddpgConfig(), "cs-ucb": CsUcbConfig(),
     "random": RandomConfig(),
+    "aif": dag_aif.DagAifConfig(),
 }
 """One frozen configuration per learner (the values used for every figure)."""
 
