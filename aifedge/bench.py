@@ -80,6 +80,7 @@ BENCHMARKS: dict[str, str] = {
     "advisor": "aifedge.llm_bridge.bench:bench_advisor",
     "gpd": "aifedge.inference.evt:bench_gpd",
     "meta": "aifedge.inference.meta:bench_meta",
+    "cycle": "aifedge.inference.cycle:bench_cycle",
 }
 """Benchmark name -> ``"module:function"``; each function takes ``repeats=`` and returns rows."""
 

@@ -11,7 +11,8 @@ from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import ENVS, Policy, stateless
 
-AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy"}
+AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy",
+                          "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy"}
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
 
