@@ -259,6 +259,26 @@ def cmd_train(args) -> None:
           f"({res.env_steps} env steps, {res.wall_s:.0f} s)")
 
 
+def cmd_train_meta(args) -> None:
+    import dataclasses
+
+    from aifedge.inference import meta_train
+
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise ConfigError(f"--out: {str(out)!r} is a folder; pass a checkpoint file path")
+    meta = meta_train.default_meta_config()
+    if args.meta_steps is not None:
+        meta = dataclasses.replace(meta, meta_steps=args.meta_steps)
+    path = meta_train.train_meta(meta_train.MetaTrainConfig(meta=meta), out, args.seed)
+    print(f"wrote {path} and {path}.json")
+    if args.evaluate:
+        import json
+
+        summary = meta_train.compare_meta(meta_train.evaluate_meta(path))
+        print(json.dumps(summary, indent=2))
+
+
 def cmd_logs(args) -> None:
     from aifedge.llm_bridge.logs import make_logs, save_logs
     from aifedge.llm_bridge.prior import KeywordPrior
@@ -332,6 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rl-config", default=None,
                    help="JSON/TOML overrides of the algorithm's config fields")
     p.set_defaults(func=cmd_train, out="results/train")
+
+    p = sub.add_parser("train-meta", help="meta-train f_meta of Eq. 7 (λ_t) on the simulator")
+    p.add_argument("--out", default="results/meta_lambda.eqx", help="checkpoint file")
+    p.add_argument("--seed", type=int, default=100, help="training seed (held-out: 20000)")
+    p.add_argument("--meta-steps", type=_positive_int, default=None,
+                   help="outer meta-steps (default: the shipped checkpoint's, 40)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="then compare adapted λ with the best fixed λ on held-out conditions")
+    p.set_defaults(func=cmd_train_meta)
 
     p = sub.add_parser("logs", help="scheduling logs (task text, state, node, outcome) for "
                                     "the keyword prior")

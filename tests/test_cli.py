@@ -17,6 +17,7 @@ def _run(args, capsys):
 
 def test_help_for_every_subcommand(capsys):
     for sub in ([], ["list"], ["simulate"], ["compare"], ["bench"], ["repro"], ["train"],
+                ["train-meta"],
                 ["logs"]):
         code, out, _ = _run([*sub, "--help"], capsys)
         assert code == 0 and "usage: aifedge" in out
