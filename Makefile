@@ -37,7 +37,7 @@ bench: $(STAMP)
 # Notebooks are jupytext percent-format .py files; Jupyter Lab opens them as notebooks.
 notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet "jupyterlab==4.6.6"
-	$(BIN)/jupyter lab notebooks/
+	env -u MPLBACKEND $(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

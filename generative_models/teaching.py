@@ -1,0 +1,263 @@
+"""Teaching companions of the T-maze: a two-node offloading toy and the primer's formulas.
+
+**The offloading toy** (``build_offload_toy``) is the T-maze of scheduling. A task waits at
+the device; it can be sent to a nearby edge node (fast when the node is free, late when it
+is busy) or to the cloud (never queues, but its WAN makes it late with a fixed probability).
+Whether the edge is busy is hidden; a cheap ``probe`` (a ping of the edge's queue) reveals it
+with probability ``probe_accuracy``. Factors and modalities::
+
+    dispatch  (hold, probe, edge, cloud)   where the task is; moved by the action "go"
+    edge_load (free, busy)                 hidden, fixed during a trial (B = I)
+
+    A[dispatch][o, d, l]  = 1[o = d]                               (exact)
+    A[probe][o, d, l]     = accuracy-weighted "looks-free/looks-busy" at d = probe,
+                            "none" elsewhere
+    A[latency][o, d, l]   = met w.p. p_met_free / p_met_busy at d = edge (by l),
+                            p_met_cloud at d = cloud (any l); "none" at hold / probe
+    B[dispatch][d', d, u] = 1[d' = u];   B[edge_load] = I
+    C[latency]            = (0, met, late);   D = (hold, uniform load)
+
+With the defaults, a one-step-ahead agent first probes (information gain ln 2, no risk),
+then sends the task to the edge if it looks free and to the cloud if it looks busy.
+
+**The primer's formulas**, in NumPy so that they are an independent reference for the
+decision core (``aifedge.inference.agent``, which uses pymdp):
+
+* ``bayes_posterior``: p(s | o) ∝ p(o | s) p(s), and the evidence p(o).
+* ``free_energy``: F[q] = E_q[ln q(s) − ln p(o, s)] = KL[q ‖ p(s | o)] − ln p(o) ≥ −ln p(o).
+* ``expected_outcomes`` / ``risk_ambiguity`` / ``efe_table``: for a policy π with predicted
+  state Q(s | π) (factorised) and modality m::
+
+      Q(o_m | π)  = Σ_s P(o_m | s) Q(s | π)
+      risk_m      = KL[Q(o_m | π) ‖ P̃(o_m)],    P̃ = softmax(C_m)
+      ambiguity_m = E_{Q(s | π)} H[P(o_m | s)]
+      G(π)        = Σ_m risk_m + ambiguity_m
+                  = G_prag(π) + G_epis(π) + Σ_m ln Σ_o exp C_m(o)
+
+  so "risk + ambiguity" and "pragmatic + epistemic" rank policies identically.
+* ``run_trial``: a short episode of an ``AifAgent`` in a world that *is* its model (the
+  true hidden state is fixed, outcomes are sampled from A), recording what the agent saw,
+  believed and chose.
+"""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp, softmax
+
+from .base import GenerativeModel, validate
+
+DISPATCH = ("hold", "probe", "edge", "cloud")
+EDGE_LOAD = ("free", "busy")
+
+
+def build_offload_toy(probe_accuracy: float = 1.0, p_met_free: float = 0.95,
+                      p_met_busy: float = 0.1, p_met_cloud: float = 0.7, met: float = 2.0,
+                      late: float = -4.0) -> GenerativeModel:
+    """The two-node offloading toy ``GenerativeModel`` (see module docstring).
+
+    probe_accuracy: P(probe reads the true load); 0.5 = uninformative.
+    p_met_free, p_met_busy: P(deadline met) on the edge when it is free / busy.
+    p_met_cloud: P(deadline met) on the cloud, whatever the edge does.
+    met, late: log-preferences C of the latency outcomes (nats).
+    """
+    for name, p in (("probe_accuracy", probe_accuracy), ("p_met_free", p_met_free),
+                    ("p_met_busy", p_met_busy), ("p_met_cloud", p_met_cloud)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"build_offload_toy.{name}: must lie in [0, 1] (got {p!r})")
+    n_d, n_l = len(DISPATCH), len(EDGE_LOAD)
+    a_disp = np.eye(n_d)[:, :, None].repeat(n_l, axis=2)
+    a_probe = np.zeros((3, n_d, n_l))
+    a_probe[0] = 1.0
+    a_probe[:, 1, 0] = (0.0, probe_accuracy, 1.0 - probe_accuracy)
+    a_probe[:, 1, 1] = (0.0, 1.0 - probe_accuracy, probe_accuracy)
+    a_lat = np.zeros((3, n_d, n_l))
+    a_lat[0, :2] = 1.0
+    for load, p in enumerate((p_met_free, p_met_busy)):
+        a_lat[:, 2, load] = (0.0, p, 1.0 - p)
+        a_lat[:, 3, load] = (0.0, p_met_cloud, 1.0 - p_met_cloud)
+    b_disp = np.zeros((n_d, n_d, n_d))
+    for u in range(n_d):
+        b_disp[u, :, u] = 1.0
+    model = GenerativeModel(
+        A=(a_disp, a_probe, a_lat), B=(b_disp, np.eye(n_l)[..., None]),
+        C=(np.zeros(n_d), np.zeros(3), np.array([0.0, met, late])),
+        D=(np.eye(n_d)[0], np.full(n_l, 1.0 / n_l)), pA=None, pB=None,
+        A_dependencies=((0, 1), (0, 1), (0, 1)), B_dependencies=((0,), (1,)),
+        B_action_dependencies=((0,), ()), num_controls=(n_d,),
+        factor_names=("dispatch", "edge_load"), factor_levels=(DISPATCH, EDGE_LOAD),
+        modality_names=("dispatch", "probe", "latency"),
+        modality_levels=(DISPATCH, ("none", "looks-free", "looks-busy"),
+                         ("none", "met", "late")),
+        control_names=("go",), control_levels=(DISPATCH,),
+    )
+    return validate(model)
+
+
+# ---------------------------------------------------------------- Bayes and VFE
+def _prob(x, what: str) -> np.ndarray:
+    x = np.asarray(x, float)
+    if x.ndim != 1 or np.any(x < 0) or not np.isclose(x.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"{what}: must be a 1-D probability vector (got {x})")
+    return x
+
+
+def bayes_posterior(prior, likelihood) -> tuple[np.ndarray, float]:
+    """``(p(s | o), p(o))`` from ``prior`` p(s) (S,) and ``likelihood`` p(o | s) (S,)."""
+    prior = _prob(prior, "bayes_posterior.prior")
+    lik = np.asarray(likelihood, float)
+    if lik.shape != prior.shape or np.any(lik < 0):
+        raise ValueError(f"bayes_posterior.likelihood: need {prior.shape} non-negative "
+                         f"values p(o | s), one per state (got {lik})")
+    joint = prior * lik
+    evidence = float(joint.sum())
+    if evidence <= 0:
+        raise ValueError("bayes_posterior: the observation has probability 0 under the prior")
+    return joint / evidence, evidence
+
+
+def free_energy(q, prior, likelihood) -> float:
+    """Variational free energy F[q] = Σ_s q(s) [ln q(s) − ln p(s) − ln p(o | s)] (nats).
+
+    Equals KL[q ‖ p(s | o)] − ln p(o): minimal (= −ln p(o), the surprise) at the exact
+    posterior. ``q``, ``prior``, ``likelihood``: (S,).
+    """
+    q, prior = _prob(q, "free_energy.q"), _prob(prior, "free_energy.prior")
+    lik = np.asarray(likelihood, float)
+    on = q > 0
+    with np.errstate(divide="ignore"):
+        terms = np.log(q[on]) - np.log(prior[on]) - np.log(lik[on])
+    return float(np.sum(q[on] * terms))
+
+
+# ---------------------------------------------------------------- EFE: risk and ambiguity
+def expected_outcomes(model: GenerativeModel, qs: Sequence, modality: int) -> np.ndarray:
+    """Q(o_m) = Σ_s P(o_m | s) Π_f Q(s_f) over the factors modality m depends on."""
+    a = np.asarray(model.A[modality], float)
+    for f in reversed(model.A_dependencies[modality]):
+        a = a @ np.asarray(qs[f], float)
+    return a
+
+
+def _entropy(p: np.ndarray, axis: int = 0) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=axis)
+
+
+def risk_ambiguity(model: GenerativeModel, qs: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Per-modality ``(risk (M,), ambiguity (M,))`` of a predicted belief ``qs`` (one vector
+    per factor): risk = KL[Q(o) ‖ softmax(C)], ambiguity = E_Q(s) H[P(o | s)]."""
+    risk, amb = [], []
+    for m in range(len(model.A)):
+        qo = expected_outcomes(model, qs, m)
+        log_pref = np.asarray(model.C[m], float) - logsumexp(model.C[m])
+        on = qo > 0
+        risk.append(float(np.sum(qo[on] * (np.log(qo[on]) - log_pref[on]))))
+        h = _entropy(np.asarray(model.A[m], float))  # H[P(o | s)] per joint state
+        for f in reversed(model.A_dependencies[m]):
+            h = h @ np.asarray(qs[f], float)
+        amb.append(float(h))
+    return np.asarray(risk), np.asarray(amb)
+
+
+def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list[np.ndarray]:
+    """Q(s_f' | u) = Σ_s B_f[s', s, u] Q(s) for each factor (single-dependency B only)."""
+    out = []
+    for f, b in enumerate(model.B):
+        if len(model.B_dependencies[f]) != 1:
+            raise ValueError(f"predict: B[{f}] depends on several factors; this teaching "
+                             "helper handles one")
+        acts = model.B_action_dependencies[f]
+        u = int(np.ravel_multi_index([action[c] for c in acts],
+                                     [model.num_controls[c] for c in acts])) if acts else 0
+        out.append(np.asarray(b, float)[..., u] @ np.asarray(qs[f], float))
+    return out
+
+
+def efe_table(model: GenerativeModel, qs: Sequence | None = None) -> pd.DataFrame:
+    """One-step EFE of every action of a single-control model from the belief ``qs``
+    (one vector per factor; default the model's prior D).
+
+    Columns: ``action``, ``risk``, ``ambiguity``, ``G`` (= risk + ambiguity), and
+    ``pragmatic`` (−E[C]), ``epistemic`` (−information gain), the decision core's terms.
+    """
+    if len(model.num_controls) != 1:
+        raise ValueError("efe_table: the model must have one control factor")
+    qs = model.D if qs is None else qs
+    rows = []
+    for u, label in enumerate(model.control_levels[0]):
+        nxt = predict(model, qs, [u])
+        risk, amb = risk_ambiguity(model, nxt)
+        prag = gain = 0.0
+        for m in range(len(model.A)):
+            qo = expected_outcomes(model, nxt, m)
+            prag -= float(qo @ np.asarray(model.C[m], float))
+            h = _entropy(np.asarray(model.A[m], float))
+            for f in reversed(model.A_dependencies[m]):
+                h = h @ nxt[f]
+            gain += float(_entropy(qo) - h)
+        rows.append({"action": label, "risk": risk.sum(), "ambiguity": amb.sum(),
+                     "G": risk.sum() + amb.sum(), "pragmatic": prag, "epistemic": -gain})
+    return pd.DataFrame(rows)
+
+
+def policy_posterior(G, gamma: float) -> np.ndarray:
+    """q(π) = softmax(−γ G(π)) (policy precision γ > 0)."""
+    if not gamma > 0:
+        raise ValueError(f"policy_posterior.gamma: must be > 0 (got {gamma!r})")
+    return softmax(-gamma * np.asarray(G, float))
+
+
+# ---------------------------------------------------------------- a short trial
+def run_trial(agent, true_state: Sequence[int], steps: int, key: jax.Array) -> pd.DataFrame:
+    """``steps`` decisions of ``agent`` (an ``AifAgent``) in a world that is its own model.
+
+    The hidden state starts at ``true_state`` (one level per factor); each step the
+    world emits outcomes sampled from A at the true state, the agent decides, and the
+    controlled factors move by B under the chosen action (uncontrolled factors by
+    sampling their B). Returns one row per step: ``t``, the observation labels per
+    modality, the posterior per factor (``q[<factor>]`` as a tuple), ``action`` and the
+    policy terms ``G``, ``G_pragmatic``, ``G_epistemic``, ``q_pi`` (arrays over policies).
+    """
+    from aifedge.inference.agent import split_factors
+
+    model = agent.model
+    state = [int(s) for s in true_state]
+    if len(state) != len(model.B) or any(not 0 <= s < n for s, n in
+                                         zip(state, model.num_states, strict=True)):
+        raise ValueError(f"run_trial.true_state: need one level per factor in "
+                         f"{model.num_states} (got {true_state})")
+    if steps < 1:
+        raise ValueError(f"run_trial.steps: must be ≥ 1 (got {steps})")
+    a_state = agent.init()
+    rows = []
+    for t, k in enumerate(jax.random.split(key, steps)):
+        k_obs, k_act, k_move = jax.random.split(k, 3)
+        obs = []
+        for m, (a, deps) in enumerate(zip(model.A, model.A_dependencies, strict=True)):
+            p = np.asarray(a, float)[(slice(None), *(state[f] for f in deps))]
+            obs.append(int(jax.random.choice(jax.random.fold_in(k_obs, m), len(p),
+                                             p=jnp.asarray(p))))
+        action, a_state, info = agent.step(k_act, a_state, jnp.asarray(obs, jnp.int32))
+        action = [int(x) for x in np.asarray(action)]
+        qs = split_factors(model, np.asarray(info.qs))
+        row = {"t": t, **{f"o[{name}]": model.modality_levels[m][obs[m]]
+                          for m, name in enumerate(model.modality_names)},
+               **{f"q[{name}]": tuple(np.round(qs[f], 3))
+                  for f, name in enumerate(model.factor_names)},
+               "action": model.control_levels[0][action[0]],
+               "G": np.asarray(info.G), "G_pragmatic": np.asarray(info.G_pragmatic),
+               "G_epistemic": np.asarray(info.G_epistemic), "q_pi": np.asarray(info.q_pi)}
+        rows.append(row)
+        for f, b in enumerate(model.B):
+            acts = model.B_action_dependencies[f]
+            u = int(np.ravel_multi_index([action[c] for c in acts],
+                                         [model.num_controls[c] for c in acts])) if acts else 0
+            col = np.asarray(b, float)[(slice(None), *(state[d] for d in
+                                                       model.B_dependencies[f]), u)]
+            state[f] = int(jax.random.choice(jax.random.fold_in(k_move, f), len(col),
+                                             p=jnp.asarray(col)))
+    return pd.DataFrame(rows)

@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 — Environmental uncertainty U_t and the meta-learned weight λ_t (AIF-LLM §4.5)
+#
+# **Eq. 6** summarises how unsettled the system is:
+# U_t = α · L̄_net / L_QoS + β · N_fail / N_total (α + β = 1, α > β), the mean measured
+# network delay over a sliding window relative to the task's deadline, plus the share of
+# failed nodes. Algorithm 1 calls the LLM advisor when U_t exceeds a trigger δ.
+#
+# **Eq. 7** turns U_t into the weight of the semantic term of the EFE,
+# λ_t = λ_min + (λ_max − λ_min) · σ(f_meta(U_t)), with f_meta a small network
+# meta-trained (first-order MAML) over a distribution of conditions, so that a few
+# gradient steps adapt it to a new one.
+#
+# Functions: `aifedge.inference.uncertainty`, `aifedge.inference.meta`, and
+# `aifedge.inference.plots` (`uncertainty_trace` runs an episode with injected
+# conditions as one jitted scan).
+
+# %% tags=["parameters"]
+QUICK = True  # False: longer phases and 300 meta-steps
+SEED = 0
+PHASE_STEPS = 25 if QUICK else 100
+META_STEPS = 150 if QUICK else 300
+
+# %%
+import jax
+import numpy as np
+
+from aifedge.environments import aif_llm
+from aifedge.inference import meta
+from aifedge.inference import plots as iplots
+from aifedge.inference.policies import make_aif_policy
+from aifedge.inference.uncertainty import UncertaintyConfig
+
+params = aif_llm.make_params()
+u_config = UncertaintyConfig()
+print(u_config)
+
+# %% [markdown]
+# ## An episode with injected congestion and failures
+# Four phases of the same episode: calm (WAN held in its good state), the WAN forced
+# into its congested state, a burst of edge failures (30 % per step, slow recovery; WAN
+# good again), and recovery (the defaults). The scheduler is the pure active-inference
+# agent (`aif`, λ = 0): its model is built for the nominal system, the world is not.
+
+# %%
+good, congested = ((1.0, 0.0, 0.0),) * 3, ((0.0, 0.0, 1.0),) * 3
+phases = [("calm", PHASE_STEPS, {"net_transition": good}),
+          ("congestion", PHASE_STEPS, {"net_transition": congested}),
+          ("failures", PHASE_STEPS, {"net_transition": good, "edge_fail_prob": 0.3,
+                                     "edge_recover_prob": 0.05}),
+          ("recovery", PHASE_STEPS, {})]
+policy = make_aif_policy(params)
+trace = iplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params, phases, u_config)
+iplots.phase_summary(trace).round(3)
+
+# %% [markdown]
+# ## Meta-training f_meta
+# The meta-network is trained with first-order MAML on a toy family of conditions
+# (`toy_lambda_task`): in each, the best λ rises as a logistic function of U past a
+# condition-specific knee. This stands in for the real target — the agent's QoS as a
+# function of λ under simulator conditions — to show what the meta-training does:
+# the loss *after* a few inner adaptation steps (the meta-loss) falls below the loss of
+# the meta-parameters themselves.
+
+# %%
+meta_cfg = meta.MetaConfig(meta_steps=META_STEPS)
+f_meta, history = meta.meta_train(meta_cfg, iplots.toy_lambda_task,
+                                  iplots.toy_lambda_loss(meta_cfg), jax.random.PRNGKey(SEED))
+iplots.plot_meta_history(history);
+
+# %% [markdown]
+# Adaptation: three held-out conditions, `inner_steps` SGD steps each from the
+# meta-trained f_meta (dashed: each condition's best λ).
+
+# %%
+tasks = {f"condition {i}": iplots.toy_lambda_task(k)
+         for i, k in enumerate(jax.random.split(jax.random.PRNGKey(SEED + 1), 3))}
+loss_fn = iplots.toy_lambda_loss(meta_cfg)
+adapted = {f"adapted: {name}": meta.adapt(f_meta, task, loss_fn, meta_cfg,
+                                           jax.random.PRNGKey(SEED + 2))
+           for name, task in tasks.items()}
+iplots.plot_lambda_response(
+    meta_cfg, {"meta-trained f_meta": f_meta, **adapted},
+    targets={f"best: {name}": (lambda u, task=task: iplots.toy_best_lambda(task, u, meta_cfg))
+             for name, task in tasks.items()});
+
+# %% [markdown]
+# ## U_t and λ_t over the episode
+# Congestion raises the measured RTT and U_t (the network term dominates, α = 0.7);
+# failures add the node term. U_t is jumpy because Eq. 6 divides by the *current* task's
+# deadline: the same network delay matters far more to an interactive task (300 ms)
+# than to a batch job (4 s). λ_t follows U_t through the meta-trained f_meta: the agent
+# would lean on the LLM's advice when the environment becomes uncertain. (The `aif`
+# scheduler that acted here ignores λ; the full agent is `inference.aif_llm_agent`.)
+
+# %%
+lam = np.asarray(meta.meta_lambda(f_meta, trace["u_t"].to_numpy(), meta_cfg))
+iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam);
+
+# %% [markdown]
+# ## The shipped f_meta, meta-trained on the full agent
+# `inference.meta_train` meta-trains f_meta on the real objective: the QoS-violation
+# rate of the full AIF-LLM agent over short episodes under random simulator conditions
+# (load, failure rate, WAN volatility), with evolution-strategies gradients because the
+# agent's argmax is not differentiable. Its checkpoint ships with the package; below are
+# its recorded training curve and its λ(U). Each loss comes from a few short episodes of
+# one random condition, so the curve is noisy — compare it with the toy curve above,
+# whose target is exact.
+
+# %%
+from aifedge.inference.aif_llm_agent import META_FILE
+
+shipped, shipped_cfg = meta.load_checkpoint(META_FILE)
+iplots.plot_meta_history(iplots.checkpoint_history(META_FILE),
+                         title="Shipped f_meta: meta-training on the agent's QoS", log=False);
+
+# %%
+iplots.plot_lambda_response(shipped_cfg, {"shipped f_meta": shipped});
+
+# %% [markdown]
+# ## Explore: load and failure rate
+# The same four phases with another background load and failure rate in the failure
+# phase (the compiled scan is reused; press "Run Interact" after moving the sliders).
+
+# %%
+def with_stress(bg_util=0.3, edge_fail_prob=0.3):
+    stress = {"net_transition": good, "bg_util": bg_util, "edge_fail_prob": edge_fail_prob,
+              "edge_recover_prob": 0.05}
+    tr = iplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params,
+                                  [*phases[:2], ("failures", PHASE_STEPS, stress), phases[3]],
+                                  u_config)
+    return iplots.plot_uncertainty_trace(
+        tr, trigger=u_config.trigger,
+        lam=np.asarray(meta.meta_lambda(f_meta, tr["u_t"].to_numpy(), meta_cfg)))
+
+
+iplots.explore(with_stress, manual=True, bg_util=(0.0, 0.95, 0.05),
+               edge_fail_prob=(0.0, 0.5, 0.01))
