@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aifedge compare --episodes 20 --seed 0 --out results/demo
+	$(BIN)/aifedge repro table3 --quick --out results/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
