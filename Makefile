@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -23,6 +23,7 @@ ARTIFACTS: dict[str, str] = {
     "table5": "aifedge.paper_repro.aif_llm:TABLE5",
     "table6": "aifedge.paper_repro.aif_llm:TABLE6",
     "fig2": "aifedge.paper_repro.aif_llm:TABLE6",
+    **{f"he2024-fig{n}": f"aifedge.paper_repro.he2024:FIG{n}" for n in (3, 4, 5)},
     **{f"ucbcoma-fig{n}": f"aifedge.paper_repro.ucb_coma:FIG{n}" for n in range(4, 10)},
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""

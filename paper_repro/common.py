@@ -66,6 +66,9 @@ def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path
     paths = {"csv": results.write_csv(out / f"{art.name}.csv", frame)}
     md = f"## {art.title}\n\n{note + chr(10) * 2 if note else ''}{to_markdown(frame)}"
     paths["md"] = results.write_text_atomic(out / f"{art.name}.md", md)
+    for extra in ("data", "final"):  # raw curves / per-episode data kept by some artifacts
+        if isinstance(frame.attrs.get(extra), pd.DataFrame):
+            paths[extra] = results.write_csv(out / f"{art.name}_{extra}.csv", frame.attrs[extra])
     if art.plot is not None:
         paths["png"] = results.save_figure(out / f"{art.name}.png", art.plot(frame))
     config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)

@@ -1,0 +1,93 @@
+"""Gymnasium wrapper over the pure-JAX ``he2024`` step (for the discrete RL baselines).
+
+Action space: ``Discrete(n_servers · L³)`` with L = ``len(share_levels)`` (default 5 · 27 =
+135). Index ``a`` decodes (``he2024.decode_action``) as
+
+    a = ((j · L + i_c) · L + i_w) · L + i_m,   [c, w, m] = share_levels[i_*] · full_alloc
+
+j = 0 cloud, 1..4 MEC; with the default levels (1/3, 2/3, 1) of the full per-task
+allocation (1 CPU unit, 1 MHz, 2 GB). The paper's action a = [j, c_j, w_j, m_j]
+(§IV.A) is continuous in the resource shares; this grid is our discretisation.
+
+Observation: ``Box`` of ``he2024.flatten_obs`` (28 float32 features, all ≥ 0).
+Reward: Eq. 14. Episodes end by truncation after ``n_tasks`` requests (a round has no
+terminal state). The wrapper owns one PRNG key and the ``EnvState``; the raw ``Obs``
+and ``StepInfo`` (numpy) are in ``info``.
+"""
+
+from functools import partial
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from . import he2024
+
+
+def _to_numpy(tree):
+    return jax.tree.map(np.asarray, tree)
+
+
+def observation_high(params: he2024.EnvParams) -> np.ndarray:
+    """Finite upper bounds of ``flatten_obs`` features (lower bounds are all 0)."""
+    n_srv = params.n_servers
+    diag_km = float(np.hypot(params.area_m * np.sqrt(2.0), params.uav_height_m)) / 1000.0
+    # A slot is never booked beyond now + t_max (a dropped task frees its slot at t_max).
+    wait_high = params.t_max_s / 10.0
+    return np.concatenate([
+        np.ones(3 * n_srv), np.full(n_srv, diag_km + 0.01), np.full(n_srv, wait_high + 0.01),
+        [1.0, params.t_max_s / 15.0 + 0.01, 1.0],
+    ]).astype(np.float32)
+
+
+def _canonical(params: he2024.EnvParams) -> he2024.EnvParams:
+    return params._replace(t_max_s=he2024.EnvParams().t_max_s)
+
+
+# Module-level jitted functions: every env instance with equal params (t_max aside, which is
+# traced) shares one compilation.
+@partial(jax.jit, static_argnames=("params",))
+def _reset(key, t_max_s, params):
+    obs, state = he2024.reset(key, params._replace(t_max_s=t_max_s))
+    return he2024.flatten_obs(obs, params), obs, state
+
+
+@partial(jax.jit, static_argnames=("params",))
+def _step(key, state, action, t_max_s, params):
+    obs, state, reward, done, info = he2024.step(key, state, action,
+                                                 params._replace(t_max_s=t_max_s))
+    return he2024.flatten_obs(obs, params), obs, state, reward, done, info
+
+
+class He2024Env(gym.Env):
+    metadata = {"render_modes": ()}  # noqa: RUF012 (gymnasium API)
+
+    def __init__(self, params: he2024.EnvParams | None = None):
+        self.params = params if params is not None else he2024.make_params()
+        p = self.params
+        self.observation_space = gym.spaces.Box(0.0, observation_high(p), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(p.n_actions)
+        self._canonical, self._t_max = _canonical(p), np.float32(p.t_max_s)
+        self._key = jax.random.PRNGKey(0)
+        self._state = None
+
+    def _next_key(self) -> jax.Array:
+        self._key, sub = jax.random.split(self._key)
+        return sub
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._key = jax.random.PRNGKey(seed)
+        flat, obs, self._state = _reset(self._next_key(), self._t_max, self._canonical)
+        return np.asarray(flat), {"obs": _to_numpy(obs)}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("He2024Env.step called before reset(); call env.reset() first")
+        if not self.action_space.contains(int(action)):
+            raise ValueError(f"action: {action!r} is not in 0..{self.params.n_actions - 1}")
+        flat, obs, self._state, reward, done, info = _step(
+            self._next_key(), self._state, int(action), self._t_max, self._canonical)
+        return (np.asarray(flat), float(reward), False, bool(done),
+                {"obs": _to_numpy(obs), "step": _to_numpy(info)})
