@@ -78,7 +78,9 @@ def test_fig3_toy_run_table_plot_and_files(tmp_path):
     fig = repro.plot_fig3(table)
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     paths = write_artifact(repro.FIG3, table, cfg, tmp_path, wall_s=1.0)
-    assert all(p.exists() for p in paths.values()) and set(paths) == {"csv", "md", "png", "json"}
+    assert all(p.exists() for p in paths.values())
+    assert set(paths) == {"csv", "md", "png", "json", "data", "final"}
+    assert len(pd.read_csv(paths["data"])) == len(table.attrs["data"])
     assert len(pd.read_csv(paths["csv"])) == len(table)
 
 

@@ -67,8 +67,8 @@ def test_fig4_toy_writes_csv_md_png_json(tmp_path):
     summary = frame.attrs["summary"]
     assert summary.loc["cs-ucb", "last"] > summary.loc["random", "last"]
     paths = write_artifact(u.FIG4, frame, TOY, tmp_path, 0.0)
-    assert all(p.exists() for p in paths.values()) and set(paths) == {"csv", "md", "png",
-                                                                       "json"}
+    assert all(p.exists() for p in paths.values())
+    assert set(paths) == {"csv", "md", "png", "json", "data"}
 
 
 def test_fig5_fig6_share_the_w_sweep_and_normalise():
