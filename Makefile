@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint bench notebooks install clean
+.PHONY: demo test lint bench notebooks repro-quick install clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
+
+repro-quick: $(STAMP)
+	$(BIN)/aifedge repro all --quick --out results/repro-quick
+	$(BIN)/python benchmarks/embed_readme.py results/repro-quick/REPRODUCTION.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

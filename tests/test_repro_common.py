@@ -62,3 +62,18 @@ def test_write_artifact_files(tmp_path):
     meta = json.loads(paths["json"].read_text())
     assert meta["seeds"] == 2 and meta["config"] == {"seeds": 2, "episodes": 3}
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_embed_readme_replaces_only_between_markers():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "embed_readme.py"
+    spec = importlib.util.spec_from_file_location("embed_readme", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    readme = f"top\n{mod.BEGIN}\nold\n{mod.END}\nbottom\n"
+    out = mod.embed(readme, "# Title\n\n## Table\n| a |\n")
+    assert out == f"top\n{mod.BEGIN}\n### Title\n\n#### Table\n| a |\n{mod.END}\nbottom\n"
+    with pytest.raises(ValueError, match="markers"):
+        mod.embed("no markers", "x")
