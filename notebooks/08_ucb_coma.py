@@ -1,0 +1,43 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 — UCB-COMA: DAG offloading of LLM inference sub-tasks
+#
+# The `dag-offload` simulator (seeds 001/003: 3-stage DAGs, modality-specialised edges and
+# a multimodal cloud, Table 1 parameters) and the multi-agent learners of
+# `aifedge.baselines.marl` (UCB-COMA, COMA, MAPPO, MADDPG, CS-UCB, Random, and the
+# toolkit's `aif` agent). Figures come from `aifedge.paper_repro.ucb_coma`, the same code as
+# `aifedge repro ucbcoma-fig4 … fig9`.
+#
+# `TOY = True` (default, used by the test suite) runs two schemes on a 2-task toy env;
+# its numbers are not results. `TOY = False` runs the `--quick` protocol (minutes).
+
+# %% tags=["parameters"]
+TOY = True
+
+# %%
+from aifedge.environments import dag_offload
+from aifedge.paper_repro import ucb_coma as repro
+
+dag_offload.make_params()
+
+# %%
+if TOY:
+    cfg = repro.UcbComaConfig(
+        n_episodes=100, schemes=("cs-ucb", "random"), bandwidths_mhz=(5.0, 6.0),
+        t_max_values=(2.5, 3.0), fault_probs=(0.0, 0.5), fig9_scheme="cs-ucb",
+        env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
+        quick_compile=True)
+else:
+    cfg = repro.QUICK
+fig4 = repro.run_fig4(cfg)
+repro.plot_fig4(fig4);
+fig4
