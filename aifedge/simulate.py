@@ -10,11 +10,20 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aifedge.config import ConfigError
-from aifedge.environments import ENVS, Policy, batch_rollout, episode_metrics
+from aifedge.environments import ENVS, Policy, aif_llm, batch_rollout, episode_metrics
 from aifedge.environments.metrics import METRIC_NAMES
 from aifedge.registry import get_policy
 
 STDERR = Console(stderr=True)
+
+
+def _setup(env_id: str, policy_name: str, episodes: int, seed: int, params, steps, policy):
+    """``(env, steps, policy, keys)`` shared by ``simulate`` and ``records``."""
+    if episodes < 1:
+        raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
+    steps = params.max_steps if steps is None else steps
+    policy = get_policy(policy_name, env_id, params) if policy is None else policy
+    return ENVS[env_id], steps, policy, jax.random.split(jax.random.PRNGKey(seed), episodes)
 
 
 def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
@@ -26,12 +35,8 @@ def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
     depend on ``chunk`` (episodes per vmapped call). ``policy`` (optional) is used
     instead of looking ``policy_name`` up; the name then only labels the rows.
     """
-    if episodes < 1:
-        raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
-    env = ENVS[env_id]
-    steps = params.max_steps if steps is None else steps
-    policy = get_policy(policy_name, env_id, params) if policy is None else policy
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps,
+                                      policy)
     chunk = min(chunk, episodes)
     pad = (-episodes) % chunk
     keys = jnp.concatenate([keys, jnp.repeat(keys[:1], pad, axis=0)])
@@ -76,15 +81,10 @@ def records(env_id: str, policy_name: str, episodes: int, seed: int, params,
     Same keys as ``simulate`` (episode i uses ``split(PRNGKey(seed), episodes)[i]``).
     ``latency_ms`` is NaN for failed tasks (their latency is unbounded or undefined).
     """
-    if episodes < 1:
-        raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
-    env = ENVS[env_id]
-    steps = params.max_steps if steps is None else steps
-    policy = get_policy(policy_name, env_id, params)
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps, None)
     infos = jax.device_get(jax.jit(lambda k: batch_rollout(k, policy, params, steps, env))(keys))
     shape = infos.outcome.shape
-    failed = infos.outcome == 2
+    failed = infos.outcome == aif_llm.FAILED
     return pd.DataFrame({
         "policy": policy_name,
         "episode": np.repeat(np.arange(shape[0]), shape[1]),

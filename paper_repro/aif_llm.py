@@ -27,11 +27,9 @@ import pandas as pd
 
 from aifedge.environments import aif_llm
 from aifedge.environments.metrics import rrr, welch_test
-from aifedge.simulate import simulate
+from aifedge.simulate import simulate, summarise
 
 from .common import Artifact, reproduced
-
-METRICS = ("qos", "latency_ms", "tcr", "failure_rate")
 
 PAPER_TABLE3 = pd.DataFrame([
     # method, QoS %, ±, latency ms, ±, TCR %, ±   (seed 000, Table 3)
@@ -159,15 +157,9 @@ def episodes_table3(cfg: Config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _mean_std(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    agg = frame.groupby(by, sort=False)[list(METRICS)].agg(["mean", "std"])
-    agg.columns = [f"{m}_{s}" for m, s in agg.columns]
-    return agg.reset_index()
-
-
 def run_table3(cfg: Config) -> pd.DataFrame:
     """Table 3: QoS %, latency ms, TCR % (mean ± std) — ours beside the paper's."""
-    ours = _mean_std(episodes_table3(cfg), "policy").rename(columns={"policy": "method"})
+    ours = summarise(episodes_table3(cfg)).rename(columns={"policy": "method"})
     rows = []
     for p in PAPER_TABLE3.itertuples():
         o = ours[ours.method == p.method].iloc[0]
@@ -299,7 +291,7 @@ def run_table6(cfg: Config) -> pd.DataFrame:
     1, after warm-up, this machine), normalised to the most expensive method. The paper
     does not define its overhead; training cost is not included here.
     """
-    q = _mean_std(episodes_table3(cfg), "policy").set_index("policy")["qos_mean"]
+    q = summarise(episodes_table3(cfg)).set_index("policy")["qos_mean"]
     cost = decision_overheads(cfg)
     top = max(cost.values())
     rows = []
