@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from aifedge.config import ConfigError, load_overrides
+from aifedge.config import ConfigError, load_overrides, sync_dispatch
 
 DEMO_POLICIES = ("random", "round-robin", "edge", "cloud", "greedy")
 RL_ALGOS = ("sac", "ppo", "dqn", "a2c", "rainbow")  # aifedge.baselines.rl.ALGOS (needs torch)
@@ -386,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sync_dispatch()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

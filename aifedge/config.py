@@ -1,4 +1,4 @@
-"""Shared configuration helpers: one error type and config-file loading.
+"""Shared configuration helpers: one error type, config-file loading, JAX dispatch mode.
 
 Every configuration object of the toolkit (simulator parameters, agent and
 reproduction configs) is immutable. Overrides come from keyword arguments or
@@ -6,6 +6,7 @@ from a JSON/TOML file whose keys must be field names of that object.
 """
 
 import json
+import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,3 +47,20 @@ def load_overrides(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config: {path.name!r} must hold a mapping of field names to values")
     return data
+
+
+def sync_dispatch() -> bool:
+    """Run JAX CPU computations inline instead of dispatching them asynchronously.
+
+    One decision of the agents is a few dozen µs of XLA work, and asynchronous dispatch
+    about doubles its latency (README, Benchmarks). The ``aifedge`` command and
+    ``benchmarks/run.py`` call this first; it must run before JAX's first computation
+    (JAX reads the flag when it creates its CPU client). ``AIFEDGE_ASYNC_DISPATCH=1``
+    keeps JAX's default. Returns whether dispatch is synchronous.
+    """
+    if os.environ.get("AIFEDGE_ASYNC_DISPATCH", "0") == "1":
+        return False
+    import jax
+
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    return True

@@ -284,17 +284,20 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     """The same three functions as dense matrix algebra over the flat layouts.
 
     Needs every modality to depend on one factor. With N = Σ n_f, M = Σ n_m, U joint
-    actions, and z_k = the outer product of the beliefs of the k-th distinct (sorted)
-    dependency set of the transitions, W_k the B tensors of the factors with that set
-    (dependencies along which a B is constant are dropped first)::
+    actions; factors whose transitions have the same shapes (n_f and the sizes of their
+    sorted dependencies, after dropping dependencies along which B is constant) form a
+    group g of K_g factors, z_g (K_g, Z_g) = the outer products of their dependencies'
+    beliefs and W_g (K_g, n_f, U, Z_g) their stacked B tensors::
 
-        log q  = log D + Σ_{m observed} T[row(m, o_m)]      T (M, N): log A_m^T blocks
+        log q  = log D + Σ_{m observed} log A_m[o_m, :]      (rows of T (M, N) = log A^T)
         q      = softmax within each factor's segment (as padded rows)
-        pred   = W_k z_k(q) for each dependency set k, rows back in factor order
-        G_prag = −(A_blk^T C) · pred,   A_blk (M, N): block-diagonal A
+        pred   = W_g z_g(q) for each group g (one batched product), rows in factor order
+        G_prag = −C · (A_blk pred),   A_blk (M, N): block-diagonal A
         G_epis = −(H[A_blk pred] − h · pred),  h (N,): entropy of each state's outcomes
 
     Beliefs under all policy prefixes are (N, U^t) arrays (prefix-major: pymdp's order).
+    Grouping keeps the compiled step at a few dozen kernels, which is what a decision
+    costs on a CPU at these sizes.
     """
     ns, no = model.num_states, model.num_obs
     foffs, fsl = _segments(ns)
@@ -306,13 +309,13 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         pad_idx[f, : ns[f]] = np.arange(sl.start, sl.stop)
     unpad_idx = np.concatenate([f * max(ns) + np.arange(n) for f, n in enumerate(ns)])
     T = np.zeros((m_tot, n_tot), np.float32)
-    A_blk = np.zeros((m_tot, n_tot), np.float32)
+    A_ext = np.zeros((m_tot + 1, n_tot), np.float32)  # A_blk with h as its last row
     for m, (f,) in enumerate(model.A_dependencies):
         a = np.asarray(model.A[m], np.float32)
         T[msl[m], fsl[f]] = np.asarray(log_stable(jnp.asarray(a)))
-        A_blk[msl[m], fsl[f]] = a
-    amb = np.asarray(-stable_xlogx(jnp.asarray(A_blk)).sum(0))
-    groups: dict[tuple, list] = {}  # sorted dependency set -> [(factor, B as (n_f, U, z))]
+        A_ext[msl[m], fsl[f]] = a
+    A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
+    groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
         b = np.asarray(model.B[f], np.float32)
         deps = list(model.B_dependencies[f])
@@ -325,47 +328,54 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         b = b.transpose(0, *(1 + order), len(deps) + 1)
         b = (b[..., joint_flat[:, f]] if model.B_action_dependencies[f]
              else np.broadcast_to(b, (*b.shape[:-1], n_u)))
-        groups.setdefault(tuple(sorted(deps)), []).append(
-            (f, np.moveaxis(b.reshape(ns[f], -1, n_u), -1, 1)))
-    dep_sets = list(groups)
-    W = [jnp.asarray(np.concatenate([b for _, b in groups[ds]])) for ds in dep_sets]
-    row_factor = [f for ds in dep_sets for f, _ in groups[ds]]
-    perm = np.argsort(np.concatenate([np.arange(foffs[f], foffs[f + 1]) for f in row_factor]))
-    T, A_blk, amb, perm = (jnp.asarray(x) for x in (T, A_blk, amb, perm))
-    row_modality = np.repeat(np.arange(len(no)), no)  # row r of T: modality, outcome
-    row_level = jnp.asarray(np.concatenate([np.arange(n) for n in no]), jnp.int32)
+        deps = sorted(deps)
+        groups.setdefault((ns[f], *(ns[d] for d in deps)), []).append(
+            (f, deps, np.moveaxis(b.reshape(ns[f], -1, n_u), -1, 1)))
+    specs = []  # per group: W (K, n, U, Z) and one (K, n_d) index array per dependency
+    for members in groups.values():
+        W = jnp.asarray(np.stack([w for _, _, w in members]))
+        idx = [jnp.asarray(np.stack([np.arange(foffs[deps[j]], foffs[deps[j] + 1])
+                                     for _, deps, _ in members]))
+               for j in range(len(members[0][1]))]
+        specs.append((W, idx))
+    row_factor = [f for members in groups.values() for f, _, _ in members]
+    perm = jnp.asarray(np.argsort(np.concatenate(
+        [np.arange(foffs[f], foffs[f + 1]) for f in row_factor])))
+    T, A_ext = jnp.asarray(T), jnp.asarray(A_ext)
+    first_row = jnp.asarray(moffs[:-1], jnp.int32)
 
     def infer_states(prior, obs):
         obs = jnp.asarray(obs, jnp.int32)
-        ev = (row_level == obs[row_modality]).astype(jnp.float32) @ T  # observed rows of T
+        rows = T[first_row + jnp.maximum(obs, 0)]  # (n_modalities, N)
+        ev = jnp.where((obs >= 0)[:, None], rows, 0.0).sum(0)
         logq = jnp.append(log_stable(prior) + ev, -jnp.inf)[pad_idx]  # (F, max n_f)
         return jax.nn.softmax(logq, axis=-1).reshape(-1)[unpad_idx]
 
     def advance(q):
         """(N, P) beliefs -> (N, P·U) one step later under every joint action."""
-        parts = []
-        for ds, w in zip(dep_sets, W, strict=True):
-            z = q[fsl[ds[0]]]
-            for d in ds[1:]:
-                z = (z[:, None, :] * q[fsl[d]][None, :, :]).reshape(-1, q.shape[1])
-            parts.append(jnp.einsum("nuz,zp->npu", w, z))
-        return jnp.concatenate(parts)[perm].reshape(n_tot, -1)
+        n_p, parts = q.shape[1], []
+        for W, idx in specs:
+            z = q[idx[0]]  # (K, n_0, P)
+            for ix in idx[1:]:
+                z = (z[:, :, None, :] * q[ix][:, None, :, :]).reshape(z.shape[0], -1, n_p)
+            parts.append(jnp.einsum("knuz,kzp->knpu", W, z).reshape(-1, n_p * n_u))
+        return jnp.concatenate(parts)[perm]
 
     def predict(qs):
         return advance(qs[:, None])
 
     def policy_terms(qs, pred, C):
         del qs
-        w_util = A_blk.T @ C
         q, prag, gain = pred, jnp.zeros(n_u), jnp.zeros(n_u)
         for t in range(horizon):
             if t:
                 q = advance(q)
                 prag, gain = jnp.repeat(prag, n_u), jnp.repeat(gain, n_u)
+            y = A_ext @ q  # (M + 1, U^(t+1)): predicted outcomes, then h · q
             if config.use_utility:
-                prag = prag - w_util @ q
+                prag = prag - C @ y[:-1]
             if config.use_states_info_gain:
-                gain = gain - (-stable_xlogx(A_blk @ q).sum(0) - amb @ q)
+                gain = gain + stable_xlogx(y[:-1]).sum(0) + y[-1]
         return prag, gain
 
     return infer_states, predict, policy_terms
