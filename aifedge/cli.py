@@ -205,18 +205,27 @@ def cmd_bench(args) -> None:
         print(f"wrote {args.json}")
 
 
+def _repro_config(base, args):
+    """``base`` with the fields of ``--config FILE`` and ``--seeds`` replaced."""
+    from aifedge.paper_repro.common import with_overrides
+
+    overrides = load_overrides(args.config) if args.config else {}
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
+    try:
+        return with_overrides(base, **overrides)
+    except ValueError as err:
+        raise ConfigError(f"{'--config' if args.config else '--seeds'}: {err}") from None
+
+
 def cmd_repro(args) -> None:
-    from aifedge.paper_repro.common import to_markdown, with_overrides, write_artifact
+    from aifedge.paper_repro.common import to_markdown, write_artifact
     from aifedge.registry import ARTIFACTS, load
 
     if args.name == "all":
         from aifedge.paper_repro import aif_llm
 
-        cfg = aif_llm.QUICK if args.quick else aif_llm.FULL
-        try:
-            cfg = with_overrides(cfg, seeds=args.seeds)
-        except ValueError as err:
-            raise ConfigError(f"--seeds: {err}") from None
+        cfg = _repro_config(aif_llm.QUICK if args.quick else aif_llm.FULL, args)
         _check_out(Path(args.out))
         print(f"wrote {aif_llm.run_all(cfg, args.out, quick=args.quick)}")
         return
@@ -224,11 +233,7 @@ def cmd_repro(args) -> None:
         raise ConfigError(f"NAME: unknown artifact {args.name!r}; choose from "
                           f"all, {', '.join(ARTIFACTS)}")
     art = load(ARTIFACTS[args.name])
-    cfg = art.quick if args.quick else art.full
-    try:
-        cfg = with_overrides(cfg, seeds=args.seeds)
-    except ValueError as err:
-        raise ConfigError(f"--seeds: {err}") from None
+    cfg = _repro_config(art.quick if args.quick else art.full, args)
     out = Path(args.out)
     _check_out(out)
     start = time.perf_counter()
@@ -374,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="artifact name, e.g. table3")
     p.add_argument("--quick", action="store_true", help="reduced budget (stated in the output)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="JSON/TOML file replacing fields of the artifact's config "
+                        "(e.g. paper_repro/configs/he2024_medium.toml)")
     p.add_argument("--out", default="results/repro", help="output folder")
     p.set_defaults(func=cmd_repro)
 

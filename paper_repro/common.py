@@ -50,13 +50,24 @@ def to_markdown(frame: pd.DataFrame, float_fmt: str = "{:.4g}") -> str:
 
 
 def with_overrides(cfg: Any, **overrides) -> Any:
-    """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones."""
-    fields = {f.name for f in dataclasses.fields(cfg)}
-    unknown = sorted(k for k, v in overrides.items() if v is not None and k not in fields)
+    """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones.
+
+    ``None`` values are ignored; lists (from JSON/TOML files) become tuples, so configs
+    stay hashable. A field holding a nested config cannot be replaced by a plain value.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    given = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in overrides.items() if v is not None}
+    unknown = sorted(k for k in given if k not in fields)
     if unknown:
         raise ValueError(f"{', '.join(unknown)}: not a field of {type(cfg).__name__}; "
                          f"fields are {', '.join(sorted(fields))}")
-    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    for k, v in given.items():
+        current = getattr(cfg, k)
+        if dataclasses.is_dataclass(current) and not dataclasses.is_dataclass(v):
+            raise ValueError(f"{k}: holds a nested {type(current).__name__} and cannot be set "
+                             "from a file; change it in Python with dataclasses.replace")
+    return dataclasses.replace(cfg, **given)
 
 
 def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path,

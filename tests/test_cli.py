@@ -1,10 +1,15 @@
 """The aifedge command: outputs, determinism and error paths."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from aifedge.cli import main
+from aifedge.config import load_overrides
+from aifedge.llm_bridge.prior import KeywordPrior
+from aifedge.paper_repro import he2024
+from aifedge.paper_repro.common import with_overrides
 
 
 def _run(args, capsys):
@@ -119,4 +124,22 @@ def test_logs_and_prior(tmp_path, capsys):
                       capsys)
     assert code == 0
     assert len((tmp_path / "logs.csv").read_text().splitlines()) == 1 + 2 * 20 * 5
-    assert json.loads((tmp_path / "p.json").read_text())
+    prior = KeywordPrior.load(tmp_path / "p.json")  # round-trips through the loader
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert len(data["vocabulary"]) == len(data["weights"]) == len(data["idf"]) > 0
+    assert data["target"] == prior.target and data["associations"]
+    assert all(len(rows) == len(data["vocabulary"]) for rows in data["associations"].values())
+    assert all(w >= 0 for w in data["weights"])
+
+
+def test_repro_config_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("episodez = 3\n")
+    code, _, err = _run(["repro", "table3", "--config", str(bad), "--out",
+                         str(tmp_path / "o")], capsys)
+    assert code == 2 and err.startswith("aifedge: error: --config: episodez: not a field")
+    assert not (tmp_path / "o").exists()
+    shipped = Path(__file__).parents[1] / "paper_repro" / "configs" / "he2024_medium.toml"
+    cfg = with_overrides(he2024.FIG3.full, **load_overrides(shipped))
+    assert (cfg.seeds, cfg.n_episodes, cfg.final_window) == (2, 100, 20)
+    assert cfg.agent == he2024.FIG3.full.agent

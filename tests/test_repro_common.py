@@ -52,6 +52,18 @@ def test_overrides_reject_unknown_fields():
         with_overrides(_Cfg(), steps=3)
 
 
+def test_overrides_from_files_stay_hashable():
+    @dataclasses.dataclass(frozen=True)
+    class Outer:
+        values: tuple = (1, 2)
+        inner: _Cfg = _Cfg()
+
+    cfg = with_overrides(Outer(), values=[3, 4])
+    assert cfg.values == (3, 4) and hash(cfg) == hash(Outer(values=(3, 4)))
+    with pytest.raises(ValueError, match="inner: holds a nested _Cfg"):
+        with_overrides(Outer(), inner=5)
+
+
 def test_write_artifact_files(tmp_path):
     art = Artifact("toy", "Toy table", _run, quick=_Cfg(), full=_Cfg(seeds=4), plot=_plot)
     cfg = art.quick
