@@ -92,3 +92,18 @@ def test_fig7_fig8_fig9_toy():
     _check_frame(f9, "fig9")
     assert list(f9.attrs["summary"].fault_prob) == [0.0, 0.5]
     assert isinstance(u.plot_fig9(f9), Figure) and isinstance(u.plot_fig8(f8), Figure)
+
+
+def test_aif_extension_table_matches_its_data(tmp_path):
+    frame = u.run_aif(TOY)  # TOY's cheap schemes; the aif learner itself: test_dag_aif.py
+    data = frame.attrs["data"]
+    k = round(TOY.tail * TOY.n_episodes)
+    row = frame.set_index("scheme").loc["cs-ucb"]
+    cs = data[data.scheme == "cs-ucb"]
+    assert row.last_reward == pytest.approx(cs[cs.episode > TOY.n_episodes - k].reward.mean())
+    assert row.first_reward == pytest.approx(cs[cs.episode <= k].reward.mean())
+    assert 0 <= row.last_completion <= 1 and 0 <= row.last_deadline <= 1
+    assert row.last_reward > frame.set_index("scheme").loc["random", "last_reward"]
+    assert u.AIF.quick.schemes == u.AIF_SCHEMES and "aif" in u.AIF.full.schemes
+    paths = write_artifact(u.AIF, frame, TOY, tmp_path, 0.0)
+    assert all(p.exists() for p in paths.values())
