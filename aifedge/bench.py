@@ -72,21 +72,8 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-BENCHMARKS: dict[str, str] = {
-    "env": "aifedge.bench:bench_env",
-    "decision": "aifedge.inference.bench:bench_decision",
-    "encoder": "aifedge.llm_bridge.bench:bench_encoder",
-    "prior": "aifedge.llm_bridge.bench:bench_prior",
-    "semantic": "aifedge.llm_bridge.bench:bench_semantic",
-    "advisor": "aifedge.llm_bridge.bench:bench_advisor",
-    "gpd": "aifedge.inference.evt:bench_gpd",
-    "meta": "aifedge.inference.meta:bench_meta",
-    "cycle": "aifedge.inference.cycle:bench_cycle",
-}
-"""Benchmark name -> ``"module:function"``; each function takes ``repeats=`` and returns rows."""
-
-
 def run_benchmark(name: str, repeats: int = 10) -> list[dict]:
-    from aifedge.registry import load
+    """Rows of benchmark ``name`` (``registry.BENCHMARKS``)."""
+    from aifedge.registry import BENCHMARKS, load
 
     return load(BENCHMARKS[name])(repeats=repeats)

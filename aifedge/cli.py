@@ -173,9 +173,8 @@ def _run_policies(args, policies) -> None:
 
 
 def cmd_list(args) -> None:
-    from aifedge.bench import BENCHMARKS
     from aifedge.environments import ENVS
-    from aifedge.registry import ARTIFACTS, policy_names
+    from aifedge.registry import ARTIFACTS, BENCHMARKS, policy_names
 
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
@@ -318,7 +317,7 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from aifedge.bench import BENCHMARKS
+    from aifedge.registry import BENCHMARKS
 
     parser = _Parser(prog="aifedge", description=__doc__.splitlines()[0] + " "
                      "Active inference for cloud-edge scheduling; see README.md.")
@@ -394,8 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sync_dispatch()
     args = build_parser().parse_args(argv)
+    sync_dispatch()
     try:
         args.func(args)
     except ConfigError as err:

@@ -1,15 +1,14 @@
-"""Name -> policy and benchmark lookup for the CLI.
+"""Name -> policy, artifact and benchmark lookup for the CLI.
 
-Agents register as ``"module:factory"`` strings, imported only when used, so that
-``aifedge list`` and the heuristics never import heavy optional dependencies. A
-factory is ``factory(params) -> Policy`` (``aifedge.environments.rollout.Policy``).
+Agents, artifacts and benchmarks register as ``"module:attribute"`` strings, imported
+only when used, so that building the CLI (``aifedge --help``) imports neither JAX nor
+any optional dependency. A factory is ``factory(params) -> Policy``
+(``aifedge.environments.rollout.Policy``).
 """
 
 from importlib import import_module
 
-from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
-from aifedge.environments import ENVS, Policy, stateless
 
 AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy",
                           "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy"}
@@ -29,6 +28,19 @@ ARTIFACTS: dict[str, str] = {
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 
+BENCHMARKS: dict[str, str] = {
+    "env": "aifedge.bench:bench_env",
+    "decision": "aifedge.inference.bench:bench_decision",
+    "encoder": "aifedge.llm_bridge.bench:bench_encoder",
+    "prior": "aifedge.llm_bridge.bench:bench_prior",
+    "semantic": "aifedge.llm_bridge.bench:bench_semantic",
+    "advisor": "aifedge.llm_bridge.bench:bench_advisor",
+    "gpd": "aifedge.inference.evt:bench_gpd",
+    "meta": "aifedge.inference.meta:bench_meta",
+    "cycle": "aifedge.inference.cycle:bench_cycle",
+}
+"""Benchmark name -> ``"module:function"``; each takes ``repeats=`` and returns JSON rows."""
+
 
 def load(spec: str):
     """Import ``"package.module:attribute"``."""
@@ -38,12 +50,17 @@ def load(spec: str):
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
     """Names accepted by ``--policy`` for ``env_id``."""
+    from aifedge.baselines import HEURISTICS
+
     del env_id  # all current policies act on aif-llm
     return [*HEURISTICS, *AGENTS]
 
 
-def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
+def get_policy(name: str, env_id: str = "aif-llm", params=None):
     """The ``Policy`` called ``name``; ``ConfigError`` naming the allowed values otherwise."""
+    from aifedge.baselines import HEURISTICS
+    from aifedge.environments import ENVS, stateless
+
     if env_id not in ENVS:
         raise ConfigError(f"--env: unknown environment {env_id!r}; choose from {', '.join(ENVS)}")
     if name in HEURISTICS:

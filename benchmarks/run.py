@@ -10,6 +10,7 @@ import argparse
 
 from aifedge import bench, results
 from aifedge.config import sync_dispatch
+from aifedge.registry import BENCHMARKS
 
 
 def markdown(payload: dict) -> str:
@@ -36,7 +37,7 @@ def main() -> None:
     payload = {"machine": bench.machine(), "commit": results.git_commit(),
                "versions": results.versions(),
                "benchmarks": {name: bench.run_benchmark(name, repeats=args.repeats)
-                              for name in bench.BENCHMARKS}}
+                              for name in BENCHMARKS}}
     results.write_json(f"{args.out}/bench.json", payload)
     table = markdown(payload)
     results.write_text_atomic(f"{args.out}/bench.md", table)

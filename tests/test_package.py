@@ -18,6 +18,7 @@ def test_wheel_maps_top_level_folders_into_aifedge(tmp_path):
     for sub in SUBPACKAGES:
         assert f"aifedge/{sub}/__init__.py" in names, sub
     assert "aifedge/cli.py" in names
+    assert "aifedge/paper_repro/configs/he2024_medium.toml" in names
     assert not any(n.startswith(("tests/", "notebooks/", "benchmarks/")) for n in names)
 
 
@@ -28,3 +29,11 @@ def test_core_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.strip()
     assert out == "False"
+
+
+def test_cli_help_imports_no_jax():
+    code = ("import sys; from aifedge.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('jax', 'scipy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert out == "[]"
