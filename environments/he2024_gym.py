@@ -11,8 +11,8 @@ allocation (1 CPU unit, 1 MHz, 2 GB). The paper's action a = [j, c_j, w_j, m_j]
 
 Observation: ``Box`` of ``he2024.flatten_obs`` (28 float32 features, all ≥ 0).
 Reward: Eq. 14. Episodes end by truncation after ``n_tasks`` requests (a round has no
-terminal state). The wrapper owns one PRNG key and the ``EnvState``; the raw ``Obs``
-and ``StepInfo`` (numpy) are in ``info``.
+terminal state). Key and state handling: ``gym_base.JaxEnv``; the raw ``Obs`` and
+``StepInfo`` (numpy) are in ``info``.
 """
 
 from functools import partial
@@ -22,10 +22,7 @@ import jax
 import numpy as np
 
 from . import he2024
-
-
-def _to_numpy(tree):
-    return jax.tree.map(np.asarray, tree)
+from .gym_base import JaxEnv
 
 
 def observation_high(params: he2024.EnvParams) -> np.ndarray:
@@ -59,35 +56,16 @@ def _step(key, state, action, t_max_s, params):
     return he2024.flatten_obs(obs, params), obs, state, reward, done, info
 
 
-class He2024Env(gym.Env):
-    metadata = {"render_modes": ()}  # noqa: RUF012 (gymnasium API)
-
+class He2024Env(JaxEnv):
     def __init__(self, params: he2024.EnvParams | None = None):
         self.params = params if params is not None else he2024.make_params()
         p = self.params
-        self.observation_space = gym.spaces.Box(0.0, observation_high(p), dtype=np.float32)
-        self.action_space = gym.spaces.Discrete(p.n_actions)
+        box = gym.spaces.Box(0.0, observation_high(p), dtype=np.float32)
+        super().__init__(box, p.n_actions)
         self._canonical, self._t_max = _canonical(p), np.float32(p.t_max_s)
-        self._key = jax.random.PRNGKey(0)
-        self._state = None
 
-    def _next_key(self) -> jax.Array:
-        self._key, sub = jax.random.split(self._key)
-        return sub
+    def _reset_fn(self, key):
+        return _reset(key, self._t_max, self._canonical)
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        if seed is not None:
-            self._key = jax.random.PRNGKey(seed)
-        flat, obs, self._state = _reset(self._next_key(), self._t_max, self._canonical)
-        return np.asarray(flat), {"obs": _to_numpy(obs)}
-
-    def step(self, action):
-        if self._state is None:
-            raise RuntimeError("He2024Env.step called before reset(); call env.reset() first")
-        if not self.action_space.contains(int(action)):
-            raise ValueError(f"action: {action!r} is not in 0..{self.params.n_actions - 1}")
-        flat, obs, self._state, reward, done, info = _step(
-            self._next_key(), self._state, int(action), self._t_max, self._canonical)
-        return (np.asarray(flat), float(reward), False, bool(done),
-                {"obs": _to_numpy(obs), "step": _to_numpy(info)})
+    def _step_fn(self, key, state, action):
+        return _step(key, state, action, self._t_max, self._canonical)
