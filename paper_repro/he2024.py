@@ -416,20 +416,14 @@ def _setting_mask(data: pd.DataFrame, setting: str) -> pd.Series:
     return t > 0  # every t_max
 
 
-def run_fig4(cfg: Fig4Config) -> pd.DataFrame:
-    """t_max sweep (attrs["data"]: method, seed, t_max_s, metrics, per eval episode)."""
-    data = _sweep(cfg, "t_max_s", cfg.t_max_values)
+def _claims(figure: str, data: pd.DataFrame, values_of) -> pd.DataFrame:
+    """The paper's ``figure`` claims; ``ours`` / ``ours_std`` = mean / std of
+    ``values_of(claim)`` (one value per seed, or one margin). attrs["data"] = ``data``."""
     paper = paper_values()
-    table = paper[paper.figure == "fig4"].copy()
+    table = paper[paper.figure == figure].copy()
     ours, std = [], []
     for r in table.itertuples(index=False):
-        sub = data[_setting_mask(data, r.setting)]
-        if r.relation == "highest":
-            vals = np.asarray([_highest_margin(sub.rename(columns={"t_max_s": "setting"}),
-                                               r.metric)])
-        else:
-            per_seed = sub[sub.method == r.method].groupby("seed")[r.metric].mean()
-            vals = per_seed.to_numpy(float)
+        vals = np.asarray(values_of(r), float)
         ours.append(float(np.nanmean(vals)) if vals.size and not np.all(np.isnan(vals))
                     else math.nan)
         std.append(float(np.nanstd(vals)) if vals.size > 1 else math.nan)
@@ -437,29 +431,33 @@ def run_fig4(cfg: Fig4Config) -> pd.DataFrame:
     out = _finish(table)
     out.attrs["data"] = data
     return out
+
+
+def run_fig4(cfg: Fig4Config) -> pd.DataFrame:
+    """t_max sweep (attrs["data"]: method, seed, t_max_s, metrics, per eval episode)."""
+    data = _sweep(cfg, "t_max_s", cfg.t_max_values)
+
+    def values_of(r):
+        sub = data[_setting_mask(data, r.setting)]
+        if r.relation == "highest":
+            return [_highest_margin(sub.rename(columns={"t_max_s": "setting"}), r.metric)]
+        return sub[sub.method == r.method].groupby("seed")[r.metric].mean()
+
+    return _claims("fig4", data, values_of)
 
 
 def run_fig5(cfg: Fig5Config) -> pd.DataFrame:
     """Load sweep (attrs["data"]: method, seed, n_tasks, load, metrics, per eval episode)."""
     data = _sweep(cfg, "n_tasks", cfg.n_tasks_values)
     data["load"] = data["n_tasks"] / cfg.env_params().n_ref_tasks
-    paper = paper_values()
-    table = paper[paper.figure == "fig5"].copy()
-    ours, std = [], []
-    for r in table.itertuples(index=False):
+
+    def values_of(r):
         if r.relation == "highest":
-            vals = np.asarray([_highest_margin(data.rename(columns={"load": "setting"}),
-                                               r.metric)])
-        else:
-            sub = data[data.method == r.method]
-            vals = np.asarray([_slope(g["load"], g[r.metric]) for _, g in sub.groupby("seed")])
-        ours.append(float(np.nanmean(vals)) if vals.size and not np.all(np.isnan(vals))
-                    else math.nan)
-        std.append(float(np.nanstd(vals)) if vals.size > 1 else math.nan)
-    table["ours"], table["ours_std"] = ours, std
-    out = _finish(table)
-    out.attrs["data"] = data
-    return out
+            return [_highest_margin(data.rename(columns={"load": "setting"}), r.metric)]
+        sub = data[data.method == r.method]
+        return [_slope(g["load"], g[r.metric]) for _, g in sub.groupby("seed")]
+
+    return _claims("fig5", data, values_of)
 
 
 # --------------------------------------------------------------------------- plots
