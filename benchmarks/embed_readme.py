@@ -1,7 +1,7 @@
 """Copy a generated Markdown file into README.md between two marker comments.
 
-Usage: ``python benchmarks/embed_readme.py results/repro-quick/REPRODUCTION.md``
-(``make repro-quick``). The README's reproduction tables are never typed by hand.
+Usage: ``python benchmarks/embed_readme.py results/full/REPRODUCTION.md``
+(``make repro-full``). The README's reproduction tables are never typed by hand.
 """
 
 import sys
@@ -25,7 +25,7 @@ def embed(readme: str, generated: str) -> str:
 
 
 def main() -> None:
-    source = Path(sys.argv[1] if len(sys.argv) > 1 else "results/repro-quick/REPRODUCTION.md")
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "results/full/REPRODUCTION.md")
     readme = Path(__file__).resolve().parents[1] / "README.md"
     write_text_atomic(readme, embed(readme.read_text(), source.read_text()))
     print(f"embedded {source} into {readme}")
