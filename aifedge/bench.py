@@ -69,6 +69,7 @@ def machine() -> dict:
     return {"platform": platform.platform(), "processor": _cpu_model(),
             "cpus": os.cpu_count(), "jax_backend": jax.default_backend(),
             "jax_cpu_async_dispatch": bool(jax.config.values["jax_cpu_enable_async_dispatch"]),
+            "load_avg_1min": os.getloadavg()[0],
             "python": platform.python_version()}
 
 

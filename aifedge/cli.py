@@ -80,10 +80,9 @@ def _parse_ablate(text: str | None) -> tuple[str, ...]:
     return parts
 
 
-def _special_policy(name: str, args, params):
+def _special_policy(name: str, args, params, ablate: tuple[str, ...]):
     """A ``Policy`` the registry cannot build from a name alone, else None."""
     checkpoint = getattr(args, "checkpoint", None)
-    ablate = _parse_ablate(getattr(args, "ablate", None))
     if checkpoint is not None:
         if name not in RL_ALGOS:
             raise ConfigError(f"--checkpoint: only for RL policies ({', '.join(RL_ALGOS)}), "
@@ -123,7 +122,7 @@ def _run_policies(args, policies) -> None:
     from aifedge.simulate import simulate, summarise
 
     params = _env_params(args)
-    _parse_ablate(getattr(args, "ablate", None))
+    ablate = _parse_ablate(getattr(args, "ablate", None))
     for name in policies:  # validate every name before running anything
         if name not in (*policy_names(args.env), *RL_ALGOS):
             raise ConfigError(f"--policy: unknown policy {name!r}; "
@@ -140,12 +139,12 @@ def _run_policies(args, policies) -> None:
         from aifedge.inference.aif_llm_agent import run_advised
 
         frame, advisor_stats = run_advised(params, args.episodes, args.seed, advisor,
-                                           ablate=_parse_ablate(args.ablate),
+                                           ablate=ablate,
                                            advisor_options=_advisor_options(args))
         frame = frame.assign(policy="aif-llm")
     else:
         frame = pd.concat([simulate(args.env, name, args.episodes, args.seed, params,
-                                    policy=_special_policy(name, args, params))
+                                    policy=_special_policy(name, args, params, ablate))
                            for name in policies], ignore_index=True)
     summary = summarise(frame)
     record = {
@@ -160,7 +159,7 @@ def _run_policies(args, policies) -> None:
     if advisor_stats is not None:
         record["advisor"] = {"name": advisor, **advisor_stats}
     if getattr(args, "ablate", None):
-        record["ablate"] = list(_parse_ablate(args.ablate))
+        record["ablate"] = list(ablate)
     if len(policies) == 1:
         record["policy"] = policies[0]
         record["summary"] = record["summary"][policies[0]]
@@ -284,14 +283,13 @@ def cmd_train_meta(args) -> None:
 
 
 def cmd_logs(args) -> None:
+    from aifedge.baselines import HEURISTICS
     from aifedge.llm_bridge.logs import make_logs, save_logs
     from aifedge.llm_bridge.prior import KeywordPrior
     from aifedge.registry import policy_names
 
     params = _env_params(args)
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
-    from aifedge.baselines import HEURISTICS
-
     for name in policies:
         if name not in HEURISTICS:
             raise ConfigError(f"--policies: {name!r} is not a heuristic; logs are made with "

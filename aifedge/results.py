@@ -1,5 +1,6 @@
 """Provenance (commit, versions) and atomic writing of result files."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -37,19 +38,28 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp"):
+    """Yield a temporary file path in ``path``'s folder (created); when the block succeeds
+    it is renamed onto ``path``, when it fails it is removed. Writers that need a file name
+    (``np.save`` on a handle, ``DataFrame.to_parquet``, ``Figure.savefig``) write to it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, newline="")
+    return Path(path)
 
 
 def write_json(path: str | Path, data: dict) -> Path:
@@ -65,16 +75,9 @@ def save_figure(path: str | Path, fig) -> Path:
     """Save a matplotlib figure as PNG atomically (temporary file, then rename), then close it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return path
+    return Path(path)

@@ -332,7 +332,8 @@ def mappo_init(key, params, cfg: MappoConfig, n_episodes: int) -> MappoState:
     return MappoState(actor, critic, opt.init(actor), opt.init(critic), traj, jnp.int32(0))
 
 
-def mappo_act(key, s: MappoState, obs, params, cfg, explore: bool):
+def mappo_act(key, s, obs, params, cfg, explore: bool):
+    """Sample from ω while exploring, its mode otherwise (MAPPO and MADDPG alike)."""
     logp = nets.actors_logp(s.actor, obs)
     return jax.random.categorical(key, logp) if explore else jnp.argmax(logp, -1)
 
@@ -355,13 +356,18 @@ def _gae(rewards, values, next_values, dones, valid, psi, lam):
     return adv
 
 
+def _mappo_value(critic, obs: env.Obs) -> jax.Array:
+    """Centralised V(S) of one (unbatched) observation."""
+    return nets.mlp_apply(critic, nets.global_state(obs))[0]
+
+
 def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
     tr = s.traj
     valid = tr.valid
     vf = valid.astype(jnp.float32)
     team_r = tr.rewards.sum(-1)
-    value = jax.vmap(lambda o: nets.mlp_apply(s.critic, nets.global_state(o))[0])
-    v, v_next = value(tr.obs), value(tr.next_obs)
+    value = jax.vmap(_mappo_value, (None, 0))
+    v, v_next = value(s.critic, tr.obs), value(s.critic, tr.next_obs)
     adv = _gae(team_r, v, v_next, tr.done.astype(jnp.float32), valid, cfg.psi, cfg.gae_lambda)
     ret = adv + v
     n_valid = jnp.maximum(vf.sum(), 1.0)
@@ -382,7 +388,7 @@ def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
         return -(per_step * vf).sum() / n_valid
 
     def critic_loss(c):
-        pred = jax.vmap(lambda o: nets.mlp_apply(c, nets.global_state(o))[0])(tr.obs)
+        pred = value(c, tr.obs)
         return (((pred - ret) ** 2) * vf).sum() / n_valid
 
     opt = _adam(cfg)
@@ -425,9 +431,7 @@ def maddpg_init(key, params, cfg: MaddpgConfig, n_episodes: int) -> MaddpgState:
                        _buffer_init(params, cfg.buffer_size), jnp.int32(0))
 
 
-def maddpg_act(key, s: MaddpgState, obs, params, cfg, explore: bool):
-    logp = nets.actors_logp(s.actor, obs)
-    return jax.random.categorical(key, logp) if explore else jnp.argmax(logp, -1)
+maddpg_act = mappo_act
 
 
 def _maddpg_q(critics, obs: env.Obs, joint: jax.Array) -> jax.Array:

@@ -133,25 +133,33 @@ class _OffPolicy(_Common):
 
 
 @dataclass(frozen=True)
-class DQNConfig(_OffPolicy):
-    """Double DQN (Mnih et al. 2015; van Hasselt et al. 2016), Tianshou ``DQN``.
+class _EpsGreedy(_OffPolicy):
+    """Exploration and target fields shared by DQN and Rainbow.
 
     eps_start, eps_end, eps_fraction  ε-greedy from 1.0 to 0.05 linearly over the first 10 %
                                       of ``steps`` (Stable-Baselines3 defaults); greedy at
                                       evaluation.
     target_update   gradient steps between hard target-network copies (250 = 1,000 env steps).
-    huber_delta     Huber TD loss threshold (Nature DQN's error clipping at 1).
     """
 
     eps_start: float = 1.0
     eps_end: float = 0.05
     eps_fraction: float = 0.1
     target_update: int = 250
+
+
+@dataclass(frozen=True)
+class DQNConfig(_EpsGreedy):
+    """Double DQN (Mnih et al. 2015; van Hasselt et al. 2016), Tianshou ``DQN``.
+
+    huber_delta     Huber TD loss threshold (Nature DQN's error clipping at 1).
+    """
+
     huber_delta: float = 1.0
 
 
 @dataclass(frozen=True)
-class RainbowConfig(_OffPolicy):
+class RainbowConfig(_EpsGreedy):
     """Rainbow (Hessel et al. 2018), Tianshou ``RainbowDQN``: C51 + double + dueling + noisy
     heads + n-step + prioritised replay. Paper values: ``n_step`` 3, 51 atoms on [−10, 10],
     noisy σ₀ 0.5, priority exponent α 0.5, importance exponent β 0.4 → 1 over training.
@@ -165,10 +173,6 @@ class RainbowConfig(_OffPolicy):
     noisy_std: float = 0.5
     prio_alpha: float = 0.5
     prio_beta: float = 0.4
-    eps_start: float = 1.0
-    eps_end: float = 0.05
-    eps_fraction: float = 0.1
-    target_update: int = 250
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,7 @@ def make_config(algo: str, **overrides):
     """The frozen config of ``algo`` with validated ``overrides``; raises ``ConfigError``."""
     _check_algo(algo)
     cls = CONFIGS[algo]
-    what = f"{cls.__name__}"
+    what = cls.__name__
     check_fields(overrides, [f.name for f in dataclasses.fields(cls)], what)
     if "hidden_sizes" in overrides:
         overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
@@ -263,9 +267,10 @@ def make_config(algo: str, **overrides):
         if round(cfg.updates_per_step * cfg.collect_steps) < 1:
             raise ConfigError(f"{what}.updates_per_step: updates_per_step · collect_steps must "
                               f"round to ≥ 1 gradient step")
-    for name in ("eps_start", "eps_end", "eps_fraction"):
-        if hasattr(cfg, name) and not 0 <= getattr(cfg, name) <= 1:
-            raise ConfigError(f"{what}.{name}: must lie in [0, 1] (got {getattr(cfg, name)})")
+    if isinstance(cfg, _EpsGreedy):
+        for name in ("eps_start", "eps_end", "eps_fraction"):
+            if not 0 <= getattr(cfg, name) <= 1:
+                raise ConfigError(f"{what}.{name}: must lie in [0, 1] (got {getattr(cfg, name)})")
     if isinstance(cfg, RainbowConfig) and not cfg.v_min < cfg.v_max:
         raise ConfigError(f"{what}.v_min: must be < v_max (got {cfg.v_min}, {cfg.v_max})")
     return cfg
@@ -501,7 +506,7 @@ def _vector_env(env_factory, cfg, seed: int):
 
 def _schedule(algo: str, cfg, algorithm: Algorithm, buffer, frac: float) -> None:
     """ε-greedy annealing (DQN, Rainbow) and importance-weight β annealing (Rainbow)."""
-    if algo in ("dqn", "rainbow"):
+    if isinstance(cfg, _EpsGreedy):
         ramp = min(1.0, frac / cfg.eps_fraction) if cfg.eps_fraction > 0 else 1.0
         algorithm.policy.set_eps_training(cfg.eps_start + ramp * (cfg.eps_end - cfg.eps_start))
     if algo == "rainbow":
@@ -568,12 +573,9 @@ def train(algo: str, env_factory: Callable[[], gym.Env], cfg=None, seed: int = 0
                                      "episode": len(rows), "return": float(ret),
                                      "length": int(length),
                                      "wall_s": time.perf_counter() - start, **losses})
-                    if rows:
-                        recent = np.mean([r["return"] for r in rows[-10:]])
-                        bar.update(task, completed=min(env_step, cfg.steps),
-                                   ret=f"return {recent:.2f}")
-                    else:
-                        bar.update(task, completed=min(env_step, cfg.steps))
+                    recent = np.mean([r["return"] for r in rows[-10:]]) if rows else None
+                    bar.update(task, completed=min(env_step, cfg.steps),
+                               ret="" if recent is None else f"return {recent:.2f}")
         finally:
             envs.close()
     policy.eval()

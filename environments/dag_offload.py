@@ -295,16 +295,20 @@ def make_params(**overrides) -> EnvParams:
     return p
 
 
+def _shannon_rate(power_w: float, gain: jax.Array, params: EnvParams) -> jax.Array:
+    """W log2(1 + P G / σ²) [bit/s] for transmit power ``power_w`` and linear gains ``gain``."""
+    noise_w = 10.0 ** ((params.noise_dbm - 30.0) / 10.0)
+    return params.bandwidth_mhz * 1e6 * jnp.log2(1.0 + power_w * gain / noise_w)
+
+
 def uplink_rate(gain: jax.Array, params: EnvParams) -> jax.Array:
     """(§3.1) r^ul_{i,n} = W log2(1 + P^d G / σ²) [bit/s] for gains ``gain`` (linear)."""
-    noise_w = 10.0 ** ((params.noise_dbm - 30.0) / 10.0)
-    return params.bandwidth_mhz * 1e6 * jnp.log2(1.0 + params.p_device_w * gain / noise_w)
+    return _shannon_rate(params.p_device_w, gain, params)
 
 
 def downlink_rate(gain: jax.Array, params: EnvParams) -> jax.Array:
     """(§3.1) r^dl_{i,n} = W log2(1 + P^e G / σ²) [bit/s]."""
-    noise_w = 10.0 ** ((params.noise_dbm - 30.0) / 10.0)
-    return params.bandwidth_mhz * 1e6 * jnp.log2(1.0 + params.p_edge_w * gain / noise_w)
+    return _shannon_rate(params.p_edge_w, gain, params)
 
 
 def rates(gain: jax.Array, params: EnvParams) -> tuple[jax.Array, jax.Array]:
@@ -444,9 +448,11 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
         n_open = jnp.sum(pred & ~st_.scheduled[i])
         mod = jnp.maximum(jnp.asarray(DAG_MODALITY)[ttype, sub], 0)
         modality_ok = jnp.asarray(SUPPORT)[loc, mod]
-        server_up = jnp.where(loc == CLOUD, True, st_.up[jnp.minimum(loc, N_EDGE - 1)])
-        fault = active & ~bad_pick & (n_open == 0) & modality_ok & ~server_up
-        q = active & ~bad_pick & (n_open == 0) & modality_ok & server_up
+        edge = jnp.minimum(loc, N_EDGE - 1)
+        server_up = jnp.where(loc == CLOUD, True, st_.up[edge])
+        allowed = active & ~bad_pick & (n_open == 0) & modality_ok
+        fault = allowed & ~server_up
+        q = allowed & server_up
         st, tr, t_com, en = _schedule_one(st_, i, sub, loc, params)
         cost = st_.cycles[i, sub] / 1e9 * price[loc]
         energy = params.p_device_w * tr
@@ -458,7 +464,6 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
             q, theta - eta3 - params.gamma * (tr + t_com) - (1 - params.gamma) * cost,
             penalty)
         reward = jnp.where(active, reward, 0.0)
-        edge = jnp.minimum(loc, N_EDGE - 1)
         new = st_._replace(
             scheduled=st_.scheduled.at[i, sub].set(st_.scheduled[i, sub] | q),
             loc=st_.loc.at[i, sub].set(jnp.where(q, loc, st_.loc[i, sub])),

@@ -6,12 +6,14 @@ own s_i = (P_i, S, DAG) flattened (``agent_obs_dim`` floats, all ≥ 0) and pick
 scheduled; all agents are *truncated* at ``max_steps``. ``state()`` is the global S of the
 centralised critics; ``infos[agent]["action_mask"]`` lists the actions that satisfy every
 constraint (the env does not mask: invalid actions are penalised, §4.1.2). The dynamics are
-exactly ``dag_offload.step``; the wrapper only owns the PRNG key and the state.
+exactly ``dag_offload.step``; the wrapper only owns the PRNG key and the state (the same
+key handling as ``gym_base.JaxEnv``).
 
 PettingZoo and gymnasium are imported here only; the core env never needs them.
 """
 
 import functools
+from functools import partial
 
 import jax
 import numpy as np
@@ -37,19 +39,32 @@ def flatten_agent_obs(obs: dag.Obs) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
+# Compiled once per process and per ``EnvParams`` (hashable, hence static), not once per env
+# instance; the action mask and task completion are computed inside the same compiled call.
+@partial(jax.jit, static_argnames=("params",))
+def _reset(key, params):
+    obs, state = dag.reset(key, params)
+    return obs, state, dag.valid_action_mask(obs)
+
+
+@partial(jax.jit, static_argnames=("params",))
+def _step(key, state, actions, params):
+    obs, state, rewards, _, _ = dag.step(key, state, actions, params)
+    return obs, state, rewards, dag.valid_action_mask(obs), dag.task_complete(state)
+
+
 class DagOffloadParallelEnv(ParallelEnv):
     metadata = {"name": "dag_offload_v0", "render_modes": []}  # noqa: RUF012 (PettingZoo API)
 
     def __init__(self, params: dag.EnvParams | None = None):
         self.params = params if params is not None else dag.make_params()
-        p = self.params
-        self.possible_agents = [f"task_{i}" for i in range(p.n_tasks)]
+        self.possible_agents = [f"task_{i}" for i in range(self.params.n_tasks)]
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self.agents = []
-        self._reset = jax.jit(lambda k: dag.reset(k, p))
-        self._step = jax.jit(lambda k, s, a: dag.step(k, s, a, p))
         self._key = jax.random.PRNGKey(0)
         self._state = None
         self._obs = None
+        self._mask = None
 
     @functools.cache  # noqa: B019 (PettingZoo's documented pattern)
     def observation_space(self, agent):
@@ -65,16 +80,15 @@ class DagOffloadParallelEnv(ParallelEnv):
 
     def _package(self):
         flat = flatten_agent_obs(self._obs)
-        mask = np.asarray(dag.valid_action_mask(self._obs)).astype(np.int8)
-        obs = {a: flat[i] for i, a in enumerate(self.possible_agents) if a in self.agents}
-        infos = {a: {"action_mask": mask[i]} for i, a in enumerate(self.possible_agents)
-                 if a in self.agents}
+        mask = np.asarray(self._mask).astype(np.int8)
+        obs = {a: flat[self._index[a]] for a in self.agents}
+        infos = {a: {"action_mask": mask[self._index[a]]} for a in self.agents}
         return obs, infos
 
     def reset(self, seed=None, options=None):
         if seed is not None:
             self._key = jax.random.PRNGKey(seed)
-        self._obs, self._state = self._reset(self._next_key())
+        self._obs, self._state, self._mask = _reset(self._next_key(), self.params)
         self.agents = self.possible_agents[:]
         return self._package()
 
@@ -87,14 +101,14 @@ class DagOffloadParallelEnv(ParallelEnv):
                 raise ValueError(f"actions: {agent!r} is not a live agent ({self.agents})")
             if not self.action_space(agent).contains(int(a)):
                 raise ValueError(f"actions[{agent!r}]: {a!r} is not in 0..{dag.N_ACTIONS - 1}")
-            acts[self.possible_agents.index(agent)] = int(a)
-        self._obs, self._state, rew, _, _ = self._step(self._next_key(), self._state, acts)
+            acts[self._index[agent]] = int(a)
+        self._obs, self._state, rew, self._mask, done_task = _step(
+            self._next_key(), self._state, acts, self.params)
         live = self.agents
-        done_task = np.asarray(dag.task_complete(self._state))
+        rew, done_task = np.asarray(rew), np.asarray(done_task)
         trunc = int(self._state.t) >= self.params.max_steps
-        idx = {a: self.possible_agents.index(a) for a in live}
-        rewards = {a: float(rew[idx[a]]) for a in live}
-        terminations = {a: bool(done_task[idx[a]]) for a in live}
+        rewards = {a: float(rew[self._index[a]]) for a in live}
+        terminations = {a: bool(done_task[self._index[a]]) for a in live}
         truncations = {a: trunc and not terminations[a] for a in live}
         obs, infos = self._package()  # still keyed by the agents live during this step
         self.agents = [a for a in live if not (terminations[a] or truncations[a])]

@@ -2,7 +2,8 @@
 
 ``base``: the ``GenerativeModel`` container, ``validate``, ``describe``;
 ``cloud_edge``: the ``aif-llm`` cloud-edge POMDP (``build_model``);
-``tmaze``: a teaching model; ``plots``: heatmaps of A and B.
+``dag_offload``: the per-task POMDP of the ``dag-offload`` env;
+``tmaze``, ``teaching``: teaching models and formulas; ``plots``: heatmaps of A and B.
 """
 
 from .base import GenerativeModel, describe, validate

@@ -328,21 +328,12 @@ def simulate_counts(params: EnvParams, edges_ms: tuple, n: int, seed: int) -> Mc
 
 def save_estimate(est: McEstimate, key: str, path: str | Path = MC_FILE) -> Path:
     """Write ``est`` and its ``estimate_key`` as ``.npz`` atomically (temp file, rename)."""
-    import os
-    import tempfile
+    from aifedge.results import atomic_path  # lazy: results imports pandas
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, key=np.asarray(key), **est._asdict())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        tmp.chmod(0o644)
+    return Path(path)
 
 
 def load_estimate(path: str | Path = MC_FILE) -> tuple[McEstimate, str]:
@@ -443,7 +434,7 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     outcome_counts = [est.out_local, *(est.out_edge[j].reshape(3, -1) for j in range(n_edge)),
                       est.out_cloud.reshape(3, -1)]
     for i, counts in enumerate(outcome_counts):
-        body = np.vstack([_normalise(counts.reshape(3, -1), pc), np.zeros(counts.shape[1])])
+        body = np.vstack([_normalise(counts, pc), np.zeros(counts.shape[1])])
         A.append(np.column_stack([idle_col, body]))
         A_deps.append((f_ctx[i],))
         mod_names.append(f"outcome:{nodes[i]}")

@@ -92,7 +92,7 @@ from aifedge.environments import dag_offload as env
 from aifedge.environments.dag_offload import CLOUD, N_EDGE, N_LOC, SUPPORT, EnvParams, Obs
 
 from .base import GenerativeModel, validate
-from .cloud_edge import save_estimate
+from .cloud_edge import _normalise, save_estimate
 
 SUBTASK_LEVELS = (*env.MODALITIES, "none")
 NONE = len(env.MODALITIES)  # index of "none" in SUBTASK_LEVELS
@@ -389,11 +389,6 @@ def eager_if_tracing():
 
 
 # ---------------------------------------------------------------- the model
-def _normalise(counts: np.ndarray, prior: float) -> np.ndarray:
-    c = np.asarray(counts, float) + prior
-    return c / c.sum(axis=0, keepdims=True)
-
-
 def placed_levels(loc: int) -> tuple[str, ...]:
     """Levels of ``placed:<loc>``: idle, then modality|queue level (modality for the cloud)."""
     if loc == CLOUD:

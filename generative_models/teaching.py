@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp, softmax
 
-from .base import GenerativeModel, validate
+from .base import GenerativeModel
+from .tmaze import cue_and_arms_model
 
 DISPATCH = ("hold", "probe", "edge", "cloud")
 EDGE_LOAD = ("free", "busy")
@@ -68,33 +69,12 @@ def build_offload_toy(probe_accuracy: float = 1.0, p_met_free: float = 0.95,
                     ("p_met_busy", p_met_busy), ("p_met_cloud", p_met_cloud)):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"build_offload_toy.{name}: must lie in [0, 1] (got {p!r})")
-    n_d, n_l = len(DISPATCH), len(EDGE_LOAD)
-    a_disp = np.eye(n_d)[:, :, None].repeat(n_l, axis=2)
-    a_probe = np.zeros((3, n_d, n_l))
-    a_probe[0] = 1.0
-    a_probe[:, 1, 0] = (0.0, probe_accuracy, 1.0 - probe_accuracy)
-    a_probe[:, 1, 1] = (0.0, 1.0 - probe_accuracy, probe_accuracy)
-    a_lat = np.zeros((3, n_d, n_l))
-    a_lat[0, :2] = 1.0
-    for load, p in enumerate((p_met_free, p_met_busy)):
-        a_lat[:, 2, load] = (0.0, p, 1.0 - p)
-        a_lat[:, 3, load] = (0.0, p_met_cloud, 1.0 - p_met_cloud)
-    b_disp = np.zeros((n_d, n_d, n_d))
-    for u in range(n_d):
-        b_disp[u, :, u] = 1.0
-    model = GenerativeModel(
-        A=(a_disp, a_probe, a_lat), B=(b_disp, np.eye(n_l)[..., None]),
-        C=(np.zeros(n_d), np.zeros(3), np.array([0.0, met, late])),
-        D=(np.eye(n_d)[0], np.full(n_l, 1.0 / n_l)), pA=None, pB=None,
-        A_dependencies=((0, 1), (0, 1), (0, 1)), B_dependencies=((0,), (1,)),
-        B_action_dependencies=((0,), ()), num_controls=(n_d,),
-        factor_names=("dispatch", "edge_load"), factor_levels=(DISPATCH, EDGE_LOAD),
+    return cue_and_arms_model(
+        DISPATCH, EDGE_LOAD, probe_accuracy,
+        arm_probs=((p_met_free, p_met_busy), (p_met_cloud, p_met_cloud)),
+        preferences=(met, late), factor_names=("dispatch", "edge_load"),
         modality_names=("dispatch", "probe", "latency"),
-        modality_levels=(DISPATCH, ("none", "looks-free", "looks-busy"),
-                         ("none", "met", "late")),
-        control_names=("go",), control_levels=(DISPATCH,),
-    )
-    return validate(model)
+        cue_levels=("looks-free", "looks-busy"), outcome_levels=("met", "late"))
 
 
 # ---------------------------------------------------------------- Bayes and VFE
@@ -163,6 +143,15 @@ def risk_ambiguity(model: GenerativeModel, qs: Sequence) -> tuple[np.ndarray, np
     return np.asarray(risk), np.asarray(amb)
 
 
+def _action_index(model: GenerativeModel, action: Sequence[int], factor: int) -> int:
+    """Index on B[factor]'s last axis of ``action`` (one level per control factor)."""
+    acts = model.B_action_dependencies[factor]
+    if not acts:
+        return 0
+    return int(np.ravel_multi_index([action[c] for c in acts],
+                                    [model.num_controls[c] for c in acts]))
+
+
 def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list[np.ndarray]:
     """Q(s_f' | u) = Σ_s B_f[s', s, u] Q(s) for each factor (single-dependency B only)."""
     out = []
@@ -170,9 +159,7 @@ def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list
         if len(model.B_dependencies[f]) != 1:
             raise ValueError(f"predict: B[{f}] depends on several factors; this teaching "
                              "helper handles one")
-        acts = model.B_action_dependencies[f]
-        u = int(np.ravel_multi_index([action[c] for c in acts],
-                                     [model.num_controls[c] for c in acts])) if acts else 0
+        u = _action_index(model, action, f)
         out.append(np.asarray(b, float)[..., u] @ np.asarray(qs[f], float))
     return out
 
@@ -195,10 +182,7 @@ def efe_table(model: GenerativeModel, qs: Sequence | None = None) -> pd.DataFram
         for m in range(len(model.A)):
             qo = expected_outcomes(model, nxt, m)
             prag -= float(qo @ np.asarray(model.C[m], float))
-            h = _entropy(np.asarray(model.A[m], float))
-            for f in reversed(model.A_dependencies[m]):
-                h = h @ nxt[f]
-            gain += float(_entropy(qo) - h)
+            gain += float(_entropy(qo)) - amb[m]  # H[Q(o)] − E_Q(s) H[P(o | s)]
         rows.append({"action": label, "risk": risk.sum(), "ambiguity": amb.sum(),
                      "G": risk.sum() + amb.sum(), "pragmatic": prag, "epistemic": -gain})
     return pd.DataFrame(rows)
@@ -253,9 +237,7 @@ def run_trial(agent, true_state: Sequence[int], steps: int, key: jax.Array) -> p
                "G_epistemic": np.asarray(info.G_epistemic), "q_pi": np.asarray(info.q_pi)}
         rows.append(row)
         for f, b in enumerate(model.B):
-            acts = model.B_action_dependencies[f]
-            u = int(np.ravel_multi_index([action[c] for c in acts],
-                                         [model.num_controls[c] for c in acts])) if acts else 0
+            u = _action_index(model, action, f)
             col = np.asarray(b, float)[(slice(None), *(state[d] for d in
                                                        model.B_dependencies[f]), u)]
             state[f] = int(jax.random.choice(jax.random.fold_in(k_move, f), len(col),

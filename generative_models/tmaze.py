@@ -26,31 +26,45 @@ def build_tmaze(cue_validity: float = 1.0, reward_prob: float = 0.98, reward: fl
     """The T-maze ``GenerativeModel`` (see module docstring)."""
     if not 0.0 <= cue_validity <= 1.0 or not 0.0 <= reward_prob <= 1.0:
         raise ValueError("cue_validity and reward_prob: must lie in [0, 1]")
-    n_loc, n_ctx = len(LOCATIONS), len(CONTEXTS)
+    return cue_and_arms_model(
+        LOCATIONS, CONTEXTS, cue_validity,
+        arm_probs=((reward_prob, 1.0 - reward_prob), (1.0 - reward_prob, reward_prob)),
+        preferences=(reward, loss), factor_names=("location", "context"),
+        modality_names=("location", "cue", "reward"), cue_levels=("cue-left", "cue-right"),
+        outcome_levels=("reward", "loss"))
+
+
+def cue_and_arms_model(locations: tuple[str, ...], contexts: tuple[str, ...], cue_validity: float,
+                       arm_probs, preferences: tuple[float, float], factor_names: tuple,
+                       modality_names: tuple, cue_levels: tuple,
+                       outcome_levels: tuple) -> GenerativeModel:
+    """The T-maze layout with other labels and arm probabilities (shared with
+    ``teaching.build_offload_toy``): locations (start, cue, arm 1, arm 2) moved by "go",
+    two fixed contexts; ``arm_probs[k][ctx]`` = P(good outcome) in arm k + 1 under context
+    ctx; ``preferences`` = C of (good, bad); the outcome is "none" off the arms."""
+    n_loc, n_ctx = len(locations), len(contexts)
     a_loc = np.eye(n_loc)[:, :, None].repeat(n_ctx, axis=2)
     a_cue = np.zeros((3, n_loc, n_ctx))
     a_cue[0] = 1.0
     a_cue[:, 1, 0] = (0.0, cue_validity, 1.0 - cue_validity)
     a_cue[:, 1, 1] = (0.0, 1.0 - cue_validity, cue_validity)
-    a_rew = np.zeros((3, n_loc, n_ctx))
-    a_rew[0, :2] = 1.0
-    for arm, good in ((2, 0), (3, 1)):
-        for ctx in range(n_ctx):
-            p = reward_prob if ctx == good else 1.0 - reward_prob
-            a_rew[:, arm, ctx] = (0.0, p, 1.0 - p)
+    a_out = np.zeros((3, n_loc, n_ctx))
+    a_out[0, :2] = 1.0
+    for arm, probs in zip((2, 3), arm_probs, strict=True):
+        for ctx, p in enumerate(probs):
+            a_out[:, arm, ctx] = (0.0, p, 1.0 - p)
     b_loc = np.zeros((n_loc, n_loc, n_loc))
     for u in range(n_loc):
         b_loc[u, :, u] = 1.0
     model = GenerativeModel(
-        A=(a_loc, a_cue, a_rew), B=(b_loc, np.eye(n_ctx)[..., None]),
-        C=(np.zeros(n_loc), np.zeros(3), np.array([0.0, reward, loss])),
+        A=(a_loc, a_cue, a_out), B=(b_loc, np.eye(n_ctx)[..., None]),
+        C=(np.zeros(n_loc), np.zeros(3), np.array([0.0, *preferences])),
         D=(np.eye(n_loc)[0], np.full(n_ctx, 1.0 / n_ctx)), pA=None, pB=None,
         A_dependencies=((0, 1), (0, 1), (0, 1)), B_dependencies=((0,), (1,)),
         B_action_dependencies=((0,), ()), num_controls=(n_loc,),
-        factor_names=("location", "context"), factor_levels=(LOCATIONS, CONTEXTS),
-        modality_names=("location", "cue", "reward"),
-        modality_levels=(LOCATIONS, ("none", "cue-left", "cue-right"),
-                         ("none", "reward", "loss")),
-        control_names=("go",), control_levels=(LOCATIONS,),
+        factor_names=factor_names, factor_levels=(locations, contexts),
+        modality_names=modality_names,
+        modality_levels=(locations, ("none", *cue_levels), ("none", *outcome_levels)),
+        control_names=("go",), control_levels=(locations,),
     )
     return validate(model)

@@ -127,7 +127,9 @@ class AifAgent(NamedTuple):
     batch_step(keys, states, obs) -> same with a leading batch axis   jitted vmap
     infer_states(prior, obs) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
     under each of the U joint actions;  prune_scores(qs, pred) -> (P,) Eq. 4;
-    policy_terms(qs, pred, C) -> (G_prag, G_epis) for every policy (no pruning).
+    policy_terms(qs, pred, C) -> (G_prag, G_epis) for every policy (no pruning);
+    decide(key, state, qs, pred) -> what ``step`` returns, from ``qs = infer_states(
+    state.prior, obs)`` and ``pred = predict(qs)`` already at hand (``step`` = these three).
     policies: (P, H, n_factors) flattened actions per factor (pymdp layout);
     actions: (P, H, n_control) the same policies as control-factor actions.
     engine: "pymdp" or "fast" (see ``make_agent``).
@@ -146,6 +148,7 @@ class AifAgent(NamedTuple):
     predict: Callable
     prune_scores: Callable
     policy_terms: Callable
+    decide: Callable
 
 
 def policy_table(model: GenerativeModel, policy_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -435,9 +438,7 @@ def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
                           action=jnp.full(len(model.num_controls), -1, jnp.int32),
                           t=jnp.int32(0))
 
-    def step(key, state: AgentState, obs):
-        qs = infer_states(state.prior, obs)
-        pred = predict(qs)
+    def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
         if prune:
             _, idx = jax.lax.top_k(-vfe, k)
@@ -462,11 +463,16 @@ def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
                             q_pi=q_pi, policy=pi)
         return action, new_state, info
 
+    def step(key, state: AgentState, obs):
+        qs = infer_states(state.prior, obs)
+        return decide(key, state, qs, predict(qs))
+
     return AifAgent(model=model, config=config, engine=engine, policies=policies,
                     actions=actions, prune_factors=prune_factors, init=init,
                     step=jax.jit(step), batch_step=jax.jit(jax.vmap(step)),
                     infer_states=jax.jit(infer_states), predict=jax.jit(predict),
-                    prune_scores=jax.jit(prune_scores), policy_terms=jax.jit(policy_terms))
+                    prune_scores=jax.jit(prune_scores), policy_terms=jax.jit(policy_terms),
+                    decide=jax.jit(decide))
 
 
 def _concat(vectors, sizes, what: str) -> jax.Array:

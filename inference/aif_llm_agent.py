@@ -66,10 +66,17 @@ from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
 from aifedge.environments.task_texts import TASK_TEXTS
 from aifedge.generative_models import cloud_edge
 
-from .agent import AgentConfig, AgentState, DecisionInfo, make_agent, with_semantic
+from .agent import AgentConfig, AgentState, DecisionInfo, _segments, make_agent, with_semantic
 from .evt import OnlineGPDConfig, OnlineGPDState, gpd_log_survival, online_init, online_push
 from .evt import online_refit as _online_refit
-from .uncertainty import UncertaintyConfig, Window, init_window, uncertainty_index, update_window
+from .uncertainty import (
+    UncertaintyConfig,
+    Window,
+    advisor_trigger,
+    init_window,
+    uncertainty_index,
+    update_window,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PRIOR_FILE = DATA_DIR / "keyword_prior.json"
@@ -257,11 +264,10 @@ def _evidence_matrix(prior, model) -> np.ndarray:
 
     known = [f for f in model.factor_names if f in prior.associations]
     table = evidence_table(prior, TASK_TEXTS, known)
-    offs = np.concatenate([[0], np.cumsum(model.num_states)])
-    out = np.zeros((len(TASK_TEXTS), int(offs[-1])), np.float32)
+    _, fsl = _segments(model.num_states)
+    out = np.zeros((len(TASK_TEXTS), sum(model.num_states)), np.float32)
     for name in known:
-        f = model.factor_index(name)
-        out[:, offs[f]:offs[f + 1]] = table[name]
+        out[:, fsl[model.factor_index(name)]] = table[name]
     return out
 
 
@@ -382,14 +388,13 @@ class AifLlmAgent:
         d_llm = jnp.where(self.prior_mask > 0, e / z[self.factor_ids], prior)
         return jnp.where(new, d_llm, prior), new
 
-    def _semantic(self, prior, seen_obs, v_pref, advised):
+    def _semantic(self, pred, v_pref, advised):
+        """Per-policy G_sem scores from ``pred`` (N, U), the core's one-step prediction."""
         from aifedge.llm_bridge.semantic import g_semantic
 
         n_pol = self.core.policies.shape[0]
         if self.sem_tables is None:
             return jnp.zeros(n_pol)
-        qs = self.core.infer_states(prior, seen_obs)
-        pred = self.core.predict(qs)  # (N, U)
         marginals = [pred[sl].T for sl in self.sem_slices]
         g = g_semantic(marginals, self.sem_tables, v_pref)
         scores = jnp.repeat(g, n_pol // pred.shape[1])
@@ -408,9 +413,11 @@ class AifLlmAgent:
         seen_obs = jnp.concatenate([
             cloud_edge.observation_indices(obs, self.params, opt),
             cloud_edge.outcome_indices(obs, self.params)])
-        scores = self._semantic(prior, seen_obs, v_pref, advised)
+        qs = self.core.infer_states(prior, seen_obs)
+        pred = self.core.predict(qs)  # (N, U), shared by G_sem and the decision
+        scores = self._semantic(pred, v_pref, advised)
         agent = with_semantic(s.agent._replace(prior=prior, C=rho * self.c_unit), scores, lam)
-        action, agent, decision = self.core.step(key, agent, seen_obs)
+        action, agent, decision = self.core.decide(key, agent, qs, pred)
         s = s._replace(agent=agent, window=window, prev_deadline_ms=obs.task.deadline_ms,
                        seen=s.seen.at[obs.task.task_class].set(True),
                        prior_updates=s.prior_updates + applied.astype(jnp.int32))
@@ -424,7 +431,7 @@ class AifLlmAgent:
         advice = jnp.where(s.pending >= 0, s.pending, s.advice)
         v_pref = self.advice_table[jnp.maximum(advice, 0)]
         action, s, info = self.step(key, s, obs, v_pref, advice >= 0, meta_model)
-        trigger = info.u_t > self.config.uncertainty.trigger
+        trigger = advisor_trigger(info.u_t, self.config.uncertainty)
         if "semantic" in self.ablate:
             trigger = jnp.asarray(False)
         pending = jnp.where(trigger, template_index(obs, self.advice_index, self.params), -1)
@@ -474,17 +481,17 @@ def build_agent(params: EnvParams, ablate=(), config: AifLlmConfig | None = None
     model = cloud_edge.build_model(params, **opts)
     options = cloud_edge.make_options(params, **opts)
     core = make_agent(model, config.agent)
-    offs = np.concatenate([[0], np.cumsum(model.num_states)]).astype(int)
+    _, fsl = _segments(model.num_states)
+    _, msl = _segments(model.num_obs)
     factor_ids = _flat_ids(model)
 
-    evidence, prior_mask = None, np.zeros(int(offs[-1]), np.float32)
+    evidence, prior_mask = None, np.zeros(sum(model.num_states), np.float32)
     if "prior" not in ablate:
         kp = default_keyword_prior(params) if keyword_prior is None else keyword_prior
         evidence = _evidence_matrix(kp, model)
         for name in kp.associations:
             if name in model.factor_names:
-                f = model.factor_index(name)
-                prior_mask[offs[f]:offs[f + 1]] = 1.0
+                prior_mask[fsl[model.factor_index(name)]] = 1.0
 
     sem_slices, sem_tables = (), None
     texts, index = template_texts(params)
@@ -495,17 +502,15 @@ def build_agent(params: EnvParams, ablate=(), config: AifLlmConfig | None = None
         encoder = SentenceEncoder() if encoder is None else encoder
         factors = cloud_edge_texts(model)
         sem_tables = build_tables(encoder, factors)
-        sem_slices = tuple(slice(int(offs[model.factor_index(f.name)]),
-                                 int(offs[model.factor_index(f.name) + 1])) for f in factors)
+        sem_slices = tuple(fsl[model.factor_index(f.name)] for f in factors)
         table = encoder.encode(list(texts))
 
     unit = cloud_edge.make_options(params, **{**opts, "evt_weight": 1.0, "evt_rate": 0.0})
     c_unit = np.zeros(sum(model.num_obs), np.float32)
-    moffs = np.concatenate([[0], np.cumsum(model.num_obs)]).astype(int)
     pref = cloud_edge.outcome_preferences(params, unit)
     for m, name in enumerate(model.modality_names):
         if name.startswith("outcome:"):
-            c_unit[moffs[m]:moffs[m + 1]] = pref
+            c_unit[msl[m]] = pref
     tail = options.evt_tail or cloud_edge.EvtTail.from_params(params)
     tau0 = cloud_edge.violation_tail_prob(tail, params)
 

@@ -399,10 +399,10 @@ def fit(key: jax.Array, state: AgentState, cfg: AifRgConfig) -> tuple[AgentState
     buf = state.buffer
 
     def loss_fn(model, idx):
-        take = lambda a: a[idx]  # noqa: E731
-        pred = predict(model, take(buf.obs), take(buf.act), cfg.min_std)
-        return member_losses(pred, take(buf.obs), take(buf.next_obs), take(buf.executed),
-                             take(buf.latency_s), take(buf.server_pass)).sum()
+        obs = buf.obs[idx]
+        pred = predict(model, obs, buf.act[idx], cfg.min_std)
+        return member_losses(pred, obs, buf.next_obs[idx], buf.executed[idx],
+                             buf.latency_s[idx], buf.server_pass[idx]).sum()
 
     def one(carry, k):
         model, opt_state = carry

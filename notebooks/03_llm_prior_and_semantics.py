@@ -26,7 +26,7 @@
 # LLM (SmolLM2-135M) ship as Python packages.
 
 # %% tags=["parameters"]
-QUICK = True  # False: more logs, and the embedded SmolLM2 advisor (~25–60 s to load)
+QUICK = True  # False: more logs, and the embedded SmolLM2 advisor (≈ 20 s to load)
 SEED = 0
 LOG_EPISODES = 4 if QUICK else 20
 USE_SMOLLM = not QUICK
@@ -153,7 +153,7 @@ iplots.explore(decision_with, lam=(0.0, 10.0, 0.25))
 # deliberately naive scheduler just follows the advice in force (the cloud before any
 # advice) — the AIF-LLM agent instead uses it through the semantic term above.
 # With `QUICK = False` the embedded SmolLM2 advisor answers one observation below (it
-# takes ~25–60 s to load, so quick runs skip it).
+# takes ≈ 20 s to load (`aifedge bench advisor`), so quick runs skip it).
 
 # %%
 from aifedge.llm_bridge import AsyncAdvisor, advised_episode, make_advisor

@@ -12,6 +12,8 @@ not train, ``episodes`` episodes per seed on other keys). RL baselines train on 
 Gymnasium wrapper of the same env for ``train_steps`` env steps (equal for all) with the
 configs in ``aifedge.baselines.rl``; checkpoints are kept under ``checkpoints`` and
 reused when the same algorithm, seed, budget and env parameters ask for them again.
+Within one process the trained networks, the AIF agents and their evaluation episodes
+are built once per config and shared by the tables (``repro all``).
 """
 
 import dataclasses
@@ -95,23 +97,35 @@ def _params(cfg: Config) -> aif_llm.EnvParams:
     return aif_llm.make_params(max_steps=cfg.steps)
 
 
-def _aif_policy(ablate: tuple[str, ...] | None, params, advisor: str):
-    """The AIF-LLM agent with components removed; ``None`` = pure AIF (policy ``aif``)."""
+@functools.lru_cache(maxsize=8)
+def _aif_policy(ablate: tuple[str, ...] | None, cfg: Config):
+    """The AIF-LLM agent with components removed; ``None`` = pure AIF (policy ``aif``).
+    Built once per ablation and config (Tables 3, 4 and 6 share it)."""
     from aifedge.registry import AGENTS, load
 
+    params = _params(cfg)
     if ablate is None:
         return load(AGENTS["aif"])(params)
-    return load(AGENTS["aif-llm"])(params, ablate=ablate, advisor=advisor)
+    return load(AGENTS["aif-llm"])(params, ablate=ablate, advisor=cfg.advisor)
+
+
+@functools.lru_cache(maxsize=8)
+def _aif_episodes(ablate: tuple[str, ...] | None, cfg: Config) -> pd.DataFrame:
+    """``evaluate_aif``'s episodes, computed once per ablation and config (Table 3's
+    AIF-LLM and Table 4's "full" row are the same runs)."""
+    params = _params(cfg)
+    policy = _aif_policy(ablate, cfg)
+    name = "aif" if ablate is None else "aif-llm" + "".join(f" w/o {c}" for c in ablate)
+    frames = [simulate("aif-llm", name, cfg.episodes, cfg.eval_seed + s, params,
+                       policy=policy).assign(seed=s) for s in range(cfg.seeds)]
+    return pd.concat(frames, ignore_index=True)
 
 
 def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
     """Per-episode metrics of an AIF variant over ``cfg.seeds`` × ``cfg.episodes`` episodes
-    (episode keys ``split(PRNGKey(eval_seed + s), episodes)``, shared with the baselines)."""
-    params = _params(cfg)
-    policy = _aif_policy(ablate, params, cfg.advisor)
-    frames = [simulate("aif-llm", label, cfg.episodes, cfg.eval_seed + s, params,
-                       policy=policy).assign(seed=s) for s in range(cfg.seeds)]
-    return pd.concat(frames, ignore_index=True)
+    (episode keys ``split(PRNGKey(eval_seed + s), episodes)``, shared with the baselines);
+    ``policy`` column = ``label``."""
+    return _aif_episodes(ablate, cfg).assign(policy=label)
 
 
 def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
@@ -121,8 +135,10 @@ def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
 
+@functools.lru_cache(maxsize=32)
 def trained_rl(algo: str, seed: int, cfg: Config):
-    """The ``algo`` network of training seed ``seed``: reloaded if its checkpoint exists."""
+    """The ``algo`` network of training seed ``seed``: reloaded if its checkpoint exists.
+    Kept in memory per (algo, seed, config), so Tables 3 and 6 load it once."""
     from aifedge.baselines import rl
     from aifedge.environments.gym_wrapper import AifLlmEnv
 
@@ -240,8 +256,7 @@ def run_table4(cfg: Config) -> pd.DataFrame:
         ablate = ABLATIONS[p.variant]
         frame = evaluate_aif(p.variant, ablate, cfg)
         q = 100 * frame.qos.mean()
-        steps = convergence_step(_met_sequence(_aif_policy(ablate, params, cfg.advisor),
-                                               params, cfg))
+        steps = convergence_step(_met_sequence(_aif_policy(ablate, cfg), params, cfg))
         rows.append({"variant": p.variant, "QoS % (ours)": f"{q:.2f} ± {100 * frame.qos.std():.2f}",
                      "QoS % (paper)": p.qos, "convergence steps (ours)": steps,
                      "convergence steps (paper)": p.convergence_steps,
@@ -262,7 +277,8 @@ def run_table5(cfg: Config) -> pd.DataFrame:
     out["ours measures"] = ["one jitted aif-llm decision", "template advisor (rule-based); "
                             "SmolLM2: AIFEDGE_BENCH_SMOLLM=1", "MiniLM, one text, 1 thread",
                             "meta-net forward"]
-    out["machine"] = f"{machine()['processor']} ({machine()['cpus']} CPUs)"
+    host = machine()
+    out["machine"] = f"{host['processor']} ({host['cpus']} CPUs)"
     return out
 
 
@@ -271,7 +287,7 @@ def decision_overheads(cfg: Config, repeats: int = 200) -> dict[str, float]:
     from aifedge.bench import time_calls
 
     params = _params(cfg)
-    policy = _aif_policy((), params, cfg.advisor)
+    policy = _aif_policy((), cfg)
     obs, _ = aif_llm.reset(jax.random.PRNGKey(0), params)
     pstate = policy.init(jax.random.PRNGKey(1), params)
     act = jax.jit(lambda k, s, o: policy.act(k, s, o, params))

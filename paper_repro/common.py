@@ -3,7 +3,8 @@
 An artifact is one paper table or figure: a frozen config class, ``run(cfg) ->
 DataFrame``, a ``quick`` and a ``full`` config, and optionally ``plot(frame) ->
 Figure``. ``write_artifact`` stores ``NAME.csv``, ``NAME.md``, ``NAME.png`` (when
-there is a plot) and ``NAME.json`` (commit, seeds, versions, config, wall time).
+there is a plot), ``NAME_data.csv`` / ``NAME_final.csv`` (when the frame keeps such
+DataFrames in ``frame.attrs``) and ``NAME.json`` (commit, seeds, versions, config, wall time).
 """
 
 import dataclasses
@@ -55,7 +56,7 @@ def with_overrides(cfg: Any, **overrides) -> Any:
     ``None`` values are ignored; lists (from JSON/TOML files) become tuples, so configs
     stay hashable. A field holding a nested config cannot be replaced by a plain value.
     """
-    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    fields = {f.name for f in dataclasses.fields(cfg)}
     given = {k: tuple(v) if isinstance(v, list) else v
              for k, v in overrides.items() if v is not None}
     unknown = sorted(k for k in given if k not in fields)
@@ -72,7 +73,8 @@ def with_overrides(cfg: Any, **overrides) -> Any:
 
 def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path,
                    wall_s: float, note: str = "") -> dict[str, Path]:
-    """Write ``NAME.csv/.md/.json`` (+ ``.png``) atomically; returns the paths."""
+    """Write ``NAME.csv/.md/.json`` (+ ``.png``, ``NAME_data/_final.csv``) atomically;
+    returns the paths."""
     out = Path(out)
     paths = {"csv": results.write_csv(out / f"{art.name}.csv", frame)}
     md = f"## {art.title}\n\n{note + chr(10) * 2 if note else ''}{to_markdown(frame)}"

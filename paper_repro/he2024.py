@@ -40,7 +40,7 @@ from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import He2024Env
 from aifedge.inference import aif_rg
 
-from .common import Artifact
+from .common import Artifact, reproduced
 
 METRICS = ("sum_reward", "tcr", "avg_latency_s", "avg_pass")
 METRIC_LABELS = {"sum_reward": "sum reward", "tcr": "task completion rate",
@@ -209,14 +209,18 @@ class _Recorder(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._infos.append(info["step"])
         if terminated or truncated:
-            self._rows.append(step_metrics([{"step": s} for s in self._infos]))
+            self._rows.append(_episode_metrics(self._infos))
         return obs, reward, terminated, truncated, info
 
 
 def step_metrics(infos: list[dict]) -> dict[str, float]:
     """``he2024.episode_metrics`` from a Gymnasium episode's ``info`` dicts (``metrics_fn``
     for ``aifedge.baselines.rl.evaluate``)."""
-    steps = [i["step"] for i in infos]
+    return _episode_metrics([i["step"] for i in infos])
+
+
+def _episode_metrics(steps: list) -> dict[str, float]:
+    """``he2024.episode_metrics`` of one episode's per-step records."""
     stacked = jax.tree.map(lambda *xs: np.stack(xs), *steps)
     return {k: float(v) for k, v in he2024.episode_metrics(stacked).items()}
 
@@ -287,7 +291,7 @@ def verdict(relation: str, ours: float, paper: float, tol: float) -> str:
     if relation in ("≈", "≥", "≤") and math.isnan(paper):
         return "n/a"
     if relation == "≈":
-        return "yes" if abs(ours - paper) <= tol else "no"
+        return reproduced(ours, paper, tol)
     if relation == "≥":
         return "yes" if ours >= paper - tol else "no"
     if relation == "≤":
@@ -357,20 +361,16 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     final = pd.DataFrame(finals)
     last = data.groupby(["method", "seed"])["episode"].transform("max")
     window = data[last - data["episode"] < cfg.final_window]
-    paper = paper_values()
-    table = paper[paper.figure == "fig3"].copy()
-    stats = []
-    for r in table.itertuples(index=False):
+
+    def values_of(r):
         if r.metric == "convergence_episode":
             sub = data[data.method == r.method]
-            vals = [_convergence_episode(g.sort_values("episode")["sum_reward"])
+            return [_convergence_episode(g.sort_values("episode")["sum_reward"])
                     for _, g in sub.groupby("seed")]
-        elif r.relation == "highest":
-            vals = [_highest_margin(window.assign(setting="final"), r.metric)]
-        else:
-            vals = window.loc[window.method == r.method, r.metric]
-        stats.append(_mean_std(vals))
-    table["ours"], table["ours_std"] = [s[0] for s in stats], [s[1] for s in stats]
+        if r.relation == "highest":
+            return [_highest_margin(window.assign(setting="final"), r.metric)]
+        return window.loc[window.method == r.method, r.metric]
+
     extra = []
 
     def reference(frame, method, setting, source):
@@ -380,13 +380,13 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
                               relation="reference", paper=math.nan, ours=mean, ours_std=std,
                               tol=math.nan, source=source))
 
-    for method in sorted(set(window.method) - set(table.method)):
+    in_paper = set(paper_values().query("figure == 'fig3'").method)
+    for method in sorted(set(window.method) - in_paper):
         reference(window, method, "final", "not in the paper (reference)")
     for method in final.method.unique():
         reference(final, method, "frozen policy, t_max = 15 s",
                   "evaluation of the trained policy (greedy for DRL)")
-    out = _finish(pd.concat([table, pd.DataFrame(extra)], ignore_index=True))
-    out.attrs["data"] = data
+    out = _claims("fig3", data, values_of, extra)
     out.attrs["final"] = final
     return out
 
@@ -416,18 +416,17 @@ def _setting_mask(data: pd.DataFrame, setting: str) -> pd.Series:
     return t > 0  # every t_max
 
 
-def _claims(figure: str, data: pd.DataFrame, values_of) -> pd.DataFrame:
-    """The paper's ``figure`` claims; ``ours`` / ``ours_std`` = mean / std of
-    ``values_of(claim)`` (one value per seed, or one margin). attrs["data"] = ``data``."""
+def _claims(figure: str, data: pd.DataFrame, values_of,
+            extra: list[dict] | None = None) -> pd.DataFrame:
+    """The paper's ``figure`` claims; ``ours`` / ``ours_std`` = ``_mean_std`` of
+    ``values_of(claim)`` (one value per seed, or one margin), followed by the ``extra``
+    reference rows (when given). attrs["data"] = ``data``."""
     paper = paper_values()
     table = paper[paper.figure == figure].copy()
-    ours, std = [], []
-    for r in table.itertuples(index=False):
-        vals = np.asarray(values_of(r), float)
-        ours.append(float(np.nanmean(vals)) if vals.size and not np.all(np.isnan(vals))
-                    else math.nan)
-        std.append(float(np.nanstd(vals)) if vals.size > 1 else math.nan)
-    table["ours"], table["ours_std"] = ours, std
+    stats = [_mean_std(values_of(r)) for r in table.itertuples(index=False)]
+    table["ours"], table["ours_std"] = [s[0] for s in stats], [s[1] for s in stats]
+    if extra is not None:
+        table = pd.concat([table, pd.DataFrame(extra)], ignore_index=True)
     out = _finish(table)
     out.attrs["data"] = data
     return out

@@ -127,10 +127,15 @@ def _curves(cfg: UcbComaConfig, setting: tuple) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _tail(data: pd.DataFrame, cfg: UcbComaConfig, head=False) -> pd.DataFrame:
+    """The rows of the last (or first) ``tail`` fraction of each run's episodes."""
+    k = max(1, round(cfg.tail * cfg.n_episodes))
+    return data[data.episode <= k] if head else data[data.episode > cfg.n_episodes - k]
+
+
 def _tail_means(data: pd.DataFrame, cfg: UcbComaConfig, keys: list[str], head=False):
     """Mean of reward / weighted over the last (or first) ``tail`` of each run."""
-    k = max(1, round(cfg.tail * cfg.n_episodes))
-    part = data[data.episode <= k] if head else data[data.episode > cfg.n_episodes - k]
+    part = _tail(data, cfg, head)
     return part.groupby([*keys, "scheme"], sort=False)[["reward", "weighted"]].mean()
 
 
@@ -220,9 +225,8 @@ def run_aif(cfg: UcbComaConfig) -> pd.DataFrame:
     episodes). The paper has no such numbers, so there is no verdict.
     """
     data = _curves(cfg, (("bandwidth_mhz", 6.0), ("t_max_s", 3.0)))
-    k = max(1, round(cfg.tail * cfg.n_episodes))
-    first = data[data.episode <= k].groupby("scheme", sort=False)["reward"].mean()
-    last = data[data.episode > cfg.n_episodes - k].groupby("scheme", sort=False)
+    first = _tail(data, cfg, head=True).groupby("scheme", sort=False)["reward"].mean()
+    last = _tail(data, cfg).groupby("scheme", sort=False)
     cols = ["reward", "weighted", "completion", "deadline"]
     out = last[cols].mean().add_prefix("last_").join(last[cols].std().add_suffix("_std")
                                                      .add_prefix("last_"))
@@ -233,49 +237,47 @@ def run_aif(cfg: UcbComaConfig) -> pd.DataFrame:
     return out
 
 
-def _reward_and_weighted(cfg, key, values, **fixed):
+_SWEEP_CLAIMS = {
+    # figure kind -> (column of the tail means, metric label, ((scheme, which, paper), ...))
+    "reward": ("reward", "reward",
+               (("ucb-coma", "highest", "UCB-COMA has the highest average reward"),
+                ("random", "lowest", "Random has a low, flat average reward"))),
+    "weighted": ("weighted_norm", "weighted sum",
+                 (("ucb-coma", "lowest", "UCB-COMA has the lowest weighted sum"),
+                  ("cs-ucb", "highest", "CS-UCB has the highest weighted sum"))),
+}
+
+
+def _run_sweep(cfg, fig, kind: str, key, values, **fixed):
+    """Figs. 5–8: the ``_SWEEP_CLAIMS[kind]`` claims over the ``key`` sweep."""
     data = _sweep(cfg, key, values, **fixed)
     means = _tail_means(data, cfg, [key])
     means["weighted_norm"] = normalise(means["weighted"].to_numpy())
-    return data, means
-
-
-def _run_reward(cfg, fig, key, values, **fixed):
-    data, means = _reward_and_weighted(cfg, key, values, **fixed)
-    rows = _extreme_rows(fig, means["reward"], key, "ucb-coma", "highest",
-                         "UCB-COMA has the highest average reward", "reward", cfg.tol)
-    rows += _extreme_rows(fig, means["reward"], key, "random", "lowest",
-                          "Random has a low, flat average reward", "reward", cfg.tol)
-    return _finish(rows, data, means.reset_index())
-
-
-def _run_weighted(cfg, fig, key, values, **fixed):
-    data, means = _reward_and_weighted(cfg, key, values, **fixed)
-    rows = _extreme_rows(fig, means["weighted_norm"], key, "ucb-coma", "lowest",
-                         "UCB-COMA has the lowest weighted sum", "weighted sum", cfg.tol)
-    rows += _extreme_rows(fig, means["weighted_norm"], key, "cs-ucb", "highest",
-                          "CS-UCB has the highest weighted sum", "weighted sum", cfg.tol)
+    column, metric, claims = _SWEEP_CLAIMS[kind]
+    rows = []
+    for scheme, which, paper in claims:
+        rows += _extreme_rows(fig, means[column], key, scheme, which, paper, metric, cfg.tol)
     return _finish(rows, data, means.reset_index())
 
 
 def run_fig5(cfg: UcbComaConfig) -> pd.DataFrame:
     """Fig. 5: average reward vs edge bandwidth W, T_max = 3.0 s."""
-    return _run_reward(cfg, "fig5", "bandwidth_mhz", cfg.bandwidths_mhz, t_max_s=3.0)
+    return _run_sweep(cfg, "fig5", "reward", "bandwidth_mhz", cfg.bandwidths_mhz, t_max_s=3.0)
 
 
 def run_fig6(cfg: UcbComaConfig) -> pd.DataFrame:
     """Fig. 6: normalised delay-and-cost weighted sum vs W, T_max = 3.0 s."""
-    return _run_weighted(cfg, "fig6", "bandwidth_mhz", cfg.bandwidths_mhz, t_max_s=3.0)
+    return _run_sweep(cfg, "fig6", "weighted", "bandwidth_mhz", cfg.bandwidths_mhz, t_max_s=3.0)
 
 
 def run_fig7(cfg: UcbComaConfig) -> pd.DataFrame:
     """Fig. 7: average reward vs T_max, W = 6 MHz."""
-    return _run_reward(cfg, "fig7", "t_max_s", cfg.t_max_values, bandwidth_mhz=6.0)
+    return _run_sweep(cfg, "fig7", "reward", "t_max_s", cfg.t_max_values, bandwidth_mhz=6.0)
 
 
 def run_fig8(cfg: UcbComaConfig) -> pd.DataFrame:
     """Fig. 8: normalised weighted sum vs T_max, W = 6 MHz."""
-    return _run_weighted(cfg, "fig8", "t_max_s", cfg.t_max_values, bandwidth_mhz=6.0)
+    return _run_sweep(cfg, "fig8", "weighted", "t_max_s", cfg.t_max_values, bandwidth_mhz=6.0)
 
 
 def run_fig9(cfg: UcbComaConfig) -> pd.DataFrame:

@@ -142,9 +142,12 @@ def test_make_logs_columns_and_consistency(sim_logs, tmp_path):
     up_of_best = [logs.at[i, f"up_e{b}"] for i, b in logs.best_node[edge].items()]
     assert all(u == 1 for u in up_of_best)
     # Same seed -> same logs; CSV round trip keeps the numbers.
+    again = make_logs(episodes=4, steps=40, policies=("greedy", "cloud"), seed=0)
+    pd.testing.assert_frame_equal(again, logs)
     path = save_logs(logs, tmp_path / "logs.csv")
     back = load_logs(path)
     assert back.shape == logs.shape and (back.node == logs.node).all()
+    pd.testing.assert_frame_equal(back, logs, check_dtype=False)
     with pytest.raises(ConfigError, match=r"\.csv or \.parquet"):
         save_logs(logs, tmp_path / "logs.txt")
 
