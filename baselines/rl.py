@@ -38,8 +38,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -384,15 +382,8 @@ def _save_checkpoint(path: Path, algo: str, cfg, policy: RLPolicy) -> Path:
                "config": json.dumps(dataclasses.asdict(cfg)),
                "obs_shape": list(policy.obs_shape), "n_actions": policy.n_actions,
                "state_dict": policy.module.state_dict()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with results.atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

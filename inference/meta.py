@@ -24,8 +24,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,18 +194,6 @@ def meta_train(cfg: MetaConfig, task_sampler, loss_fn, key: jax.Array,
 # ---------------------------------------------------------------- checkpoints
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _config_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
@@ -216,12 +202,13 @@ def save_checkpoint(path: str | Path, model: eqx.Module, cfg: MetaConfig,
                     metadata: dict | None = None) -> Path:
     """Write f_meta's weights to ``path`` (equinox leaf serialisation) and its config plus
     provenance (commit, versions, ``metadata``) to ``path + ".json"``; both atomically."""
-    from aifedge.results import git_commit, versions, write_json
+    from aifedge.results import atomic_path, git_commit, versions, write_json
 
     path = Path(path)
     buffer = io.BytesIO()
     eqx.tree_serialise_leaves(buffer, model)
-    _write_bytes_atomic(path, buffer.getvalue())
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
     write_json(_config_path(path), {"format": CHECKPOINT_FORMAT,
                                     "config": dataclasses.asdict(cfg),
                                     "commit": git_commit(), "versions": versions(),
