@@ -26,8 +26,13 @@ def time_calls(fn, repeats: int) -> np.ndarray:
 
 
 def _row(name: str, times: np.ndarray, **extra) -> dict:
-    return {"name": name, "median_s": float(np.median(times)),
-            "p95_s": float(np.percentile(times, 95)), "n_repeats": len(times), **extra}
+    return {
+        "name": name,
+        "median_s": float(np.median(times)),
+        "p95_s": float(np.percentile(times, 95)),
+        "n_repeats": len(times),
+        **extra,
+    }
 
 
 def bench_env(batch: int = 1024, steps: int = 100, repeats: int = 10) -> list[dict]:
@@ -46,8 +51,12 @@ def bench_env(batch: int = 1024, steps: int = 100, repeats: int = 10) -> list[di
     tb = time_calls(lambda: batched(keys), repeats)
     return [
         _row("env_single", t1, steps=steps, steps_per_s=steps / float(np.median(t1))),
-        _row(f"env_batched_{batch}", tb, steps=steps * batch,
-             steps_per_s=steps * batch / float(np.median(tb))),
+        _row(
+            f"env_batched_{batch}",
+            tb,
+            steps=steps * batch,
+            steps_per_s=steps * batch / float(np.median(tb)),
+        ),
     ]
 
 
@@ -66,11 +75,15 @@ def machine() -> dict:
     """Where a benchmark ran."""
     import os
 
-    return {"platform": platform.platform(), "processor": _cpu_model(),
-            "cpus": os.cpu_count(), "jax_backend": jax.default_backend(),
-            "jax_cpu_async_dispatch": bool(jax.config.values["jax_cpu_enable_async_dispatch"]),
-            "load_avg_1min": os.getloadavg()[0],
-            "python": platform.python_version()}
+    return {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "jax_backend": jax.default_backend(),
+        "jax_cpu_async_dispatch": bool(jax.config.values["jax_cpu_enable_async_dispatch"]),
+        "load_avg_1min": os.getloadavg()[0],
+        "python": platform.python_version(),
+    }
 
 
 def run_benchmark(name: str, repeats: int = 10) -> list[dict]:

@@ -39,8 +39,10 @@ def _env_params(args):
     if args.env not in ENVS:
         raise ConfigError(f"--env: unknown environment {args.env!r}; choose from {', '.join(ENVS)}")
     if args.env != "aif-llm":
-        raise ConfigError(f"--env: `aifedge {args.command}` runs on aif-llm; {args.env!r} is "
-                          f"used through `aifedge repro` (see `aifedge list`)")
+        raise ConfigError(
+            f"--env: `aifedge {args.command}` runs on aif-llm; {args.env!r} is "
+            f"used through `aifedge repro` (see `aifedge list`)"
+        )
     overrides = load_overrides(args.config) if args.config else {}
     if args.steps is not None:
         overrides["max_steps"] = args.steps
@@ -75,8 +77,10 @@ def _parse_ablate(text: str | None) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in (text or "").split(",") if p.strip())
     bad = [p for p in parts if p not in ABLATIONS]
     if bad:
-        raise ConfigError(f"--ablate: unknown component {bad[0]!r}; choose any of "
-                          f"{', '.join(ABLATIONS)} (comma-separated)")
+        raise ConfigError(
+            f"--ablate: unknown component {bad[0]!r}; choose any of "
+            f"{', '.join(ABLATIONS)} (comma-separated)"
+        )
     return parts
 
 
@@ -85,17 +89,21 @@ def _special_policy(name: str, args, params, ablate: tuple[str, ...]):
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
         if name not in RL_ALGOS:
-            raise ConfigError(f"--checkpoint: only for RL policies ({', '.join(RL_ALGOS)}), "
-                              f"not {name!r}")
+            raise ConfigError(
+                f"--checkpoint: only for RL policies ({', '.join(RL_ALGOS)}), not {name!r}"
+            )
         try:
             from aifedge.baselines import rl
         except ImportError:
-            raise ConfigError("--checkpoint: needs the [rl] extra: pip install "
-                              "'aifedge[rl]'") from None
+            raise ConfigError(
+                "--checkpoint: needs the [rl] extra: pip install 'aifedge[rl]'"
+            ) from None
         return rl.checkpoint_policy(checkpoint, params, algo=name)
     if name in RL_ALGOS:
-        raise ConfigError(f"--policy {name}: an RL policy needs --checkpoint PATH "
-                          f"(train one with `aifedge train --algo {name}`)")
+        raise ConfigError(
+            f"--policy {name}: an RL policy needs --checkpoint PATH "
+            f"(train one with `aifedge train --algo {name}`)"
+        )
     if ablate:
         if name != "aif-llm":
             raise ConfigError(f"--ablate: only applies to --policy aif-llm, not {name!r}")
@@ -108,8 +116,10 @@ def _special_policy(name: str, args, params, ablate: tuple[str, ...]):
 def _advisor_options(args) -> dict:
     if args.advisor == "http":
         if not args.llm_url:
-            raise ConfigError("--llm-url: the http advisor needs an OpenAI-compatible endpoint, "
-                              "e.g. --llm-url http://127.0.0.1:8080/v1")
+            raise ConfigError(
+                "--llm-url: the http advisor needs an OpenAI-compatible endpoint, "
+                "e.g. --llm-url http://127.0.0.1:8080/v1"
+            )
         return {"url": args.llm_url, "model": args.llm_model, "timeout_s": args.llm_timeout}
     return {}
 
@@ -125,9 +135,11 @@ def _run_policies(args, policies) -> None:
     ablate = _parse_ablate(getattr(args, "ablate", None))
     for name in policies:  # validate every name before running anything
         if name not in (*policy_names(args.env), *RL_ALGOS):
-            raise ConfigError(f"--policy: unknown policy {name!r}; "
-                              f"choose from {', '.join(policy_names(args.env))} "
-                              f"(RL with --checkpoint: {', '.join(RL_ALGOS)})")
+            raise ConfigError(
+                f"--policy: unknown policy {name!r}; "
+                f"choose from {', '.join(policy_names(args.env))} "
+                f"(RL with --checkpoint: {', '.join(RL_ALGOS)})"
+            )
     advisor = getattr(args, "advisor", "template")
     if advisor != "template" and policies != ["aif-llm"]:
         raise ConfigError(f"--advisor {advisor}: only --policy aif-llm consults an LLM advisor")
@@ -138,23 +150,48 @@ def _run_policies(args, policies) -> None:
     if advisor != "template":
         from aifedge.inference.aif_llm_agent import run_advised
 
-        frame, advisor_stats = run_advised(params, args.episodes, args.seed, advisor,
-                                           ablate=ablate,
-                                           advisor_options=_advisor_options(args))
+        frame, advisor_stats = run_advised(
+            params,
+            args.episodes,
+            args.seed,
+            advisor,
+            ablate=ablate,
+            advisor_options=_advisor_options(args),
+        )
         frame = frame.assign(policy="aif-llm")
     else:
-        frame = pd.concat([simulate(args.env, name, args.episodes, args.seed, params,
-                                    policy=_special_policy(name, args, params, ablate))
-                           for name in policies], ignore_index=True)
+        frame = pd.concat(
+            [
+                simulate(
+                    args.env,
+                    name,
+                    args.episodes,
+                    args.seed,
+                    params,
+                    policy=_special_policy(name, args, params, ablate),
+                )
+                for name in policies
+            ],
+            ignore_index=True,
+        )
     summary = summarise(frame)
     record = {
-        "commit": results.git_commit(), "seed": args.seed, "env": args.env,
-        "policies": list(policies), "episodes": args.episodes, "steps": params.max_steps,
-        "config": params._asdict(), "versions": results.versions(),
+        "commit": results.git_commit(),
+        "seed": args.seed,
+        "env": args.env,
+        "policies": list(policies),
+        "episodes": args.episodes,
+        "steps": params.max_steps,
+        "config": params._asdict(),
+        "versions": results.versions(),
         "wall_s": time.perf_counter() - start,
-        "summary": {row.policy: {m: getattr(row, f"{m}_mean") for m in
-                                 ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")}
-                    for row in summary.itertuples()},
+        "summary": {
+            row.policy: {
+                m: getattr(row, f"{m}_mean")
+                for m in ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")
+            }
+            for row in summary.itertuples()
+        },
     }
     if advisor_stats is not None:
         record["advisor"] = {"name": advisor, **advisor_stats}
@@ -166,8 +203,10 @@ def _run_policies(args, policies) -> None:
     results.write_csv(out / "metrics.csv", frame)
     results.write_csv(out / "summary.csv", summary)
     results.write_json(out / "summary.json", record)
-    _print_table(summary, f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, "
-                          f"seed {args.seed}")
+    _print_table(
+        summary,
+        f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, seed {args.seed}",
+    )
     print(f"wrote {out / 'metrics.csv'}, {out / 'summary.csv'}, {out / 'summary.json'}")
 
 
@@ -193,8 +232,13 @@ def cmd_bench(args) -> None:
     from aifedge import bench, results
 
     rows = bench.run_benchmark(args.what, repeats=args.repeats)
-    payload = {"benchmark": args.what, "machine": bench.machine(), "commit": results.git_commit(),
-               "versions": results.versions(), "rows": rows}
+    payload = {
+        "benchmark": args.what,
+        "machine": bench.machine(),
+        "commit": results.git_commit(),
+        "versions": results.versions(),
+        "rows": rows,
+    }
     for row in rows:
         extra = f"  {row['steps_per_s']:.3g} steps/s" if "steps_per_s" in row else ""
         print(f"{row['name']:<24} median {row['median_s'] * 1e3:9.3f} ms{extra}")
@@ -228,16 +272,23 @@ def cmd_repro(args) -> None:
         print(f"wrote {aif_llm.run_all(cfg, args.out, quick=args.quick)}")
         return
     if args.name not in ARTIFACTS:
-        raise ConfigError(f"NAME: unknown artifact {args.name!r}; choose from "
-                          f"all, {', '.join(ARTIFACTS)}")
+        raise ConfigError(
+            f"NAME: unknown artifact {args.name!r}; choose from all, {', '.join(ARTIFACTS)}"
+        )
     art = load(ARTIFACTS[args.name])
     cfg = _repro_config(art.quick if args.quick else art.full, args)
     out = Path(args.out)
     _check_out(out)
     start = time.perf_counter()
     frame = art.run(cfg)
-    paths = write_artifact(art, frame, cfg, out, time.perf_counter() - start,
-                           note="quick mode (reduced budget)" if args.quick else "")
+    paths = write_artifact(
+        art,
+        frame,
+        cfg,
+        out,
+        time.perf_counter() - start,
+        note="quick mode (reduced budget)" if args.quick else "",
+    )
     print(f"{art.title}\n")
     print(to_markdown(frame))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -258,8 +309,10 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     _check_out(out)
     res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=out)
-    print(f"wrote {res.checkpoint}, {out / 'curve.csv'}, {out / 'config.json'} "
-          f"({res.env_steps} env steps, {res.wall_s:.0f} s)")
+    print(
+        f"wrote {res.checkpoint}, {out / 'curve.csv'}, {out / 'config.json'} "
+        f"({res.env_steps} env steps, {res.wall_s:.0f} s)"
+    )
 
 
 def cmd_train_meta(args) -> None:
@@ -292,9 +345,11 @@ def cmd_logs(args) -> None:
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     for name in policies:
         if name not in HEURISTICS:
-            raise ConfigError(f"--policies: {name!r} is not a heuristic; logs are made with "
-                              f"{', '.join(HEURISTICS)} (all policies: "
-                              f"{', '.join(policy_names())})")
+            raise ConfigError(
+                f"--policies: {name!r} is not a heuristic; logs are made with "
+                f"{', '.join(HEURISTICS)} (all policies: "
+                f"{', '.join(policy_names())})"
+            )
     if Path(args.out).suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out: {args.out!r} needs a .csv or .parquet suffix")
     logs = make_logs(params, policies=policies, episodes=args.episodes, seed=args.seed)
@@ -306,19 +361,29 @@ def cmd_logs(args) -> None:
 def _add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="aif-llm", help="environment id (see `aifedge list`)")
     p.add_argument("--episodes", type=_positive_int, default=20, help="episodes per policy")
-    p.add_argument("--steps", type=_positive_int, default=None,
-                   help="steps per episode (default: the env's max_steps, 100)")
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="steps per episode (default: the env's max_steps, 100)",
+    )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed; same seed, same bytes")
-    p.add_argument("--config", default=None,
-                   help="JSON/TOML file of simulator parameter overrides (EnvParams fields)")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="JSON/TOML file of simulator parameter overrides (EnvParams fields)",
+    )
     p.add_argument("--out", default="results/simulate", help="output folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from aifedge.registry import BENCHMARKS
 
-    parser = _Parser(prog="aifedge", description=__doc__.splitlines()[0] + " "
-                     "Active inference for cloud-edge scheduling; see README.md.")
+    parser = _Parser(
+        prog="aifedge",
+        description=__doc__.splitlines()[0] + " "
+        "Active inference for cloud-edge scheduling; see README.md.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list environments, policies and benchmarks")
@@ -327,48 +392,79 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run one policy for N episodes and write metrics")
     _add_sim_args(p)
     p.add_argument("--policy", required=True, help="policy name (see `aifedge list`)")
-    p.add_argument("--checkpoint", default=None,
-                   help="policy.pt (or its folder) of an RL policy from `aifedge train`")
-    p.add_argument("--ablate", default=None,
-                   help=f"aif-llm only: components to remove, any of {', '.join(ABLATIONS)}")
-    p.add_argument("--advisor", default="template", choices=ADVISORS,
-                   help="aif-llm only: LLM advisor (template: rule-based, batched; smollm: "
-                        "embedded SmolLM2-135M; http: OpenAI-compatible endpoint), asynchronous")
-    p.add_argument("--llm-url", default=None, help="http advisor: base URL, e.g. "
-                   "http://127.0.0.1:8080/v1 (API key from $AIFEDGE_LLM_API_KEY)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="policy.pt (or its folder) of an RL policy from `aifedge train`",
+    )
+    p.add_argument(
+        "--ablate",
+        default=None,
+        help=f"aif-llm only: components to remove, any of {', '.join(ABLATIONS)}",
+    )
+    p.add_argument(
+        "--advisor",
+        default="template",
+        choices=ADVISORS,
+        help="aif-llm only: LLM advisor (template: rule-based, batched; smollm: "
+        "embedded SmolLM2-135M; http: OpenAI-compatible endpoint), asynchronous",
+    )
+    p.add_argument(
+        "--llm-url",
+        default=None,
+        help="http advisor: base URL, e.g. "
+        "http://127.0.0.1:8080/v1 (API key from $AIFEDGE_LLM_API_KEY)",
+    )
     p.add_argument("--llm-model", default="llama-3-8b-instruct", help="http advisor: model name")
     p.add_argument("--llm-timeout", type=float, default=10.0, help="http advisor: seconds")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("compare", help="run several policies on the same seeds (make demo)")
     _add_sim_args(p)
-    p.add_argument("--policies", default=",".join(DEMO_POLICIES),
-                   help="comma-separated policy names")
+    p.add_argument(
+        "--policies", default=",".join(DEMO_POLICIES), help="comma-separated policy names"
+    )
     p.set_defaults(func=cmd_compare, out="results/demo")
 
     p = sub.add_parser("train", help="train a deep-RL baseline on aif-llm (needs [rl])")
     _add_sim_args(p)
     p.add_argument("--algo", required=True, choices=RL_ALGOS, help="algorithm")
-    p.add_argument("--train-steps", type=_positive_int, default=None,
-                   help="training env steps (default: the algorithm config's, 100k)")
-    p.add_argument("--rl-config", default=None,
-                   help="JSON/TOML overrides of the algorithm's config fields")
+    p.add_argument(
+        "--train-steps",
+        type=_positive_int,
+        default=None,
+        help="training env steps (default: the algorithm config's, 100k)",
+    )
+    p.add_argument(
+        "--rl-config", default=None, help="JSON/TOML overrides of the algorithm's config fields"
+    )
     p.set_defaults(func=cmd_train, out="results/train")
 
     p = sub.add_parser("train-meta", help="meta-train f_meta of Eq. 7 (λ_t) on the simulator")
     p.add_argument("--out", default="results/meta_lambda.eqx", help="checkpoint file")
     p.add_argument("--seed", type=int, default=100, help="training seed (held-out: 20000)")
-    p.add_argument("--meta-steps", type=_positive_int, default=None,
-                   help="outer meta-steps (default: the shipped checkpoint's, 40)")
-    p.add_argument("--evaluate", action="store_true",
-                   help="then compare adapted λ with the best fixed λ on held-out conditions")
+    p.add_argument(
+        "--meta-steps",
+        type=_positive_int,
+        default=None,
+        help="outer meta-steps (default: the shipped checkpoint's, 40)",
+    )
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="then compare adapted λ with the best fixed λ on held-out conditions",
+    )
     p.set_defaults(func=cmd_train_meta)
 
-    p = sub.add_parser("logs", help="scheduling logs (task text, state, node, outcome) for "
-                                    "the keyword prior")
+    p = sub.add_parser(
+        "logs", help="scheduling logs (task text, state, node, outcome) for the keyword prior"
+    )
     _add_sim_args(p)
-    p.add_argument("--policies", default="random,round-robin,greedy,cloud,edge",
-                   help="heuristics that make the logs")
+    p.add_argument(
+        "--policies",
+        default="random,round-robin,greedy,cloud,edge",
+        help="heuristics that make the logs",
+    )
     p.add_argument("--prior-out", default=None, help="also fit the keyword prior, save as JSON")
     p.set_defaults(func=cmd_logs, out="results/logs.csv")
 
@@ -376,9 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="artifact name, e.g. table3")
     p.add_argument("--quick", action="store_true", help="reduced budget (stated in the output)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
-    p.add_argument("--config", default=None, metavar="FILE",
-                   help="JSON/TOML file replacing fields of the artifact's config "
-                        "(e.g. paper_repro/configs/he2024_medium.toml)")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="JSON/TOML file replacing fields of the artifact's config "
+        "(e.g. paper_repro/configs/he2024_medium.toml)",
+    )
     p.add_argument("--out", default="results/repro", help="output folder")
     p.set_defaults(func=cmd_repro)
 

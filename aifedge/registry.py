@@ -10,8 +10,10 @@ from importlib import import_module
 
 from aifedge.config import ConfigError
 
-AGENTS: dict[str, str] = {"aif": "aifedge.inference.policies:make_aif_policy",
-                          "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy"}
+AGENTS: dict[str, str] = {
+    "aif": "aifedge.inference.policies:make_aif_policy",
+    "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy",
+}
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
 
@@ -68,5 +70,6 @@ def get_policy(name: str, env_id: str = "aif-llm", params=None):
     if name in AGENTS:
         params = ENVS[env_id].make_params() if params is None else params
         return load(AGENTS[name])(params)
-    raise ConfigError(f"--policy: unknown policy {name!r}; "
-                      f"choose from {', '.join(policy_names(env_id))}")
+    raise ConfigError(
+        f"--policy: unknown policy {name!r}; choose from {', '.join(policy_names(env_id))}"
+    )

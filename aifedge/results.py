@@ -10,16 +10,33 @@ from pathlib import Path
 
 import pandas as pd
 
-TRACKED_PACKAGES = ("aifedge", "jax", "jaxlib", "inferactively-pymdp", "numpyro", "numpy",
-                    "scipy", "pandas", "torch", "tianshou", "sentence-transformers")
+TRACKED_PACKAGES = (
+    "aifedge",
+    "jax",
+    "jaxlib",
+    "inferactively-pymdp",
+    "numpyro",
+    "numpy",
+    "scipy",
+    "pandas",
+    "torch",
+    "tianshou",
+    "sentence-transformers",
+)
 
 
 def git_commit() -> str:
     """The current git commit of the source tree or working directory, else "unknown"."""
     for where in (Path(__file__).resolve().parent, Path.cwd()):
         try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                                 text=True, timeout=5, check=False)
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if out.returncode == 0:

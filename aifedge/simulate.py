@@ -26,17 +26,24 @@ def _setup(env_id: str, policy_name: str, episodes: int, seed: int, params, step
     return ENVS[env_id], steps, policy, jax.random.split(jax.random.PRNGKey(seed), episodes)
 
 
-def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
-             steps: int | None = None, chunk: int = 64, progress: bool = True,
-             policy: Policy | None = None) -> pd.DataFrame:
+def simulate(
+    env_id: str,
+    policy_name: str,
+    episodes: int,
+    seed: int,
+    params,
+    steps: int | None = None,
+    chunk: int = 64,
+    progress: bool = True,
+    policy: Policy | None = None,
+) -> pd.DataFrame:
     """Run ``episodes`` independent episodes; one row of metrics per episode.
 
     Episode i uses key ``split(PRNGKey(seed), episodes)[i]``, so results do not
     depend on ``chunk`` (episodes per vmapped call). ``policy`` (optional) is used
     instead of looking ``policy_name`` up; the name then only labels the rows.
     """
-    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps,
-                                      policy)
+    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps, policy)
     chunk = min(chunk, episodes)
     pad = (-episodes) % chunk
     keys = jnp.concatenate([keys, jnp.repeat(keys[:1], pad, axis=0)])
@@ -47,12 +54,18 @@ def simulate(env_id: str, policy_name: str, episodes: int, seed: int, params,
         return episode_metrics(infos.outcome, infos.latency_ms)
 
     parts = []
-    with Progress(TextColumn(f"{policy_name:>12}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total} episodes"), TimeElapsedColumn(), console=STDERR,
-                  disable=not progress, transient=True) as bar:
+    with Progress(
+        TextColumn(f"{policy_name:>12}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} episodes"),
+        TimeElapsedColumn(),
+        console=STDERR,
+        disable=not progress,
+        transient=True,
+    ) as bar:
         task = bar.add_task("sim", total=episodes)
         for start in range(0, keys.shape[0], chunk):
-            out = jax.device_get(run_chunk(keys[start:start + chunk]))
+            out = jax.device_get(run_chunk(keys[start : start + chunk]))
             parts.append(out)
             bar.update(task, completed=min(start + chunk, episodes))
     cols = {name: np.concatenate([p[name] for p in parts])[:episodes] for name in METRIC_NAMES}
@@ -74,8 +87,9 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def records(env_id: str, policy_name: str, episodes: int, seed: int, params,
-            steps: int | None = None) -> pd.DataFrame:
+def records(
+    env_id: str, policy_name: str, episodes: int, seed: int, params, steps: int | None = None
+) -> pd.DataFrame:
     """One row per task: ``episode, t, node, task_class, deadline_ms, latency_ms, outcome``.
 
     Same keys as ``simulate`` (episode i uses ``split(PRNGKey(seed), episodes)[i]``).
@@ -85,12 +99,16 @@ def records(env_id: str, policy_name: str, episodes: int, seed: int, params,
     infos = jax.device_get(jax.jit(lambda k: batch_rollout(k, policy, params, steps, env))(keys))
     shape = infos.outcome.shape
     failed = infos.outcome == aif_llm.FAILED
-    return pd.DataFrame({
-        "policy": policy_name,
-        "episode": np.repeat(np.arange(shape[0]), shape[1]),
-        "t": np.tile(np.arange(shape[1]), shape[0]),
-        "node": infos.node.ravel(), "task_class": infos.task_class.ravel(),
-        "deadline_ms": infos.deadline_ms.ravel(),
-        "latency_ms": np.where(failed, np.nan, infos.latency_ms).ravel(),
-        "outcome": infos.outcome.ravel(), "net_delay_ms": infos.net_delay_ms.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "policy": policy_name,
+            "episode": np.repeat(np.arange(shape[0]), shape[1]),
+            "t": np.tile(np.arange(shape[1]), shape[0]),
+            "node": infos.node.ravel(),
+            "task_class": infos.task_class.ravel(),
+            "deadline_ms": infos.deadline_ms.ravel(),
+            "latency_ms": np.where(failed, np.nan, infos.latency_ms).ravel(),
+            "outcome": infos.outcome.ravel(),
+            "net_delay_ms": infos.net_delay_ms.ravel(),
+        }
+    )

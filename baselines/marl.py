@@ -60,30 +60,30 @@ A = env.N_ACTIONS
 class ComaConfig:
     """COMA / UCB-COMA. ``ucb_eps`` = ε0 of Eqs. (2)–(3); 0 gives plain COMA (sampling)."""
 
-    ucb_eps: float = 1.0        # assumption (the paper: "decays linearly", no start value)
-    lr: float = 1e-3            # critic learning rate, Table 2
-    actor_lr: float = 1e-4      # assumption (module docstring)
-    psi: float = 0.95           # ψ, Table 2
-    batch_size: int = 64        # B, assumption
-    buffer_size: int = 5000     # |D|, assumption
-    update_every: int = 4       # Alg. 1 line 8 says 32: see the module docstring
-    target_every: int = 10      # Alg. 1 line 12
-    gcn_hidden: int = 64        # §4.1.1
-    embed: int = 16             # §4.1.1
-    hidden: int = 64            # actor MLP width, assumption
-    critic_hidden: int = 128    # assumption
-    grad_clip: float = 10.0     # assumption
-    entropy: float = 0.01       # policy-entropy bonus, assumption (as MAPPO's)
+    ucb_eps: float = 1.0  # assumption (the paper: "decays linearly", no start value)
+    lr: float = 1e-3  # critic learning rate, Table 2
+    actor_lr: float = 1e-4  # assumption (module docstring)
+    psi: float = 0.95  # ψ, Table 2
+    batch_size: int = 64  # B, assumption
+    buffer_size: int = 5000  # |D|, assumption
+    update_every: int = 4  # Alg. 1 line 8 says 32: see the module docstring
+    target_every: int = 10  # Alg. 1 line 12
+    gcn_hidden: int = 64  # §4.1.1
+    embed: int = 16  # §4.1.1
+    hidden: int = 64  # actor MLP width, assumption
+    critic_hidden: int = 128  # assumption
+    grad_clip: float = 10.0  # assumption
+    entropy: float = 0.01  # policy-entropy bonus, assumption (as MAPPO's)
 
 
 @dataclass(frozen=True)
 class MappoConfig:
-    lr: float = 1e-3            # same lr as UCB-COMA
+    lr: float = 1e-3  # same lr as UCB-COMA
     psi: float = 0.95
-    gae_lambda: float = 0.95    # assumption (MAPPO default)
-    clip: float = 0.2           # assumption (MAPPO default)
-    epochs: int = 4             # assumption
-    entropy: float = 0.01       # assumption
+    gae_lambda: float = 0.95  # assumption (MAPPO default)
+    clip: float = 0.2  # assumption (MAPPO default)
+    epochs: int = 4  # assumption
+    entropy: float = 0.01  # assumption
     gcn_hidden: int = 64
     embed: int = 16
     hidden: int = 64
@@ -97,9 +97,9 @@ class MaddpgConfig:
     psi: float = 0.95
     batch_size: int = 64
     buffer_size: int = 5000
-    update_every: int = 4       # same schedule as (UCB-)COMA
-    tau: float = 0.01           # soft target update, assumption (MADDPG default)
-    gumbel_temp: float = 1.0    # assumption
+    update_every: int = 4  # same schedule as (UCB-)COMA
+    tau: float = 0.01  # soft target update, assumption (MADDPG default)
+    gumbel_temp: float = 1.0  # assumption
     gcn_hidden: int = 64
     embed: int = 16
     hidden: int = 64
@@ -109,7 +109,7 @@ class MaddpgConfig:
 
 @dataclass(frozen=True)
 class CsUcbConfig:
-    c: float = 1.0              # UCB1 exploration weight, assumption
+    c: float = 1.0  # UCB1 exploration weight, assumption
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,11 @@ class RandomConfig:
 # --------------------------------------------------------------------------- shared pieces
 class Transition(NamedTuple):
     obs: env.Obs
-    actions: jax.Array   # (I,)
-    rewards: jax.Array   # (I,) r_i of §4.1.2
+    actions: jax.Array  # (I,)
+    rewards: jax.Array  # (I,) r_i of §4.1.2
     next_obs: env.Obs
-    done: jax.Array      # episode ended with this step
-    valid: jax.Array     # the step happened before the episode ended
+    done: jax.Array  # episode ended with this step
+    valid: jax.Array  # the step happened before the episode ended
 
 
 class Buffer(NamedTuple):
@@ -139,8 +139,14 @@ def _buffer_init(params: env.EnvParams, capacity: int) -> Buffer:
     obs = jax.eval_shape(lambda k: env.reset(k, params)[0], jax.random.PRNGKey(0))
     n = params.n_tasks
     i32, f32, b = jnp.int32, jnp.float32, jnp.bool_
-    tr = Transition(obs, jax.ShapeDtypeStruct((n,), i32), jax.ShapeDtypeStruct((n,), f32), obs,
-                    jax.ShapeDtypeStruct((), b), jax.ShapeDtypeStruct((), b))
+    tr = Transition(
+        obs,
+        jax.ShapeDtypeStruct((n,), i32),
+        jax.ShapeDtypeStruct((n,), f32),
+        obs,
+        jax.ShapeDtypeStruct((), b),
+        jax.ShapeDtypeStruct((), b),
+    )
     data = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), tr)
     return Buffer(data, jnp.int32(0), jnp.int32(0))
 
@@ -159,8 +165,9 @@ def _buffer_sample(key: jax.Array, buf: Buffer, n: int) -> Transition:
 
 
 def _adam(cfg, lr: float | None = None) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip),
-                       optax.adam(cfg.lr if lr is None else lr))
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip), optax.adam(cfg.lr if lr is None else lr)
+    )
 
 
 class Learner(NamedTuple):
@@ -195,8 +202,8 @@ class ComaState(NamedTuple):
     opt_actor: Any
     opt_critic: Any
     buffer: Buffer
-    counts: jax.Array      # (I, 16) n_i(a_sub, a_loc), Eqs. (2)-(3)
-    tries: jax.Array       # (I,) N_i
+    counts: jax.Array  # (I, 16) n_i(a_sub, a_loc), Eqs. (2)-(3)
+    tries: jax.Array  # (I,) N_i
     step: jax.Array
     n_updates: jax.Array
     episode: jax.Array
@@ -208,8 +215,9 @@ def _coma_critic_inputs(gs: jax.Array, actions: jax.Array) -> jax.Array:
     n = actions.shape[0]
     oh = _onehot_actions(actions)
     others = jnp.broadcast_to(oh, (n, n, A)) * (1.0 - jnp.eye(n))[:, :, None]
-    return jnp.concatenate([jnp.broadcast_to(gs, (n, gs.shape[0])), others.reshape(n, -1),
-                            jnp.eye(n)], -1)
+    return jnp.concatenate(
+        [jnp.broadcast_to(gs, (n, gs.shape[0])), others.reshape(n, -1), jnp.eye(n)], -1
+    )
 
 
 def _coma_q(critic, obs: env.Obs, actions: jax.Array) -> jax.Array:
@@ -225,10 +233,20 @@ def coma_init(key, params, cfg: ComaConfig, n_episodes: int) -> ComaState:
     d_in = nets.global_state_dim(n) + n * A + n
     critic = nets.mlp_init(k_c, (d_in, cfg.critic_hidden, cfg.critic_hidden, A))
     opt = _adam(cfg)
-    return ComaState(actor, critic, critic, _adam(cfg, cfg.actor_lr).init(actor),
-                     opt.init(critic),
-                     _buffer_init(params, cfg.buffer_size), jnp.zeros((n, A)), jnp.zeros(n),
-                     jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(n_episodes))
+    return ComaState(
+        actor,
+        critic,
+        critic,
+        _adam(cfg, cfg.actor_lr).init(actor),
+        opt.init(critic),
+        _buffer_init(params, cfg.buffer_size),
+        jnp.zeros((n, A)),
+        jnp.zeros(n),
+        jnp.int32(0),
+        jnp.int32(0),
+        jnp.int32(0),
+        jnp.int32(n_episodes),
+    )
 
 
 def ucb_scores(logp: jax.Array, counts: jax.Array, tries: jax.Array, eps) -> jax.Array:
@@ -248,8 +266,7 @@ def coma_act(key, state: ComaState, obs, params, cfg: ComaConfig, explore: bool)
     if not explore:
         return jnp.argmax(logp, -1)
     if cfg.ucb_eps > 0:
-        return jnp.argmax(ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg)),
-                          -1)
+        return jnp.argmax(ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg)), -1)
     return jax.random.categorical(key, logp)
 
 
@@ -292,17 +309,22 @@ def _coma_update(key, s: ComaState, cfg: ComaConfig) -> ComaState:
     upd, opt_a = _adam(cfg, cfg.actor_lr).update(g, s.opt_actor, s.actor)
     actor = optax.apply_updates(s.actor, upd)
     n_up = s.n_updates + 1
-    target = jax.tree.map(lambda t, c: jnp.where(n_up % cfg.target_every == 0, c, t),
-                          s.target, critic)
-    return s._replace(actor=actor, critic=critic, target=target, opt_actor=opt_a,
-                      opt_critic=opt_c, n_updates=n_up)
+    target = jax.tree.map(
+        lambda t, c: jnp.where(n_up % cfg.target_every == 0, c, t), s.target, critic
+    )
+    return s._replace(
+        actor=actor, critic=critic, target=target, opt_actor=opt_a, opt_critic=opt_c, n_updates=n_up
+    )
 
 
 def coma_observe(key, s: ComaState, tr: Transition, params, cfg: ComaConfig) -> ComaState:
     v = tr.valid.astype(jnp.float32)
-    s = s._replace(buffer=_buffer_add(s.buffer, tr),
-                   counts=s.counts + v * _onehot_actions(tr.actions), tries=s.tries + v,
-                   step=s.step + tr.valid.astype(jnp.int32))
+    s = s._replace(
+        buffer=_buffer_add(s.buffer, tr),
+        counts=s.counts + v * _onehot_actions(tr.actions),
+        tries=s.tries + v,
+        step=s.step + tr.valid.astype(jnp.int32),
+    )
     due = tr.valid & (s.step % cfg.update_every == 0) & (s.buffer.size >= cfg.batch_size)
     return jax.lax.cond(due, lambda st: _coma_update(key, st, cfg), lambda st: st, s)
 
@@ -317,7 +339,7 @@ class MappoState(NamedTuple):
     critic: Any
     opt_actor: Any
     opt_critic: Any
-    traj: Transition       # this episode's steps, leading axis max_steps
+    traj: Transition  # this episode's steps, leading axis max_steps
     t: jax.Array
 
 
@@ -325,8 +347,7 @@ def mappo_init(key, params, cfg: MappoConfig, n_episodes: int) -> MappoState:
     n = params.n_tasks
     k_a, k_c = jax.random.split(key)
     actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
-    critic = nets.mlp_init(k_c, (nets.global_state_dim(n), cfg.critic_hidden,
-                                 cfg.critic_hidden, 1))
+    critic = nets.mlp_init(k_c, (nets.global_state_dim(n), cfg.critic_hidden, cfg.critic_hidden, 1))
     opt = _adam(cfg)
     traj = _buffer_init(params, params.max_steps).data
     return MappoState(actor, critic, opt.init(actor), opt.init(critic), traj, jnp.int32(0))
@@ -403,14 +424,15 @@ def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
         return (actor, optax.apply_updates(critic, upd), oa, oc), None
 
     (actor, critic, oa, oc), _ = jax.lax.scan(
-        epoch, (s.actor, s.critic, s.opt_actor, s.opt_critic), None, length=cfg.epochs)
+        epoch, (s.actor, s.critic, s.opt_actor, s.opt_critic), None, length=cfg.epochs
+    )
     return s._replace(actor=actor, critic=critic, opt_actor=oa, opt_critic=oc, t=jnp.int32(0))
 
 
 # --------------------------------------------------------------------------- MADDPG
 class MaddpgState(NamedTuple):
     actor: Any
-    critic: Any            # per-agent critics, leading agent axis
+    critic: Any  # per-agent critics, leading agent axis
     target_actor: Any
     target_critic: Any
     opt_actor: Any
@@ -424,11 +446,20 @@ def maddpg_init(key, params, cfg: MaddpgConfig, n_episodes: int) -> MaddpgState:
     k_a, k_c = jax.random.split(key)
     actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
     d_in = nets.global_state_dim(n) + n * A
-    critic = jax.vmap(lambda k: nets.mlp_init(k, (d_in, cfg.critic_hidden, cfg.critic_hidden,
-                                                  1)))(jax.random.split(k_c, n))
+    critic = jax.vmap(lambda k: nets.mlp_init(k, (d_in, cfg.critic_hidden, cfg.critic_hidden, 1)))(
+        jax.random.split(k_c, n)
+    )
     opt = _adam(cfg)
-    return MaddpgState(actor, critic, actor, critic, opt.init(actor), opt.init(critic),
-                       _buffer_init(params, cfg.buffer_size), jnp.int32(0))
+    return MaddpgState(
+        actor,
+        critic,
+        actor,
+        critic,
+        opt.init(actor),
+        opt.init(critic),
+        _buffer_init(params, cfg.buffer_size),
+        jnp.int32(0),
+    )
 
 
 maddpg_act = mappo_act
@@ -473,17 +504,23 @@ def _maddpg_update(key, s: MaddpgState, cfg: MaddpgConfig) -> MaddpgState:
         eye = jnp.eye(n)[None, :, :, None]
         mixed = eye * soft[:, None] + (1 - eye) * joint[:, None]  # (B, i, I, 16)
         q = jax.vmap(jax.vmap(_maddpg_q, (None, None, 0)), (None, 0, 0))(
-            critic, batch.obs, mixed)  # (B, i, I)
+            critic, batch.obs, mixed
+        )  # (B, i, I)
         own = jnp.diagonal(q, axis1=1, axis2=2)
-        return -jnp.mean(own) + 1e-3 * jnp.mean(logp ** 2) / bsz
+        return -jnp.mean(own) + 1e-3 * jnp.mean(logp**2) / bsz
 
     g = jax.grad(actor_loss)(s.actor)
     upd, opt_a = _adam(cfg).update(g, s.opt_actor, s.actor)
     actor = optax.apply_updates(s.actor, upd)
     soft_upd = partial(optax.incremental_update, step_size=cfg.tau)
-    return s._replace(actor=actor, critic=critic, opt_actor=opt_a, opt_critic=opt_c,
-                      target_actor=soft_upd(actor, s.target_actor),
-                      target_critic=soft_upd(critic, s.target_critic))
+    return s._replace(
+        actor=actor,
+        critic=critic,
+        opt_actor=opt_a,
+        opt_critic=opt_c,
+        target_actor=soft_upd(actor, s.target_actor),
+        target_critic=soft_upd(critic, s.target_critic),
+    )
 
 
 def maddpg_observe(key, s: MaddpgState, tr: Transition, params, cfg) -> MaddpgState:
@@ -494,9 +531,9 @@ def maddpg_observe(key, s: MaddpgState, tr: Transition, params, cfg) -> MaddpgSt
 
 # --------------------------------------------------------------------------- CS-UCB, Random
 class UcbState(NamedTuple):
-    mean: jax.Array    # (I, 16) empirical mean of r_i per arm
+    mean: jax.Array  # (I, 16) empirical mean of r_i per arm
     counts: jax.Array  # (I, 16)
-    tries: jax.Array   # (I,)
+    tries: jax.Array  # (I,)
 
 
 def csucb_init(key, params, cfg, n_episodes: int) -> UcbState:
@@ -507,8 +544,9 @@ def csucb_init(key, params, cfg, n_episodes: int) -> UcbState:
 def csucb_act(key, s: UcbState, obs, params, cfg: CsUcbConfig, explore: bool):
     """Constraint filter (``valid_action_mask``), then the feasible arm of highest UCB1."""
     feasible = env.valid_action_mask(obs)
-    bonus = cfg.c * jnp.sqrt(2.0 * jnp.log(jnp.maximum(s.tries, 1.0))[:, None]
-                             / jnp.maximum(s.counts, 1.0))
+    bonus = cfg.c * jnp.sqrt(
+        2.0 * jnp.log(jnp.maximum(s.tries, 1.0))[:, None] / jnp.maximum(s.counts, 1.0)
+    )
     ucb = jnp.where(s.counts > 0, s.mean + bonus, jnp.inf) if explore else s.mean
     ucb = jnp.where(feasible, ucb, -jnp.inf)
     return jnp.where(feasible.any(-1), jnp.argmax(ucb, -1), jnp.argmax(s.mean, -1))
@@ -531,16 +569,20 @@ LEARNERS: dict[str, Learner] = {
     "mappo": Learner(mappo_init, mappo_act, mappo_observe, mappo_end, MappoConfig),
     "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
-    "random": Learner(lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end,
-                      RandomConfig),
+    "random": Learner(
+        lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end, RandomConfig
+    ),
     "aif": Learner(*dag_aif.LEARNER),
 }
 """Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), plus this
 toolkit's active-inference agent ``aif`` (``inference.dag_aif``; it does not learn)."""
 
 DEFAULT_CONFIGS = {
-    "ucb-coma": ComaConfig(ucb_eps=1.0), "coma": ComaConfig(ucb_eps=0.0),
-    "mappo": MappoConfig(), "maddpg": MaddpgConfig(), "cs-ucb": CsUcbConfig(),
+    "ucb-coma": ComaConfig(ucb_eps=1.0),
+    "coma": ComaConfig(ucb_eps=0.0),
+    "mappo": MappoConfig(),
+    "maddpg": MaddpgConfig(),
+    "cs-ucb": CsUcbConfig(),
     "random": RandomConfig(),
     "aif": dag_aif.DagAifConfig(),
 }
@@ -603,15 +645,20 @@ def _episode(key, name: str, state, params, cfg, learn: bool):
         return (obs2, es2, state, finished | done), rewards.sum() * valid
 
     (_, es, state, _), rewards = jax.lax.scan(
-        body, (obs, es, state, jnp.bool_(False)), jax.random.split(k_steps, params.max_steps))
+        body, (obs, es, state, jnp.bool_(False)), jax.random.split(k_steps, params.max_steps)
+    )
     if learn:
         state = learner.end_episode(k_end, state, params, cfg)
     m = env.task_metrics(es, params)
-    stats = EpisodeStats(reward=rewards.sum(), weighted=jnp.nanmean(m.weighted),
-                         delay=jnp.nanmean(m.delay), cost=jnp.nanmean(m.cost),
-                         energy=jnp.nanmean(m.energy),
-                         completion=jnp.mean(m.complete.astype(jnp.float32)),
-                         deadline=jnp.mean(m.deadline_met.astype(jnp.float32)))
+    stats = EpisodeStats(
+        reward=rewards.sum(),
+        weighted=jnp.nanmean(m.weighted),
+        delay=jnp.nanmean(m.delay),
+        cost=jnp.nanmean(m.cost),
+        energy=jnp.nanmean(m.energy),
+        completion=jnp.mean(m.complete.astype(jnp.float32)),
+        deadline=jnp.mean(m.deadline_met.astype(jnp.float32)),
+    )
     return state, stats
 
 
@@ -632,14 +679,23 @@ def _evaluate(key, name, state, params, cfg, n_episodes):
 
 _STATIC = ("name", "params", "cfg", "n_episodes")
 _QUICK = {"xla_backend_optimization_level": 0}  # ~2x faster XLA compile, ~2x slower run
-_JIT = {False: (jax.jit(_train, static_argnames=_STATIC),
-                jax.jit(_evaluate, static_argnames=_STATIC)),
-        True: (jax.jit(_train, static_argnames=_STATIC, compiler_options=_QUICK),
-               jax.jit(_evaluate, static_argnames=_STATIC, compiler_options=_QUICK))}
+_JIT = {
+    False: (jax.jit(_train, static_argnames=_STATIC), jax.jit(_evaluate, static_argnames=_STATIC)),
+    True: (
+        jax.jit(_train, static_argnames=_STATIC, compiler_options=_QUICK),
+        jax.jit(_evaluate, static_argnames=_STATIC, compiler_options=_QUICK),
+    ),
+}
 
 
-def train(key: jax.Array, name: str, params: env.EnvParams, cfg, n_episodes: int,
-          quick_compile: bool = False):
+def train(
+    key: jax.Array,
+    name: str,
+    params: env.EnvParams,
+    cfg,
+    n_episodes: int,
+    quick_compile: bool = False,
+):
     """Train learner ``name`` for ``n_episodes``; returns (state, EpisodeStats with (E,)).
 
     ``quick_compile`` lowers XLA's optimisation level: for short runs (tests, ``--quick``)
@@ -648,8 +704,16 @@ def train(key: jax.Array, name: str, params: env.EnvParams, cfg, n_episodes: int
     return _JIT[quick_compile][0](key, name=name, params=params, cfg=cfg, n_episodes=n_episodes)
 
 
-def evaluate(key: jax.Array, name: str, state, params: env.EnvParams, cfg, n_episodes: int,
-             quick_compile: bool = False):
+def evaluate(
+    key: jax.Array,
+    name: str,
+    state,
+    params: env.EnvParams,
+    cfg,
+    n_episodes: int,
+    quick_compile: bool = False,
+):
     """Exploit-only episodes of a trained learner, vmapped; EpisodeStats with (E,)."""
-    return _JIT[quick_compile][1](key, name=name, state=state, params=params, cfg=cfg,
-                                  n_episodes=n_episodes)
+    return _JIT[quick_compile][1](
+        key, name=name, state=state, params=params, cfg=cfg, n_episodes=n_episodes
+    )

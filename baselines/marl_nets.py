@@ -27,8 +27,10 @@ def glorot(key: jax.Array, n_in: int, n_out: int) -> jax.Array:
 def mlp_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict]:
     """Dense layers ``sizes[0] -> ... -> sizes[-1]``, Glorot weights, zero biases."""
     keys = jax.random.split(key, len(sizes) - 1)
-    return [{"w": glorot(k, a, b), "b": jnp.zeros(b)}
-            for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+    return [
+        {"w": glorot(k, a, b), "b": jnp.zeros(b)}
+        for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ]
 
 
 def mlp_apply(layers: list[dict], x: jax.Array) -> jax.Array:
@@ -40,8 +42,12 @@ def mlp_apply(layers: list[dict], x: jax.Array) -> jax.Array:
 
 def gcn_init(key: jax.Array, hidden: int = 64, embed: int = 16) -> dict:
     k1, k2, k3 = jax.random.split(key, 3)
-    return {"w1": glorot(k1, env.NODE_FEATURES, hidden), "w2": glorot(k2, hidden, hidden),
-            "wo": glorot(k3, hidden, embed), "bo": jnp.zeros(embed)}
+    return {
+        "w1": glorot(k1, env.NODE_FEATURES, hidden),
+        "w2": glorot(k2, hidden, hidden),
+        "wo": glorot(k3, hidden, embed),
+        "bo": jnp.zeros(embed),
+    }
 
 
 def normalized_adjacency(adj: jax.Array, valid: jax.Array) -> jax.Array:
@@ -68,9 +74,10 @@ def actor_input_dim(embed: int) -> int:
 
 def actor_init(key: jax.Array, gcn_hidden: int, embed: int, hidden: int) -> dict:
     k_g, k_m = jax.random.split(key)
-    return {"gcn": gcn_init(k_g, gcn_hidden, embed),
-            "mlp": mlp_init(k_m, (actor_input_dim(embed), hidden, hidden,
-                                  env.J_MAX + env.N_LOC))}
+    return {
+        "gcn": gcn_init(k_g, gcn_hidden, embed),
+        "mlp": mlp_init(k_m, (actor_input_dim(embed), hidden, hidden, env.J_MAX + env.N_LOC)),
+    }
 
 
 def actor_logp(p: dict, nodes, adj, progress, servers, t) -> jax.Array:
@@ -78,8 +85,8 @@ def actor_logp(p: dict, nodes, adj, progress, servers, t) -> jax.Array:
     task = gcn_apply(p["gcn"], nodes, adj)
     x = jnp.concatenate([task, progress, servers.reshape(-1), jnp.atleast_1d(t)])
     out = mlp_apply(p["mlp"], x)
-    sub = jax.nn.log_softmax(out[:env.J_MAX])
-    loc = jax.nn.log_softmax(out[env.J_MAX:])
+    sub = jax.nn.log_softmax(out[: env.J_MAX])
+    loc = jax.nn.log_softmax(out[env.J_MAX :])
     return (sub[:, None] + loc[None, :]).reshape(-1)
 
 
@@ -89,8 +96,7 @@ def actors_logp(stacked: dict, obs: env.Obs) -> jax.Array:
     return jax.vmap(actor_logp)(stacked, obs.nodes, obs.adj, obs.progress, obs.servers, t)
 
 
-def actors_init(key: jax.Array, n_agents: int, gcn_hidden: int, embed: int,
-                hidden: int) -> dict:
+def actors_init(key: jax.Array, n_agents: int, gcn_hidden: int, embed: int, hidden: int) -> dict:
     """Separate policy networks φ_i, stacked on a leading agent axis (§4.2)."""
     keys = jax.random.split(key, n_agents)
     return jax.vmap(lambda k: actor_init(k, gcn_hidden, embed, hidden))(keys)
@@ -98,9 +104,15 @@ def actors_init(key: jax.Array, n_agents: int, gcn_hidden: int, embed: int,
 
 def global_state(obs: env.Obs) -> jax.Array:
     """S: every agent's observation, flattened; unbatched ``obs`` -> (D,)."""
-    return jnp.concatenate([obs.nodes.reshape(-1), obs.adj.reshape(-1),
-                            obs.progress.reshape(-1), obs.servers.reshape(-1),
-                            jnp.atleast_1d(obs.t)])
+    return jnp.concatenate(
+        [
+            obs.nodes.reshape(-1),
+            obs.adj.reshape(-1),
+            obs.progress.reshape(-1),
+            obs.servers.reshape(-1),
+            jnp.atleast_1d(obs.t),
+        ]
+    )
 
 
 def global_state_dim(n_agents: int) -> int:

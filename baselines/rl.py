@@ -221,8 +221,13 @@ class A2CConfig(_Common):
     max_grad_norm: float = 0.5
 
 
-CONFIGS: dict[str, type] = {"sac": SACConfig, "ppo": PPOConfig, "dqn": DQNConfig,
-                            "a2c": A2CConfig, "rainbow": RainbowConfig}
+CONFIGS: dict[str, type] = {
+    "sac": SACConfig,
+    "ppo": PPOConfig,
+    "dqn": DQNConfig,
+    "a2c": A2CConfig,
+    "rainbow": RainbowConfig,
+}
 """Algorithm name -> its frozen config class (the names ``--algo`` accepts)."""
 
 ALGOS = tuple(CONFIGS)
@@ -242,8 +247,18 @@ def make_config(algo: str, **overrides):
     if "hidden_sizes" in overrides:
         overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
     cfg = cls(**overrides)
-    for name in ("steps", "n_envs", "threads", "collect_steps", "batch_size", "buffer_size",
-                 "epochs", "target_update", "n_step", "num_atoms"):
+    for name in (
+        "steps",
+        "n_envs",
+        "threads",
+        "collect_steps",
+        "batch_size",
+        "buffer_size",
+        "epochs",
+        "target_update",
+        "n_step",
+        "num_atoms",
+    ):
         value = getattr(cfg, name, 1)
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{what}.{name}: must be an integer ≥ 1 (got {value!r})")
@@ -256,15 +271,20 @@ def make_config(algo: str, **overrides):
     if cfg.vector not in ("dummy", "subproc"):
         raise ConfigError(f"{what}.vector: {cfg.vector!r}; choose 'dummy' or 'subproc'")
     if cfg.collect_steps % cfg.n_envs:
-        raise ConfigError(f"{what}.collect_steps: {cfg.collect_steps} must be a multiple of "
-                          f"n_envs = {cfg.n_envs}")
+        raise ConfigError(
+            f"{what}.collect_steps: {cfg.collect_steps} must be a multiple of n_envs = {cfg.n_envs}"
+        )
     if isinstance(cfg, _OffPolicy):
         if not 0 <= cfg.learning_starts < cfg.steps:
-            raise ConfigError(f"{what}.learning_starts: must lie in [0, steps = {cfg.steps}) "
-                              f"(got {cfg.learning_starts})")
+            raise ConfigError(
+                f"{what}.learning_starts: must lie in [0, steps = {cfg.steps}) "
+                f"(got {cfg.learning_starts})"
+            )
         if round(cfg.updates_per_step * cfg.collect_steps) < 1:
-            raise ConfigError(f"{what}.updates_per_step: updates_per_step · collect_steps must "
-                              f"round to ≥ 1 gradient step")
+            raise ConfigError(
+                f"{what}.updates_per_step: updates_per_step · collect_steps must "
+                f"round to ≥ 1 gradient step"
+            )
     if isinstance(cfg, _EpsGreedy):
         for name in ("eps_start", "eps_end", "eps_fraction"):
             if not 0 <= getattr(cfg, name) <= 1:
@@ -302,16 +322,27 @@ def _build_policy(algo: str, cfg, obs_space, act_space):
         net = Net(state_shape=shape, action_shape=n, hidden_sizes=cfg.hidden_sizes)
         return DiscreteQLearningPolicy(model=net, eps_training=cfg.eps_start, **kw)
     if algo == "rainbow":
+
         def noisy(d_in: int, d_out: int) -> NoisyLinear:
             return NoisyLinear(d_in, d_out, cfg.noisy_std)
 
-        net = Net(state_shape=shape, action_shape=n, hidden_sizes=cfg.hidden_sizes, softmax=True,
-                  num_atoms=cfg.num_atoms,
-                  dueling_param=({"linear_layer": noisy}, {"linear_layer": noisy}))
-        return C51Policy(model=net, num_atoms=cfg.num_atoms, v_min=cfg.v_min, v_max=cfg.v_max,
-                         eps_training=cfg.eps_start, **kw)
-    actor = DiscreteActor(preprocess_net=_trunk(cfg, shape), action_shape=n,
-                          softmax_output=False)
+        net = Net(
+            state_shape=shape,
+            action_shape=n,
+            hidden_sizes=cfg.hidden_sizes,
+            softmax=True,
+            num_atoms=cfg.num_atoms,
+            dueling_param=({"linear_layer": noisy}, {"linear_layer": noisy}),
+        )
+        return C51Policy(
+            model=net,
+            num_atoms=cfg.num_atoms,
+            v_min=cfg.v_min,
+            v_max=cfg.v_max,
+            eps_training=cfg.eps_start,
+            **kw,
+        )
+    actor = DiscreteActor(preprocess_net=_trunk(cfg, shape), action_shape=n, softmax_output=False)
     if algo == "sac":
         return DiscreteSACPolicy(actor=actor, deterministic_eval=True, **kw)
     return DiscreteActorPolicy(actor=actor, deterministic_eval=True, **kw)
@@ -321,21 +352,47 @@ def _build_algorithm(algo: str, cfg, policy, obs_space, act_space) -> Algorithm:
     adam = AdamOptimizerFactory(lr=cfg.lr)
     shape, n = obs_space.shape, int(act_space.n)
     if algo == "dqn":
-        return DQN(policy=policy, optim=adam, gamma=cfg.gamma, target_update_freq=cfg.target_update,
-                   is_double=True, huber_loss_delta=cfg.huber_delta)
+        return DQN(
+            policy=policy,
+            optim=adam,
+            gamma=cfg.gamma,
+            target_update_freq=cfg.target_update,
+            is_double=True,
+            huber_loss_delta=cfg.huber_delta,
+        )
     if algo == "rainbow":
-        return RainbowDQN(policy=policy, optim=adam, gamma=cfg.gamma,
-                          n_step_return_horizon=cfg.n_step, target_update_freq=cfg.target_update)
+        return RainbowDQN(
+            policy=policy,
+            optim=adam,
+            gamma=cfg.gamma,
+            n_step_return_horizon=cfg.n_step,
+            target_update_freq=cfg.target_update,
+        )
     if algo == "sac":
         critics = [DiscreteCritic(preprocess_net=_trunk(cfg, shape), last_size=n) for _ in range(2)]
         alpha = AutoAlpha(cfg.target_entropy_ratio * math.log(n), 0.0, adam)
-        return DiscreteSAC(policy=policy, policy_optim=adam, critic=critics[0], critic_optim=adam,
-                           critic2=critics[1], critic2_optim=adam, tau=cfg.tau, gamma=cfg.gamma,
-                           alpha=alpha)
+        return DiscreteSAC(
+            policy=policy,
+            policy_optim=adam,
+            critic=critics[0],
+            critic_optim=adam,
+            critic2=critics[1],
+            critic2_optim=adam,
+            tau=cfg.tau,
+            gamma=cfg.gamma,
+            alpha=alpha,
+        )
     critic = DiscreteCritic(preprocess_net=_trunk(cfg, shape), last_size=1)
-    common = {"policy": policy, "critic": critic, "optim": adam, "gamma": cfg.gamma,
-              "gae_lambda": cfg.gae_lambda, "vf_coef": cfg.vf_coef, "ent_coef": cfg.ent_coef,
-              "max_grad_norm": cfg.max_grad_norm}
+    common = {
+        "policy": policy,
+        "critic": critic,
+        "optim": adam,
+        "gamma": cfg.gamma,
+        "gae_lambda": cfg.gae_lambda,
+        "vf_coef": cfg.vf_coef,
+        "ent_coef": cfg.ent_coef,
+        "max_grad_norm": cfg.max_grad_norm,
+    }
     if algo == "ppo":
         return PPO(eps_clip=cfg.eps_clip, value_clip=True, advantage_normalization=True, **common)
     return A2C(**common)
@@ -343,8 +400,9 @@ def _build_algorithm(algo: str, cfg, policy, obs_space, act_space) -> Algorithm:
 
 def _buffer(algo: str, cfg):
     if algo == "rainbow":
-        return PrioritizedVectorReplayBuffer(cfg.buffer_size, cfg.n_envs, alpha=cfg.prio_alpha,
-                                             beta=cfg.prio_beta, weight_norm=True)
+        return PrioritizedVectorReplayBuffer(
+            cfg.buffer_size, cfg.n_envs, alpha=cfg.prio_alpha, beta=cfg.prio_beta, weight_norm=True
+        )
     size = cfg.buffer_size if isinstance(cfg, _OffPolicy) else cfg.collect_steps
     return VectorReplayBuffer(size, cfg.n_envs)
 
@@ -369,8 +427,10 @@ class RLPolicy:
     def act(self, obs_batch) -> np.ndarray:
         obs = np.array(obs_batch, dtype=np.float32)  # a writable copy (torch needs one)
         if obs.shape[1:] != self.obs_shape:
-            raise ValueError(f"obs_batch: expected shape (B, {', '.join(map(str, self.obs_shape))})"
-                             f", got {obs.shape}")
+            raise ValueError(
+                f"obs_batch: expected shape (B, {', '.join(map(str, self.obs_shape))})"
+                f", got {obs.shape}"
+            )
         with torch.no_grad(), torch_train_mode(self.module, enabled=False):
             act = self.module(Batch(obs=obs, info=Batch())).act
         return np.asarray(act.cpu() if isinstance(act, torch.Tensor) else act, dtype=np.int64)
@@ -378,24 +438,31 @@ class RLPolicy:
 
 def _save_checkpoint(path: Path, algo: str, cfg, policy: RLPolicy) -> Path:
     """``torch.save`` via a temporary file in the same folder, then rename (atomic)."""
-    payload = {"format": CHECKPOINT_FORMAT, "algo": algo,
-               "config": json.dumps(dataclasses.asdict(cfg)),
-               "obs_shape": list(policy.obs_shape), "n_actions": policy.n_actions,
-               "state_dict": policy.module.state_dict()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "algo": algo,
+        "config": json.dumps(dataclasses.asdict(cfg)),
+        "obs_shape": list(policy.obs_shape),
+        "n_actions": policy.n_actions,
+        "state_dict": policy.module.state_dict(),
+    }
     with results.atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
-def load_policy(checkpoint_path: str | Path,
-                env_factory: Callable[[], gym.Env] | None = None) -> RLPolicy:
+def load_policy(
+    checkpoint_path: str | Path, env_factory: Callable[[], gym.Env] | None = None
+) -> RLPolicy:
     """Rebuild the greedy policy saved by ``train``; checks it fits ``env_factory``'s spaces."""
     path = Path(checkpoint_path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
-        raise ConfigError(f"--checkpoint: {str(path)!r} does not exist; pass the {CHECKPOINT_NAME} "
-                          f"(or its folder) written by `aifedge train`")
+        raise ConfigError(
+            f"--checkpoint: {str(path)!r} does not exist; pass the {CHECKPOINT_NAME} "
+            f"(or its folder) written by `aifedge train`"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -410,8 +477,10 @@ def load_policy(checkpoint_path: str | Path,
     if env_factory is not None:
         env_obs, env_act = _spaces(env_factory)
         if env_obs.shape != obs_shape or int(env_act.n) != n:
-            raise ValueError(f"checkpoint {path.name}: trained on obs {obs_shape} / {n} actions, "
-                             f"env gives obs {env_obs.shape} / {env_act.n} actions")
+            raise ValueError(
+                f"checkpoint {path.name}: trained on obs {obs_shape} / {n} actions, "
+                f"env gives obs {env_obs.shape} / {env_act.n} actions"
+            )
         obs_space, act_space = env_obs, env_act
     module = _build_policy(algo, cfg, obs_space, act_space)
     module.load_state_dict(payload["state_dict"])
@@ -434,9 +503,15 @@ class TrainResult(NamedTuple):
 
 def _progress(label: str, unit: str, enabled: bool) -> Progress:
     """A rich progress bar on stderr (removed when done)."""
-    return Progress(TextColumn(f"{label:>8}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total} " + unit), TimeElapsedColumn(),
-                    console=STDERR, disable=not enabled, transient=True)
+    return Progress(
+        TextColumn(f"{label:>8}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} " + unit),
+        TimeElapsedColumn(),
+        console=STDERR,
+        disable=not enabled,
+        transient=True,
+    )
 
 
 @contextmanager
@@ -517,8 +592,14 @@ def _update(algo: str, cfg, algorithm: Algorithm, collector, n_collected: int) -
     return {} if stats is None else stats.get_loss_stats_dict()
 
 
-def train(algo: str, env_factory: Callable[[], gym.Env], cfg=None, seed: int = 0,
-          out_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
+def train(
+    algo: str,
+    env_factory: Callable[[], gym.Env],
+    cfg=None,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """Train ``algo`` for ``cfg.steps`` env steps on ``cfg.n_envs`` copies of the env.
 
     Writes (when ``out_dir`` is given, each file atomically) ``policy.pt`` (the acting
@@ -529,8 +610,10 @@ def train(algo: str, env_factory: Callable[[], gym.Env], cfg=None, seed: int = 0
     _check_algo(algo)
     cfg = make_config(algo) if cfg is None else cfg
     if type(cfg) is not CONFIGS[algo]:
-        raise ValueError(f"cfg: {algo!r} needs a {CONFIGS[algo].__name__}, got "
-                         f"{type(cfg).__name__}; build it with make_config({algo!r}, ...)")
+        raise ValueError(
+            f"cfg: {algo!r} needs a {CONFIGS[algo].__name__}, got "
+            f"{type(cfg).__name__}; build it with make_config({algo!r}, ...)"
+        )
     obs_space, act_space = _spaces(env_factory)
     start = time.perf_counter()
     rows: list[dict] = []
@@ -540,8 +623,9 @@ def train(algo: str, env_factory: Callable[[], gym.Env], cfg=None, seed: int = 0
         envs = _vector_env(env_factory, cfg, seed)
         buffer = _buffer(algo, cfg)
         log = _EpisodeLog(cfg.n_envs)
-        collector = Collector[CollectStats](algorithm, envs, buffer, exploration_noise=True,
-                                            on_step_hook=log)
+        collector = Collector[CollectStats](
+            algorithm, envs, buffer, exploration_noise=True, on_step_hook=log
+        )
         collector.reset()
         env_step, losses = 0, {}
         bar = _progress(algo, "steps {task.fields[ret]}", progress)
@@ -553,40 +637,72 @@ def train(algo: str, env_factory: Callable[[], gym.Env], cfg=None, seed: int = 0
                     _schedule(algo, cfg, algorithm, buffer, env_step / cfg.steps)
                     n = cfg.learning_starts - env_step if warmup else cfg.collect_steps
                     with policy_within_training_step(policy):
-                        stats = collector.collect(n_step=-(-n // cfg.n_envs) * cfg.n_envs,
-                                                  random=warmup)
+                        stats = collector.collect(
+                            n_step=-(-n // cfg.n_envs) * cfg.n_envs, random=warmup
+                        )
                         env_step += stats.n_collected_steps
                         if not warmup:
-                            losses = _update(algo, cfg, algorithm, collector,
-                                             stats.n_collected_steps)
-                    for ret, length in log.done[len(rows):]:
-                        rows.append({"algo": algo, "seed": seed, "env_step": env_step,
-                                     "episode": len(rows), "return": float(ret),
-                                     "length": int(length),
-                                     "wall_s": time.perf_counter() - start, **losses})
+                            losses = _update(
+                                algo, cfg, algorithm, collector, stats.n_collected_steps
+                            )
+                    for ret, length in log.done[len(rows) :]:
+                        rows.append(
+                            {
+                                "algo": algo,
+                                "seed": seed,
+                                "env_step": env_step,
+                                "episode": len(rows),
+                                "return": float(ret),
+                                "length": int(length),
+                                "wall_s": time.perf_counter() - start,
+                                **losses,
+                            }
+                        )
                     recent = np.mean([r["return"] for r in rows[-10:]]) if rows else None
-                    bar.update(task, completed=min(env_step, cfg.steps),
-                               ret="" if recent is None else f"return {recent:.2f}")
+                    bar.update(
+                        task,
+                        completed=min(env_step, cfg.steps),
+                        ret="" if recent is None else f"return {recent:.2f}",
+                    )
         finally:
             envs.close()
     policy.eval()
-    trained = RLPolicy(algo=algo, config=cfg, module=policy, obs_shape=tuple(obs_space.shape),
-                       n_actions=int(act_space.n))
+    trained = RLPolicy(
+        algo=algo,
+        config=cfg,
+        module=policy,
+        obs_shape=tuple(obs_space.shape),
+        n_actions=int(act_space.n),
+    )
     wall = time.perf_counter() - start
-    curve = pd.DataFrame(rows, columns=None if rows else ["algo", "seed", "env_step", "episode",
-                                                          "return", "length", "wall_s"])
+    curve = pd.DataFrame(
+        rows,
+        columns=None
+        if rows
+        else ["algo", "seed", "env_step", "episode", "return", "length", "wall_s"],
+    )
     checkpoint = None
     if out_dir is not None:
         out = Path(out_dir)
         checkpoint = _save_checkpoint(out / CHECKPOINT_NAME, algo, cfg, trained)
         results.write_csv(out / "curve.csv", curve)
-        results.write_json(out / "config.json", {
-            "algo": algo, "seed": seed, "config": dataclasses.asdict(cfg),
-            "obs_shape": list(trained.obs_shape), "n_actions": trained.n_actions,
-            "env_steps": env_step, "wall_s": wall, "commit": results.git_commit(),
-            "versions": results.versions()})
-    return TrainResult(policy=trained, curve=curve, checkpoint=checkpoint, env_steps=env_step,
-                       wall_s=wall)
+        results.write_json(
+            out / "config.json",
+            {
+                "algo": algo,
+                "seed": seed,
+                "config": dataclasses.asdict(cfg),
+                "obs_shape": list(trained.obs_shape),
+                "n_actions": trained.n_actions,
+                "env_steps": env_step,
+                "wall_s": wall,
+                "commit": results.git_commit(),
+                "versions": results.versions(),
+            },
+        )
+    return TrainResult(
+        policy=trained, curve=curve, checkpoint=checkpoint, env_steps=env_step, wall_s=wall
+    )
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -608,14 +724,22 @@ def step_metrics(infos: list[dict]) -> dict[str, float]:
         return {}
     from aifedge.environments.metrics import episode_metrics
 
-    out = episode_metrics(np.array([s.outcome for s in steps]),
-                          np.array([s.latency_ms for s in steps], dtype=np.float32))
+    out = episode_metrics(
+        np.array([s.outcome for s in steps]),
+        np.array([s.latency_ms for s in steps], dtype=np.float32),
+    )
     return {name: float(value) for name, value in out.items()}
 
 
-def evaluate(policy, env_factory: Callable[[], gym.Env], episodes: int, seed: int = 0,
-             n_envs: int = 4, metrics_fn: Callable[[list[dict]], dict] = step_metrics,
-             progress: bool = False) -> pd.DataFrame:
+def evaluate(
+    policy,
+    env_factory: Callable[[], gym.Env],
+    episodes: int,
+    seed: int = 0,
+    n_envs: int = 4,
+    metrics_fn: Callable[[list[dict]], dict] = step_metrics,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Run ``episodes`` episodes with ``policy.act``; one row per episode.
 
     Episode i starts from ``env.reset(seed=episode_seeds(seed, episodes)[i])``; ``n_envs``
@@ -635,8 +759,8 @@ def evaluate(policy, env_factory: Callable[[], gym.Env], episodes: int, seed: in
         with bar:
             task = bar.add_task("eval", total=episodes)
             for first in range(0, episodes, len(envs)):
-                chunk = seeds[first:first + len(envs)]
-                rows += _run_chunk(policy, envs[:len(chunk)], chunk, first, metrics_fn, name)
+                chunk = seeds[first : first + len(envs)]
+                rows += _run_chunk(policy, envs[: len(chunk)], chunk, first, metrics_fn, name)
                 bar.update(task, completed=first + len(chunk))
     finally:
         for env in envs:
@@ -659,8 +783,17 @@ def _run_chunk(policy, envs, seeds, first: int, metrics_fn, name: str) -> list[d
             if not (terminated or truncated):
                 still.append(i)
         live = still
-    return [{"policy": name, "episode": first + i, "seed": int(s), "return": returns[i],
-             "length": len(infos[i]), **metrics_fn(infos[i])} for i, s in enumerate(seeds)]
+    return [
+        {
+            "policy": name,
+            "episode": first + i,
+            "seed": int(s),
+            "return": returns[i],
+            "length": len(infos[i]),
+            **metrics_fn(infos[i]),
+        }
+        for i, s in enumerate(seeds)
+    ]
 
 
 # --------------------------------------------------------------------- aif-llm (JAX)
@@ -681,8 +814,10 @@ def jax_policy(policy: RLPolicy, params):
 
     dim = aif_llm.obs_dim(params)
     if policy.obs_shape != (dim,) or policy.n_actions != params.n_nodes:
-        raise ValueError(f"policy: trained on obs {policy.obs_shape} / {policy.n_actions} actions; "
-                         f"aif-llm with these params has obs ({dim},) / {params.n_nodes} actions")
+        raise ValueError(
+            f"policy: trained on obs {policy.obs_shape} / {policy.n_actions} actions; "
+            f"aif-llm with these params has obs ({dim},) / {params.n_nodes} actions"
+        )
 
     def host_act(flat: np.ndarray) -> np.ndarray:
         flat = np.asarray(flat, dtype=np.float32)
@@ -703,6 +838,8 @@ def checkpoint_policy(checkpoint_path: str | Path, params, algo: str | None = No
     """
     policy = load_policy(checkpoint_path)
     if algo is not None and policy.algo != algo:
-        raise ConfigError(f"--checkpoint: holds a {policy.algo!r} policy, not {algo!r}; pass "
-                          f"--policy {policy.algo} or another checkpoint")
+        raise ConfigError(
+            f"--checkpoint: holds a {policy.algo!r} policy, not {algo!r}; pass "
+            f"--policy {policy.algo} or another checkpoint"
+        )
     return jax_policy(policy, params)

@@ -9,6 +9,17 @@ ENVS = {"aif-llm": aif_llm, "dag-offload": dag_offload, "he2024": he2024}
 """Environment id -> module with ``EnvParams``, ``make_params``, ``reset``, ``step``."""
 
 __all__ = [
-    "ENVS", "EnvParams", "Policy", "aif_llm", "batch_rollout", "episode_metrics", "make_params",
-    "reset", "rollout", "rrr", "stateless", "step", "welch_test",
+    "ENVS",
+    "EnvParams",
+    "Policy",
+    "aif_llm",
+    "batch_rollout",
+    "episode_metrics",
+    "make_params",
+    "reset",
+    "rollout",
+    "rrr",
+    "stateless",
+    "step",
+    "welch_test",
 ]

@@ -205,10 +205,25 @@ def make_params(**overrides) -> EnvParams:
         for k, v in overrides.items()
     }
     p = EnvParams(**overrides)
-    for name in ("cloud_gflops", "edge_gflops", "local_gflops", "edge_queue_s",
-                 "edge_bandwidth_mbps", "edge_rtt_ms", "cloud_bandwidth_mbps", "cloud_rtt_ms",
-                 "net_rtt_mult", "net_bw_div", "spike_scale_ms", "step_ms", "compute_lo",
-                 "data_in_lo", "data_out_mb", "deadline_ms", "max_steps"):
+    for name in (
+        "cloud_gflops",
+        "edge_gflops",
+        "local_gflops",
+        "edge_queue_s",
+        "edge_bandwidth_mbps",
+        "edge_rtt_ms",
+        "cloud_bandwidth_mbps",
+        "cloud_rtt_ms",
+        "net_rtt_mult",
+        "net_bw_div",
+        "spike_scale_ms",
+        "step_ms",
+        "compute_lo",
+        "data_in_lo",
+        "data_out_mb",
+        "deadline_ms",
+        "max_steps",
+    ):
         _positive(name, getattr(p, name))
     if p.timeout_factor < 1:
         raise ConfigError(f"EnvParams.timeout_factor: must be ≥ 1 (got {p.timeout_factor})")
@@ -219,8 +234,15 @@ def make_params(**overrides) -> EnvParams:
     if p.jitter_sigma < 0 or p.obs_noise < 0:
         raise ConfigError("EnvParams.jitter_sigma / obs_noise: must be ≥ 0")
     n_cls = len(CLASS_NAMES)
-    for name in ("class_probs", "compute_lo", "compute_hi", "data_in_lo", "data_in_hi",
-                 "data_out_mb", "deadline_ms"):
+    for name in (
+        "class_probs",
+        "compute_lo",
+        "compute_hi",
+        "data_in_lo",
+        "data_in_hi",
+        "data_out_mb",
+        "deadline_ms",
+    ):
         if len(getattr(p, name)) != n_cls:
             raise ConfigError(f"EnvParams.{name}: needs one entry per class {CLASS_NAMES}")
     for lo, hi in (("compute_lo", "compute_hi"), ("data_in_lo", "data_in_hi")):
@@ -262,12 +284,19 @@ def _sample_task(key: jax.Array, params: EnvParams) -> Task:
 def node_gflops(params: EnvParams) -> jax.Array:
     """(n_nodes,) compute speed of every action target: local, edges, cloud."""
     edge = jnp.asarray(params.edge_gflops, dtype=jnp.float32)
-    return jnp.concatenate([jnp.array([params.local_gflops]), edge,
-                            jnp.array([params.cloud_gflops])])
+    return jnp.concatenate(
+        [jnp.array([params.local_gflops]), edge, jnp.array([params.cloud_gflops])]
+    )
 
 
-def latency_components(task: Task, backlog: jax.Array, net: jax.Array, params: EnvParams,
-                       jitter_tx=1.0, jitter_prop=1.0) -> jax.Array:
+def latency_components(
+    task: Task,
+    backlog: jax.Array,
+    net: jax.Array,
+    params: EnvParams,
+    jitter_tx=1.0,
+    jitter_prop=1.0,
+) -> jax.Array:
     """(n_nodes, 4) latency parts [tx, prop, queue, comp] in ms for every target node.
 
     Implements the terms of the module docstring without the GPD spike.
@@ -276,11 +305,17 @@ def latency_components(task: Task, backlog: jax.Array, net: jax.Array, params: E
     gflops = node_gflops(params)
     bits = 8.0 * (task.data_in_mb + task.data_out_mb)  # Mbit
     cloud_bw = params.cloud_bandwidth_mbps / jnp.asarray(params.net_bw_div)[net]
-    bw = jnp.concatenate([jnp.array([jnp.inf]), jnp.full((n_edge,), params.edge_bandwidth_mbps),
-                          jnp.array([cloud_bw])])
+    bw = jnp.concatenate(
+        [
+            jnp.array([jnp.inf]),
+            jnp.full((n_edge,), params.edge_bandwidth_mbps),
+            jnp.array([cloud_bw]),
+        ]
+    )
     cloud_rtt = params.cloud_rtt_ms * jnp.asarray(params.net_rtt_mult)[net]
-    rtt = jnp.concatenate([jnp.array([0.0]), jnp.full((n_edge,), params.edge_rtt_ms),
-                           jnp.array([cloud_rtt])])
+    rtt = jnp.concatenate(
+        [jnp.array([0.0]), jnp.full((n_edge,), params.edge_rtt_ms), jnp.array([cloud_rtt])]
+    )
     tx = bits / bw * 1000.0 * jitter_tx
     prop = rtt * jitter_prop
     queue = jnp.concatenate([jnp.array([0.0]), backlog / gflops[1:-1] * 1000.0, jnp.array([0.0])])
@@ -288,19 +323,30 @@ def latency_components(task: Task, backlog: jax.Array, net: jax.Array, params: E
     return jnp.stack([tx, prop, queue, comp], axis=-1)
 
 
-def _observe(key: jax.Array, state: EnvState, params: EnvParams, last_node=-1,
-             last_outcome=-1, last_latency_ms=0.0) -> Obs:
+def _observe(
+    key: jax.Array,
+    state: EnvState,
+    params: EnvParams,
+    last_node=-1,
+    last_outcome=-1,
+    last_latency_ms=0.0,
+) -> Obs:
     k_q, k_r = jax.random.split(key)
     n_edge = state.backlog.shape[0]
     noise_q = jnp.exp(params.obs_noise * jax.random.normal(k_q, (n_edge,)))
     queue = state.backlog / jnp.asarray(params.edge_gflops) * 1000.0 * noise_q
     rtt = params.cloud_rtt_ms * jnp.asarray(params.net_rtt_mult)[state.net]
     rtt = rtt * jnp.exp(params.obs_noise * jax.random.normal(k_r))
-    return Obs(queue_ms=jnp.where(state.up, queue, 0.0), up=state.up.astype(jnp.float32),
-               rtt_ms=rtt, task=state.task, t=state.t,
-               last_node=jnp.asarray(last_node, jnp.int32),
-               last_outcome=jnp.asarray(last_outcome, jnp.int32),
-               last_latency_ms=jnp.asarray(last_latency_ms, jnp.float32))
+    return Obs(
+        queue_ms=jnp.where(state.up, queue, 0.0),
+        up=state.up.astype(jnp.float32),
+        rtt_ms=rtt,
+        task=state.task,
+        t=state.t,
+        last_node=jnp.asarray(last_node, jnp.int32),
+        last_outcome=jnp.asarray(last_outcome, jnp.int32),
+        last_latency_ms=jnp.asarray(last_latency_ms, jnp.float32),
+    )
 
 
 def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
@@ -309,8 +355,13 @@ def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
     gflops = jnp.asarray(params.edge_gflops)
     backlog = jax.random.uniform(k_b, gflops.shape) * 0.5 * gflops
     net = jax.random.choice(k_n, 3, p=jnp.asarray(params.net_init)).astype(jnp.int32)
-    state = EnvState(backlog=backlog, up=jnp.ones(gflops.shape, bool), net=net,
-                     task=_sample_task(k_t, params), t=jnp.int32(0))
+    state = EnvState(
+        backlog=backlog,
+        up=jnp.ones(gflops.shape, bool),
+        net=net,
+        task=_sample_task(k_t, params),
+        t=jnp.int32(0),
+    )
     return _observe(k_o, state, params), state
 
 
@@ -329,8 +380,11 @@ def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
     jit_tx = jnp.exp(params.jitter_sigma * jax.random.normal(keys[0]))
     jit_prop = jnp.exp(params.jitter_sigma * jax.random.normal(keys[1]))
     parts = latency_components(task, state.backlog, state.net, params, jit_tx, jit_prop)
-    spike = jnp.where(jax.random.uniform(keys[2]) < params.spike_prob,
-                      sample_gpd(keys[3], params.spike_shape, params.spike_scale_ms), 0.0)
+    spike = jnp.where(
+        jax.random.uniform(keys[2]) < params.spike_prob,
+        sample_gpd(keys[3], params.spike_shape, params.spike_scale_ms),
+        0.0,
+    )
     latency = parts[action].sum() + spike
 
     edge_idx = jnp.clip(action - 1, 0, n_edge - 1)
@@ -348,26 +402,32 @@ def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
     # Advance time: drain, background work, failures, WAN chain, next task.
     dt = params.step_ms / 1000.0
     bg = jax.random.exponential(keys[4], (n_edge,)) * params.bg_util * gflops_edge * dt
-    backlog = jnp.clip(jnp.maximum(backlog - gflops_edge * dt, 0.0) + bg,
-                       0.0, gflops_edge * params.edge_queue_s)
+    backlog = jnp.clip(
+        jnp.maximum(backlog - gflops_edge * dt, 0.0) + bg, 0.0, gflops_edge * params.edge_queue_s
+    )
     u = jax.random.uniform(keys[5], (n_edge,))
     up = jnp.where(state.up, u >= params.edge_fail_prob, u < params.edge_recover_prob)
     backlog = jnp.where(up, backlog, 0.0)
     trans = jnp.asarray(params.net_transition)
     net = jax.random.choice(keys[6], 3, p=trans[state.net]).astype(jnp.int32)
-    new_state = EnvState(backlog=backlog, up=up, net=net,
-                         task=_sample_task(keys[7], params), t=state.t + 1)
+    new_state = EnvState(
+        backlog=backlog, up=up, net=net, task=_sample_task(keys[7], params), t=state.t + 1
+    )
 
     reward = jnp.where(outcome == MET, 1.0, jnp.where(outcome == FAILED, -1.0, 0.0))
     done = new_state.t >= params.max_steps
     info = StepInfo(
-        latency_ms=latency, outcome=outcome.astype(jnp.int32), node=action,
-        task_class=task.task_class, deadline_ms=task.deadline_ms,
+        latency_ms=latency,
+        outcome=outcome.astype(jnp.int32),
+        node=action,
+        task_class=task.task_class,
+        deadline_ms=task.deadline_ms,
         net_delay_ms=params.cloud_rtt_ms * jnp.asarray(params.net_rtt_mult)[state.net] * jit_prop,
         n_down=jnp.sum(~state.up).astype(jnp.int32),
     )
-    obs = _observe(keys[8], new_state, params, action, info.outcome,
-                   jnp.where(failed, 0.0, latency))
+    obs = _observe(
+        keys[8], new_state, params, action, info.outcome, jnp.where(failed, 0.0, latency)
+    )
     return obs, new_state, reward, done, info
 
 
@@ -379,15 +439,24 @@ def flatten_obs(obs: Obs, params: EnvParams) -> jax.Array:
     """
     t = obs.task
     n_cls = len(params.class_probs)
-    return jnp.concatenate([
-        obs.queue_ms / 1000.0, obs.up,
-        jnp.stack([obs.rtt_ms / 100.0, t.compute_gflop / 100.0, t.data_in_mb + t.data_out_mb,
-                   t.deadline_ms / 1000.0]),
-        jax.nn.one_hot(t.task_class, n_cls),
-        jnp.atleast_1d(obs.t / params.max_steps),
-        jax.nn.one_hot(obs.last_outcome, 3),  # all zeros before the first decision
-        jax.nn.one_hot(obs.last_node, params.n_nodes),
-    ]).astype(jnp.float32)
+    return jnp.concatenate(
+        [
+            obs.queue_ms / 1000.0,
+            obs.up,
+            jnp.stack(
+                [
+                    obs.rtt_ms / 100.0,
+                    t.compute_gflop / 100.0,
+                    t.data_in_mb + t.data_out_mb,
+                    t.deadline_ms / 1000.0,
+                ]
+            ),
+            jax.nn.one_hot(t.task_class, n_cls),
+            jnp.atleast_1d(obs.t / params.max_steps),
+            jax.nn.one_hot(obs.last_outcome, 3),  # all zeros before the first decision
+            jax.nn.one_hot(obs.last_node, params.n_nodes),
+        ]
+    ).astype(jnp.float32)
 
 
 def obs_dim(params: EnvParams) -> int:

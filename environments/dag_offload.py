@@ -78,20 +78,26 @@ SERVER_FEATURES = 10
 
 # Fig. 3 rebuilt (assumption): per task type, the modality of each sub-task (-1 = padding),
 # the stage (0 analyse/decompose, 1 modular execution, 2 aggregate) and the predecessor sets.
-DAG_MODALITY = np.array([
-    [TEXT, TEXT, TEXT, -1],            # text analysis: linear
-    [IMAGE, IMAGE, IMAGE, TEXT],       # image analysis: branch-merge 0 -> {1, 2} -> 3
-    [AUDIO, AUDIO, TEXT, -1],          # audio analysis: linear
-    [IMAGE, TEXT, MULTI, TEXT],        # VQA: {0 image, 1 question} -> 2 fusion -> 3
-    [AUDIO, TEXT, MULTI, TEXT],        # audio-text: {0 audio, 1 text} -> 2 fusion -> 3
-], dtype=np.int32)
-DAG_STAGE = np.array([
-    [0, 1, 2, 0],
-    [0, 1, 1, 2],
-    [0, 1, 2, 0],
-    [0, 0, 1, 2],
-    [0, 0, 1, 2],
-], dtype=np.int32)
+DAG_MODALITY = np.array(
+    [
+        [TEXT, TEXT, TEXT, -1],  # text analysis: linear
+        [IMAGE, IMAGE, IMAGE, TEXT],  # image analysis: branch-merge 0 -> {1, 2} -> 3
+        [AUDIO, AUDIO, TEXT, -1],  # audio analysis: linear
+        [IMAGE, TEXT, MULTI, TEXT],  # VQA: {0 image, 1 question} -> 2 fusion -> 3
+        [AUDIO, TEXT, MULTI, TEXT],  # audio-text: {0 audio, 1 text} -> 2 fusion -> 3
+    ],
+    dtype=np.int32,
+)
+DAG_STAGE = np.array(
+    [
+        [0, 1, 2, 0],
+        [0, 1, 1, 2],
+        [0, 1, 2, 0],
+        [0, 0, 1, 2],
+        [0, 0, 1, 2],
+    ],
+    dtype=np.int32,
+)
 _EDGES = (
     ((0, 1), (1, 2)),
     ((0, 1), (0, 2), (1, 3), (2, 3)),
@@ -106,12 +112,15 @@ for _t, _edges in enumerate(_EDGES):
 DAG_VALID = DAG_MODALITY >= 0
 DAG_SINK = np.array([2, 3, 2, 3, 3], dtype=np.int32)  # L_{i,J}: returns the final result
 # Θ_α (C4): modalities each location supports; the cloud is multimodal.
-SUPPORT = np.array([
-    [1, 0, 0, 0],
-    [0, 1, 0, 0],
-    [0, 0, 1, 0],
-    [1, 1, 1, 1],
-], dtype=bool)  # [α, modality]
+SUPPORT = np.array(
+    [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [1, 1, 1, 1],
+    ],
+    dtype=bool,
+)  # [α, modality]
 
 
 class EnvParams(NamedTuple):
@@ -245,8 +254,10 @@ class StepInfo(NamedTuple):
 
 def _check_range(name, lo_name, lo, hi_name, hi):
     if any(a > b for a, b in zip(lo, hi, strict=True)):
-        raise ConfigError(f"EnvParams.{lo_name}: must be ≤ {hi_name} entry by entry "
-                          f"(got {lo} and {hi}); swap or fix the {name} bounds")
+        raise ConfigError(
+            f"EnvParams.{lo_name}: must be ≤ {hi_name} entry by entry "
+            f"(got {lo} and {hi}); swap or fix the {name} bounds"
+        )
 
 
 def make_params(**overrides) -> EnvParams:
@@ -263,18 +274,37 @@ def make_params(**overrides) -> EnvParams:
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ConfigError(f"EnvParams.{name}: must be a positive integer (got {v!r})")
     if len(p.task_types) != p.n_tasks or any(
-            not isinstance(t, int) or not 0 <= t < len(TASK_TYPES) for t in p.task_types):
-        raise ConfigError(f"EnvParams.task_types: needs n_tasks={p.n_tasks} integers in "
-                          f"0..{len(TASK_TYPES) - 1} {TASK_TYPES} (got {p.task_types!r})")
-    for name in ("edge_ghz", "data_in_lo_kbit", "data_in_hi_kbit", "data_out_lo_kbit",
-                 "data_out_hi_kbit"):
+        not isinstance(t, int) or not 0 <= t < len(TASK_TYPES) for t in p.task_types
+    ):
+        raise ConfigError(
+            f"EnvParams.task_types: needs n_tasks={p.n_tasks} integers in "
+            f"0..{len(TASK_TYPES) - 1} {TASK_TYPES} (got {p.task_types!r})"
+        )
+    for name in (
+        "edge_ghz",
+        "data_in_lo_kbit",
+        "data_in_hi_kbit",
+        "data_out_lo_kbit",
+        "data_out_hi_kbit",
+    ):
         v = getattr(p, name)
         want = N_EDGE if name == "edge_ghz" else len(MODALITIES)
         if len(v) != want or any(not x > 0 for x in v):
             raise ConfigError(f"EnvParams.{name}: needs {want} positive numbers (got {v!r})")
-    for name in ("cloud_ghz", "price_edge", "price_cloud", "rate_edge_mbps",
-                 "rate_cloud_ul_mbps", "rate_cloud_dl_mbps", "rate_edge_cloud_mbps",
-                 "bandwidth_mhz", "p_device_w", "p_edge_w", "t_max_s", "cycles_per_bit"):
+    for name in (
+        "cloud_ghz",
+        "price_edge",
+        "price_cloud",
+        "rate_edge_mbps",
+        "rate_cloud_ul_mbps",
+        "rate_cloud_dl_mbps",
+        "rate_edge_cloud_mbps",
+        "bandwidth_mhz",
+        "p_device_w",
+        "p_edge_w",
+        "t_max_s",
+        "cycles_per_bit",
+    ):
         v = getattr(p, name)
         if not v > 0:
             raise ConfigError(f"EnvParams.{name}: must be > 0 (got {v!r}); pass a positive number")
@@ -286,12 +316,19 @@ def make_params(**overrides) -> EnvParams:
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"EnvParams.{name}: must lie in [0, 1] (got {v!r})")
     if not p.gain_db_lo <= p.gain_db_hi:
-        raise ConfigError(f"EnvParams.gain_db_lo: must be ≤ gain_db_hi (got {p.gain_db_lo} > "
-                          f"{p.gain_db_hi})")
-    _check_range("input-size", "data_in_lo_kbit", p.data_in_lo_kbit, "data_in_hi_kbit",
-                 p.data_in_hi_kbit)
-    _check_range("output-size", "data_out_lo_kbit", p.data_out_lo_kbit, "data_out_hi_kbit",
-                 p.data_out_hi_kbit)
+        raise ConfigError(
+            f"EnvParams.gain_db_lo: must be ≤ gain_db_hi (got {p.gain_db_lo} > {p.gain_db_hi})"
+        )
+    _check_range(
+        "input-size", "data_in_lo_kbit", p.data_in_lo_kbit, "data_in_hi_kbit", p.data_in_hi_kbit
+    )
+    _check_range(
+        "output-size",
+        "data_out_lo_kbit",
+        p.data_out_lo_kbit,
+        "data_out_hi_kbit",
+        p.data_out_hi_kbit,
+    )
     return p
 
 
@@ -314,10 +351,12 @@ def downlink_rate(gain: jax.Array, params: EnvParams) -> jax.Array:
 def rates(gain: jax.Array, params: EnvParams) -> tuple[jax.Array, jax.Array]:
     """(..., 4) uplink and downlink rates [bit/s] from the device to every location."""
     shape = (*gain.shape[:-1], 1)
-    ul = jnp.concatenate([uplink_rate(gain, params),
-                          jnp.full(shape, params.rate_cloud_ul_mbps * 1e6)], -1)
-    dl = jnp.concatenate([downlink_rate(gain, params),
-                          jnp.full(shape, params.rate_cloud_dl_mbps * 1e6)], -1)
+    ul = jnp.concatenate(
+        [uplink_rate(gain, params), jnp.full(shape, params.rate_cloud_ul_mbps * 1e6)], -1
+    )
+    dl = jnp.concatenate(
+        [downlink_rate(gain, params), jnp.full(shape, params.rate_cloud_dl_mbps * 1e6)], -1
+    )
     return ul, dl
 
 
@@ -359,27 +398,52 @@ def observe(state: EnvState, params: EnvParams) -> Obs:
     mod = jnp.asarray(DAG_MODALITY)[state.types]
     valid = jnp.asarray(DAG_VALID)[state.types]
     stage = jnp.asarray(DAG_STAGE)[state.types]
-    nodes = jnp.concatenate([
-        jax.nn.one_hot(mod, len(MODALITIES)) * valid[..., None],
-        jax.nn.one_hot(stage, 3) * valid[..., None],
-        jnp.stack([state.d_in / 1e6, state.r_out / 1e4, state.cycles / 1e9,
-                   valid.astype(jnp.float32), state.scheduled.astype(jnp.float32)], -1),
-    ], -1)
+    nodes = jnp.concatenate(
+        [
+            jax.nn.one_hot(mod, len(MODALITIES)) * valid[..., None],
+            jax.nn.one_hot(stage, 3) * valid[..., None],
+            jnp.stack(
+                [
+                    state.d_in / 1e6,
+                    state.r_out / 1e4,
+                    state.cycles / 1e9,
+                    valid.astype(jnp.float32),
+                    state.scheduled.astype(jnp.float32),
+                ],
+                -1,
+            ),
+        ],
+        -1,
+    )
     ul, dl = rates(state.gain, params)
     n = state.types.shape[0]
-    static = jnp.concatenate([
-        (_freq(params) / 1e10)[:, None], (_price(params) / 0.03)[:, None],
-        jnp.asarray(SUPPORT, jnp.float32)], -1)  # (4, 6)
+    static = jnp.concatenate(
+        [
+            (_freq(params) / 1e10)[:, None],
+            (_price(params) / 0.03)[:, None],
+            jnp.asarray(SUPPORT, jnp.float32),
+        ],
+        -1,
+    )  # (4, 6)
     queue = jnp.concatenate([state.busy, jnp.zeros(1)])
     up = jnp.concatenate([state.up, jnp.ones(1, bool)]).astype(jnp.float32)
-    servers = jnp.concatenate([
-        jnp.broadcast_to(static, (n, N_LOC, 6)), (ul / 1e7)[..., None], (dl / 1e7)[..., None],
-        jnp.broadcast_to(queue, (n, N_LOC))[..., None], jnp.broadcast_to(up, (n, N_LOC))[..., None],
-    ], -1)
-    return Obs(nodes=nodes.astype(jnp.float32),
-               adj=jnp.asarray(DAG_PRED, jnp.float32)[state.types],
-               progress=state.scheduled.astype(jnp.float32), servers=servers.astype(jnp.float32),
-               t=jnp.asarray(state.t / params.max_steps, jnp.float32))
+    servers = jnp.concatenate(
+        [
+            jnp.broadcast_to(static, (n, N_LOC, 6)),
+            (ul / 1e7)[..., None],
+            (dl / 1e7)[..., None],
+            jnp.broadcast_to(queue, (n, N_LOC))[..., None],
+            jnp.broadcast_to(up, (n, N_LOC))[..., None],
+        ],
+        -1,
+    )
+    return Obs(
+        nodes=nodes.astype(jnp.float32),
+        adj=jnp.asarray(DAG_PRED, jnp.float32)[state.types],
+        progress=state.scheduled.astype(jnp.float32),
+        servers=servers.astype(jnp.float32),
+        t=jnp.asarray(state.t / params.max_steps, jnp.float32),
+    )
 
 
 def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
@@ -387,13 +451,23 @@ def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
     k_task, k_gain, k_up = jax.random.split(key, 3)
     types, d_in, r_out, cycles = _sample_tasks(k_task, params)
     n = params.n_tasks
-    gain_db = jax.random.uniform(k_gain, (n, N_EDGE), minval=params.gain_db_lo,
-                                 maxval=params.gain_db_hi)
+    gain_db = jax.random.uniform(
+        k_gain, (n, N_EDGE), minval=params.gain_db_lo, maxval=params.gain_db_hi
+    )
     state = EnvState(
-        types=types, d_in=d_in, r_out=r_out, cycles=cycles, gain=10.0 ** (gain_db / 10.0),
-        scheduled=~jnp.asarray(DAG_VALID)[types], loc=jnp.full((n, J_MAX), -1, jnp.int32),
-        st=jnp.zeros((n, J_MAX)), en=jnp.zeros((n, J_MAX)), busy=jnp.zeros(N_EDGE),
-        up=_draw_up(k_up, params), t=jnp.int32(0))
+        types=types,
+        d_in=d_in,
+        r_out=r_out,
+        cycles=cycles,
+        gain=10.0 ** (gain_db / 10.0),
+        scheduled=~jnp.asarray(DAG_VALID)[types],
+        loc=jnp.full((n, J_MAX), -1, jnp.int32),
+        st=jnp.zeros((n, J_MAX)),
+        en=jnp.zeros((n, J_MAX)),
+        busy=jnp.zeros(N_EDGE),
+        up=_draw_up(k_up, params),
+        t=jnp.int32(0),
+    )
     return observe(state, params), state
 
 
@@ -412,8 +486,7 @@ def task_complete(state: EnvState) -> jax.Array:
     return jnp.all(state.scheduled, axis=-1)
 
 
-def _schedule_one(state: EnvState, i: jax.Array, sub: jax.Array, loc: jax.Array,
-                  params: EnvParams):
+def _schedule_one(state: EnvState, i: jax.Array, sub: jax.Array, loc: jax.Array, params: EnvParams):
     """Place L_{i,sub} on ``loc`` (§3.2.1 edge, §3.2.2 cloud); returns ST, TR, T^com, EN."""
     pred = jnp.asarray(DAG_PRED)[state.types[i], sub]  # (J,)
     ploc = state.loc[i]
@@ -461,8 +534,8 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
         eta3 = vt * jnp.maximum(0.0, en - params.t_max_s)
         penalty = -eta1 - eta2 - vt * bad_pick - vt * fault
         reward = jnp.where(
-            q, theta - eta3 - params.gamma * (tr + t_com) - (1 - params.gamma) * cost,
-            penalty)
+            q, theta - eta3 - params.gamma * (tr + t_com) - (1 - params.gamma) * cost, penalty
+        )
         reward = jnp.where(active, reward, 0.0)
         new = st_._replace(
             scheduled=st_.scheduled.at[i, sub].set(st_.scheduled[i, sub] | q),
@@ -472,11 +545,21 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
             busy=st_.busy.at[edge].set(jnp.where(q & (loc != CLOUD), en, st_.busy[edge])),
         )
         z = jnp.float32(0.0)
-        info = StepInfo(sub=sub, loc=loc, executed=q, fault=fault, n_pred_open=n_open,
-                        modality_ok=modality_ok, bad_pick=bad_pick,
-                        delay=jnp.where(q, tr + t_com, z), cost=jnp.where(q, cost, z),
-                        energy=jnp.where(q, energy, z), st=jnp.where(q, st, z),
-                        en=jnp.where(q, en, z), active=active)
+        info = StepInfo(
+            sub=sub,
+            loc=loc,
+            executed=q,
+            fault=fault,
+            n_pred_open=n_open,
+            modality_ok=modality_ok,
+            bad_pick=bad_pick,
+            delay=jnp.where(q, tr + t_com, z),
+            cost=jnp.where(q, cost, z),
+            energy=jnp.where(q, energy, z),
+            st=jnp.where(q, st, z),
+            en=jnp.where(q, en, z),
+            active=active,
+        )
         return new, (reward, info)
 
     idx = jnp.arange(actions.shape[0], dtype=jnp.int32)
@@ -512,21 +595,26 @@ def task_metrics(state: EnvState, params: EnvParams) -> TaskMetrics:
     ul, dl = rates(state.gain, params)
     r_sink = state.r_out[rows, sink]
     tr_back = r_sink / dl[rows, sink_loc]
-    span = (jnp.max(jnp.where(valid, state.en, -jnp.inf), -1)
-            - jnp.min(jnp.where(valid, state.st, jnp.inf), -1))
+    span = jnp.max(jnp.where(valid, state.en, -jnp.inf), -1) - jnp.min(
+        jnp.where(valid, state.st, jnp.inf), -1
+    )
     delay = span + tr_back
     locs = jnp.maximum(state.loc, 0)
     cost = jnp.sum(jnp.where(valid, state.cycles / 1e9 * _price(params)[locs], 0.0), -1)
     tx_up = jnp.where(valid, state.d_in / jnp.take_along_axis(ul, locs, -1), 0.0)
-    energy = (params.p_device_w * jnp.sum(tx_up, -1)
-              + jnp.where(sink_loc == CLOUD, 0.0, params.p_edge_w * tr_back))
+    energy = params.p_device_w * jnp.sum(tx_up, -1) + jnp.where(
+        sink_loc == CLOUD, 0.0, params.p_edge_w * tr_back
+    )
     weighted = params.gamma * delay + (1 - params.gamma) * cost
     nan = jnp.float32(jnp.nan)
-    return TaskMetrics(complete=complete, delay=jnp.where(complete, delay, nan),
-                       cost=jnp.where(complete, cost, nan),
-                       energy=jnp.where(complete, energy, nan),
-                       weighted=jnp.where(complete, weighted, nan),
-                       deadline_met=complete & (delay <= params.t_max_s))
+    return TaskMetrics(
+        complete=complete,
+        delay=jnp.where(complete, delay, nan),
+        cost=jnp.where(complete, cost, nan),
+        energy=jnp.where(complete, energy, nan),
+        weighted=jnp.where(complete, weighted, nan),
+        deadline_met=complete & (delay <= params.t_max_s),
+    )
 
 
 def valid_action_mask(obs: Obs) -> jax.Array:
@@ -535,7 +623,7 @@ def valid_action_mask(obs: Obs) -> jax.Array:
     Sub-task exists and is pending, all its predecessors are scheduled, the location
     supports its modality (C4) and is up.
     """
-    mod_onehot = obs.nodes[..., :len(MODALITIES)]  # (I, J, 4)
+    mod_onehot = obs.nodes[..., : len(MODALITIES)]  # (I, J, 4)
     valid = obs.nodes[..., 10] > 0.5
     pending = valid & (obs.progress < 0.5)
     preds_done = jnp.all((obs.adj < 0.5) | (obs.progress[:, None, :] > 0.5), -1)

@@ -33,9 +33,13 @@ def agent_obs_dim() -> int:
 def flatten_agent_obs(obs: dag.Obs) -> np.ndarray:
     """(I, agent_obs_dim) float32: nodes, adjacency, progress, servers, t per agent."""
     n = obs.progress.shape[0]
-    parts = [np.asarray(obs.nodes).reshape(n, -1), np.asarray(obs.adj).reshape(n, -1),
-             np.asarray(obs.progress), np.asarray(obs.servers).reshape(n, -1),
-             np.full((n, 1), float(obs.t))]
+    parts = [
+        np.asarray(obs.nodes).reshape(n, -1),
+        np.asarray(obs.adj).reshape(n, -1),
+        np.asarray(obs.progress),
+        np.asarray(obs.servers).reshape(n, -1),
+        np.full((n, 1), float(obs.t)),
+    ]
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -103,7 +107,8 @@ class DagOffloadParallelEnv(ParallelEnv):
                 raise ValueError(f"actions[{agent!r}]: {a!r} is not in 0..{dag.N_ACTIONS - 1}")
             acts[self._index[agent]] = int(a)
         self._obs, self._state, rew, self._mask, done_task = _step(
-            self._next_key(), self._state, acts, self.params)
+            self._next_key(), self._state, acts, self.params
+        )
         live = self.agents
         rew, done_task = np.asarray(rew), np.asarray(done_task)
         trunc = int(self._state.t) >= self.params.max_steps

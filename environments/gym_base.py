@@ -53,6 +53,12 @@ class JaxEnv(gym.Env):
         if not self.action_space.contains(int(action)):
             raise ValueError(f"action: {action!r} is not in 0..{self.action_space.n - 1}")
         flat, obs, self._state, reward, done, info = self._step_fn(
-            self._next_key(), self._state, int(action))
-        return (np.asarray(flat), float(reward), False, bool(done),
-                {"obs": to_numpy(obs), "step": to_numpy(info)})
+            self._next_key(), self._state, int(action)
+        )
+        return (
+            np.asarray(flat),
+            float(reward),
+            False,
+            bool(done),
+            {"obs": to_numpy(obs), "step": to_numpy(info)},
+        )

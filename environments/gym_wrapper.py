@@ -33,8 +33,9 @@ class AifLlmEnv(JaxEnv):
     def __init__(self, params: aif_llm.EnvParams | None = None):
         self.params = params if params is not None else aif_llm.make_params()
         # Every feature is >= 0 (``flatten_obs``); the upper bound is finite but loose.
-        box = gym.spaces.Box(0.0, np.finfo(np.float32).max,
-                             shape=(aif_llm.obs_dim(self.params),), dtype=np.float32)
+        box = gym.spaces.Box(
+            0.0, np.finfo(np.float32).max, shape=(aif_llm.obs_dim(self.params),), dtype=np.float32
+        )
         super().__init__(box, self.params.n_nodes)
 
     def _reset_fn(self, key):

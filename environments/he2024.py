@@ -248,8 +248,15 @@ def make_params(**overrides) -> EnvParams:
         for k, v in overrides.items()
     }
     p = EnvParams(**overrides)
-    for name in ("n_ref_tasks", "parallel_limit", "n_tasks", "n_fixed", "n_phone", "n_car",
-                 "n_uav"):
+    for name in (
+        "n_ref_tasks",
+        "parallel_limit",
+        "n_tasks",
+        "n_fixed",
+        "n_phone",
+        "n_car",
+        "n_uav",
+    ):
         v = getattr(p, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             _fail(name, "must be a non-negative integer", v)
@@ -257,11 +264,26 @@ def make_params(**overrides) -> EnvParams:
         if getattr(p, name) < 1:
             _fail(name, "must be ≥ 1", getattr(p, name))
     if p.n_devices < 1:
-        _fail("n_fixed", "need at least one terminal (n_fixed + n_phone + n_car + n_uav ≥ 1)",
-              p.n_devices)
-    for name in ("server_height_m", "cloud_backhaul_m", "cloud_lc_min_s", "edge_lc_min_s",
-                 "task_mem_gb", "area_m", "ground_height_m", "uav_height_m", "air_threshold_m",
-                 "g2a_alpha", "a2a_alpha", "arrival_s", "t_max_s"):
+        _fail(
+            "n_fixed",
+            "need at least one terminal (n_fixed + n_phone + n_car + n_uav ≥ 1)",
+            p.n_devices,
+        )
+    for name in (
+        "server_height_m",
+        "cloud_backhaul_m",
+        "cloud_lc_min_s",
+        "edge_lc_min_s",
+        "task_mem_gb",
+        "area_m",
+        "ground_height_m",
+        "uav_height_m",
+        "air_threshold_m",
+        "g2a_alpha",
+        "a2a_alpha",
+        "arrival_s",
+        "t_max_s",
+    ):
         if not float(getattr(p, name)) > 0:
             _fail(name, "must be > 0; pass a positive number", getattr(p, name))
     for name in ("phone_speed_mps", "car_speed_mps", "uav_speed_mps", "lc_jitter"):
@@ -280,8 +302,11 @@ def make_params(**overrides) -> EnvParams:
     if len(p.cloud_xy_m) != 2:
         _fail("cloud_xy_m", "must be one (x, y) pair", p.cloud_xy_m)
     if len(p.server_share) != p.n_servers or any(s <= 0 for s in p.server_share):
-        _fail("server_share", f"needs {p.n_servers} positive shares (cloud, then each edge)",
-              p.server_share)
+        _fail(
+            "server_share",
+            f"needs {p.n_servers} positive shares (cloud, then each edge)",
+            p.server_share,
+        )
     if abs(sum(p.server_share) - 1.0) > 1e-6:
         _fail("server_share", "shares must sum to 1; normalise", p.server_share)
     if len(p.full_alloc) != N_RESOURCES or any(a <= 0 for a in p.full_alloc):
@@ -297,11 +322,17 @@ def make_params(**overrides) -> EnvParams:
         if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
             _fail(name, "must be (lo, hi) with 0 < lo ≤ hi", lo_hi)
     if not p.uav_height_m > p.air_threshold_m:
-        _fail("uav_height_m", f"UAVs must fly above air_threshold_m={p.air_threshold_m}",
-              p.uav_height_m)
+        _fail(
+            "uav_height_m",
+            f"UAVs must fly above air_threshold_m={p.air_threshold_m}",
+            p.uav_height_m,
+        )
     if not p.ground_height_m < p.air_threshold_m or not p.server_height_m < p.air_threshold_m:
-        _fail("ground_height_m", "terminals and servers on the ground must be below "
-              "air_threshold_m", (p.ground_height_m, p.server_height_m))
+        _fail(
+            "ground_height_m",
+            "terminals and servers on the ground must be below air_threshold_m",
+            (p.ground_height_m, p.server_height_m),
+        )
     return p
 
 
@@ -395,10 +426,15 @@ def move(pos: jax.Array, vel: jax.Array, dt, area_m: float) -> tuple[jax.Array, 
 
 def device_kinds(params: EnvParams) -> tuple[jax.Array, jax.Array]:
     """(D,) speed [m/s] and height [m] of each terminal: fixed, phones, cars, UAVs."""
-    speeds = ([0.0] * params.n_fixed + [params.phone_speed_mps] * params.n_phone
-              + [params.car_speed_mps] * params.n_car + [params.uav_speed_mps] * params.n_uav)
-    heights = ([params.ground_height_m] * (params.n_fixed + params.n_phone + params.n_car)
-               + [params.uav_height_m] * params.n_uav)
+    speeds = (
+        [0.0] * params.n_fixed
+        + [params.phone_speed_mps] * params.n_phone
+        + [params.car_speed_mps] * params.n_car
+        + [params.uav_speed_mps] * params.n_uav
+    )
+    heights = [params.ground_height_m] * (params.n_fixed + params.n_phone + params.n_car) + [
+        params.uav_height_m
+    ] * params.n_uav
     return jnp.asarray(speeds, jnp.float32), jnp.asarray(heights, jnp.float32)
 
 
@@ -440,14 +476,20 @@ def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
     heading = jax.random.uniform(k_head, (n_dev,), maxval=2.0 * jnp.pi)
     pos = jnp.concatenate([xy, height[:, None]], axis=1)
     vel = jnp.stack([speed * jnp.cos(heading), speed * jnp.sin(heading), jnp.zeros(n_dev)], 1)
-    state = EnvState(pos=pos, vel=vel, remaining=capacity(params),
-                     slot_free=jnp.zeros((params.n_servers, params.parallel_limit)),
-                     task=_sample_task(k_task, params), t=jnp.int32(0))
+    state = EnvState(
+        pos=pos,
+        vel=vel,
+        remaining=capacity(params),
+        slot_free=jnp.zeros((params.n_servers, params.parallel_limit)),
+        task=_sample_task(k_task, params),
+        t=jnp.int32(0),
+    )
     return _observe(state, params), state
 
 
-def step_alloc(key: jax.Array, state: EnvState, server: jax.Array, alloc: jax.Array,
-               params: EnvParams):
+def step_alloc(
+    key: jax.Array, state: EnvState, server: jax.Array, alloc: jax.Array, params: EnvParams
+):
     """Offload the current request to ``server`` with allocation ``alloc`` (3,) [c, w, m].
 
     Returns ``(obs, state, reward, done, info)``; see the module docstring.
@@ -478,36 +520,54 @@ def step_alloc(key: jax.Array, state: EnvState, server: jax.Array, alloc: jax.Ar
     slot = jnp.argmin(state.slot_free[server])
     queue = jnp.maximum(state.slot_free[server, slot] - arrive, 0.0)
     compute = compute_time(server, alloc[0], params) * jnp.exp(
-        params.lc_jitter * jax.random.normal(k_jit))
+        params.lc_jitter * jax.random.normal(k_jit)
+    )
 
     # Result return: the terminal has moved on meanwhile (d2).
     front = task.ps_x_bit / rate + (d1 + backhaul) / SPEED_OF_LIGHT + queue + compute
     pos2, _ = move(pos, vel, front, params.area_m)
     d2 = jnp.linalg.norm(pos2 - srv_pos)
-    latency = latency_eq8(task.ps_x_bit, task.ps_y_bit, rate, d1 + backhaul, d2 + backhaul,
-                          queue, compute)
+    latency = latency_eq8(
+        task.ps_x_bit, task.ps_y_bit, rate, d1 + backhaul, d2 + backhaul, queue, compute
+    )
     completed = executed & (latency <= params.t_max_s)
 
     # Book-keeping: the allocation is reserved for the round; a dropped task is abandoned
     # at t_max, freeing its slot then.
-    remaining = jnp.where(invalid, state.remaining,
-                          state.remaining.at[server].add(-alloc))
+    remaining = jnp.where(invalid, state.remaining, state.remaining.at[server].add(-alloc))
     remaining = jnp.maximum(remaining, 0.0)  # only removes float round-off below 1e-6
     busy_until = jnp.minimum(arrive + queue + compute, now + params.t_max_s)
     slot_free = state.slot_free.at[server, slot].set(
-        jnp.where(executed, busy_until, state.slot_free[server, slot]))
+        jnp.where(executed, busy_until, state.slot_free[server, slot])
+    )
 
     server_pass = jnp.where(server == 0, params.cloud_pass, params.edge_pass)
     reward = jnp.where(completed, 1.0 / latency + server_pass, 0.0)
     new_pos, new_vel = move(state.pos, state.vel, params.arrival_s, params.area_m)
-    new_state = EnvState(pos=new_pos, vel=new_vel, remaining=remaining, slot_free=slot_free,
-                         task=_sample_task(k_task, params), t=state.t + 1)
+    new_state = EnvState(
+        pos=new_pos,
+        vel=new_vel,
+        remaining=remaining,
+        slot_free=slot_free,
+        task=_sample_task(k_task, params),
+        t=state.t + 1,
+    )
     done = new_state.t >= params.n_tasks
     info = StepInfo(
-        server=server, alloc=alloc, invalid=invalid, oom=oom, executed=executed,
-        completed=completed, latency_s=jnp.where(executed, latency, 0.0),
-        pass_at_100=jnp.where(completed, server_pass, 0.0), server_pass=server_pass,
-        rate_bps=rate, queue_s=queue, compute_s=compute, channel=kind, reward=reward,
+        server=server,
+        alloc=alloc,
+        invalid=invalid,
+        oom=oom,
+        executed=executed,
+        completed=completed,
+        latency_s=jnp.where(executed, latency, 0.0),
+        pass_at_100=jnp.where(completed, server_pass, 0.0),
+        server_pass=server_pass,
+        rate_bps=rate,
+        queue_s=queue,
+        compute_s=compute,
+        channel=kind,
+        reward=reward,
     )
     return _observe(new_state, params), new_state, reward, done, info
 
@@ -527,10 +587,14 @@ def flatten_obs(obs: Obs, params: EnvParams) -> jax.Array:
     [remaining (S·3), dist_km (S), wait_s / 10 (S), aerial, t_max_s / 15, progress]
     """
     del params
-    return jnp.concatenate([
-        obs.remaining.ravel(), obs.dist_km, obs.wait_s / 10.0,
-        jnp.stack([obs.aerial, obs.t_max_s / 15.0, obs.progress]),
-    ]).astype(jnp.float32)
+    return jnp.concatenate(
+        [
+            obs.remaining.ravel(),
+            obs.dist_km,
+            obs.wait_s / 10.0,
+            jnp.stack([obs.aerial, obs.t_max_s / 15.0, obs.progress]),
+        ]
+    ).astype(jnp.float32)
 
 
 def obs_dim(params: EnvParams) -> int:

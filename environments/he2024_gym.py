@@ -31,10 +31,14 @@ def observation_high(params: he2024.EnvParams) -> np.ndarray:
     diag_km = float(np.hypot(params.area_m * np.sqrt(2.0), params.uav_height_m)) / 1000.0
     # A slot is never booked beyond now + t_max (a dropped task frees its slot at t_max).
     wait_high = params.t_max_s / 10.0
-    return np.concatenate([
-        np.ones(3 * n_srv), np.full(n_srv, diag_km + 0.01), np.full(n_srv, wait_high + 0.01),
-        [1.0, params.t_max_s / 15.0 + 0.01, 1.0],
-    ]).astype(np.float32)
+    return np.concatenate(
+        [
+            np.ones(3 * n_srv),
+            np.full(n_srv, diag_km + 0.01),
+            np.full(n_srv, wait_high + 0.01),
+            [1.0, params.t_max_s / 15.0 + 0.01, 1.0],
+        ]
+    ).astype(np.float32)
 
 
 def _canonical(params: he2024.EnvParams) -> he2024.EnvParams:
@@ -51,8 +55,9 @@ def _reset(key, t_max_s, params):
 
 @partial(jax.jit, static_argnames=("params",))
 def _step(key, state, action, t_max_s, params):
-    obs, state, reward, done, info = he2024.step(key, state, action,
-                                                 params._replace(t_max_s=t_max_s))
+    obs, state, reward, done, info = he2024.step(
+        key, state, action, params._replace(t_max_s=t_max_s)
+    )
     return he2024.flatten_obs(obs, params), obs, state, reward, done, info
 
 

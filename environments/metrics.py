@@ -32,8 +32,13 @@ def episode_metrics(outcome, latency_ms) -> dict:
     n_done = completed.sum(-1)
     lat = jnp.where(completed, latency_ms, 0.0).sum(-1) / jnp.where(n_done > 0, n_done, jnp.nan)
     tcr = jnp.mean(completed, axis=-1)
-    return {"qos": met, "latency_ms": lat, "tcr": tcr,
-            "violation_risk": 1.0 - met, "failure_rate": 1.0 - tcr}
+    return {
+        "qos": met,
+        "latency_ms": lat,
+        "tcr": tcr,
+        "violation_risk": 1.0 - met,
+        "failure_rate": 1.0 - tcr,
+    }
 
 
 def rrr(metric_baseline, metric_method):

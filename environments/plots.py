@@ -23,8 +23,7 @@ def node_names(params: aif_llm.EnvParams) -> list[str]:
 
 def params_table(params: aif_llm.EnvParams) -> pd.DataFrame:
     """Every simulator parameter and its value (the docstring of ``EnvParams`` has units)."""
-    return pd.DataFrame({"parameter": params._fields,
-                         "value": [str(v) for v in params]})
+    return pd.DataFrame({"parameter": params._fields, "value": [str(v) for v in params]})
 
 
 def typical_task(params: aif_llm.EnvParams, task_class: int) -> aif_llm.Task:
@@ -33,18 +32,23 @@ def typical_task(params: aif_llm.EnvParams, task_class: int) -> aif_llm.Task:
     return aif_llm.Task(
         compute_gflop=jnp.asarray((params.compute_lo[c] + params.compute_hi[c]) / 2),
         data_in_mb=jnp.asarray((params.data_in_lo[c] + params.data_in_hi[c]) / 2),
-        data_out_mb=jnp.asarray(params.data_out_mb[c]), deadline_ms=jnp.asarray(
-            params.deadline_ms[c]), task_class=jnp.asarray(c), text_id=jnp.asarray(0))
+        data_out_mb=jnp.asarray(params.data_out_mb[c]),
+        deadline_ms=jnp.asarray(params.deadline_ms[c]),
+        task_class=jnp.asarray(c),
+        text_id=jnp.asarray(0),
+    )
 
 
 def plot_latency_components(params: aif_llm.EnvParams, net: int = 0):
     """Stacked latency parts per target node for a typical task of each class, idle queues."""
-    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(4 * len(CLASS_NAMES), 3.5),
-                             sharey=False)
+    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(4 * len(CLASS_NAMES), 3.5), sharey=False)
     names = node_names(params)
     for c, ax in enumerate(axes):
-        parts = np.asarray(aif_llm.latency_components(
-            typical_task(params, c), jnp.zeros(params.n_edge), jnp.asarray(net), params))
+        parts = np.asarray(
+            aif_llm.latency_components(
+                typical_task(params, c), jnp.zeros(params.n_edge), jnp.asarray(net), params
+            )
+        )
         bottom = np.zeros(len(names))
         for k, label in enumerate(PART_NAMES):
             ax.bar(names, parts[:, k], bottom=bottom, label=label)
@@ -62,8 +66,9 @@ def plot_latency_hist(records: pd.DataFrame, bins: int = 60):
     """Log-scale latency histograms of completed tasks, one curve per policy."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     done = records.dropna(subset=["latency_ms"])
-    edges = np.logspace(np.log10(max(done["latency_ms"].min(), 1e-1)),
-                        np.log10(done["latency_ms"].max()), bins)
+    edges = np.logspace(
+        np.log10(max(done["latency_ms"].min(), 1e-1)), np.log10(done["latency_ms"].max()), bins
+    )
     for name, group in done.groupby("policy", sort=False):
         ax.hist(group["latency_ms"], bins=edges, histtype="step", label=str(name))
     ax.set(xscale="log", yscale="log", xlabel="latency of completed tasks (ms)", ylabel="count")

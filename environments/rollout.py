@@ -23,8 +23,9 @@ def stateless(fn: Callable) -> Policy:
     return Policy(init=lambda key, params: (), act=lambda key, s, obs, p: (fn(key, obs, p), s))
 
 
-def rollout(key: jax.Array, policy: Policy, params: aif_llm.EnvParams, n_steps: int,
-            env=aif_llm) -> aif_llm.StepInfo:
+def rollout(
+    key: jax.Array, policy: Policy, params: aif_llm.EnvParams, n_steps: int, env=aif_llm
+) -> aif_llm.StepInfo:
     """One episode of ``n_steps``; returns the stacked ``StepInfo`` (fields (T,))."""
     k_reset, k_init, k_loop = jax.random.split(key, 3)
     obs, state = env.reset(k_reset, params)
@@ -41,7 +42,8 @@ def rollout(key: jax.Array, policy: Policy, params: aif_llm.EnvParams, n_steps: 
     return infos
 
 
-def batch_rollout(keys: jax.Array, policy: Policy, params: aif_llm.EnvParams, n_steps: int,
-                  env=aif_llm) -> aif_llm.StepInfo:
+def batch_rollout(
+    keys: jax.Array, policy: Policy, params: aif_llm.EnvParams, n_steps: int, env=aif_llm
+) -> aif_llm.StepInfo:
     """``rollout`` vmapped over ``keys`` (B, 2); returned fields are (B, T)."""
     return jax.vmap(lambda k: rollout(k, policy, params, n_steps, env))(keys)

@@ -84,8 +84,10 @@ def _check_distribution(arr: np.ndarray, what: str, labels: Sequence[str]) -> No
         raise ValueError(f"{what}: has non-finite entries; pass finite probabilities")
     if np.any(arr < 0):
         col = np.argwhere(arr < 0)[0]
-        raise ValueError(f"{what}: negative entry {arr[tuple(col)]:.3g} at index {tuple(col)}; "
-                         "probabilities must be ≥ 0")
+        raise ValueError(
+            f"{what}: negative entry {arr[tuple(col)]:.3g} at index {tuple(col)}; "
+            "probabilities must be ≥ 0"
+        )
     sums = arr.sum(axis=0)
     fix = f"normalise over axis 0 (the {len(labels)} levels {', '.join(labels)})"
     if arr.ndim == 1:
@@ -105,23 +107,33 @@ def validate(model: GenerativeModel) -> GenerativeModel:
     """
     ns, no = model.num_states, model.num_obs
     n_fac, n_mod = len(ns), len(no)
-    for field, size, kind in (("A", n_mod, "modality"), ("C", n_mod, "modality"),
-                              ("A_dependencies", n_mod, "modality"), ("B", n_fac, "factor"),
-                              ("D", n_fac, "factor"), ("B_dependencies", n_fac, "factor"),
-                              ("B_action_dependencies", n_fac, "factor")):
+    for field, size, kind in (
+        ("A", n_mod, "modality"),
+        ("C", n_mod, "modality"),
+        ("A_dependencies", n_mod, "modality"),
+        ("B", n_fac, "factor"),
+        ("D", n_fac, "factor"),
+        ("B_dependencies", n_fac, "factor"),
+        ("B_action_dependencies", n_fac, "factor"),
+    ):
         if len(getattr(model, field)) != size:
-            raise ValueError(f"{field}: has {len(getattr(model, field))} entries but the model "
-                             f"has {size} {kind} names; give one per {kind}")
+            raise ValueError(
+                f"{field}: has {len(getattr(model, field))} entries but the model "
+                f"has {size} {kind} names; give one per {kind}"
+            )
     for m, name in enumerate(model.modality_names):
         deps = model.A_dependencies[m]
         if not deps or any(not 0 <= d < n_fac for d in deps):
-            raise ValueError(f"A_dependencies[{m}] ({name}): {deps} must list factors in "
-                             f"0..{n_fac - 1}")
+            raise ValueError(
+                f"A_dependencies[{m}] ({name}): {deps} must list factors in 0..{n_fac - 1}"
+            )
         want = (no[m], *(ns[d] for d in deps))
         a = np.asarray(model.A[m])
         if a.shape != want:
-            raise ValueError(f"A[{m}] ({name}): shape {a.shape}, expected {want} = (outcomes, "
-                             f"{', '.join(model.factor_names[d] for d in deps)}); fix the shape")
+            raise ValueError(
+                f"A[{m}] ({name}): shape {a.shape}, expected {want} = (outcomes, "
+                f"{', '.join(model.factor_names[d] for d in deps)}); fix the shape"
+            )
         _check_distribution(a, f"A[{m}] ({name})", model.modality_levels[m])
         if np.shape(model.C[m]) != (no[m],):
             raise ValueError(f"C[{m}] ({name}): shape {np.shape(model.C[m])}, expected ({no[m]},)")
@@ -130,16 +142,20 @@ def validate(model: GenerativeModel) -> GenerativeModel:
     for f, name in enumerate(model.factor_names):
         deps = model.B_dependencies[f]
         if f not in deps or any(not 0 <= d < n_fac for d in deps):
-            raise ValueError(f"B_dependencies[{f}] ({name}): {deps} must include {f} itself and "
-                             f"list factors in 0..{n_fac - 1}")
+            raise ValueError(
+                f"B_dependencies[{f}] ({name}): {deps} must include {f} itself and "
+                f"list factors in 0..{n_fac - 1}"
+            )
         acts = model.B_action_dependencies[f]
         n_u = int(np.prod([model.num_controls[c] for c in acts])) if acts else 1
         want = (ns[f], *(ns[d] for d in deps), n_u)
         b = np.asarray(model.B[f])
         if b.shape != want:
-            raise ValueError(f"B[{f}] ({name}): shape {b.shape}, expected {want} = (next, "
-                             f"{', '.join(model.factor_names[d] for d in deps)}, actions); fix "
-                             "the shape")
+            raise ValueError(
+                f"B[{f}] ({name}): shape {b.shape}, expected {want} = (next, "
+                f"{', '.join(model.factor_names[d] for d in deps)}, actions); fix "
+                "the shape"
+            )
         _check_distribution(b, f"B[{f}] ({name})", model.factor_levels[f])
         d = np.asarray(model.D[f])
         if d.shape != (ns[f],):
@@ -150,20 +166,26 @@ def validate(model: GenerativeModel) -> GenerativeModel:
             continue
         for i, (p, r) in enumerate(zip(arrs, ref, strict=True)):
             if np.shape(p) != np.shape(r) or np.any(np.asarray(p) < 0):
-                raise ValueError(f"{label}[{i}]: must be ≥ 0 with the shape {np.shape(r)} of "
-                                 f"{label[1]}[{i}]")
+                raise ValueError(
+                    f"{label}[{i}]: must be ≥ 0 with the shape {np.shape(r)} of {label[1]}[{i}]"
+                )
     if len(model.control_levels) != len(model.num_controls) or any(
-            len(lv) != n for lv, n in zip(model.control_levels, model.num_controls, strict=True)):
-        raise ValueError("control_levels: need one label per action of each control factor "
-                         f"(num_controls = {model.num_controls})")
+        len(lv) != n for lv, n in zip(model.control_levels, model.num_controls, strict=True)
+    ):
+        raise ValueError(
+            "control_levels: need one label per action of each control factor "
+            f"(num_controls = {model.num_controls})"
+        )
     return model
 
 
 def pymdp_B(model: GenerativeModel) -> list:
     """B as ``pymdp.agent.Agent`` takes it with ``B_action_dependencies``: factors that no
     action moves lose their trailing size-1 action axis."""
-    return [b if acts else b[..., 0] for b, acts in zip(model.B, model.B_action_dependencies,
-                                                        strict=True)]
+    return [
+        b if acts else b[..., 0]
+        for b, acts in zip(model.B, model.B_action_dependencies, strict=True)
+    ]
 
 
 def describe(model: GenerativeModel, top: int = 3) -> str:
@@ -173,24 +195,29 @@ def describe(model: GenerativeModel, top: int = 3) -> str:
         deps = ", ".join(model.factor_names[d] for d in model.B_dependencies[f])
         acts = ", ".join(model.control_names[c] for c in model.B_action_dependencies[f]) or "-"
         d = np.asarray(model.D[f])
-        best = ", ".join(f"{model.factor_levels[f][i]} {d[i]:.2f}"
-                         for i in np.argsort(-d, kind="stable")[:top])
-        lines.append(f"  [{f}] {name} ({len(model.factor_levels[f])}: "
-                     f"{_short(model.factor_levels[f])})  B|{deps}; moved by {acts}; D: {best}")
+        best = ", ".join(
+            f"{model.factor_levels[f][i]} {d[i]:.2f}" for i in np.argsort(-d, kind="stable")[:top]
+        )
+        lines.append(
+            f"  [{f}] {name} ({len(model.factor_levels[f])}: "
+            f"{_short(model.factor_levels[f])})  B|{deps}; moved by {acts}; D: {best}"
+        )
     lines.append("Observation modalities:")
     for m, name in enumerate(model.modality_names):
         deps = ", ".join(model.factor_names[d] for d in model.A_dependencies[m])
         c = np.asarray(model.C[m])
-        pref = ", ".join(f"{lv} {v:+.2f}" for lv, v in zip(model.modality_levels[m], c,
-                                                            strict=True))
+        pref = ", ".join(
+            f"{lv} {v:+.2f}" for lv, v in zip(model.modality_levels[m], c, strict=True)
+        )
         lines.append(f"  [{m}] {name}  A|{deps};  C: {pref}")
     lines.append("Control factors:")
     for c, name in enumerate(model.control_names):
-        lines.append(f"  [{c}] {name} ({model.num_controls[c]}: "
-                     f"{_short(model.control_levels[c])})")
+        lines.append(f"  [{c}] {name} ({model.num_controls[c]}: {_short(model.control_levels[c])})")
     n_par = sum(int(np.size(a)) for a in model.A) + sum(int(np.size(b)) for b in model.B)
-    lines.append(f"{len(model.factor_names)} factors, {len(model.modality_names)} modalities, "
-                 f"{n_par} A/B entries")
+    lines.append(
+        f"{len(model.factor_names)} factors, {len(model.modality_names)} modalities, "
+        f"{n_par} A/B entries"
+    )
     return "\n".join(lines)
 
 
@@ -201,7 +228,15 @@ def _short(levels: Sequence[str], n: int = 6) -> str:
 
 def as_jax(model: GenerativeModel) -> GenerativeModel:
     """The same model with every array as a float32 ``jax.Array``."""
+
     def conv(arrs):
         return None if arrs is None else tuple(jnp.asarray(a, jnp.float32) for a in arrs)
-    return model._replace(A=conv(model.A), B=conv(model.B), C=conv(model.C), D=conv(model.D),
-                          pA=conv(model.pA), pB=conv(model.pB))
+
+    return model._replace(
+        A=conv(model.A),
+        B=conv(model.B),
+        C=conv(model.C),
+        D=conv(model.D),
+        pA=conv(model.pA),
+        pB=conv(model.pB),
+    )

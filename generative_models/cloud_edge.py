@@ -99,8 +99,9 @@ class EvtTail(NamedTuple):
 
     @classmethod
     def from_params(cls, params: EnvParams) -> "EvtTail":
-        return cls(0.0, float(params.spike_scale_ms), float(params.spike_shape),
-                   float(params.spike_prob))
+        return cls(
+            0.0, float(params.spike_scale_ms), float(params.spike_shape), float(params.spike_prob)
+        )
 
 
 def tail_prob(tail: EvtTail, x_ms) -> np.ndarray:
@@ -157,11 +158,14 @@ def make_options(params: EnvParams, **overrides) -> ModelOptions:
     cap_ms = params.edge_queue_s * 1000.0
     edges = opt.load_edges_ms
     if len(edges) != 2 or not 0 < edges[0] < edges[1] < cap_ms:
-        raise ConfigError(f"ModelOptions.load_edges_ms: need two increasing waits in (0, "
-                          f"{cap_ms:g}) ms (the queue capacity); got {edges}")
+        raise ConfigError(
+            f"ModelOptions.load_edges_ms: need two increasing waits in (0, "
+            f"{cap_ms:g}) ms (the queue capacity); got {edges}"
+        )
     if not isinstance(opt.n_samples, int) or opt.n_samples < 64:
-        raise ConfigError(f"ModelOptions.n_samples: must be an integer ≥ 64 (got "
-                          f"{opt.n_samples!r})")
+        raise ConfigError(
+            f"ModelOptions.n_samples: must be an integer ≥ 64 (got {opt.n_samples!r})"
+        )
     for name in ("prior_count", "dirichlet_scale"):
         if not getattr(opt, name) > 0:
             raise ConfigError(f"ModelOptions.{name}: must be > 0 (got {getattr(opt, name)})")
@@ -169,12 +173,15 @@ def make_options(params: EnvParams, **overrides) -> ModelOptions:
         if not getattr(opt, name) >= 0:
             raise ConfigError(f"ModelOptions.{name}: must be ≥ 0 (got {getattr(opt, name)})")
     if not opt.fail_factor >= 1:
-        raise ConfigError(f"ModelOptions.fail_factor: must be ≥ 1 (got {opt.fail_factor}); a "
-                          "failure is at least as bad as a violation")
+        raise ConfigError(
+            f"ModelOptions.fail_factor: must be ≥ 1 (got {opt.fail_factor}); a "
+            "failure is at least as bad as a violation"
+        )
     tail = opt.evt_tail
     if tail is not None and not (tail.scale_ms > 0 and 0 <= tail.exceed_prob <= 1):
-        raise ConfigError(f"ModelOptions.evt_tail: need scale_ms > 0 and exceed_prob in [0, 1] "
-                          f"(got {tail})")
+        raise ConfigError(
+            f"ModelOptions.evt_tail: need scale_ms > 0 and exceed_prob in [0, 1] (got {tail})"
+        )
     return opt
 
 
@@ -203,8 +210,9 @@ def observation_indices(obs: Obs, params: EnvParams, options: ModelOptions) -> j
     follow in the model (``outcome_indices``).
     """
     loads = load_level(obs.queue_ms, obs.up, options.load_edges_ms)
-    return jnp.concatenate([loads, rtt_level(obs.rtt_ms, params)[None],
-                            obs.task.task_class.astype(jnp.int32)[None]])
+    return jnp.concatenate(
+        [loads, rtt_level(obs.rtt_ms, params)[None], obs.task.task_class.astype(jnp.int32)[None]]
+    )
 
 
 def outcome_indices(obs: Obs, params: EnvParams) -> jax.Array:
@@ -269,9 +277,16 @@ def _simulate(key, params: EnvParams, edges_ms: tuple, n: int):
     gflops = jnp.asarray(params.edge_gflops)
     true_next = load_level(new.backlog / gflops * 1000.0, new.up, edges_ms)
     seen_next = load_level(obs.queue_ms, obs.up, edges_ms)
-    return dict(level=levels, cls=states.task.task_class, net=states.net, outcome=info.outcome,
-                level_next=true_next, level_seen=seen_next, net_next=new.net,
-                rtt_seen=rtt_level(obs.rtt_ms, params))
+    return dict(
+        level=levels,
+        cls=states.task.task_class,
+        net=states.net,
+        outcome=info.outcome,
+        level_next=true_next,
+        level_seen=seen_next,
+        net_next=new.net,
+        rtt_seen=rtt_level(obs.rtt_ms, params),
+    )
 
 
 def estimate_dynamics(params: EnvParams, options: ModelOptions) -> McEstimate:
@@ -384,10 +399,17 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     f_net, f_cls = n_edge, n_edge + 1
     f_ctx = [n_edge + 2 + i for i in range(n_nodes)]
 
-    factor_names = (*(f"load:{nodes[j + 1]}" for j in range(n_edge)), "net", "class",
-                    *(f"sent:{name}" for name in nodes))
-    factor_levels = ((LOAD_LEVELS,) * n_edge + (NET_LEVELS, CLASS_NAMES)
-                     + tuple(context_levels(i, params) for i in range(n_nodes)))
+    factor_names = (
+        *(f"load:{nodes[j + 1]}" for j in range(n_edge)),
+        "net",
+        "class",
+        *(f"sent:{name}" for name in nodes),
+    )
+    factor_levels = (
+        (LOAD_LEVELS,) * n_edge
+        + (NET_LEVELS, CLASS_NAMES)
+        + tuple(context_levels(i, params) for i in range(n_nodes))
+    )
 
     B, B_deps, B_acts = [], [], []
     for j in range(n_edge):
@@ -397,8 +419,11 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     B.append(np.asarray(params.net_transition, float).T[..., None])
     B_deps.append((f_net,))
     B_acts.append(())
-    B.append(np.broadcast_to(np.asarray(params.class_probs, float)[:, None],
-                             (n_cls, n_cls))[..., None].copy())
+    B.append(
+        np.broadcast_to(np.asarray(params.class_probs, float)[:, None], (n_cls, n_cls))[
+            ..., None
+        ].copy()
+    )
     B_deps.append((f_cls,))
     B_acts.append(())
     for i in range(n_nodes):
@@ -431,8 +456,11 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     A_deps.append((f_cls,))
     mod_names.append("obs_class")
     mod_levels.append(CLASS_NAMES)
-    outcome_counts = [est.out_local, *(est.out_edge[j].reshape(3, -1) for j in range(n_edge)),
-                      est.out_cloud.reshape(3, -1)]
+    outcome_counts = [
+        est.out_local,
+        *(est.out_edge[j].reshape(3, -1) for j in range(n_edge)),
+        est.out_cloud.reshape(3, -1),
+    ]
     for i, counts in enumerate(outcome_counts):
         body = np.vstack([_normalise(counts, pc), np.zeros(counts.shape[1])])
         A.append(np.column_stack([idle_col, body]))
@@ -445,14 +473,22 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: n_edge + 2]]
     D += [np.eye(len(factor_levels[f]))[0] for f in f_ctx]
     model = GenerativeModel(
-        A=tuple(A), B=tuple(B), C=tuple(C), D=tuple(D),
+        A=tuple(A),
+        B=tuple(B),
+        C=tuple(C),
+        D=tuple(D),
         pA=tuple(a * opt.dirichlet_scale for a in A),
         pB=tuple(b * opt.dirichlet_scale for b in B),
-        A_dependencies=tuple(A_deps), B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts), num_controls=(n_nodes,),
-        factor_names=factor_names, factor_levels=factor_levels,
-        modality_names=tuple(mod_names), modality_levels=tuple(mod_levels),
-        control_names=("target",), control_levels=(nodes,),
+        A_dependencies=tuple(A_deps),
+        B_dependencies=tuple(B_deps),
+        B_action_dependencies=tuple(B_acts),
+        num_controls=(n_nodes,),
+        factor_names=factor_names,
+        factor_levels=factor_levels,
+        modality_names=tuple(mod_names),
+        modality_levels=tuple(mod_levels),
+        control_names=("target",),
+        control_levels=(nodes,),
     )
     return validate(model)
 

@@ -151,12 +151,17 @@ def make_options(**overrides) -> ModelOptions:
 
 def check_options(opt: ModelOptions) -> ModelOptions:
     """Validate ``opt`` (or a subclass such as ``DagAifConfig``); return it."""
-    for lo, hi in (("queue_mid", "queue_high"), ("delay_fast_s", "delay_slow_s"),
-                   ("cost_low", "cost_high")):
+    for lo, hi in (
+        ("queue_mid", "queue_high"),
+        ("delay_fast_s", "delay_slow_s"),
+        ("cost_low", "cost_high"),
+    ):
         a, b = getattr(opt, lo), getattr(opt, hi)
         if not 0 < a < b:
-            raise ConfigError(f"ModelOptions.{lo}, {hi}: need 0 < {lo} < {hi} (got {a!r}, "
-                              f"{b!r}); pass two increasing positive thresholds")
+            raise ConfigError(
+                f"ModelOptions.{lo}, {hi}: need 0 < {lo} < {hi} (got {a!r}, "
+                f"{b!r}); pass two increasing positive thresholds"
+            )
     for name in ("kappa", "prior_count"):
         if not getattr(opt, name) > 0:
             raise ConfigError(f"ModelOptions.{name}: must be > 0 (got {getattr(opt, name)!r})")
@@ -183,11 +188,11 @@ def ready_subtask(obs: Obs) -> tuple[jax.Array, jax.Array]:
     return j, jnp.where(ready.any(-1), mod, NONE).astype(jnp.int32)
 
 
-def queue_level(busy_s: jax.Array, up: jax.Array, t_max_s: float,
-                opt: ModelOptions) -> jax.Array:
+def queue_level(busy_s: jax.Array, up: jax.Array, t_max_s: float, opt: ModelOptions) -> jax.Array:
     """Index in ``QUEUE_LEVELS`` of edge backlogs ``busy_s`` [s]; ``DOWN`` where not ``up``."""
-    level = ((busy_s >= opt.queue_mid * t_max_s).astype(jnp.int32)
-             + (busy_s >= opt.queue_high * t_max_s).astype(jnp.int32))
+    level = (busy_s >= opt.queue_mid * t_max_s).astype(jnp.int32) + (
+        busy_s >= opt.queue_high * t_max_s
+    ).astype(jnp.int32)
     return jnp.where(up, level, DOWN).astype(jnp.int32)
 
 
@@ -232,8 +237,10 @@ class McEstimate(NamedTuple):
 
 def _feasible_loc(key, mod, up):
     """Uniform over the locations that support ``mod`` and are up; the cloud if none."""
-    ok = jnp.asarray(SUPPORT)[:, jnp.minimum(mod, NONE - 1)].T & jnp.concatenate(
-        [up, jnp.ones(1, bool)])[None, :]  # (I, 4)
+    ok = (
+        jnp.asarray(SUPPORT)[:, jnp.minimum(mod, NONE - 1)].T
+        & jnp.concatenate([up, jnp.ones(1, bool)])[None, :]
+    )  # (I, 4)
     return jax.random.categorical(key, jnp.where(ok, 0.0, -jnp.inf)).astype(jnp.int32)
 
 
@@ -264,8 +271,11 @@ class McSettings(NamedTuple):
         return cls(*(getattr(opt, f) for f in cls._fields))
 
 
-@partial(jax.jit, static_argnames=("params", "queue", "n_episodes"),
-         compiler_options={"xla_backend_optimization_level": 0})  # compile-bound: ~0.1 s run
+@partial(
+    jax.jit,
+    static_argnames=("params", "queue", "n_episodes"),
+    compiler_options={"xla_backend_optimization_level": 0},
+)  # compile-bound: ~0.1 s run
 def _simulate(key, params: EnvParams, queue: tuple, n_episodes: int):
     """Raw per-step records of the Monte-Carlo (see the module docstring)."""
     n = params.n_tasks
@@ -291,14 +301,25 @@ def _simulate(key, params: EnvParams, queue: tuple, n_episodes: int):
                 return jax.tree.map(lambda x: x[i], info)
 
             cf = jax.vmap(lambda i: jax.vmap(lambda a: counterfactual(i, a))(locs))(
-                jnp.arange(n))  # StepInfo fields (I, 4)
+                jnp.arange(n)
+            )  # StepInfo fields (I, 4)
             lvl_now = queue_level(state.busy, state.up, params.t_max_s, opt)
             obs2, state2, _, done, _ = env.step(k_step, state, actions, params)
             lvl_next = queue_level(state2.busy, state2.up, params.t_max_s, opt)
             _, mod_next = ready_subtask(obs2)
-            rec = dict(valid=~finished, mod=mod, mod_next=mod_next, loc=loc, cf_lvl=lvl,
-                       lvl=lvl_now, lvl_next=lvl_next, executed=cf.executed, delay=cf.delay,
-                       cost=cf.cost, en=cf.en)
+            rec = dict(
+                valid=~finished,
+                mod=mod,
+                mod_next=mod_next,
+                loc=loc,
+                cf_lvl=lvl,
+                lvl=lvl_now,
+                lvl_next=lvl_next,
+                executed=cf.executed,
+                delay=cf.delay,
+                cost=cf.cost,
+                en=cf.en,
+            )
             return (obs2, state2, finished | done), rec
 
         keys = jax.random.split(k_run, params.max_steps)
@@ -313,8 +334,9 @@ def _bin(values: np.ndarray, edges: tuple) -> np.ndarray:
 
 def simulate_counts(params: EnvParams, opt: ModelOptions | McSettings) -> McEstimate:
     """Run the Monte-Carlo of ``estimate_dynamics`` (never reads ``MC_FILE``)."""
-    raw = _simulate(jax.random.PRNGKey(opt.mc_seed), params, (opt.queue_mid, opt.queue_high),
-                    opt.mc_episodes)
+    raw = _simulate(
+        jax.random.PRNGKey(opt.mc_seed), params, (opt.queue_mid, opt.queue_high), opt.mc_episodes
+    )
     r = {k: np.asarray(v) for k, v in jax.device_get(raw).items()}
     valid = np.broadcast_to(r["valid"][..., None], r["mod"].shape)  # (E, T, I)
     has = valid & (r["mod"] < NONE)
@@ -334,8 +356,9 @@ def simulate_counts(params: EnvParams, opt: ModelOptions | McSettings) -> McEsti
     cost = np.zeros((N_LOC, 3, NONE, 3))
     np.add.at(cost, (loc4[sel], cbin[sel], mod4[sel], lvl4[sel]), 1.0)
     excess = np.maximum(r["en"] - params.t_max_s, 0.0)
-    delay_sum, excess_sum, n_bin = (np.bincount(obin[sel], w, 4) for w in
-                                    (r["delay"][sel], excess[sel], None))
+    delay_sum, excess_sum, n_bin = (
+        np.bincount(obin[sel], w, 4) for w in (r["delay"][sel], excess[sel], None)
+    )
     cost_sum, n_cost = (np.bincount(cbin[sel], w, 3) for w in (r["cost"][sel], None))
     subtask_trans = np.zeros((NONE + 1, NONE + 1))
     np.add.at(subtask_trans, (r["mod_next"][has], r["mod"][has]), 1.0)
@@ -345,9 +368,18 @@ def simulate_counts(params: EnvParams, opt: ModelOptions | McSettings) -> McEsti
         lv = np.broadcast_to(r["lvl"][:, :, None, e], valid.shape)
         lv2 = np.broadcast_to(r["lvl_next"][:, :, None, e], valid.shape)
         np.add.at(edge_trans[e], (lv2[valid], lv[valid], loc_i[valid]), 1.0)
-    return McEstimate(out, cost, delay_sum, excess_sum, n_bin.astype(float), cost_sum,
-                      n_cost.astype(float), subtask_trans, edge_trans,
-                      np.asarray(mismatches, float))
+    return McEstimate(
+        out,
+        cost,
+        delay_sum,
+        excess_sum,
+        n_bin.astype(float),
+        cost_sum,
+        n_cost.astype(float),
+        subtask_trans,
+        edge_trans,
+        np.asarray(mismatches, float),
+    )
 
 
 def estimate_key(params: EnvParams, opt: ModelOptions | McSettings) -> str:
@@ -403,8 +435,14 @@ def _context(loc: int, mod: int, lvl: int) -> int:
 
 def bin_means(est: McEstimate, params: EnvParams, opt: ModelOptions):
     """(d̄ (4,), ē (4,), c̄ (3,)): per-bin means of d [s], max(0, EN − T_max) [s], Cost [$]."""
-    mid_d = np.array([opt.delay_fast_s / 2, (opt.delay_fast_s + opt.delay_slow_s) / 2,
-                      1.5 * opt.delay_slow_s, 1.5 * opt.delay_slow_s])
+    mid_d = np.array(
+        [
+            opt.delay_fast_s / 2,
+            (opt.delay_fast_s + opt.delay_slow_s) / 2,
+            1.5 * opt.delay_slow_s,
+            1.5 * opt.delay_slow_s,
+        ]
+    )
     mid_c = np.array([opt.cost_low / 2, (opt.cost_low + opt.cost_high) / 2, 1.5 * opt.cost_high])
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.where(est.n_bin > 0, est.delay_sum / est.n_bin, mid_d)
@@ -422,8 +460,9 @@ def preferences(est: McEstimate, params: EnvParams, opt: ModelOptions):
     return c_out, c_cost
 
 
-def build_model(params: EnvParams | None = None,
-                options: ModelOptions | None = None) -> GenerativeModel:
+def build_model(
+    params: EnvParams | None = None, options: ModelOptions | None = None
+) -> GenerativeModel:
     """The placement POMDP for ``params`` (default ``EnvParams()``); see the module docstring.
 
     ``options``: ``ModelOptions`` (or ``DagAifConfig``), checked first. Passes ``validate``.
@@ -487,18 +526,31 @@ def build_model(params: EnvParams | None = None,
     mod_names += [f"outcome:{name}" for name in LOCATIONS] + [f"cost:{name}" for name in LOCATIONS]
     mod_levels += [OUTCOME_LEVELS] * N_LOC + [COST_LEVELS] * N_LOC
     C = [np.zeros(n_mod + 1)] + [np.zeros(n_q)] * N_EDGE + [c_out] * N_LOC + [c_cost] * N_LOC
-    factor_levels = (SUBTASK_LEVELS, *(QUEUE_LEVELS,) * N_EDGE,
-                     *(placed_levels(a) for a in range(N_LOC)))
+    factor_levels = (
+        SUBTASK_LEVELS,
+        *(QUEUE_LEVELS,) * N_EDGE,
+        *(placed_levels(a) for a in range(N_LOC)),
+    )
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: 1 + N_EDGE]]
     D += [np.eye(len(placed_levels(a)))[0] for a in range(N_LOC)]
     model = GenerativeModel(
-        A=tuple(A), B=tuple(B), C=tuple(np.asarray(c, float) for c in C), D=tuple(D),
-        pA=None, pB=None, A_dependencies=tuple(A_deps), B_dependencies=tuple(B_deps),
-        B_action_dependencies=((0,),) * len(B), num_controls=(N_LOC,),
+        A=tuple(A),
+        B=tuple(B),
+        C=tuple(np.asarray(c, float) for c in C),
+        D=tuple(D),
+        pA=None,
+        pB=None,
+        A_dependencies=tuple(A_deps),
+        B_dependencies=tuple(B_deps),
+        B_action_dependencies=((0,),) * len(B),
+        num_controls=(N_LOC,),
         factor_names=("subtask", *LOCATIONS[:N_EDGE], *(f"placed:{n}" for n in LOCATIONS)),
-        factor_levels=factor_levels, modality_names=tuple(mod_names),
-        modality_levels=tuple(mod_levels), control_names=("location",),
-        control_levels=(LOCATIONS,))
+        factor_levels=factor_levels,
+        modality_names=tuple(mod_names),
+        modality_levels=tuple(mod_levels),
+        control_names=("location",),
+        control_levels=(LOCATIONS,),
+    )
     return validate(model)
 
 

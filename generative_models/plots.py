@@ -29,8 +29,13 @@ def plot_A(model: GenerativeModel, modality: int | str, ax=None):
     deps = model.A_dependencies[m]
     ax = ax if ax is not None else plt.subplots(figsize=(6, 3))[1]
     given = ", ".join(model.factor_names[d] for d in deps)
-    _heatmap(ax, a.reshape(a.shape[0], -1), model.modality_levels[m], _columns(model, deps),
-             f"A[{model.modality_names[m]}]: P(o | {given})")
+    _heatmap(
+        ax,
+        a.reshape(a.shape[0], -1),
+        model.modality_levels[m],
+        _columns(model, deps),
+        f"A[{model.modality_names[m]}]: P(o | {given})",
+    )
     return ax
 
 
@@ -45,6 +50,11 @@ def plot_B(model: GenerativeModel, factor: int | str, action: int = 0, ax=None):
         raise ValueError(f"action: {action} out of range 0..{b.shape[-1] - 1} for B[{f}]")
     deps = model.B_dependencies[f]
     ax = ax if ax is not None else plt.subplots(figsize=(6, 3))[1]
-    _heatmap(ax, b[..., u].reshape(b.shape[0], -1), model.factor_levels[f],
-             _columns(model, deps), f"B[{model.factor_names[f]}] (u = {u})")
+    _heatmap(
+        ax,
+        b[..., u].reshape(b.shape[0], -1),
+        model.factor_levels[f],
+        _columns(model, deps),
+        f"B[{model.factor_names[f]}] (u = {u})",
+    )
     return ax

@@ -55,9 +55,14 @@ DISPATCH = ("hold", "probe", "edge", "cloud")
 EDGE_LOAD = ("free", "busy")
 
 
-def build_offload_toy(probe_accuracy: float = 1.0, p_met_free: float = 0.95,
-                      p_met_busy: float = 0.1, p_met_cloud: float = 0.7, met: float = 2.0,
-                      late: float = -4.0) -> GenerativeModel:
+def build_offload_toy(
+    probe_accuracy: float = 1.0,
+    p_met_free: float = 0.95,
+    p_met_busy: float = 0.1,
+    p_met_cloud: float = 0.7,
+    met: float = 2.0,
+    late: float = -4.0,
+) -> GenerativeModel:
     """The two-node offloading toy ``GenerativeModel`` (see module docstring).
 
     probe_accuracy: P(probe reads the true load); 0.5 = uninformative.
@@ -65,16 +70,25 @@ def build_offload_toy(probe_accuracy: float = 1.0, p_met_free: float = 0.95,
     p_met_cloud: P(deadline met) on the cloud, whatever the edge does.
     met, late: log-preferences C of the latency outcomes (nats).
     """
-    for name, p in (("probe_accuracy", probe_accuracy), ("p_met_free", p_met_free),
-                    ("p_met_busy", p_met_busy), ("p_met_cloud", p_met_cloud)):
+    for name, p in (
+        ("probe_accuracy", probe_accuracy),
+        ("p_met_free", p_met_free),
+        ("p_met_busy", p_met_busy),
+        ("p_met_cloud", p_met_cloud),
+    ):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"build_offload_toy.{name}: must lie in [0, 1] (got {p!r})")
     return cue_and_arms_model(
-        DISPATCH, EDGE_LOAD, probe_accuracy,
+        DISPATCH,
+        EDGE_LOAD,
+        probe_accuracy,
         arm_probs=((p_met_free, p_met_busy), (p_met_cloud, p_met_cloud)),
-        preferences=(met, late), factor_names=("dispatch", "edge_load"),
+        preferences=(met, late),
+        factor_names=("dispatch", "edge_load"),
         modality_names=("dispatch", "probe", "latency"),
-        cue_levels=("looks-free", "looks-busy"), outcome_levels=("met", "late"))
+        cue_levels=("looks-free", "looks-busy"),
+        outcome_levels=("met", "late"),
+    )
 
 
 # ---------------------------------------------------------------- Bayes and VFE
@@ -90,8 +104,10 @@ def bayes_posterior(prior, likelihood) -> tuple[np.ndarray, float]:
     prior = _prob(prior, "bayes_posterior.prior")
     lik = np.asarray(likelihood, float)
     if lik.shape != prior.shape or np.any(lik < 0):
-        raise ValueError(f"bayes_posterior.likelihood: need {prior.shape} non-negative "
-                         f"values p(o | s), one per state (got {lik})")
+        raise ValueError(
+            f"bayes_posterior.likelihood: need {prior.shape} non-negative "
+            f"values p(o | s), one per state (got {lik})"
+        )
     joint = prior * lik
     evidence = float(joint.sum())
     if evidence <= 0:
@@ -148,8 +164,9 @@ def _action_index(model: GenerativeModel, action: Sequence[int], factor: int) ->
     acts = model.B_action_dependencies[factor]
     if not acts:
         return 0
-    return int(np.ravel_multi_index([action[c] for c in acts],
-                                    [model.num_controls[c] for c in acts]))
+    return int(
+        np.ravel_multi_index([action[c] for c in acts], [model.num_controls[c] for c in acts])
+    )
 
 
 def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list[np.ndarray]:
@@ -157,8 +174,9 @@ def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list
     out = []
     for f, b in enumerate(model.B):
         if len(model.B_dependencies[f]) != 1:
-            raise ValueError(f"predict: B[{f}] depends on several factors; this teaching "
-                             "helper handles one")
+            raise ValueError(
+                f"predict: B[{f}] depends on several factors; this teaching helper handles one"
+            )
         u = _action_index(model, action, f)
         out.append(np.asarray(b, float)[..., u] @ np.asarray(qs[f], float))
     return out
@@ -183,8 +201,16 @@ def efe_table(model: GenerativeModel, qs: Sequence | None = None) -> pd.DataFram
             qo = expected_outcomes(model, nxt, m)
             prag -= float(qo @ np.asarray(model.C[m], float))
             gain += float(_entropy(qo)) - amb[m]  # H[Q(o)] − E_Q(s) H[P(o | s)]
-        rows.append({"action": label, "risk": risk.sum(), "ambiguity": amb.sum(),
-                     "G": risk.sum() + amb.sum(), "pragmatic": prag, "epistemic": -gain})
+        rows.append(
+            {
+                "action": label,
+                "risk": risk.sum(),
+                "ambiguity": amb.sum(),
+                "G": risk.sum() + amb.sum(),
+                "pragmatic": prag,
+                "epistemic": -gain,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -210,10 +236,13 @@ def run_trial(agent, true_state: Sequence[int], steps: int, key: jax.Array) -> p
 
     model = agent.model
     state = [int(s) for s in true_state]
-    if len(state) != len(model.B) or any(not 0 <= s < n for s, n in
-                                         zip(state, model.num_states, strict=True)):
-        raise ValueError(f"run_trial.true_state: need one level per factor in "
-                         f"{model.num_states} (got {true_state})")
+    if len(state) != len(model.B) or any(
+        not 0 <= s < n for s, n in zip(state, model.num_states, strict=True)
+    ):
+        raise ValueError(
+            f"run_trial.true_state: need one level per factor in "
+            f"{model.num_states} (got {true_state})"
+        )
     if steps < 1:
         raise ValueError(f"run_trial.steps: must be ≥ 1 (got {steps})")
     a_state = agent.init()
@@ -223,23 +252,34 @@ def run_trial(agent, true_state: Sequence[int], steps: int, key: jax.Array) -> p
         obs = []
         for m, (a, deps) in enumerate(zip(model.A, model.A_dependencies, strict=True)):
             p = np.asarray(a, float)[(slice(None), *(state[f] for f in deps))]
-            obs.append(int(jax.random.choice(jax.random.fold_in(k_obs, m), len(p),
-                                             p=jnp.asarray(p))))
+            obs.append(
+                int(jax.random.choice(jax.random.fold_in(k_obs, m), len(p), p=jnp.asarray(p)))
+            )
         action, a_state, info = agent.step(k_act, a_state, jnp.asarray(obs, jnp.int32))
         action = [int(x) for x in np.asarray(action)]
         qs = split_factors(model, np.asarray(info.qs))
-        row = {"t": t, **{f"o[{name}]": model.modality_levels[m][obs[m]]
-                          for m, name in enumerate(model.modality_names)},
-               **{f"q[{name}]": tuple(np.round(qs[f], 3))
-                  for f, name in enumerate(model.factor_names)},
-               "action": model.control_levels[0][action[0]],
-               "G": np.asarray(info.G), "G_pragmatic": np.asarray(info.G_pragmatic),
-               "G_epistemic": np.asarray(info.G_epistemic), "q_pi": np.asarray(info.q_pi)}
+        row = {
+            "t": t,
+            **{
+                f"o[{name}]": model.modality_levels[m][obs[m]]
+                for m, name in enumerate(model.modality_names)
+            },
+            **{
+                f"q[{name}]": tuple(np.round(qs[f], 3)) for f, name in enumerate(model.factor_names)
+            },
+            "action": model.control_levels[0][action[0]],
+            "G": np.asarray(info.G),
+            "G_pragmatic": np.asarray(info.G_pragmatic),
+            "G_epistemic": np.asarray(info.G_epistemic),
+            "q_pi": np.asarray(info.q_pi),
+        }
         rows.append(row)
         for f, b in enumerate(model.B):
             u = _action_index(model, action, f)
-            col = np.asarray(b, float)[(slice(None), *(state[d] for d in
-                                                       model.B_dependencies[f]), u)]
-            state[f] = int(jax.random.choice(jax.random.fold_in(k_move, f), len(col),
-                                             p=jnp.asarray(col)))
+            col = np.asarray(b, float)[
+                (slice(None), *(state[d] for d in model.B_dependencies[f]), u)
+            ]
+            state[f] = int(
+                jax.random.choice(jax.random.fold_in(k_move, f), len(col), p=jnp.asarray(col))
+            )
     return pd.DataFrame(rows)

@@ -21,23 +21,36 @@ LOCATIONS = ("centre", "cue", "left", "right")
 CONTEXTS = ("left-better", "right-better")
 
 
-def build_tmaze(cue_validity: float = 1.0, reward_prob: float = 0.98, reward: float = 2.0,
-                loss: float = -4.0) -> GenerativeModel:
+def build_tmaze(
+    cue_validity: float = 1.0, reward_prob: float = 0.98, reward: float = 2.0, loss: float = -4.0
+) -> GenerativeModel:
     """The T-maze ``GenerativeModel`` (see module docstring)."""
     if not 0.0 <= cue_validity <= 1.0 or not 0.0 <= reward_prob <= 1.0:
         raise ValueError("cue_validity and reward_prob: must lie in [0, 1]")
     return cue_and_arms_model(
-        LOCATIONS, CONTEXTS, cue_validity,
+        LOCATIONS,
+        CONTEXTS,
+        cue_validity,
         arm_probs=((reward_prob, 1.0 - reward_prob), (1.0 - reward_prob, reward_prob)),
-        preferences=(reward, loss), factor_names=("location", "context"),
-        modality_names=("location", "cue", "reward"), cue_levels=("cue-left", "cue-right"),
-        outcome_levels=("reward", "loss"))
+        preferences=(reward, loss),
+        factor_names=("location", "context"),
+        modality_names=("location", "cue", "reward"),
+        cue_levels=("cue-left", "cue-right"),
+        outcome_levels=("reward", "loss"),
+    )
 
 
-def cue_and_arms_model(locations: tuple[str, ...], contexts: tuple[str, ...], cue_validity: float,
-                       arm_probs, preferences: tuple[float, float], factor_names: tuple,
-                       modality_names: tuple, cue_levels: tuple,
-                       outcome_levels: tuple) -> GenerativeModel:
+def cue_and_arms_model(
+    locations: tuple[str, ...],
+    contexts: tuple[str, ...],
+    cue_validity: float,
+    arm_probs,
+    preferences: tuple[float, float],
+    factor_names: tuple,
+    modality_names: tuple,
+    cue_levels: tuple,
+    outcome_levels: tuple,
+) -> GenerativeModel:
     """The T-maze layout with other labels and arm probabilities (shared with
     ``teaching.build_offload_toy``): locations (start, cue, arm 1, arm 2) moved by "go",
     two fixed contexts; ``arm_probs[k][ctx]`` = P(good outcome) in arm k + 1 under context
@@ -57,14 +70,21 @@ def cue_and_arms_model(locations: tuple[str, ...], contexts: tuple[str, ...], cu
     for u in range(n_loc):
         b_loc[u, :, u] = 1.0
     model = GenerativeModel(
-        A=(a_loc, a_cue, a_out), B=(b_loc, np.eye(n_ctx)[..., None]),
+        A=(a_loc, a_cue, a_out),
+        B=(b_loc, np.eye(n_ctx)[..., None]),
         C=(np.zeros(n_loc), np.zeros(3), np.array([0.0, *preferences])),
-        D=(np.eye(n_loc)[0], np.full(n_ctx, 1.0 / n_ctx)), pA=None, pB=None,
-        A_dependencies=((0, 1), (0, 1), (0, 1)), B_dependencies=((0,), (1,)),
-        B_action_dependencies=((0,), ()), num_controls=(n_loc,),
-        factor_names=factor_names, factor_levels=(locations, contexts),
+        D=(np.eye(n_loc)[0], np.full(n_ctx, 1.0 / n_ctx)),
+        pA=None,
+        pB=None,
+        A_dependencies=((0, 1), (0, 1), (0, 1)),
+        B_dependencies=((0,), (1,)),
+        B_action_dependencies=((0,), ()),
+        num_controls=(n_loc,),
+        factor_names=factor_names,
+        factor_levels=(locations, contexts),
         modality_names=modality_names,
         modality_levels=(locations, ("none", *cue_levels), ("none", *outcome_levels)),
-        control_names=("go",), control_levels=(locations,),
+        control_names=("go",),
+        control_levels=(locations,),
     )
     return validate(model)

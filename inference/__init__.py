@@ -24,16 +24,33 @@ from .agent import (
 )
 
 _LAZY = {
-    "AifLlmAgent": "aif_llm_agent", "AifLlmConfig": "aif_llm_agent",
-    "AifLlmState": "aif_llm_agent", "build_agent": "aif_llm_agent",
-    "make_aif_llm_policy": "aif_llm_agent", "run_advised": "aif_llm_agent",
-    "MetaTrainConfig": "meta_train", "train_meta": "meta_train",
-    "evaluate_meta": "meta_train", "compare_meta": "meta_train", "bench_cycle": "cycle",
+    "AifLlmAgent": "aif_llm_agent",
+    "AifLlmConfig": "aif_llm_agent",
+    "AifLlmState": "aif_llm_agent",
+    "build_agent": "aif_llm_agent",
+    "make_aif_llm_policy": "aif_llm_agent",
+    "run_advised": "aif_llm_agent",
+    "MetaTrainConfig": "meta_train",
+    "train_meta": "meta_train",
+    "evaluate_meta": "meta_train",
+    "compare_meta": "meta_train",
+    "bench_cycle": "cycle",
 }
 
-__all__ = ["AgentConfig", "AgentState", "AifAgent", "DecisionInfo", "make_agent",
-           "split_factors", "split_modalities", "to_pymdp_agent", "with_preferences",
-           "with_prior", "with_semantic", *_LAZY]
+__all__ = [
+    "AgentConfig",
+    "AgentState",
+    "AifAgent",
+    "DecisionInfo",
+    "make_agent",
+    "split_factors",
+    "split_modalities",
+    "to_pymdp_agent",
+    "with_preferences",
+    "with_prior",
+    "with_semantic",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

@@ -182,22 +182,32 @@ def default_prune_factors(model: GenerativeModel) -> tuple[int, ...]:
 def to_pymdp_agent(model: GenerativeModel, config: AgentConfig | None = None) -> Agent:
     """A ``pymdp.agent.Agent`` (batch 1, inference "fpi", sampling "full") on ``model``."""
     config = AgentConfig() if config is None else config
+
     def lists(deps):
         return [list(d) for d in deps]
+
     return Agent(
         A=[jnp.asarray(a, jnp.float32) for a in model.A],
         B=[jnp.asarray(b, jnp.float32) for b in pymdp_B(model)],
         C=[jnp.asarray(c, jnp.float32) for c in model.C],
         D=[jnp.asarray(d, jnp.float32) for d in model.D],
         pA=None if model.pA is None else [jnp.asarray(a, jnp.float32) for a in model.pA],
-        pB=None if model.pB is None else [
-            jnp.asarray(b, jnp.float32) for b in pymdp_B(model._replace(B=model.pB))],
-        A_dependencies=lists(model.A_dependencies), B_dependencies=lists(model.B_dependencies),
+        pB=None
+        if model.pB is None
+        else [jnp.asarray(b, jnp.float32) for b in pymdp_B(model._replace(B=model.pB))],
+        A_dependencies=lists(model.A_dependencies),
+        B_dependencies=lists(model.B_dependencies),
         B_action_dependencies=lists(model.B_action_dependencies),
-        num_controls=list(model.num_controls), policy_len=config.policy_len,
-        gamma=config.gamma, alpha=config.alpha, action_selection=config.action_selection,
-        sampling_mode="full", inference_algo="fpi", num_iter=_num_iter(model, config),
-        use_utility=config.use_utility, use_states_info_gain=config.use_states_info_gain,
+        num_controls=list(model.num_controls),
+        policy_len=config.policy_len,
+        gamma=config.gamma,
+        alpha=config.alpha,
+        action_selection=config.action_selection,
+        sampling_mode="full",
+        inference_algo="fpi",
+        num_iter=_num_iter(model, config),
+        use_utility=config.use_utility,
+        use_states_info_gain=config.use_states_info_gain,
     )
 
 
@@ -209,18 +219,23 @@ def _num_iter(model: GenerativeModel, config: AgentConfig) -> int:
 
 def _check_config(config: AgentConfig, n_factors: int) -> None:
     if not isinstance(config.policy_len, int) or config.policy_len < 1:
-        raise ValueError(f"AgentConfig.policy_len: must be an integer ≥ 1 "
-                         f"(got {config.policy_len!r})")
+        raise ValueError(
+            f"AgentConfig.policy_len: must be an integer ≥ 1 (got {config.policy_len!r})"
+        )
     if config.top_k is not None and (not isinstance(config.top_k, int) or config.top_k < 1):
-        raise ValueError(f"AgentConfig.top_k: must be None or an integer ≥ 1 "
-                         f"(got {config.top_k!r})")
+        raise ValueError(
+            f"AgentConfig.top_k: must be None or an integer ≥ 1 (got {config.top_k!r})"
+        )
     if config.action_selection not in ("deterministic", "stochastic"):
-        raise ValueError(f"AgentConfig.action_selection: {config.action_selection!r}; choose "
-                         "'deterministic' or 'stochastic'")
+        raise ValueError(
+            f"AgentConfig.action_selection: {config.action_selection!r}; choose "
+            "'deterministic' or 'stochastic'"
+        )
     if not config.gamma > 0 or not config.alpha > 0:
         raise ValueError("AgentConfig.gamma / alpha: must be > 0")
     if config.prune_factors is not None and any(
-            not 0 <= f < n_factors for f in config.prune_factors):
+        not 0 <= f < n_factors for f in config.prune_factors
+    ):
         raise ValueError(f"AgentConfig.prune_factors: indices must lie in 0..{n_factors - 1}")
 
 
@@ -229,8 +244,9 @@ def _segments(sizes) -> tuple[np.ndarray, list[slice]]:
     return offs, [slice(int(offs[i]), int(offs[i + 1])) for i in range(len(sizes))]
 
 
-def _pymdp_engine(model: GenerativeModel, policies: jax.Array, joint_flat: np.ndarray,
-                  config: AgentConfig):
+def _pymdp_engine(
+    model: GenerativeModel, policies: jax.Array, joint_flat: np.ndarray, config: AgentConfig
+):
     """``(infer_states, predict, policy_terms)`` from pymdp's own functions (any model).
 
     Flat layouts: beliefs (N,) = factors concatenated, C (M,) = modalities concatenated.
@@ -248,12 +264,13 @@ def _pymdp_engine(model: GenerativeModel, policies: jax.Array, joint_flat: np.nd
     def infer_states(prior, obs):
         obs = jnp.asarray(obs, jnp.int32)
         seen = obs >= 0
-        o_vec = [jnp.where(seen[m], jax.nn.one_hot(obs[m], n), 1.0 / n)
-                 for m, n in enumerate(num_obs)]
-        a_eff = [jnp.where(seen[m], a, 1.0 / n)
-                 for m, (a, n) in enumerate(zip(A, num_obs, strict=True))]
-        qs = run_factorized_fpi(a_eff, o_vec, [prior[sl] for sl in fsl], A_deps,
-                                num_iter=num_iter)
+        o_vec = [
+            jnp.where(seen[m], jax.nn.one_hot(obs[m], n), 1.0 / n) for m, n in enumerate(num_obs)
+        ]
+        a_eff = [
+            jnp.where(seen[m], a, 1.0 / n) for m, (a, n) in enumerate(zip(A, num_obs, strict=True))
+        ]
+        qs = run_factorized_fpi(a_eff, o_vec, [prior[sl] for sl in fsl], A_deps, num_iter=num_iter)
         return jnp.concatenate(qs)
 
     def step_one(qs, u):
@@ -267,11 +284,14 @@ def _pymdp_engine(model: GenerativeModel, policies: jax.Array, joint_flat: np.nd
         def body(q, u):
             q_next = step_one(q, u)
             qo = control.compute_expected_obs(q_next, A, A_deps)
-            util = (control.compute_expected_utility(qo, C) if config.use_utility
-                    else jnp.zeros(()))
-            gain = (control.compute_info_gain(q_next, qo, A, A_deps)
-                    if config.use_states_info_gain else jnp.zeros(()))
+            util = control.compute_expected_utility(qo, C) if config.use_utility else jnp.zeros(())
+            gain = (
+                control.compute_info_gain(q_next, qo, A, A_deps)
+                if config.use_states_info_gain
+                else jnp.zeros(())
+            )
             return q_next, (util, gain)
+
         _, (util, gain) = jax.lax.scan(body, qs, policy)
         return -util.sum(), -gain.sum()
 
@@ -323,27 +343,34 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         b = np.asarray(model.B[f], np.float32)
         deps = list(model.B_dependencies[f])
         for ax in range(len(deps), 0, -1):  # drop dependencies B does not vary along
-            if len(deps) > 1 and np.array_equal(b, np.broadcast_to(b.take([0], axis=ax),
-                                                                    b.shape)):
+            if len(deps) > 1 and np.array_equal(b, np.broadcast_to(b.take([0], axis=ax), b.shape)):
                 b = b.take(0, axis=ax)
                 deps.pop(ax - 1)
         order = np.argsort(deps)
         b = b.transpose(0, *(1 + order), len(deps) + 1)
-        b = (b[..., joint_flat[:, f]] if model.B_action_dependencies[f]
-             else np.broadcast_to(b, (*b.shape[:-1], n_u)))
+        b = (
+            b[..., joint_flat[:, f]]
+            if model.B_action_dependencies[f]
+            else np.broadcast_to(b, (*b.shape[:-1], n_u))
+        )
         deps = sorted(deps)
         groups.setdefault((ns[f], *(ns[d] for d in deps)), []).append(
-            (f, deps, np.moveaxis(b.reshape(ns[f], -1, n_u), -1, 1)))
+            (f, deps, np.moveaxis(b.reshape(ns[f], -1, n_u), -1, 1))
+        )
     specs = []  # per group: W (K, n, U, Z) and one (K, n_d) index array per dependency
     for members in groups.values():
         W = jnp.asarray(np.stack([w for _, _, w in members]))
-        idx = [jnp.asarray(np.stack([np.arange(foffs[deps[j]], foffs[deps[j] + 1])
-                                     for _, deps, _ in members]))
-               for j in range(len(members[0][1]))]
+        idx = [
+            jnp.asarray(
+                np.stack([np.arange(foffs[deps[j]], foffs[deps[j] + 1]) for _, deps, _ in members])
+            )
+            for j in range(len(members[0][1]))
+        ]
         specs.append((W, idx))
     row_factor = [f for members in groups.values() for f, _, _ in members]
-    perm = jnp.asarray(np.argsort(np.concatenate(
-        [np.arange(foffs[f], foffs[f + 1]) for f in row_factor])))
+    perm = jnp.asarray(
+        np.argsort(np.concatenate([np.arange(foffs[f], foffs[f + 1]) for f in row_factor]))
+    )
     T, A_ext = jnp.asarray(T), jnp.asarray(A_ext)
     first_row = jnp.asarray(moffs[:-1], jnp.int32)
 
@@ -384,8 +411,9 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     return infer_states, predict, policy_terms
 
 
-def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
-               engine: str = "auto") -> AifAgent:
+def make_agent(
+    model: GenerativeModel, config: AgentConfig | None = None, engine: str = "auto"
+) -> AifAgent:
     """Build the decision core for ``model`` (validated first); see the module docstring.
 
     ``engine``: "pymdp" evaluates with pymdp's functions policy by policy (any model);
@@ -400,14 +428,19 @@ def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
     if engine == "auto":
         engine = "fast" if single and config.num_iter in (None, 1) else "pymdp"
     if engine not in ("pymdp", "fast") or (engine == "fast" and not single):
-        raise ValueError(f"engine: {engine!r} is not available for this model; choose 'pymdp' "
-                         "(any model), 'fast' (every modality depends on one factor) or 'auto'")
+        raise ValueError(
+            f"engine: {engine!r} is not available for this model; choose 'pymdp' "
+            "(any model), 'fast' (every modality depends on one factor) or 'auto'"
+        )
     jm = as_jax(model)
     actions_np, flat_np = policy_table(model, config.policy_len)
     policies, actions = jnp.asarray(flat_np), jnp.asarray(actions_np)
     n_pol = policies.shape[0]
-    prune_factors = (default_prune_factors(model) if config.prune_factors is None
-                     else tuple(config.prune_factors))
+    prune_factors = (
+        default_prune_factors(model)
+        if config.prune_factors is None
+        else tuple(config.prune_factors)
+    )
     joint_flat = policy_table(model, 1)[1][:, 0]
     n_u = joint_flat.shape[0]
     if engine == "fast":
@@ -434,9 +467,14 @@ def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
         D = _concat(jm.D if D is None else D, model.num_states, "D")
         C = _concat(jm.C if C is None else C, model.num_obs, "C")
         semantic = jnp.zeros(n_pol) if semantic is None else jnp.asarray(semantic, jnp.float32)
-        return AgentState(prior=D, C=C, lam=jnp.asarray(lam, jnp.float32), semantic=semantic,
-                          action=jnp.full(len(model.num_controls), -1, jnp.int32),
-                          t=jnp.int32(0))
+        return AgentState(
+            prior=D,
+            C=C,
+            lam=jnp.asarray(lam, jnp.float32),
+            semantic=semantic,
+            action=jnp.full(len(model.num_controls), -1, jnp.int32),
+            t=jnp.int32(0),
+        )
 
     def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
@@ -452,34 +490,54 @@ def make_agent(model: GenerativeModel, config: AgentConfig | None = None,
         if config.action_selection == "deterministic":
             pi = jnp.argmax(q_pi)
         else:
-            pi = jax.random.categorical(key, jnp.where(kept, config.alpha * log_stable(q_pi),
-                                                       -jnp.inf))
+            pi = jax.random.categorical(
+                key, jnp.where(kept, config.alpha * log_stable(q_pi), -jnp.inf)
+            )
         action = actions[pi, 0]
         prior = pred[:, pi // (n_pol // n_u)]
         new_state = state._replace(prior=prior, action=action, t=state.t + 1)
-        info = DecisionInfo(qs=qs, vfe=vfe, kept=kept, G=jnp.where(kept, G, jnp.inf),
-                            G_pragmatic=jnp.where(kept, prag, jnp.nan),
-                            G_epistemic=jnp.where(kept, epis, jnp.nan), G_semantic=sem,
-                            q_pi=q_pi, policy=pi)
+        info = DecisionInfo(
+            qs=qs,
+            vfe=vfe,
+            kept=kept,
+            G=jnp.where(kept, G, jnp.inf),
+            G_pragmatic=jnp.where(kept, prag, jnp.nan),
+            G_epistemic=jnp.where(kept, epis, jnp.nan),
+            G_semantic=sem,
+            q_pi=q_pi,
+            policy=pi,
+        )
         return action, new_state, info
 
     def step(key, state: AgentState, obs):
         qs = infer_states(state.prior, obs)
         return decide(key, state, qs, predict(qs))
 
-    return AifAgent(model=model, config=config, engine=engine, policies=policies,
-                    actions=actions, prune_factors=prune_factors, init=init,
-                    step=jax.jit(step), batch_step=jax.jit(jax.vmap(step)),
-                    infer_states=jax.jit(infer_states), predict=jax.jit(predict),
-                    prune_scores=jax.jit(prune_scores), policy_terms=jax.jit(policy_terms),
-                    decide=jax.jit(decide))
+    return AifAgent(
+        model=model,
+        config=config,
+        engine=engine,
+        policies=policies,
+        actions=actions,
+        prune_factors=prune_factors,
+        init=init,
+        step=jax.jit(step),
+        batch_step=jax.jit(jax.vmap(step)),
+        infer_states=jax.jit(infer_states),
+        predict=jax.jit(predict),
+        prune_scores=jax.jit(prune_scores),
+        policy_terms=jax.jit(policy_terms),
+        decide=jax.jit(decide),
+    )
 
 
 def _concat(vectors, sizes, what: str) -> jax.Array:
     vectors = [jnp.asarray(v, jnp.float32) for v in vectors]
     if [v.shape for v in vectors] != [(n,) for n in sizes]:
-        raise ValueError(f"{what}: need one vector per entry with shapes "
-                         f"{[(n,) for n in sizes]}, got {[v.shape for v in vectors]}")
+        raise ValueError(
+            f"{what}: need one vector per entry with shapes "
+            f"{[(n,) for n in sizes]}, got {[v.shape for v in vectors]}"
+        )
     return jnp.concatenate(vectors)
 
 
@@ -503,8 +561,10 @@ def with_semantic(state: AgentState, scores, lam=None) -> AgentState:
     """
     scores = jnp.asarray(scores, jnp.float32)
     if scores.shape != state.semantic.shape:
-        raise ValueError(f"semantic scores: shape {scores.shape}, expected "
-                         f"{state.semantic.shape} (one per policy)")
+        raise ValueError(
+            f"semantic scores: shape {scores.shape}, expected "
+            f"{state.semantic.shape} (one per policy)"
+        )
     lam = state.lam if lam is None else jnp.asarray(lam, jnp.float32)
     return state._replace(semantic=scores, lam=lam)
 

@@ -130,8 +130,11 @@ class AifLlmConfig:
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= low):
                 bad(name, f"must be an int ≥ {low}")
         if self.advice_delay != 1:
-            bad("advice_delay", "the jitted template path supports 1 (use run_advised with "
-                "delay_steps for other delays)")
+            bad(
+                "advice_delay",
+                "the jitted template path supports 1 (use run_advised with "
+                "delay_steps for other delays)",
+            )
 
 
 class AifLlmState(NamedTuple):
@@ -184,8 +187,10 @@ def check_ablate(ablate: Iterable[str] | str | None) -> tuple[str, ...]:
     ablate = tuple(ablate)
     unknown = [a for a in ablate if a not in COMPONENTS]
     if unknown:
-        raise ConfigError(f"--ablate: unknown component(s) {unknown}; choose any of "
-                          f"{', '.join(COMPONENTS)} (comma-separated)")
+        raise ConfigError(
+            f"--ablate: unknown component(s) {unknown}; choose any of "
+            f"{', '.join(COMPONENTS)} (comma-separated)"
+        )
     return tuple(c for c in COMPONENTS if c in ablate)
 
 
@@ -201,16 +206,15 @@ def template_texts(params: EnvParams) -> tuple[tuple[str, ...], np.ndarray]:
     from aifedge.llm_bridge.advisors import ObsSummary, template_advice
 
     n_edge, base = params.n_edge, float(params.cloud_rtt_ms)
-    index = np.full((params.n_nodes, 2, 2 ** n_edge), -1, np.int32)
+    index = np.full((params.n_nodes, 2, 2**n_edge), -1, np.int32)
     rows: dict[str, int] = {}
-    for mask in range(2 ** n_edge):
+    for mask in range(2**n_edge):
         up = tuple(not (mask >> j) & 1 for j in range(n_edge))
         for congested in (0, 1):
             choices = [j + 1 for j in range(n_edge) if up[j]] + [0 if congested else n_edge + 1]
             for node in choices:
                 queue = tuple(0.0 if j == node - 1 else 1e9 for j in range(n_edge))
-                summary = ObsSummary(queue, up, 2.0 * base if congested else base, base, "",
-                                     1000.0)
+                summary = ObsSummary(queue, up, 2.0 * base if congested else base, base, "", 1000.0)
                 text = template_advice(summary).text
                 index[node, congested, mask] = rows.setdefault(text, len(rows))
     return tuple(rows), index
@@ -236,8 +240,9 @@ def _prior_key(params: EnvParams) -> str:
     return repr(tuple(params._replace(max_steps=0)))
 
 
-def fit_keyword_prior(params: EnvParams, seed: int = PRIOR_LOG_SEED,
-                      episodes: int = PRIOR_LOG_EPISODES):
+def fit_keyword_prior(
+    params: EnvParams, seed: int = PRIOR_LOG_SEED, episodes: int = PRIOR_LOG_EPISODES
+):
     """``KeywordPrior`` fitted on ``make_logs(params, episodes=…, seed=…)`` (heuristics)."""
     from aifedge.llm_bridge import KeywordPrior, make_logs
 
@@ -251,8 +256,9 @@ def default_keyword_prior(params: EnvParams):
     (memoised per process)."""
     from aifedge.llm_bridge import KeywordPrior
 
-    if PRIOR_FILE.is_file() and json.loads(PRIOR_FILE.read_text()).get(
-            "params_key") == _prior_key(params):
+    if PRIOR_FILE.is_file() and json.loads(PRIOR_FILE.read_text()).get("params_key") == _prior_key(
+        params
+    ):
         return KeywordPrior.load(PRIOR_FILE)
     return fit_keyword_prior(params)
 
@@ -317,11 +323,17 @@ class AifLlmAgent:
         agent = self.core.init(C=None, lam=0.0)
         agent = agent._replace(C=jnp.asarray(rho * self.c_unit, jnp.float32))
         return AifLlmState(
-            agent=agent, window=init_window(cfg.uncertainty.window),
+            agent=agent,
+            window=init_window(cfg.uncertainty.window),
             tail=online_init(self.gpd_config, scale=0.5, concentration=0.1),
-            n_done=jnp.int32(0), n_excess=jnp.int32(0), prev_deadline_ms=jnp.float32(1.0),
-            seen=jnp.zeros(n_cls, bool), prior_updates=jnp.int32(0),
-            advice=jnp.int32(-1), pending=jnp.int32(-1))
+            n_done=jnp.int32(0),
+            n_excess=jnp.int32(0),
+            prev_deadline_ms=jnp.float32(1.0),
+            seen=jnp.zeros(n_cls, bool),
+            prior_updates=jnp.int32(0),
+            advice=jnp.int32(-1),
+            pending=jnp.int32(-1),
+        )
 
     # -- pieces of one decision ---------------------------------------------------
     def _observe_result(self, s: AifLlmState, obs: Obs):
@@ -330,11 +342,13 @@ class AifLlmAgent:
         done = (obs.last_node >= 0) & (obs.last_outcome != FAILED)
         ratio = obs.last_latency_ms / s.prev_deadline_ms
         excess = done & (ratio > cfg.evt_threshold)
-        tail = online_push(s.tail, (ratio - cfg.evt_threshold)[None], excess[None],
-                           config=self.gpd_config)
+        tail = online_push(
+            s.tail, (ratio - cfg.evt_threshold)[None], excess[None], config=self.gpd_config
+        )
         refit = (s.agent.t > 0) & (s.agent.t % cfg.evt_every == 0)
-        tail = jax.lax.cond(refit, lambda t: _online_refit(t, config=self.gpd_config),
-                            lambda t: t, tail)
+        tail = jax.lax.cond(
+            refit, lambda t: _online_refit(t, config=self.gpd_config), lambda t: t, tail
+        )
         n_done = s.n_done + done.astype(jnp.int32)
         n_excess = s.n_excess + excess.astype(jnp.int32)
         return s._replace(tail=tail, n_done=n_done, n_excess=n_excess)
@@ -345,8 +359,7 @@ class AifLlmAgent:
         u = self.config.evt_threshold
         fitted = s.tail.fit_count >= self.config.evt_min_excesses
         p_u = s.n_excess / jnp.maximum(s.n_done, 1)
-        surv = jnp.exp(gpd_log_survival(1.0 - u, jnp.exp(s.tail.log_scale),
-                                        s.tail.concentration))
+        surv = jnp.exp(gpd_log_survival(1.0 - u, jnp.exp(s.tail.log_scale), s.tail.concentration))
         return jnp.where(fitted, p_u * surv, self.tau0)
 
     def _uncertainty(self, s: AifLlmState, obs: Obs) -> tuple[Window, jax.Array]:
@@ -381,8 +394,7 @@ class AifLlmAgent:
             return prior, jnp.asarray(False)
         logit = jnp.where(prior > 0, jnp.log(jnp.where(prior > 0, prior, 1.0)), -jnp.inf)
         logit = logit + self.config.prior_alpha * self.evidence[obs.task.text_id]
-        top = jax.ops.segment_max(logit, self.factor_ids,
-                                  num_segments=len(self.model.num_states))
+        top = jax.ops.segment_max(logit, self.factor_ids, num_segments=len(self.model.num_states))
         e = jnp.exp(logit - top[self.factor_ids])
         z = jax.ops.segment_sum(e, self.factor_ids, num_segments=len(self.model.num_states))
         d_llm = jnp.where(self.prior_mask > 0, e / z[self.factor_ids], prior)
@@ -410,20 +422,35 @@ class AifLlmAgent:
         window, u_t = self._uncertainty(s, obs)
         lam = self._lambda(u_t, meta_model)
         prior, applied = self._prior(s, obs)
-        seen_obs = jnp.concatenate([
-            cloud_edge.observation_indices(obs, self.params, opt),
-            cloud_edge.outcome_indices(obs, self.params)])
+        seen_obs = jnp.concatenate(
+            [
+                cloud_edge.observation_indices(obs, self.params, opt),
+                cloud_edge.outcome_indices(obs, self.params),
+            ]
+        )
         qs = self.core.infer_states(prior, seen_obs)
         pred = self.core.predict(qs)  # (N, U), shared by G_sem and the decision
         scores = self._semantic(pred, v_pref, advised)
         agent = with_semantic(s.agent._replace(prior=prior, C=rho * self.c_unit), scores, lam)
         action, agent, decision = self.core.decide(key, agent, qs, pred)
-        s = s._replace(agent=agent, window=window, prev_deadline_ms=obs.task.deadline_ms,
-                       seen=s.seen.at[obs.task.task_class].set(True),
-                       prior_updates=s.prior_updates + applied.astype(jnp.int32))
-        info = AifLlmInfo(u_t=u_t, lam=lam, rho=rho, tau=tau, prior_applied=applied,
-                          advised=jnp.asarray(advised), prior=prior, semantic=scores,
-                          decision=decision)
+        s = s._replace(
+            agent=agent,
+            window=window,
+            prev_deadline_ms=obs.task.deadline_ms,
+            seen=s.seen.at[obs.task.task_class].set(True),
+            prior_updates=s.prior_updates + applied.astype(jnp.int32),
+        )
+        info = AifLlmInfo(
+            u_t=u_t,
+            lam=lam,
+            rho=rho,
+            tau=tau,
+            prior_applied=applied,
+            advised=jnp.asarray(advised),
+            prior=prior,
+            semantic=scores,
+            decision=decision,
+        )
         return action[0].astype(jnp.int32), s, info
 
     def template_step(self, key, s: AifLlmState, obs: Obs, meta_model=None):
@@ -441,8 +468,7 @@ class AifLlmAgent:
     def jitted(self) -> tuple:
         """``(step, u_index)`` jitted once per agent (``step`` without ``meta_model`` and
         returning ``(action, state)``), for host loops such as ``run_advised``."""
-        return (jax.jit(lambda k, s, o, v, a: self.step(k, s, o, v, a)[:2]),
-                jax.jit(self.u_index))
+        return (jax.jit(lambda k, s, o, v, a: self.step(k, s, o, v, a)[:2]), jax.jit(self.u_index))
 
     def policy(self, meta_model=None) -> Policy:
         """``Policy(init, act)`` with the template advisor (``meta_model``: f_meta override)."""
@@ -463,9 +489,16 @@ def _flat_ids(model) -> np.ndarray:
     return np.repeat(np.arange(len(model.num_states)), model.num_states).astype(np.int32)
 
 
-def build_agent(params: EnvParams, ablate=(), config: AifLlmConfig | None = None, *,
-                keyword_prior=None, encoder=None, meta_checkpoint=None,
-                meta=None) -> AifLlmAgent:
+def build_agent(
+    params: EnvParams,
+    ablate=(),
+    config: AifLlmConfig | None = None,
+    *,
+    keyword_prior=None,
+    encoder=None,
+    meta_checkpoint=None,
+    meta=None,
+) -> AifLlmAgent:
     """Build the full agent for ``params`` (see the module docstring).
 
     ``keyword_prior``: a ``KeywordPrior`` (default ``default_keyword_prior(params)``);
@@ -514,20 +547,35 @@ def build_agent(params: EnvParams, ablate=(), config: AifLlmConfig | None = None
     tail = options.evt_tail or cloud_edge.EvtTail.from_params(params)
     tau0 = cloud_edge.violation_tail_prob(tail, params)
 
-    meta_model, meta_cfg = meta if meta is not None else load_checkpoint(
-        META_FILE if meta_checkpoint is None else meta_checkpoint)
+    meta_model, meta_cfg = (
+        meta
+        if meta is not None
+        else load_checkpoint(META_FILE if meta_checkpoint is None else meta_checkpoint)
+    )
     return AifLlmAgent(
-        params=params, ablate=ablate, config=config, model=model, core=core, options=options,
+        params=params,
+        ablate=ablate,
+        config=config,
+        model=model,
+        core=core,
+        options=options,
         evidence=None if evidence is None else jnp.asarray(evidence),
-        prior_mask=jnp.asarray(prior_mask), factor_ids=jnp.asarray(factor_ids),
-        sem_slices=sem_slices, sem_tables=sem_tables, advice_texts=texts,
-        advice_index=jnp.asarray(index), advice_table=jnp.asarray(table),
-        c_unit=jnp.asarray(c_unit), tau0=float(tau0), meta_model=meta_model,
-        meta_cfg=meta_cfg, gpd_config=OnlineGPDConfig(capacity=config.evt_capacity))
+        prior_mask=jnp.asarray(prior_mask),
+        factor_ids=jnp.asarray(factor_ids),
+        sem_slices=sem_slices,
+        sem_tables=sem_tables,
+        advice_texts=texts,
+        advice_index=jnp.asarray(index),
+        advice_table=jnp.asarray(table),
+        c_unit=jnp.asarray(c_unit),
+        tau0=float(tau0),
+        meta_model=meta_model,
+        meta_cfg=meta_cfg,
+        gpd_config=OnlineGPDConfig(capacity=config.evt_capacity),
+    )
 
 
-def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
-                        **opts) -> Policy:
+def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template", **opts) -> Policy:
     """The ``aif-llm`` ``Policy`` (jit/vmap-able) with the ``template`` advisor.
 
     ``ablate``: any subset of ``COMPONENTS``; ``opts``: ``build_agent`` keywords
@@ -538,18 +586,30 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
         from aifedge.llm_bridge.advisors import ADVISORS
 
         if advisor not in ADVISORS:
-            raise ConfigError(f"--advisor: unknown advisor {advisor!r}; choose from "
-                              f"{', '.join(ADVISORS)}")
-        raise ConfigError(f"--advisor {advisor}: the batched policy supports the template "
-                          "advisor only; real LLM advisors run asynchronously through "
-                          "aifedge.inference.aif_llm_agent.run_advised")
+            raise ConfigError(
+                f"--advisor: unknown advisor {advisor!r}; choose from {', '.join(ADVISORS)}"
+            )
+        raise ConfigError(
+            f"--advisor {advisor}: the batched policy supports the template "
+            "advisor only; real LLM advisors run asynchronously through "
+            "aifedge.inference.aif_llm_agent.run_advised"
+        )
     return build_agent(params, ablate, **opts).policy()
 
 
 # ------------------------------------------------------------------ real advisors
-def run_advised(params: EnvParams, episodes: int, seed: int, advisor_name: str, ablate=(),
-                advisor_options: dict | None = None, *, delay_steps: int | None = None,
-                agent: AifLlmAgent | None = None, encoder=None):
+def run_advised(
+    params: EnvParams,
+    episodes: int,
+    seed: int,
+    advisor_name: str,
+    ablate=(),
+    advisor_options: dict | None = None,
+    *,
+    delay_steps: int | None = None,
+    agent: AifLlmAgent | None = None,
+    encoder=None,
+):
     """Episodes of the full agent with a real asynchronous advisor (Algorithm 1 lines 5–8).
 
     Episode i uses key ``split(PRNGKey(seed), episodes)[i]`` through
@@ -578,8 +638,10 @@ def run_advised(params: EnvParams, episodes: int, seed: int, advisor_name: str, 
     if agent is None:
         agent = build_agent(params, ablate, encoder=encoder)
     if "semantic" in agent.ablate:
-        raise ConfigError(f"--advisor {advisor_name}: with the semantic term ablated no advice "
-                          "is used; drop --ablate semantic or run the batched policy")
+        raise ConfigError(
+            f"--advisor {advisor_name}: with the semantic term ablated no advice "
+            "is used; drop --ablate semantic or run the batched policy"
+        )
     if delay_steps is None and advisor_name == "template":
         delay_steps = 1
     encoder = SentenceEncoder() if encoder is None else encoder
@@ -598,13 +660,15 @@ def run_advised(params: EnvParams, episodes: int, seed: int, advisor_name: str, 
 
         def act(k, obs, guidance, cell=cell):
             has = guidance.v_pref is not None
-            action, cell["state"] = step(k, cell["state"], obs,
-                                         guidance.v_pref if has else zero, has)
+            action, cell["state"] = step(
+                k, cell["state"], obs, guidance.v_pref if has else zero, has
+            )
             return action
 
         # a fresh worker per episode: no advice carries over between independent episodes
-        with AsyncAdvisor(advisor, threshold, params.step_ms / 1000.0, encoder=encoder,
-                          delay_steps=delay_steps) as runner:
+        with AsyncAdvisor(
+            advisor, threshold, params.step_ms / 1000.0, encoder=encoder, delay_steps=delay_steps
+        ) as runner:
             rec = advised_episode(key, params, act, runner, uncertainty)
             per_episode.append(runner.stats())
         m = episode_metrics(rec["outcome"], rec["latency_ms"])
@@ -612,10 +676,18 @@ def run_advised(params: EnvParams, episodes: int, seed: int, advisor_name: str, 
         waits.append(rec["advisor_wait_s"].mean())
         advised.append(rec["advised"].mean())
     stats = merge_advisor_stats(per_episode)
-    stats.update(advised_fraction=float(np.mean(advised)),
-                 mean_advisor_wait_s=float(np.mean(waits)), ablate=list(agent.ablate))
-    frame = pd.DataFrame({"policy": "aif-llm", "episode": np.arange(episodes),
-                          **{k: [r[k] for r in rows] for k in METRIC_NAMES}})
+    stats.update(
+        advised_fraction=float(np.mean(advised)),
+        mean_advisor_wait_s=float(np.mean(waits)),
+        ablate=list(agent.ablate),
+    )
+    frame = pd.DataFrame(
+        {
+            "policy": "aif-llm",
+            "episode": np.arange(episodes),
+            **{k: [r[k] for r in rows] for k in METRIC_NAMES},
+        }
+    )
     return frame, stats
 
 
@@ -639,10 +711,14 @@ def describe(agent: AifLlmAgent) -> dict:
     """JSON-able summary of an agent's settings (for result provenance)."""
     cfg = dataclasses.asdict(agent.config)
     cfg["agent"] = agent.config.agent._asdict()
-    return {"ablate": list(agent.ablate), "config": cfg,
-            "lambda_range": [agent.meta_cfg.lambda_min, agent.meta_cfg.lambda_max],
-            "fixed_lambda": agent.fixed_lambda if "meta-lambda" in agent.ablate else None,
-            "advice_texts": len(agent.advice_texts), "tau0": agent.tau0}
+    return {
+        "ablate": list(agent.ablate),
+        "config": cfg,
+        "lambda_range": [agent.meta_cfg.lambda_min, agent.meta_cfg.lambda_max],
+        "fixed_lambda": agent.fixed_lambda if "meta-lambda" in agent.ablate else None,
+        "advice_texts": len(agent.advice_texts),
+        "tau0": agent.tau0,
+    }
 
 
 def main() -> None:
@@ -651,8 +727,12 @@ def main() -> None:
 
     params = EnvParams()
     prior = fit_keyword_prior(params)
-    data = {**prior.to_dict(), "params_key": _prior_key(params), "log_seed": PRIOR_LOG_SEED,
-            "log_episodes": PRIOR_LOG_EPISODES}
+    data = {
+        **prior.to_dict(),
+        "params_key": _prior_key(params),
+        "log_seed": PRIOR_LOG_SEED,
+        "log_episodes": PRIOR_LOG_EPISODES,
+    }
     print(write_text_atomic(PRIOR_FILE, json.dumps(data, sort_keys=True) + "\n"))
 
 

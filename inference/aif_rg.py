@@ -99,20 +99,34 @@ class AifRgConfig:
     n_seed_episodes: int = 1
 
     def __post_init__(self):
-        for f in ("n_candidates", "top_k", "n_iters", "horizon", "ensemble_size", "hidden",
-                  "fit_steps", "batch_size", "buffer_size"):
+        for f in (
+            "n_candidates",
+            "top_k",
+            "n_iters",
+            "horizon",
+            "ensemble_size",
+            "hidden",
+            "fit_steps",
+            "batch_size",
+            "buffer_size",
+        ):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"AifRgConfig.{f}: must be an integer ≥ 1 (got {v!r})")
         if not isinstance(self.n_seed_episodes, int) or self.n_seed_episodes < 0:
-            raise ConfigError("AifRgConfig.n_seed_episodes: must be an integer ≥ 0 "
-                              f"(got {self.n_seed_episodes!r})")
+            raise ConfigError(
+                "AifRgConfig.n_seed_episodes: must be an integer ≥ 0 "
+                f"(got {self.n_seed_episodes!r})"
+            )
         if self.top_k >= self.n_candidates:
-            raise ConfigError(f"AifRgConfig.top_k: must be < n_candidates={self.n_candidates} "
-                              f"(got {self.top_k})")
+            raise ConfigError(
+                f"AifRgConfig.top_k: must be < n_candidates={self.n_candidates} (got {self.top_k})"
+            )
         if self.ensemble_size < 2:
-            raise ConfigError("AifRgConfig.ensemble_size: information gain needs ≥ 2 members "
-                              f"(got {self.ensemble_size})")
+            raise ConfigError(
+                "AifRgConfig.ensemble_size: information gain needs ≥ 2 members "
+                f"(got {self.ensemble_size})"
+            )
         if not 0.0 <= self.smoothing < 1.0:
             raise ConfigError(f"AifRgConfig.smoothing: must lie in [0, 1) (got {self.smoothing})")
         if not self.info_weight >= 0.0:
@@ -171,15 +185,21 @@ def act_dim(params: he2024.EnvParams) -> int:
 def action_features(action: jax.Array, params: he2024.EnvParams) -> jax.Array:
     """(..., S + 3): one-hot server and the allocation as a share of ``full_alloc``."""
     server, alloc = jax.vmap(lambda a: he2024.decode_action(a, params))(jnp.ravel(action))
-    feats = jnp.concatenate([jax.nn.one_hot(server, params.n_servers),
-                             alloc / jnp.asarray(params.full_alloc, jnp.float32)], axis=-1)
+    feats = jnp.concatenate(
+        [
+            jax.nn.one_hot(server, params.n_servers),
+            alloc / jnp.asarray(params.full_alloc, jnp.float32),
+        ],
+        axis=-1,
+    )
     return feats.reshape((*jnp.shape(action), act_dim(params)))
 
 
 def _init_member(key: jax.Array, sizes: tuple[int, ...]) -> list:
     layers = []
-    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), pairwise(sizes),
-                                strict=True):
+    for k, (n_in, n_out) in zip(
+        jax.random.split(key, len(sizes) - 1), pairwise(sizes), strict=True
+    ):
         w = jax.random.normal(k, (n_in, n_out)) * jnp.sqrt(1.0 / n_in)
         layers.append((w, jnp.zeros(n_out)))
     return layers
@@ -190,11 +210,16 @@ def server_view(obs: jax.Array, act: jax.Array) -> jax.Array:
     remaining [C, W, M] fractions, distance [km], queue wait [10 s]."""
     n_srv = (obs.shape[-1] - 3) // 5
     onehot = act[..., :n_srv]
-    remaining = obs[..., :3 * n_srv].reshape((*obs.shape[:-1], n_srv, 3))
-    dist, wait = obs[..., 3 * n_srv:4 * n_srv], obs[..., 4 * n_srv:5 * n_srv]
-    return jnp.concatenate([jnp.einsum("...s,...sr->...r", onehot, remaining),
-                            (onehot * dist).sum(-1, keepdims=True),
-                            (onehot * wait).sum(-1, keepdims=True)], axis=-1)
+    remaining = obs[..., : 3 * n_srv].reshape((*obs.shape[:-1], n_srv, 3))
+    dist, wait = obs[..., 3 * n_srv : 4 * n_srv], obs[..., 4 * n_srv : 5 * n_srv]
+    return jnp.concatenate(
+        [
+            jnp.einsum("...s,...sr->...r", onehot, remaining),
+            (onehot * dist).sum(-1, keepdims=True),
+            (onehot * wait).sum(-1, keepdims=True),
+        ],
+        axis=-1,
+    )
 
 
 def model_input(obs: jax.Array, act: jax.Array) -> jax.Array:
@@ -216,8 +241,10 @@ def init_model(key: jax.Array, cfg: AifRgConfig, params: he2024.EnvParams) -> di
 
     def member(k):
         k_dyn, k_out = jax.random.split(k)
-        return {"dyn": _init_member(k_dyn, (d_in, cfg.hidden, cfg.hidden, 2 * d_obs)),
-                "out": _init_member(k_out, (d_in, cfg.hidden, cfg.hidden, 4))}
+        return {
+            "dyn": _init_member(k_dyn, (d_in, cfg.hidden, cfg.hidden, 2 * d_obs)),
+            "out": _init_member(k_out, (d_in, cfg.hidden, cfg.hidden, 4)),
+        }
 
     return jax.vmap(member)(jax.random.split(key, cfg.ensemble_size))
 
@@ -236,9 +263,14 @@ def predict(model: dict, obs: jax.Array, act: jax.Array, min_std: float) -> Pred
     out = jax.vmap(_member_apply)(model["out"], x)
     d = obs.shape[-1]
     clip = partial(jnp.clip, min=2.0 * jnp.log(min_std), max=LOGVAR_MAX)
-    return Prediction(delta_mean=dyn[..., :d], delta_logvar=clip(dyn[..., d:]),
-                      exec_logit=out[..., 0], lat_mean=out[..., 1],
-                      lat_logvar=clip(out[..., 2]), pass_mean=out[..., 3])
+    return Prediction(
+        delta_mean=dyn[..., :d],
+        delta_logvar=clip(dyn[..., d:]),
+        exec_logit=out[..., 0],
+        lat_mean=out[..., 1],
+        lat_logvar=clip(out[..., 2]),
+        pass_mean=out[..., 3],
+    )
 
 
 def _gauss_nll(mean, logvar, target):
@@ -275,8 +307,14 @@ def info_gain(pred: Prediction) -> jax.Array:
     return 0.5 * jnp.log1p(ratio).sum(-1)
 
 
-def sequence_value(model: dict, obs_flat: jax.Array, t_max_s, seqs: jax.Array,
-                   cfg: AifRgConfig, params: he2024.EnvParams) -> jax.Array:
+def sequence_value(
+    model: dict,
+    obs_flat: jax.Array,
+    t_max_s,
+    seqs: jax.Array,
+    cfg: AifRgConfig,
+    params: he2024.EnvParams,
+) -> jax.Array:
     """−G(π) for J sequences ``seqs`` (J, H) of flat actions from observation (D,)."""
     n_seq = seqs.shape[0]
     obs = jnp.broadcast_to(obs_flat, (cfg.ensemble_size, n_seq, obs_flat.shape[-1]))
@@ -296,16 +334,24 @@ def _factor_sizes(params: he2024.EnvParams) -> tuple[int, int, int, int]:
     return (params.n_servers, params.n_levels, params.n_levels, params.n_levels)
 
 
-def plan(key: jax.Array, model: dict, obs_flat: jax.Array, t_max_s, cfg: AifRgConfig,
-         params: he2024.EnvParams) -> jax.Array:
+def plan(
+    key: jax.Array,
+    model: dict,
+    obs_flat: jax.Array,
+    t_max_s,
+    cfg: AifRgConfig,
+    params: he2024.EnvParams,
+) -> jax.Array:
     """One decision (Algorithm 1 l. 5–15): CEM over q(π); returns a flat action index."""
     sizes = _factor_sizes(params)
     q0 = tuple(jnp.full((cfg.horizon, n), 1.0 / n) for n in sizes)
 
     def sample(key, q):
         keys = jax.random.split(key, len(q))
-        parts = [jax.random.categorical(k, jnp.log(p), shape=(cfg.n_candidates, cfg.horizon))
-                 for k, p in zip(keys, q, strict=True)]
+        parts = [
+            jax.random.categorical(k, jnp.log(p), shape=(cfg.n_candidates, cfg.horizon))
+            for k, p in zip(keys, q, strict=True)
+        ]
         return parts, he2024.encode_action(*parts, params)
 
     def iteration(q, key):
@@ -313,9 +359,9 @@ def plan(key: jax.Array, model: dict, obs_flat: jax.Array, t_max_s, cfg: AifRgCo
         value = sequence_value(model, obs_flat, t_max_s, seqs, cfg, params)
         _, elite = jax.lax.top_k(value, cfg.top_k)
         new_q = tuple(
-            cfg.smoothing * p + (1.0 - cfg.smoothing)
-            * jax.nn.one_hot(part[elite], n).mean(0)
-            for p, part, n in zip(q, parts, sizes, strict=True))
+            cfg.smoothing * p + (1.0 - cfg.smoothing) * jax.nn.one_hot(part[elite], n).mean(0)
+            for p, part, n in zip(q, parts, sizes, strict=True)
+        )
         return new_q, None
 
     k_iter, k_act = jax.random.split(key)
@@ -333,25 +379,35 @@ def init(key: jax.Array, cfg: AifRgConfig, params: he2024.EnvParams) -> AgentSta
     """Fresh ensemble, optimiser and empty buffer."""
     model = init_model(key, cfg, params)
     d_obs, n = he2024.obs_dim(params), cfg.buffer_size
-    buf = Buffer(obs=jnp.zeros((n, d_obs)), act=jnp.zeros((n, act_dim(params))),
-                 next_obs=jnp.zeros((n, d_obs)), executed=jnp.zeros(n, bool),
-                 latency_s=jnp.zeros(n), server_pass=jnp.zeros(n), ptr=jnp.int32(0),
-                 size=jnp.int32(0))
-    return AgentState(model=model, opt_state=optax.adam(cfg.lr).init(model), buffer=buf,
-                      episodes=jnp.int32(0))
+    buf = Buffer(
+        obs=jnp.zeros((n, d_obs)),
+        act=jnp.zeros((n, act_dim(params))),
+        next_obs=jnp.zeros((n, d_obs)),
+        executed=jnp.zeros(n, bool),
+        latency_s=jnp.zeros(n),
+        server_pass=jnp.zeros(n),
+        ptr=jnp.int32(0),
+        size=jnp.int32(0),
+    )
+    return AgentState(
+        model=model, opt_state=optax.adam(cfg.lr).init(model), buffer=buf, episodes=jnp.int32(0)
+    )
 
 
 def record(buf: Buffer, obs, act, next_obs, executed, latency_s, server_pass) -> Buffer:
     """Append T transitions (leading axis T) to the ring buffer."""
     n = buf.obs.shape[0]
     idx = (buf.ptr + jnp.arange(obs.shape[0])) % n
-    return Buffer(obs=buf.obs.at[idx].set(obs), act=buf.act.at[idx].set(act),
-                  next_obs=buf.next_obs.at[idx].set(next_obs),
-                  executed=buf.executed.at[idx].set(executed),
-                  latency_s=buf.latency_s.at[idx].set(latency_s),
-                  server_pass=buf.server_pass.at[idx].set(server_pass),
-                  ptr=(buf.ptr + obs.shape[0]) % n,
-                  size=jnp.minimum(buf.size + obs.shape[0], n))
+    return Buffer(
+        obs=buf.obs.at[idx].set(obs),
+        act=buf.act.at[idx].set(act),
+        next_obs=buf.next_obs.at[idx].set(next_obs),
+        executed=buf.executed.at[idx].set(executed),
+        latency_s=buf.latency_s.at[idx].set(latency_s),
+        server_pass=buf.server_pass.at[idx].set(server_pass),
+        ptr=(buf.ptr + obs.shape[0]) % n,
+        size=jnp.minimum(buf.size + obs.shape[0], n),
+    )
 
 
 @partial(jax.jit, static_argnames=("cfg", "params", "explore"))
@@ -372,14 +428,27 @@ def _run_episode(key, state, t_max_s, cfg, params, explore):
         return (obs, env_state), (flat, action, he2024.flatten_obs(obs, params), info)
 
     _, (flats, actions, nexts, infos) = jax.lax.scan(
-        body, (obs, env_state), jax.random.split(k_loop, params.n_tasks))
-    buf = record(state.buffer, flats, action_features(actions, params), nexts, infos.executed,
-                 infos.latency_s, infos.server_pass)
+        body, (obs, env_state), jax.random.split(k_loop, params.n_tasks)
+    )
+    buf = record(
+        state.buffer,
+        flats,
+        action_features(actions, params),
+        nexts,
+        infos.executed,
+        infos.latency_s,
+        infos.server_pass,
+    )
     return state._replace(buffer=buf, episodes=state.episodes + 1), infos
 
 
-def run_episode(key: jax.Array, state: AgentState, cfg: AifRgConfig, params: he2024.EnvParams,
-                explore: bool = False) -> tuple[AgentState, he2024.StepInfo]:
+def run_episode(
+    key: jax.Array,
+    state: AgentState,
+    cfg: AifRgConfig,
+    params: he2024.EnvParams,
+    explore: bool = False,
+) -> tuple[AgentState, he2024.StepInfo]:
     """One episode (Algorithm 1 l. 2–19): plan, act, record. ``explore``: uniform actions.
 
     Returns the state with the episode's transitions appended and the ``StepInfo`` (T,).
@@ -401,8 +470,14 @@ def fit(key: jax.Array, state: AgentState, cfg: AifRgConfig) -> tuple[AgentState
     def loss_fn(model, idx):
         obs = buf.obs[idx]
         pred = predict(model, obs, buf.act[idx], cfg.min_std)
-        return member_losses(pred, obs, buf.next_obs[idx], buf.executed[idx],
-                             buf.latency_s[idx], buf.server_pass[idx]).sum()
+        return member_losses(
+            pred,
+            obs,
+            buf.next_obs[idx],
+            buf.executed[idx],
+            buf.latency_s[idx],
+            buf.server_pass[idx],
+        ).sum()
 
     def one(carry, k):
         model, opt_state = carry
@@ -412,12 +487,18 @@ def fit(key: jax.Array, state: AgentState, cfg: AifRgConfig) -> tuple[AgentState
         return (optax.apply_updates(model, updates), opt_state), loss / cfg.ensemble_size
 
     (model, opt_state), losses = jax.lax.scan(
-        one, (state.model, state.opt_state), jax.random.split(key, cfg.fit_steps))
+        one, (state.model, state.opt_state), jax.random.split(key, cfg.fit_steps)
+    )
     return state._replace(model=model, opt_state=opt_state), losses
 
 
-def train(key: jax.Array, cfg: AifRgConfig, params: he2024.EnvParams, n_episodes: int,
-          state: AgentState | None = None) -> tuple[AgentState, list[dict]]:
+def train(
+    key: jax.Array,
+    cfg: AifRgConfig,
+    params: he2024.EnvParams,
+    n_episodes: int,
+    state: AgentState | None = None,
+) -> tuple[AgentState, list[dict]]:
     """Algorithm 1: ``n_episodes`` of acting then fitting. Returns the state and one row of
     ``he2024.episode_metrics`` per episode (plus ``episode`` and ``fit_loss``)."""
     if not isinstance(n_episodes, int) or n_episodes < 1:
@@ -436,8 +517,14 @@ def train(key: jax.Array, cfg: AifRgConfig, params: he2024.EnvParams, n_episodes
     return state, rows
 
 
-def evaluate(key: jax.Array, state: AgentState, cfg: AifRgConfig, params: he2024.EnvParams,
-             n_episodes: int, explore: bool = False) -> list[dict]:
+def evaluate(
+    key: jax.Array,
+    state: AgentState,
+    cfg: AifRgConfig,
+    params: he2024.EnvParams,
+    n_episodes: int,
+    explore: bool = False,
+) -> list[dict]:
     """Frozen evaluation: ``n_episodes`` episodes, no fitting (the recorded transitions are
     discarded); ``explore=True`` evaluates the uniform random policy. One
     ``he2024.episode_metrics`` row per episode."""

@@ -24,8 +24,12 @@ from aifedge.generative_models import cloud_edge
 from .agent import AgentConfig, make_agent, to_pymdp_agent
 
 
-def bench_decision(repeats: int = 1000, batch: int = 1024, batch_repeats: int = 20,
-                   config: AgentConfig | None = None) -> list[dict]:
+def bench_decision(
+    repeats: int = 1000,
+    batch: int = 1024,
+    batch_repeats: int = 20,
+    config: AgentConfig | None = None,
+) -> list[dict]:
     """Per-decision latency (single, batched) and the plain-pymdp reference; see module doc.
 
     ``repeats`` single calls (at least 1,000), ``batch_repeats`` batched calls.
@@ -34,8 +38,10 @@ def bench_decision(repeats: int = 1000, batch: int = 1024, batch_repeats: int = 
     config = AgentConfig() if config is None else config
     model = cloud_edge.build_model()
     n_edge = len(model.modality_names) - 2 - len(model.control_levels[0])
-    obs = jnp.asarray([0, 1, 2, 0, 0][:n_edge] + [0] * (n_edge - 5) + [1, 0]
-                      + [3] * len(model.control_levels[0]), jnp.int32)
+    obs = jnp.asarray(
+        [0, 1, 2, 0, 0][:n_edge] + [0] * (n_edge - 5) + [1, 0] + [3] * len(model.control_levels[0]),
+        jnp.int32,
+    )
     key = jax.random.PRNGKey(0)
     fast = make_agent(model, config, engine="fast")
     ref = make_agent(model, config, engine="pymdp")
@@ -63,10 +69,20 @@ def bench_decision(repeats: int = 1000, batch: int = 1024, batch_repeats: int = 
     common = {"n_policies": n_pol, "top_k": config.top_k, "policy_len": config.policy_len}
     return [
         _row("decision_single", t_fast, decisions_per_s=1.0 / ours, **common),
-        _row(f"decision_batched_{batch}", t_batch, batch=batch,
-             decisions_per_s=batch / float(np.median(t_batch)), **common),
-        _row("decision_single_pymdp_engine", t_ref,
-             ratio_to_ours=float(np.median(t_ref)) / ours, **common),
-        _row("pymdp_agent_single", t_pymdp, ratio_to_ours=float(np.median(t_pymdp)) / ours,
-             **common),
+        _row(
+            f"decision_batched_{batch}",
+            t_batch,
+            batch=batch,
+            decisions_per_s=batch / float(np.median(t_batch)),
+            **common,
+        ),
+        _row(
+            "decision_single_pymdp_engine",
+            t_ref,
+            ratio_to_ours=float(np.median(t_ref)) / ours,
+            **common,
+        ),
+        _row(
+            "pymdp_agent_single", t_pymdp, ratio_to_ours=float(np.median(t_pymdp)) / ours, **common
+        ),
     ]

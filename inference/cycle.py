@@ -70,15 +70,41 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
         encode = time_calls(lambda: enc.encode_uncached([advice.text]), max(3, repeats // 4))
 
     rows = [
-        _row("cycle_aif_core", core, ms=1e3 * float(np.median(core)), critical_path=True,
-             advised=bool(info.advised), n_policies=int(agent.core.policies.shape[0]),
-             top_k=agent.config.agent.top_k, paper_ms=1.68),
-        _row("cycle_meta_net", meta, us=1e6 * float(np.median(meta)), critical_path=True,
-             hidden=agent.meta_cfg.hidden, paper_ms=1.0),
-        _row("cycle_encoder", encode, ms=1e3 * float(np.median(encode)), critical_path=False,
-             torch_threads=n_threads, text=advice.text, paper_ms=3.92),
-        _row("cycle_llm_advisor", llm, ms=1e3 * float(np.median(llm)), critical_path=False,
-             advisor="template", paper_ms=780.0),
+        _row(
+            "cycle_aif_core",
+            core,
+            ms=1e3 * float(np.median(core)),
+            critical_path=True,
+            advised=bool(info.advised),
+            n_policies=int(agent.core.policies.shape[0]),
+            top_k=agent.config.agent.top_k,
+            paper_ms=1.68,
+        ),
+        _row(
+            "cycle_meta_net",
+            meta,
+            us=1e6 * float(np.median(meta)),
+            critical_path=True,
+            hidden=agent.meta_cfg.hidden,
+            paper_ms=1.0,
+        ),
+        _row(
+            "cycle_encoder",
+            encode,
+            ms=1e3 * float(np.median(encode)),
+            critical_path=False,
+            torch_threads=n_threads,
+            text=advice.text,
+            paper_ms=3.92,
+        ),
+        _row(
+            "cycle_llm_advisor",
+            llm,
+            ms=1e3 * float(np.median(llm)),
+            critical_path=False,
+            advisor="template",
+            paper_ms=780.0,
+        ),
     ]
     if os.environ.get("AIFEDGE_BENCH_SMOLLM") == "1":
         from aifedge.llm_bridge.advisors import SmolLMAdvisor
@@ -87,8 +113,15 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
         with torch_threads(threads):
             smol.load()
             times = time_calls(lambda: smol(summary), max(1, min(repeats, 3)))
-        rows.append(_row("cycle_llm_advisor_smollm", times, ms=1e3 * float(np.median(times)),
-                         critical_path=False, advisor="smollm", paper_ms=780.0,
-                         steps_of_delay=int(np.ceil(float(np.median(times))
-                                                    / (params.step_ms / 1000.0)))))
+        rows.append(
+            _row(
+                "cycle_llm_advisor_smollm",
+                times,
+                ms=1e3 * float(np.median(times)),
+                critical_path=False,
+                advisor="smollm",
+                paper_ms=780.0,
+                steps_of_delay=int(np.ceil(float(np.median(times)) / (params.step_ms / 1000.0))),
+            )
+        )
     return rows

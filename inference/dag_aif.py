@@ -56,8 +56,10 @@ def check_config(cfg: DagAifConfig) -> DagAifConfig:
     gm.check_options(cfg)
     h = cfg.policy_len
     if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 3:
-        raise ConfigError(f"DagAifConfig.policy_len: must be an integer in 1..3 (got {h!r}); "
-                          "4^H policies are evaluated per decision")
+        raise ConfigError(
+            f"DagAifConfig.policy_len: must be an integer in 1..3 (got {h!r}); "
+            "4^H policies are evaluated per decision"
+        )
     return cfg
 
 
@@ -70,12 +72,12 @@ def scheme_agent(params: env.EnvParams, cfg: DagAifConfig) -> AifAgent:
     check_config(cfg)
     with gm.eager_if_tracing():
         model = gm.build_model(params, cfg)
-        return make_agent(model, AgentConfig(policy_len=cfg.policy_len, top_k=None),
-                          engine="fast")
+        return make_agent(model, AgentConfig(policy_len=cfg.policy_len, top_k=None), engine="fast")
 
 
-def decide(agent: AifAgent, key: jax.Array, obs: env.Obs, params: env.EnvParams,
-           cfg: DagAifConfig) -> tuple[jax.Array, DecisionInfo]:
+def decide(
+    agent: AifAgent, key: jax.Array, obs: env.Obs, params: env.EnvParams, cfg: DagAifConfig
+) -> tuple[jax.Array, DecisionInfo]:
     """One joint decision: actions (I,) = j_i · 4 + α_i, and each agent's ``DecisionInfo``.
 
     Agent i observes ``gm.observation_indices(obs)[i]`` (its sub-task, the edges' queues);
@@ -105,8 +107,9 @@ class DagAifScheme(NamedTuple):
     act: Callable
 
 
-def make_dag_aif_scheme(params: env.EnvParams | None = None, cfg: DagAifConfig | None = None,
-                        **overrides) -> DagAifScheme:
+def make_dag_aif_scheme(
+    params: env.EnvParams | None = None, cfg: DagAifConfig | None = None, **overrides
+) -> DagAifScheme:
     """Build the scheme for ``params`` (default ``dag_offload.make_params()``).
 
     ``cfg`` or keyword ``overrides`` (``DagAifConfig`` fields; ``ConfigError`` if bad).

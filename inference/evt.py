@@ -86,8 +86,7 @@ class _GPDSupport(constraints._Interval):
 
     def __init__(self, loc, scale, concentration):
         bounded = concentration < 0
-        upper = jnp.where(bounded, loc - scale / jnp.where(bounded, concentration, -1.0),
-                          jnp.inf)
+        upper = jnp.where(bounded, loc - scale / jnp.where(bounded, concentration, -1.0), jnp.inf)
         super().__init__(loc, upper)
 
     def __call__(self, x):
@@ -115,14 +114,16 @@ class _GPDSupportTransform(Transform):
 
     def __call__(self, x):
         lower, bounded, width = self._parts()
-        return lower + jnp.where(bounded, width * jax.nn.sigmoid(x),
-                                 jnp.exp(jnp.where(bounded, 0.0, x)))
+        return lower + jnp.where(
+            bounded, width * jax.nn.sigmoid(x), jnp.exp(jnp.where(bounded, 0.0, x))
+        )
 
     def _inverse(self, y):
         lower, bounded, width = self._parts()
         r = (y - lower) / width
-        return jnp.where(bounded, jnp.log(r) - jnp.log1p(-jnp.where(bounded, r, 0.5)),
-                         jnp.log(y - lower))
+        return jnp.where(
+            bounded, jnp.log(r) - jnp.log1p(-jnp.where(bounded, r, 0.5)), jnp.log(y - lower)
+        )
 
     def log_abs_det_jacobian(self, x, y, intermediates=None):
         _, bounded, width = self._parts()
@@ -152,16 +153,19 @@ class GeneralizedPareto(dist.Distribution):
     ξ ≥ 1 (undefined: the mean is infinite).
     """
 
-    arg_constraints: ClassVar[dict] = {"loc": constraints.real,
-                                       "scale": constraints.positive,
-                                       "concentration": constraints.real}
+    arg_constraints: ClassVar[dict] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+        "concentration": constraints.real,
+    }
     reparametrized_params: ClassVar[list] = ["loc", "scale", "concentration"]
     pytree_data_fields = ("loc", "scale", "concentration")
 
     def __init__(self, loc=0.0, scale=1.0, concentration=0.0, *, validate_args=None):
         self.loc, self.scale, self.concentration = promote_shapes(loc, scale, concentration)
-        batch_shape = lax.broadcast_shapes(jnp.shape(loc), jnp.shape(scale),
-                                           jnp.shape(concentration))
+        batch_shape = lax.broadcast_shapes(
+            jnp.shape(loc), jnp.shape(scale), jnp.shape(concentration)
+        )
         super().__init__(batch_shape=batch_shape, validate_args=validate_args)
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
@@ -245,15 +249,18 @@ class MeanResidualLife(NamedTuple):
     n_exceed: np.ndarray
 
 
-def mean_residual_life(samples, thresholds=None, *, num: int = 50,
-                       min_exceed: int = 10) -> MeanResidualLife:
+def mean_residual_life(
+    samples, thresholds=None, *, num: int = 50, min_exceed: int = 10
+) -> MeanResidualLife:
     """Mean excess ``E[X − u | X > u]`` over thresholds ``u`` (default: ``num`` quantiles
     from the median to the point where ``min_exceed`` samples remain)."""
     x = np.sort(np.asarray(samples, dtype=float).ravel())
     x = x[np.isfinite(x)]
     if x.size <= min_exceed:
-        raise ValueError(f"mean_residual_life: need more than min_exceed={min_exceed} finite "
-                         f"samples (got {x.size})")
+        raise ValueError(
+            f"mean_residual_life: need more than min_exceed={min_exceed} finite "
+            f"samples (got {x.size})"
+        )
     if thresholds is None:
         thresholds = np.linspace(np.median(x), x[-min_exceed - 1], num)
     thresholds = np.asarray(thresholds, dtype=float)
@@ -264,8 +271,9 @@ def mean_residual_life(samples, thresholds=None, *, num: int = 50,
         means.append(excess.mean() if excess.size else np.nan)
         sds.append(excess.std(ddof=1) / np.sqrt(excess.size) if excess.size > 1 else np.nan)
     means, sds = np.asarray(means), np.asarray(sds)
-    return MeanResidualLife(thresholds, means, means - 1.96 * sds, means + 1.96 * sds,
-                            np.asarray(counts))
+    return MeanResidualLife(
+        thresholds, means, means - 1.96 * sds, means + 1.96 * sds, np.asarray(counts)
+    )
 
 
 # ---------------------------------------------------------------- Bayesian fit (NUTS)
@@ -283,8 +291,10 @@ def default_priors(exceedances) -> dict[str, dist.Distribution]:
     (covers bounded tails, ξ < 0, through the paper's ζ = 1.5).
     """
     y = np.asarray(exceedances, dtype=float)
-    return {"scale": dist.LogNormal(float(np.log(np.median(y))), 2.0),
-            "concentration": dist.Normal(0.0, 1.0)}
+    return {
+        "scale": dist.LogNormal(float(np.log(np.median(y))), 2.0),
+        "concentration": dist.Normal(0.0, 1.0),
+    }
 
 
 def _log_posterior(u, y, valid, priors):
@@ -292,8 +302,12 @@ def _log_posterior(u, y, valid, priors):
     t_scale = biject_to(priors["scale"].support)
     t_xi = biject_to(priors["concentration"].support)
     scale, xi = t_scale(u[0]), t_xi(u[1])
-    log_prior = (priors["scale"].log_prob(scale) + t_scale.log_abs_det_jacobian(u[0], scale)
-                 + priors["concentration"].log_prob(xi) + t_xi.log_abs_det_jacobian(u[1], xi))
+    log_prior = (
+        priors["scale"].log_prob(scale)
+        + t_scale.log_abs_det_jacobian(u[0], scale)
+        + priors["concentration"].log_prob(xi)
+        + t_xi.log_abs_det_jacobian(u[1], xi)
+    )
     # parameters that put data outside the support get −inf (the proposal is rejected)
     log_lik = GeneralizedPareto(0.0, scale, xi, validate_args=False).log_prob(y)
     return log_prior + jnp.sum(jnp.where(valid, log_lik, 0.0))
@@ -317,7 +331,8 @@ def _nuts_chain(key, y, valid, priors, num_warmup: int, num_samples: int):
     u0 = jnp.stack([t_scale.inv(jnp.exp(start[0] + jitter[0])), t_xi.inv(start[1] + jitter[1])])
     u0 = jnp.where(jnp.isfinite(u0), u0, 0.0)  # a start outside a bounded prior's support
     init_kernel, sample_kernel = numpyro.infer.hmc.hmc(
-        potential_fn=lambda u: -_log_posterior(u, y, valid, priors), algo="NUTS")
+        potential_fn=lambda u: -_log_posterior(u, y, valid, priors), algo="NUTS"
+    )
     state = init_kernel(u0, num_warmup, rng_key=k_run)
 
     def draw(st, _):
@@ -333,8 +348,7 @@ def _nuts_chain(key, y, valid, priors, num_warmup: int, num_samples: int):
 def _import_arviz():
     with warnings.catch_warnings():
         # ArviZ 0.23 emits a once-a-day FutureWarning about its 1.0 refactor at import.
-        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing",
-                                category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
         import arviz
 
     return arviz
@@ -345,13 +359,23 @@ def _check_excesses(exceedances, what: str) -> np.ndarray:
     if y.size < 2:
         raise ValueError(f"{what}: need at least 2 excesses (got {y.size})")
     if not np.all(np.isfinite(y)) or np.any(y < 0):
-        raise ValueError(f"{what}: excesses must be finite and ≥ 0 — subtract the threshold "
-                         "first (peaks_over_threshold does)")
+        raise ValueError(
+            f"{what}: excesses must be finite and ≥ 0 — subtract the threshold "
+            "first (peaks_over_threshold does)"
+        )
     return y
 
 
-def fit_gpd(exceedances, *, priors=None, num_samples: int = 500, num_warmup: int = 300,
-            num_chains: int = 4, seed: int = 0, rhat_threshold: float = 1.01):
+def fit_gpd(
+    exceedances,
+    *,
+    priors=None,
+    num_samples: int = 500,
+    num_warmup: int = 300,
+    num_chains: int = 4,
+    seed: int = 0,
+    rhat_threshold: float = 1.01,
+):
     """Bayesian GPD fit of excesses (threshold already subtracted) with NUTS.
 
     Args:
@@ -374,25 +398,32 @@ def fit_gpd(exceedances, *, priors=None, num_samples: int = 500, num_warmup: int
     y = _check_excesses(exceedances, "fit_gpd")
     priors = default_priors(y) if priors is None else priors
     if set(priors) != {"scale", "concentration"}:
-        raise ValueError("fit_gpd: priors must have exactly the keys 'scale' and "
-                         f"'concentration' (got {sorted(priors)})")
+        raise ValueError(
+            "fit_gpd: priors must have exactly the keys 'scale' and "
+            f"'concentration' (got {sorted(priors)})"
+        )
     if min(num_samples, num_warmup, num_chains) < 1:
-        raise ValueError("fit_gpd: num_samples, num_warmup and num_chains must be ≥ 1 (got "
-                         f"{num_samples}, {num_warmup}, {num_chains})")
+        raise ValueError(
+            "fit_gpd: num_samples, num_warmup and num_chains must be ≥ 1 (got "
+            f"{num_samples}, {num_warmup}, {num_chains})"
+        )
     size = max(64, 1 << int(np.ceil(np.log2(y.size))))
     padded = np.pad(y, (0, size - y.size)).astype(np.float32)
     valid = np.arange(size) < y.size
     draws, diverging = [], []
     for key in np.asarray(jax.random.split(jax.random.PRNGKey(seed), num_chains)):
-        chain, div = _nuts_chain(key, padded, valid, priors, num_warmup=num_warmup,
-                                 num_samples=num_samples)
+        chain, div = _nuts_chain(
+            key, padded, valid, priors, num_warmup=num_warmup, num_samples=num_samples
+        )
         draws.append(np.asarray(chain))
         diverging.append(np.asarray(div))
     draws = np.stack(draws)  # (chains, draws, 2)
     az = _import_arviz()
-    idata = az.from_dict(posterior={"scale": draws[..., 0], "concentration": draws[..., 1]},
-                         sample_stats={"diverging": np.stack(diverging)},
-                         attrs={"n_excesses": int(y.size)})
+    idata = az.from_dict(
+        posterior={"scale": draws[..., 0], "concentration": draws[..., 1]},
+        sample_stats={"diverging": np.stack(diverging)},
+        attrs={"n_excesses": int(y.size)},
+    )
     if num_chains > 1:
         check_convergence(idata, rhat_threshold)
     return idata
@@ -404,8 +435,11 @@ def check_convergence(idata, rhat_threshold: float = 1.01) -> float:
     rhat = _import_arviz().rhat(idata)
     worst = max(float(rhat[k]) for k in ("scale", "concentration"))
     if not worst <= rhat_threshold:
-        warnings.warn(f"GPD fit: split R-hat {worst:.3f} > {rhat_threshold}; increase "
-                      "num_warmup/num_samples", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"GPD fit: split R-hat {worst:.3f} > {rhat_threshold}; increase num_warmup/num_samples",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return worst
 
 
@@ -429,23 +463,27 @@ def _summarise(draws: np.ndarray, cred_mass: float) -> TailEstimate:
     return TailEstimate(float(np.mean(draws)), float(lo), float(hi))
 
 
-def exceedance_probability(idata, threshold: float, level: float, *, rate: float = 1.0,
-                           cred_mass: float = 0.9) -> TailEstimate:
+def exceedance_probability(
+    idata, threshold: float, level: float, *, rate: float = 1.0, cred_mass: float = 0.9
+) -> TailEstimate:
     """``P(X > level) = rate · S_GPD(level − threshold)`` over the posterior.
 
     ``rate`` is ``P(X > threshold)`` (the fraction of all observations that exceeded it);
     the default 1 gives the probability conditional on an exceedance.
     """
     if level < threshold:
-        raise ValueError(f"exceedance_probability: level {level} is below the threshold "
-                         f"{threshold}; the GPD only describes the tail above it")
+        raise ValueError(
+            f"exceedance_probability: level {level} is below the threshold "
+            f"{threshold}; the GPD only describes the tail above it"
+        )
     scale, xi = _posterior(idata)
     draws = rate * np.exp(np.asarray(gpd_log_survival(level - threshold, scale, xi)))
     return _summarise(draws, cred_mass)
 
 
-def return_level(idata, threshold: float, period: float, *, rate: float = 1.0,
-                 cred_mass: float = 0.9) -> TailEstimate:
+def return_level(
+    idata, threshold: float, period: float, *, rate: float = 1.0, cred_mass: float = 0.9
+) -> TailEstimate:
     """Level exceeded once every ``period`` observations (Coles 2001, Eq. 4.12):
     ``x_m = u + σ·[(m·rate)^ξ − 1]/ξ``; requires ``period·rate > 1``."""
     if not period * rate > 1:
@@ -479,8 +517,7 @@ class OnlineGPDConfig:
         if self.capacity < 2:
             raise ValueError(f"OnlineGPDConfig.capacity must be ≥ 2 (got {self.capacity})")
         if self.newton_steps < 1:
-            raise ValueError(f"OnlineGPDConfig.newton_steps must be ≥ 1 "
-                             f"(got {self.newton_steps})")
+            raise ValueError(f"OnlineGPDConfig.newton_steps must be ≥ 1 (got {self.newton_steps})")
         if self.concentration_prior_sd is not None and not self.concentration_prior_sd > 0:
             raise ValueError("OnlineGPDConfig.concentration_prior_sd must be > 0 or None")
         if not -1.0 <= self.min_concentration < 0:
@@ -499,15 +536,19 @@ class OnlineGPDState(NamedTuple):
     fit_count: jax.Array
 
 
-def online_init(config: OnlineGPDConfig = OnlineGPDConfig(), *, scale: float = 1.0,
-                concentration: float = 0.1) -> OnlineGPDState:
+def online_init(
+    config: OnlineGPDConfig = OnlineGPDConfig(), *, scale: float = 1.0, concentration: float = 0.1
+) -> OnlineGPDState:
     """Empty buffer and an initial guess (returned unchanged until excesses arrive)."""
     if not scale > 0:
         raise ValueError(f"online_init: scale must be > 0 (got {scale})")
-    return OnlineGPDState(jnp.log(jnp.asarray(scale, jnp.float32)),
-                          jnp.asarray(concentration, jnp.float32),
-                          jnp.zeros(config.capacity, jnp.float32), jnp.asarray(0, jnp.int32),
-                          jnp.asarray(0, jnp.int32))
+    return OnlineGPDState(
+        jnp.log(jnp.asarray(scale, jnp.float32)),
+        jnp.asarray(concentration, jnp.float32),
+        jnp.zeros(config.capacity, jnp.float32),
+        jnp.asarray(0, jnp.int32),
+        jnp.asarray(0, jnp.int32),
+    )
 
 
 def online_params(state: OnlineGPDState) -> tuple[jax.Array, jax.Array]:
@@ -523,8 +564,9 @@ def _neg_log_posterior(theta, y, valid, config: OnlineGPDConfig):
     arg = 1.0 + xi * z
     ok = jnp.all(jnp.where(valid, arg > 0, True)) & (xi > config.min_concentration)
     z_safe = jnp.where(valid & (arg > 0), z, 0.0)
-    nll = jnp.sum(jnp.where(valid, log_scale + jnp.log1p(xi * z_safe)
-                            + _cumulative_hazard(z_safe, xi), 0.0))
+    nll = jnp.sum(
+        jnp.where(valid, log_scale + jnp.log1p(xi * z_safe) + _cumulative_hazard(z_safe, xi), 0.0)
+    )
     if config.concentration_prior_sd is not None:
         nll = nll + 0.5 * (xi / config.concentration_prior_sd) ** 2
     return jnp.where(ok, nll / n, jnp.inf)
@@ -534,6 +576,7 @@ def _newton_step(theta, y, valid, config):
     """One Levenberg-damped Newton step with a backtracking (Armijo) line search."""
     f = lambda th: _neg_log_posterior(th, y, valid, config)  # noqa: E731
     grad = jax.jacfwd(f)  # forward mode over 2 parameters: cheaper to compile than reverse
+
     def grad_and_aux(th):
         gr = grad(th)
         return gr, gr
@@ -545,8 +588,7 @@ def _newton_step(theta, y, valid, config):
     spread = jnp.sqrt(jnp.maximum(half_trace**2 - det, 0.0))
     eig_min, eig_max = half_trace - spread, half_trace + spread
     # shift the Hessian until it is positive definite (a pure Newton step when it already is)
-    mu = jnp.where(eig_min > 1e-6 * jnp.abs(eig_max), 0.0,
-                   1e-3 * jnp.abs(eig_max) + 1e-6 - eig_min)
+    mu = jnp.where(eig_min > 1e-6 * jnp.abs(eig_max), 0.0, 1e-3 * jnp.abs(eig_max) + 1e-6 - eig_min)
     hd = h + mu * jnp.eye(2)
     det_d = hd[0, 0] * hd[1, 1] - hd[0, 1] ** 2
     direction = -jnp.array([[hd[1, 1], -hd[0, 1]], [-hd[0, 1], hd[0, 0]]]) @ g / det_d
@@ -594,26 +636,32 @@ def _refit(state: OnlineGPDState, config: OnlineGPDConfig):
     steps = jnp.where(restart, 3 * config.newton_steps, config.newton_steps)
     theta = lax.fori_loop(0, steps, lambda _, th: _newton_step(th, y, valid, config), theta)
     keep = state.count >= 2  # one excess identifies nothing
-    return state._replace(log_scale=jnp.where(keep, theta[0], state.log_scale),
-                          concentration=jnp.where(keep, theta[1], state.concentration),
-                          fit_count=jnp.where(keep, state.count, state.fit_count))
+    return state._replace(
+        log_scale=jnp.where(keep, theta[0], state.log_scale),
+        concentration=jnp.where(keep, theta[1], state.concentration),
+        fit_count=jnp.where(keep, state.count, state.fit_count),
+    )
 
 
 _push_jit = jax.jit(_push, static_argnames=("config",))
 _refit_jit = jax.jit(_refit, static_argnames=("config",))
-_update_jit = jax.jit(lambda state, new, mask, config: _refit(_push(state, new, mask, config),
-                                                              config),
-                      static_argnames=("config",))
+_update_jit = jax.jit(
+    lambda state, new, mask, config: _refit(_push(state, new, mask, config), config),
+    static_argnames=("config",),
+)
 
 
 def _check_state(state: OnlineGPDState, config: OnlineGPDConfig, what: str) -> None:
     if state.buffer.shape != (config.capacity,):
-        raise ValueError(f"{what}: state buffer has shape {state.buffer.shape}, "
-                         f"config.capacity is {config.capacity}; init with the same config")
+        raise ValueError(
+            f"{what}: state buffer has shape {state.buffer.shape}, "
+            f"config.capacity is {config.capacity}; init with the same config"
+        )
 
 
-def online_push(state: OnlineGPDState, new_excesses, mask=None, *,
-                config: OnlineGPDConfig = OnlineGPDConfig()) -> OnlineGPDState:
+def online_push(
+    state: OnlineGPDState, new_excesses, mask=None, *, config: OnlineGPDConfig = OnlineGPDConfig()
+) -> OnlineGPDState:
     """Store excesses in the ring buffer without refitting (cheap; e.g. every agent step).
 
     ``new_excesses``: (k,) excesses ≥ 0 (threshold subtracted), k static per compile;
@@ -624,8 +672,9 @@ def online_push(state: OnlineGPDState, new_excesses, mask=None, *,
     return _push_jit(state, new_excesses, mask, config)
 
 
-def online_refit(state: OnlineGPDState, *,
-                 config: OnlineGPDConfig = OnlineGPDConfig()) -> OnlineGPDState:
+def online_refit(
+    state: OnlineGPDState, *, config: OnlineGPDConfig = OnlineGPDConfig()
+) -> OnlineGPDState:
     """Refit (log σ, ξ) to the buffered excesses: ``config.newton_steps`` damped-Newton steps
     warm-started from the last fit (3× as many from the quantile estimate on the first fit or
     when new data lie past the fitted upper endpoint). The result is the MAP under a
@@ -635,8 +684,9 @@ def online_refit(state: OnlineGPDState, *,
     return _refit_jit(state, config)
 
 
-def online_update(state: OnlineGPDState, new_excesses, mask=None, *,
-                  config: OnlineGPDConfig = OnlineGPDConfig()) -> OnlineGPDState:
+def online_update(
+    state: OnlineGPDState, new_excesses, mask=None, *, config: OnlineGPDConfig = OnlineGPDConfig()
+) -> OnlineGPDState:
     """:func:`online_push` then :func:`online_refit` in one jitted call (pure; usable inside
     ``jit``/``lax.scan``; ``config`` is static). This is the path the agent uses: push the
     excess of every task over the threshold, refit every step or every N steps."""
@@ -660,8 +710,7 @@ def bench_gpd(repeats: int = 10, n_excesses: int = 1500) -> list[dict]:
     """
     from aifedge.bench import _row, time_calls
 
-    y = np.asarray(GeneralizedPareto(0.0, 50.0, 1.5).sample(jax.random.PRNGKey(1),
-                                                            (n_excesses,)))
+    y = np.asarray(GeneralizedPareto(0.0, 50.0, 1.5).sample(jax.random.PRNGKey(1), (n_excesses,)))
     first = _timed(lambda: fit_gpd(y))
     rows = []
     for name, prepare in (("gpd_nuts_fit_cold", jax.clear_caches), ("gpd_nuts_fit_warm", None)):
@@ -672,15 +721,29 @@ def bench_gpd(repeats: int = 10, n_excesses: int = 1500) -> list[dict]:
             w, c = _timed(lambda: fit_gpd(y))
             wall.append(w)
             cpu.append(c)
-        rows.append(_row(name, np.asarray(wall), n_excesses=n_excesses, cpu_s=float(
-            np.median(cpu)), first_call_s=first[0], target_s=5.0))
+        rows.append(
+            _row(
+                name,
+                np.asarray(wall),
+                n_excesses=n_excesses,
+                cpu_s=float(np.median(cpu)),
+                first_call_s=first[0],
+                target_s=5.0,
+            )
+        )
     config = OnlineGPDConfig()
     state = online_update(online_init(config), y[:-1], config=config)
     one = jnp.asarray(y[-1:])
-    online = time_calls(lambda: online_update(state, one, config=config).concentration,
-                        repeats)
-    rows.append(_row("gpd_online_update", online, n_excesses=n_excesses, target_s=0.01,
-                     newton_steps=config.newton_steps))
+    online = time_calls(lambda: online_update(state, one, config=config).concentration, repeats)
+    rows.append(
+        _row(
+            "gpd_online_update",
+            online,
+            n_excesses=n_excesses,
+            target_s=0.01,
+            newton_steps=config.newton_steps,
+        )
+    )
     return rows
 
 

@@ -93,8 +93,11 @@ def make_meta_net(cfg: MetaConfig, key: jax.Array) -> eqx.nn.MLP:
     initial λ is the mid-range (λ_min + λ_max)/2 for every U."""
     net = eqx.nn.MLP("scalar", "scalar", cfg.hidden, cfg.depth, activation=jnp.tanh, key=key)
     last = net.layers[-1]
-    return eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), net,
-                       (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))
+    return eqx.tree_at(
+        lambda m: (m.layers[-1].weight, m.layers[-1].bias),
+        net,
+        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
+    )
 
 
 def meta_lambda(model: eqx.Module, u_t, cfg: MetaConfig) -> jax.Array:
@@ -157,8 +160,9 @@ def _meta_step(params, opt_state, static, keys, task_sampler, loss_fn, cfg, opti
     return optax.apply_updates(params, updates), opt_state, jnp.mean(pre), jnp.mean(post)
 
 
-def meta_train(cfg: MetaConfig, task_sampler, loss_fn, key: jax.Array,
-               model: eqx.Module | None = None):
+def meta_train(
+    cfg: MetaConfig, task_sampler, loss_fn, key: jax.Array, model: eqx.Module | None = None
+):
     """Meta-train f_meta with first-order MAML.
 
     Args:
@@ -179,12 +183,14 @@ def meta_train(cfg: MetaConfig, task_sampler, loss_fn, key: jax.Array,
     params, static = eqx.partition(model, eqx.is_inexact_array)
     optimizer = optax.adam(cfg.outer_lr)
     opt_state = optimizer.init(params)
-    step = jax.jit(lambda p, o, k: _meta_step(p, o, static, k, task_sampler, loss_fn, cfg,
-                                              optimizer))
+    step = jax.jit(
+        lambda p, o, k: _meta_step(p, o, static, k, task_sampler, loss_fn, cfg, optimizer)
+    )
     pre, post = [], []
     for k in jax.random.split(key_train, cfg.meta_steps):
-        params, opt_state, pre_loss, post_loss = step(params, opt_state,
-                                                      jax.random.split(k, cfg.meta_batch))
+        params, opt_state, pre_loss, post_loss = step(
+            params, opt_state, jax.random.split(k, cfg.meta_batch)
+        )
         pre.append(pre_loss)
         post.append(post_loss)
     history = {"pre_loss": np.asarray(jnp.stack(pre)), "post_loss": np.asarray(jnp.stack(post))}
@@ -198,8 +204,9 @@ def _config_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def save_checkpoint(path: str | Path, model: eqx.Module, cfg: MetaConfig,
-                    metadata: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, model: eqx.Module, cfg: MetaConfig, metadata: dict | None = None
+) -> Path:
     """Write f_meta's weights to ``path`` (equinox leaf serialisation) and its config plus
     provenance (commit, versions, ``metadata``) to ``path + ".json"``; both atomically."""
     from aifedge.results import atomic_path, git_commit, versions, write_json
@@ -209,10 +216,16 @@ def save_checkpoint(path: str | Path, model: eqx.Module, cfg: MetaConfig,
     eqx.tree_serialise_leaves(buffer, model)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    write_json(_config_path(path), {"format": CHECKPOINT_FORMAT,
-                                    "config": dataclasses.asdict(cfg),
-                                    "commit": git_commit(), "versions": versions(),
-                                    "metadata": metadata or {}})
+    write_json(
+        _config_path(path),
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": dataclasses.asdict(cfg),
+            "commit": git_commit(),
+            "versions": versions(),
+            "metadata": metadata or {},
+        },
+    )
     return path
 
 
@@ -222,12 +235,16 @@ def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
     cfg_path = _config_path(path)
     for p in (path, cfg_path):
         if not p.is_file():
-            raise ConfigError(f"meta checkpoint: {str(p)!r} does not exist; write it with "
-                              "save_checkpoint (aifedge train-meta)")
+            raise ConfigError(
+                f"meta checkpoint: {str(p)!r} does not exist; write it with "
+                "save_checkpoint (aifedge train-meta)"
+            )
     info = json.loads(cfg_path.read_text())
     if info.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"meta checkpoint: {cfg_path.name!r} has format "
-                          f"{info.get('format')!r}, this version reads {CHECKPOINT_FORMAT}")
+        raise ConfigError(
+            f"meta checkpoint: {cfg_path.name!r} has format "
+            f"{info.get('format')!r}, this version reads {CHECKPOINT_FORMAT}"
+        )
     cfg = MetaConfig.from_dict(info["config"])
     like = make_meta_net(cfg, jax.random.PRNGKey(0))
     with path.open("rb") as fh:
@@ -267,6 +284,13 @@ def bench_meta(repeats: int = 10, calls: int = 1000) -> list[dict]:
     rows = []
     for name, fn in (("meta_net_call", many), ("meta_net_in_jit", lambda: scanned(model, us))):
         times = time_calls(fn, repeats)
-        rows.append(_row(name, times, calls=calls, hidden=cfg.hidden,
-                         us_per_call=float(np.median(times)) / calls * 1e6))
+        rows.append(
+            _row(
+                name,
+                times,
+                calls=calls,
+                hidden=cfg.hidden,
+                us_per_call=float(np.median(times)) / calls * 1e6,
+            )
+        )
     return rows

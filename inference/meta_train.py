@@ -67,13 +67,18 @@ class ConditionRanges:
     net_volatility: tuple = (0.0, 0.6)
 
     def __post_init__(self):
-        limits = {"compute_scale": (1e-3, np.inf), "bg_util": (0.0, 0.99),
-                  "edge_fail_prob": (0.0, 1.0), "net_volatility": (0.0, 1.0)}
+        limits = {
+            "compute_scale": (1e-3, np.inf),
+            "bg_util": (0.0, 0.99),
+            "edge_fail_prob": (0.0, 1.0),
+            "net_volatility": (0.0, 1.0),
+        }
         for name, (lo_ok, hi_ok) in limits.items():
             lo, hi = getattr(self, name)
             if not lo_ok <= lo <= hi <= hi_ok:
-                raise ConfigError(f"ConditionRanges.{name}: need {lo_ok} ≤ low ≤ high ≤ {hi_ok} "
-                                  f"(got {(lo, hi)})")
+                raise ConfigError(
+                    f"ConditionRanges.{name}: need {lo_ok} ≤ low ≤ high ≤ {hi_ok} (got {(lo, hi)})"
+                )
 
 
 class Condition(NamedTuple):
@@ -88,9 +93,12 @@ class Condition(NamedTuple):
 def sample_condition(key: jax.Array, ranges: ConditionRanges = ConditionRanges()) -> Condition:
     """A uniform draw from ``ranges``."""
     keys = jax.random.split(key, len(Condition._fields))
-    return Condition(*(jax.random.uniform(k, minval=getattr(ranges, f)[0],
-                                          maxval=getattr(ranges, f)[1])
-                       for k, f in zip(keys, Condition._fields, strict=True)))
+    return Condition(
+        *(
+            jax.random.uniform(k, minval=getattr(ranges, f)[0], maxval=getattr(ranges, f)[1])
+            for k, f in zip(keys, Condition._fields, strict=True)
+        )
+    )
 
 
 def condition_params(base: aif_llm.EnvParams, cond: Condition) -> aif_llm.EnvParams:
@@ -100,17 +108,30 @@ def condition_params(base: aif_llm.EnvParams, cond: Condition) -> aif_llm.EnvPar
     return base._replace(
         compute_lo=jnp.asarray(base.compute_lo) * cond.compute_scale,
         compute_hi=jnp.asarray(base.compute_hi) * cond.compute_scale,
-        bg_util=cond.bg_util, edge_fail_prob=cond.edge_fail_prob,
-        net_transition=(1.0 - v) * trans + v / 3.0)
+        bg_util=cond.bg_util,
+        edge_fail_prob=cond.edge_fail_prob,
+        net_transition=(1.0 - v) * trans + v / 3.0,
+    )
 
 
 def default_meta_config() -> MetaConfig:
     """f_meta and FOMAML settings of the shipped checkpoint (assumed, not tuned on evaluation
     seeds). λ ∈ [0, 4]: λ_max equals the EVT penalty weight w_evt, so at its maximum the
     semantic term (a cosine in [−1, 1]) can move G by about what one QoS violation costs."""
-    return MetaConfig(lambda_min=0.0, lambda_max=4.0, hidden=8, depth=1, inner_lr=20.0,
-                      inner_steps=1, outer_lr=0.05, meta_batch=4, meta_steps=40,
-                      gradient="es", es_sigma=0.1, es_pairs=4)
+    return MetaConfig(
+        lambda_min=0.0,
+        lambda_max=4.0,
+        hidden=8,
+        depth=1,
+        inner_lr=20.0,
+        inner_steps=1,
+        outer_lr=0.05,
+        meta_batch=4,
+        meta_steps=40,
+        gradient="es",
+        es_sigma=0.1,
+        es_pairs=4,
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +147,9 @@ class MetaTrainConfig:
     def __post_init__(self):
         for name in ("episodes", "steps"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ConfigError(f"MetaTrainConfig.{name}: must be an int ≥ 1 "
-                                  f"(got {getattr(self, name)!r})")
+                raise ConfigError(
+                    f"MetaTrainConfig.{name}: must be an int ≥ 1 (got {getattr(self, name)!r})"
+                )
 
 
 def make_loss_fn(agent, base: aif_llm.EnvParams, episodes: int, steps: int):
@@ -149,8 +171,9 @@ def _agent(meta_model, meta_cfg, steps: int):
     return build_agent(base, (), meta=(meta_model, meta_cfg)), base
 
 
-def train_meta(cfg: MetaTrainConfig | None = None, out: str | Path | None = None,
-               seed: int = TRAIN_SEED) -> Path:
+def train_meta(
+    cfg: MetaTrainConfig | None = None, out: str | Path | None = None, seed: int = TRAIN_SEED
+) -> Path:
     """Meta-train f_meta on the full agent and save a checkpoint (``meta.save_checkpoint``)
     at ``out`` (default ``aif_llm_agent.META_FILE``); returns its path. The metadata
     records the condition ranges, episodes, seed, wall time and the loss history."""
@@ -163,24 +186,35 @@ def train_meta(cfg: MetaTrainConfig | None = None, out: str | Path | None = None
     agent, base = _agent(model0, cfg.meta, cfg.steps)
     loss_fn = make_loss_fn(agent, base, cfg.episodes, cfg.steps)
     start = time.perf_counter()
-    model, history = meta_train(cfg.meta, lambda k: sample_condition(k, cfg.ranges), loss_fn,
-                                key_train, model=model0)
+    model, history = meta_train(
+        cfg.meta, lambda k: sample_condition(k, cfg.ranges), loss_fn, key_train, model=model0
+    )
     wall = time.perf_counter() - start
     u = np.linspace(0.0, 1.5, 7)
-    metadata = {"seed": seed, "episodes": cfg.episodes, "steps": cfg.steps,
-                "ranges": asdict(cfg.ranges), "wall_s": wall,
-                "pre_loss": history["pre_loss"].tolist(),
-                "post_loss": history["post_loss"].tolist(),
-                "lambda_at_u": {f"{x:g}": float(meta_lambda(model, x, cfg.meta)) for x in u},
-                "command": "python -m aifedge.inference.meta_train"}
+    metadata = {
+        "seed": seed,
+        "episodes": cfg.episodes,
+        "steps": cfg.steps,
+        "ranges": asdict(cfg.ranges),
+        "wall_s": wall,
+        "pre_loss": history["pre_loss"].tolist(),
+        "post_loss": history["post_loss"].tolist(),
+        "lambda_at_u": {f"{x:g}": float(meta_lambda(model, x, cfg.meta)) for x in u},
+        "command": "python -m aifedge.inference.meta_train",
+    }
     return save_checkpoint(out, model, cfg.meta, metadata)
 
 
-def evaluate_meta(checkpoint: str | Path | None = None, n_conditions: int = 16,
-                  episodes: int = 32, steps: int = 100, seed: int = HELD_OUT_SEED,
-                  lambda_grid: tuple = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0),
-                  support: MetaTrainConfig | None = None,
-                  ranges: ConditionRanges = ConditionRanges()) -> pd.DataFrame:
+def evaluate_meta(
+    checkpoint: str | Path | None = None,
+    n_conditions: int = 16,
+    episodes: int = 32,
+    steps: int = 100,
+    seed: int = HELD_OUT_SEED,
+    lambda_grid: tuple = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0),
+    support: MetaTrainConfig | None = None,
+    ranges: ConditionRanges = ConditionRanges(),
+) -> pd.DataFrame:
     """Held-out comparison of λ rules on ``n_conditions`` fresh conditions.
 
     For each condition: ``meta`` (f_meta as trained), ``meta-adapted`` (after
@@ -197,12 +231,15 @@ def evaluate_meta(checkpoint: str | Path | None = None, n_conditions: int = 16,
     model, cfg = load_checkpoint(META_FILE if checkpoint is None else checkpoint)
     agent, base = _agent(model, cfg, steps)
     query_loss = make_loss_fn(agent, base, episodes, steps)
-    support_loss = make_loss_fn(agent, aif_llm.make_params(max_steps=support.steps),
-                                support.episodes, support.steps)
+    support_loss = make_loss_fn(
+        agent, aif_llm.make_params(max_steps=support.steps), support.episodes, support.steps
+    )
     grid = jnp.asarray(lambda_grid, jnp.float32)
     if bool(jnp.any((grid < cfg.lambda_min) | (grid > cfg.lambda_max))):
-        raise ConfigError(f"evaluate_meta.lambda_grid: values must lie in [{cfg.lambda_min}, "
-                          f"{cfg.lambda_max}] (the checkpoint's λ range)")
+        raise ConfigError(
+            f"evaluate_meta.lambda_grid: values must lie in [{cfg.lambda_min}, "
+            f"{cfg.lambda_max}] (the checkpoint's λ range)"
+        )
 
     def const_net(lam):
         """f_meta whose λ is ``lam`` for every U (zero weights, bias = logit)."""
@@ -226,10 +263,11 @@ def evaluate_meta(checkpoint: str | Path | None = None, n_conditions: int = 16,
     for i in range(n_conditions):
         info = {"condition": i, **{f: float(getattr(cond, f)[i]) for f in Condition._fields}}
         rows.append({**info, "method": "meta", "lam": np.nan, "violation_rate": plain[i]})
-        rows.append({**info, "method": "meta-adapted", "lam": np.nan,
-                     "violation_rate": adapted[i]})
-        rows += [{**info, "method": "fixed", "lam": float(lam), "violation_rate": fixed[i, j]}
-                 for j, lam in enumerate(lambda_grid)]
+        rows.append({**info, "method": "meta-adapted", "lam": np.nan, "violation_rate": adapted[i]})
+        rows += [
+            {**info, "method": "fixed", "lam": float(lam), "violation_rate": fixed[i, j]}
+            for j, lam in enumerate(lambda_grid)
+        ]
     return pd.DataFrame(rows)
 
 
@@ -239,11 +277,15 @@ def compare_meta(frame: pd.DataFrame) -> dict:
     paired t-tests over conditions (scipy ``ttest_rel``), and a verdict."""
     from scipy import stats
 
-    fixed = frame[frame.method == "fixed"].pivot(index="condition", columns="lam",
-                                                 values="violation_rate")
+    fixed = frame[frame.method == "fixed"].pivot(
+        index="condition", columns="lam", values="violation_rate"
+    )
     best = float(fixed.mean().idxmin())
-    out = {"best_fixed_lambda": best, "best_fixed": float(fixed[best].mean()),
-           "fixed_by_lambda": {f"{k:g}": float(v) for k, v in fixed.mean().items()}}
+    out = {
+        "best_fixed_lambda": best,
+        "best_fixed": float(fixed[best].mean()),
+        "fixed_by_lambda": {f"{k:g}": float(v) for k, v in fixed.mean().items()},
+    }
     for method in ("meta", "meta-adapted"):
         v = frame[frame.method == method].set_index("condition")["violation_rate"]
         diff = v.loc[fixed.index] - fixed[best]

@@ -46,8 +46,9 @@ def policy_labels(agent) -> list[str]:
     """One label per policy of an ``AifAgent``: its actions joined by "→"."""
     levels = agent.model.control_levels
     acts = np.asarray(agent.actions)  # (P, H, n_control)
-    return ["→".join("/".join(levels[c][u] for c, u in enumerate(step)) for step in pol)
-            for pol in acts]
+    return [
+        "→".join("/".join(levels[c][u] for c, u in enumerate(step)) for step in pol) for pol in acts
+    ]
 
 
 def observation_frame(model, obs) -> pd.DataFrame:
@@ -55,15 +56,23 @@ def observation_frame(model, obs) -> pd.DataFrame:
     outcome indices (−1 = not observed), one row per modality."""
     obs = np.asarray(obs, int)
     if obs.shape != (len(model.modality_names),):
-        raise ValueError(f"observation_frame: need one index per modality "
-                         f"({len(model.modality_names)}), got shape {obs.shape}")
-    return pd.DataFrame({"outcome": [model.modality_levels[m][o] if o >= 0 else "(unseen)"
-                                     for m, o in enumerate(obs)]},
-                        index=pd.Index(model.modality_names, name="modality"))
+        raise ValueError(
+            f"observation_frame: need one index per modality "
+            f"({len(model.modality_names)}), got shape {obs.shape}"
+        )
+    return pd.DataFrame(
+        {
+            "outcome": [
+                model.modality_levels[m][o] if o >= 0 else "(unseen)" for m, o in enumerate(obs)
+            ]
+        },
+        index=pd.Index(model.modality_names, name="modality"),
+    )
 
 
-def decision_table(agent, info, lam: float = 0.0, top_k: int | None = None,
-                   gamma: float | None = None) -> pd.DataFrame:
+def decision_table(
+    agent, info, lam: float = 0.0, top_k: int | None = None, gamma: float | None = None
+) -> pd.DataFrame:
     """One row per policy of one decision (``DecisionInfo`` of ``agent.step``).
 
     Columns: ``policy`` (label), ``vfe`` (Eq. 4 score), ``kept``, ``G_pragmatic``,
@@ -83,8 +92,10 @@ def decision_table(agent, info, lam: float = 0.0, top_k: int | None = None,
     vfe = np.asarray(info.vfe)
     if top_k is not None or gamma is not None:
         if not np.all(np.isfinite(G)):
-            raise ValueError("decision_table: top_k/gamma need the DecisionInfo of an agent "
-                             "with AgentConfig(top_k=None) (every policy evaluated)")
+            raise ValueError(
+                "decision_table: top_k/gamma need the DecisionInfo of an agent "
+                "with AgentConfig(top_k=None) (every policy evaluated)"
+            )
         k = len(G) if top_k is None else int(top_k)
         if not 1 <= k:
             raise ValueError(f"decision_table.top_k: must be ≥ 1 (got {top_k})")
@@ -95,9 +106,19 @@ def decision_table(agent, info, lam: float = 0.0, top_k: int | None = None,
         q_pi = softmax(np.where(kept, -g * G, -np.inf))
         prag, epis = np.where(kept, prag, np.nan), np.where(kept, epis, np.nan)
         G = np.where(kept, G, np.inf)
-    return pd.DataFrame({"policy": policy_labels(agent), "vfe": vfe, "kept": kept,
-                         "G_pragmatic": prag, "G_epistemic": epis, "G_semantic": sem,
-                         "lam_G_semantic": lam * sem, "G": G, "q_pi": q_pi})
+    return pd.DataFrame(
+        {
+            "policy": policy_labels(agent),
+            "vfe": vfe,
+            "kept": kept,
+            "G_pragmatic": prag,
+            "G_epistemic": epis,
+            "G_semantic": sem,
+            "lam_G_semantic": lam * sem,
+            "G": G,
+            "q_pi": q_pi,
+        }
+    )
 
 
 def plot_efe_terms(table: pd.DataFrame, title: str = ""):
@@ -105,8 +126,9 @@ def plot_efe_terms(table: pd.DataFrame, title: str = ""):
     pruned policies (Eq. 4) greyed out, and q(π) below."""
     n = len(table)
     x = np.arange(n)
-    fig, (ax, ax_q) = plt.subplots(2, 1, figsize=(max(6.0, 0.8 * n), 5), sharex=True,
-                                   gridspec_kw={"height_ratios": [2, 1]})
+    fig, (ax, ax_q) = plt.subplots(
+        2, 1, figsize=(max(6.0, 0.8 * n), 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
     terms = [("G_pragmatic", "pragmatic (−E[C])"), ("G_epistemic", "epistemic (−info gain)")]
     if np.any(np.asarray(table["lam_G_semantic"]) != 0):
         terms.append(("lam_G_semantic", "λ·semantic"))
@@ -117,8 +139,7 @@ def plot_efe_terms(table: pd.DataFrame, title: str = ""):
     ax.plot(x, np.where(table["kept"], table["G"], np.nan), "kD", ms=5, label="G (sum)")
     for i in np.flatnonzero(~np.asarray(table["kept"])):
         ax.axvspan(i - 0.45, i + 0.45, color="0.85", zorder=0)
-        ax.text(i, 0.0, "pruned", rotation=90, ha="center", va="bottom", fontsize=8,
-                color="0.4")
+        ax.text(i, 0.0, "pruned", rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_ylabel("nats (lower = preferred)")
     ax.legend(fontsize=7, ncol=2, loc="best")
@@ -146,8 +167,7 @@ def plot_risk_ambiguity(table: pd.DataFrame, title: str = ""):
     return fig
 
 
-def plot_beliefs(model, beliefs: Sequence, factors: Sequence[str] | None = None,
-                 title: str = ""):
+def plot_beliefs(model, beliefs: Sequence, factors: Sequence[str] | None = None, title: str = ""):
     """Bar chart of a belief (one probability vector per factor of ``model``, e.g. D,
     ``split_factors(model, info.qs)``) for the named ``factors`` (default: all)."""
     names = list(model.factor_names) if factors is None else list(factors)
@@ -156,8 +176,7 @@ def plot_beliefs(model, beliefs: Sequence, factors: Sequence[str] | None = None,
         f = model.factor_index(name)
         p = np.asarray(beliefs[f], float)
         ax.bar(range(len(p)), p)
-        ax.set_xticks(range(len(p)), model.factor_levels[f], rotation=60, ha="right",
-                      fontsize=7)
+        ax.set_xticks(range(len(p)), model.factor_levels[f], rotation=60, ha="right", fontsize=7)
         ax.set_ylim(0, 1)
         ax.set_title(name, fontsize=9)
     if title:
@@ -166,8 +185,11 @@ def plot_beliefs(model, beliefs: Sequence, factors: Sequence[str] | None = None,
     return fig
 
 
-def plot_policy_precision(G: Sequence[float], labels: Sequence[str],
-                          gammas: Sequence[float] = tuple(np.logspace(-1, 1.5, 40))):
+def plot_policy_precision(
+    G: Sequence[float],
+    labels: Sequence[str],
+    gammas: Sequence[float] = tuple(np.logspace(-1, 1.5, 40)),
+):
     """q(π) = softmax(−γ G) against the policy precision γ (log axis)."""
     G = np.asarray(G, float)
     gammas = np.asarray(gammas, float)
@@ -175,15 +197,21 @@ def plot_policy_precision(G: Sequence[float], labels: Sequence[str],
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for i, label in enumerate(labels):
         ax.plot(gammas, q[:, i], label=label)
-    ax.set(xscale="log", xlabel="policy precision γ", ylabel="q(π)", ylim=(0, 1),
-           title="Low γ: near-uniform choice; high γ: the min-G policy")
+    ax.set(
+        xscale="log",
+        xlabel="policy precision γ",
+        ylabel="q(π)",
+        ylim=(0, 1),
+        title="Low γ: near-uniform choice; high γ: the min-G policy",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_free_energy(prior: Sequence[float], likelihood: Sequence[float],
-                     labels: Sequence[str] = ("s0", "s1")):
+def plot_free_energy(
+    prior: Sequence[float], likelihood: Sequence[float], labels: Sequence[str] = ("s0", "s1")
+):
     """F[q] over q(s0) for a two-state belief: the minimum is the Bayes posterior, where F
     equals the surprise −ln p(o) (``generative_models.teaching.free_energy``)."""
     from aifedge.generative_models.teaching import bayes_posterior, free_energy
@@ -195,24 +223,31 @@ def plot_free_energy(prior: Sequence[float], likelihood: Sequence[float],
     ax.plot(grid, F, label="F[q]")
     ax.axhline(-np.log(evidence), color="k", ls="--", lw=1, label="surprise −ln p(o)")
     ax.axvline(post[0], color="tab:red", lw=1, label=f"posterior q({labels[0]}) = {post[0]:.2f}")
-    ax.axvline(np.asarray(prior)[0], color="0.5", lw=1, ls=":",
-               label=f"prior p({labels[0]}) = {np.asarray(prior)[0]:.2f}")
+    ax.axvline(
+        np.asarray(prior)[0],
+        color="0.5",
+        lw=1,
+        ls=":",
+        label=f"prior p({labels[0]}) = {np.asarray(prior)[0]:.2f}",
+    )
     ax.set(xlabel=f"q({labels[0]})", ylabel="nats", title="Variational free energy")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_evt_penalty(params: EnvParams, shapes: Sequence[float] = tuple(np.linspace(0, 2, 41)),
-                     **model_options):
+def plot_evt_penalty(
+    params: EnvParams, shapes: Sequence[float] = tuple(np.linspace(0, 2, 41)), **model_options
+):
     """The EVT penalty of C (``cloud_edge.evt_penalty``): ρ and the tail probability τ as
     the GPD shape ζ of the latency spikes varies (scale and rate from ``params``)."""
     from aifedge.generative_models import cloud_edge
 
     rho, tau = [], []
     for z in shapes:
-        tail = cloud_edge.EvtTail(0.0, float(params.spike_scale_ms), float(z),
-                                  float(params.spike_prob))
+        tail = cloud_edge.EvtTail(
+            0.0, float(params.spike_scale_ms), float(z), float(params.spike_prob)
+        )
         opt = cloud_edge.make_options(params, **{**model_options, "evt_tail": tail})
         rho.append(cloud_edge.evt_penalty(params, opt))
         tau.append(cloud_edge.violation_tail_prob(tail, params))
@@ -236,8 +271,9 @@ def _arviz_quiet():
     """ArviZ 0.23's matplotlib backend calls an API matplotlib 3.11 deprecates; the warning
     says nothing to a user of these plots, so only that one is silenced."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Passing a dict or None as alias_mapping",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="Passing a dict or None as alias_mapping", category=DeprecationWarning
+        )
         yield
 
 
@@ -251,8 +287,9 @@ def plot_gpd_trace(idata, true: Mapping[str, float] | None = None):
     az = evt._import_arviz()
     lines = [(k, {}, [v]) for k, v in (true or {}).items()]
     with _arviz_quiet():
-        axes = az.plot_trace(idata, var_names=["scale", "concentration"], lines=lines,
-                             figsize=(9, 4))
+        axes = az.plot_trace(
+            idata, var_names=["scale", "concentration"], lines=lines, figsize=(9, 4)
+        )
     fig = np.asarray(axes).ravel()[0].figure
     fig.tight_layout()
     return fig
@@ -263,8 +300,13 @@ def plot_gpd_posterior(idata, true: Mapping[str, float] | None = None, hdi_prob:
     az = evt._import_arviz()
     ref = None if true is None else {k: [{"ref_val": v}] for k, v in true.items()}
     with _arviz_quiet():
-        axes = az.plot_posterior(idata, var_names=["scale", "concentration"],
-                                 hdi_prob=hdi_prob, ref_val=ref, figsize=(9, 3))
+        axes = az.plot_posterior(
+            idata,
+            var_names=["scale", "concentration"],
+            hdi_prob=hdi_prob,
+            ref_val=ref,
+            figsize=(9, 3),
+        )
     fig = np.asarray(axes).ravel()[0].figure
     fig.tight_layout()
     return fig
@@ -285,24 +327,26 @@ def gpd_predictive(idata, excesses, seed: int = 0, num_draws: int = 100):
     pp = np.asarray(dist.sample(jax.random.PRNGKey(seed), (y.size,)))  # (n, C, D, 1)
     pp = np.moveaxis(pp[..., 0], 0, -1)
     tiny = np.finfo(np.float32).tiny
-    return az.from_dict(posterior_predictive={"log10_excess": np.log10(np.maximum(pp, tiny))},
-                        observed_data={"log10_excess": np.log10(np.maximum(y, tiny))})
+    return az.from_dict(
+        posterior_predictive={"log10_excess": np.log10(np.maximum(pp, tiny))},
+        observed_data={"log10_excess": np.log10(np.maximum(y, tiny))},
+    )
 
 
 def plot_gpd_ppc(predictive, num_pp_samples: int = 50):
     """ArviZ posterior predictive check of ``gpd_predictive``'s output."""
     az = evt._import_arviz()
     with _arviz_quiet():
-        ax = az.plot_ppc(predictive, num_pp_samples=num_pp_samples, figsize=(6, 3.5),
-                         random_seed=0)
+        ax = az.plot_ppc(predictive, num_pp_samples=num_pp_samples, figsize=(6, 3.5), random_seed=0)
     fig = np.asarray(ax).ravel()[0].figure
     fig.axes[0].set_xlabel("log10 excess")
     fig.tight_layout()
     return fig
 
 
-def plot_gpd_survival(idata, excesses, cred_mass: float = 0.9,
-                      true: Mapping[str, float] | None = None):
+def plot_gpd_survival(
+    idata, excesses, cred_mass: float = 0.9, true: Mapping[str, float] | None = None
+):
     """Empirical survival of the excesses vs the posterior GPD survival (median and
     ``cred_mass`` band), log-log; ``true`` = {"scale", "concentration"} adds scipy's GPD."""
     from scipy import stats
@@ -312,29 +356,48 @@ def plot_gpd_survival(idata, excesses, cred_mass: float = 0.9,
     grid = np.logspace(np.log10(max(y[0], 1e-12)), np.log10(y[-1] * 10), 200)
     scale, xi = evt._posterior(idata)
     log_s = np.asarray(evt.gpd_log_survival(grid[None, :], scale[:, None], xi[:, None]))
-    lo, mid, hi = np.quantile(np.exp(log_s), [(1 - cred_mass) / 2, 0.5, (1 + cred_mass) / 2],
-                              axis=0)
+    lo, mid, hi = np.quantile(
+        np.exp(log_s), [(1 - cred_mass) / 2, 0.5, (1 + cred_mass) / 2], axis=0
+    )
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     ax.fill_between(grid, lo, hi, alpha=0.3, label=f"{cred_mass:.0%} credible band")
     ax.plot(grid, mid, label="posterior median")
     ax.plot(y, emp, ".", ms=2, color="k", label="excesses")
     if true is not None:
-        ax.plot(grid, stats.genpareto.sf(grid, true["concentration"], scale=true["scale"]),
-                "--", color="tab:red", label="true GPD")
-    ax.set(xscale="log", yscale="log", xlabel="excess over threshold", ylabel="P(Y > y)",
-           ylim=(0.1 / y.size, 1.05))
+        ax.plot(
+            grid,
+            stats.genpareto.sf(grid, true["concentration"], scale=true["scale"]),
+            "--",
+            color="tab:red",
+            label="true GPD",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="excess over threshold",
+        ylabel="P(Y > y)",
+        ylim=(0.1 / y.size, 1.05),
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_exceedance(idata, threshold: float, levels: Sequence[float], rate: float = 1.0,
-                    cred_mass: float = 0.9, empirical=None):
+def plot_exceedance(
+    idata,
+    threshold: float,
+    levels: Sequence[float],
+    rate: float = 1.0,
+    cred_mass: float = 0.9,
+    empirical=None,
+):
     """P(X > level) = rate · S_GPD(level − u) with its credible interval
     (``evt.exceedance_probability``) over ``levels``; ``empirical`` samples add their
     observed exceedance fractions."""
-    est = [evt.exceedance_probability(idata, threshold, lv, rate=rate, cred_mass=cred_mass)
-           for lv in levels]
+    est = [
+        evt.exceedance_probability(idata, threshold, lv, rate=rate, cred_mass=cred_mass)
+        for lv in levels
+    ]
     mean = np.array([e.mean for e in est])
     lo, hi = np.array([e.lower for e in est]), np.array([e.upper for e in est])
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -373,18 +436,28 @@ def threshold_stability(samples, thresholds: Sequence[float]) -> pd.DataFrame:
     x = x[np.isfinite(x)]
     counts = [int((x > u).sum()) for u in thresholds]
     if min(counts) < 2:
-        raise ValueError("threshold_stability: every threshold needs ≥ 2 samples above it "
-                         f"(counts {counts}); lower the largest threshold")
+        raise ValueError(
+            "threshold_stability: every threshold needs ≥ 2 samples above it "
+            f"(counts {counts}); lower the largest threshold"
+        )
     config = evt.OnlineGPDConfig(capacity=max(64, 1 << int(np.ceil(np.log2(max(counts))))))
     rows = []
     for u, n in zip(thresholds, counts, strict=True):
         excess = np.zeros(config.capacity, np.float32)
         excess[:n] = evt.peaks_over_threshold(x, u)
-        state = evt.online_update(evt.online_init(config), excess,
-                                  np.arange(config.capacity) < n, config=config)
+        state = evt.online_update(
+            evt.online_init(config), excess, np.arange(config.capacity) < n, config=config
+        )
         scale, xi = (float(v) for v in evt.online_params(state))
-        rows.append({"threshold": float(u), "n_exceed": n, "scale": scale,
-                     "concentration": xi, "modified_scale": scale - xi * float(u)})
+        rows.append(
+            {
+                "threshold": float(u),
+                "n_exceed": n,
+                "scale": scale,
+                "concentration": xi,
+                "modified_scale": scale - xi * float(u),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -403,15 +476,24 @@ def plot_threshold_stability(frame: pd.DataFrame, chosen: float | None = None):
 
 
 # ---------------------------------------------------------------- U_t and λ_t
-PHASE_FIELDS: tuple[str, ...] = ("net_transition", "edge_fail_prob", "edge_recover_prob",
-                                 "bg_util", "spike_prob")
+PHASE_FIELDS: tuple[str, ...] = (
+    "net_transition",
+    "edge_fail_prob",
+    "edge_recover_prob",
+    "bg_util",
+    "spike_prob",
+)
 """``EnvParams`` fields a phase of ``uncertainty_trace`` may override (they enter the
 simulator's step only arithmetically, so they can change inside one compiled scan)."""
 
 
-def uncertainty_trace(key: jax.Array, policy, params: EnvParams,
-                      phases: Sequence[tuple[str, int, Mapping]],
-                      config: UncertaintyConfig | None = None) -> pd.DataFrame:
+def uncertainty_trace(
+    key: jax.Array,
+    policy,
+    params: EnvParams,
+    phases: Sequence[tuple[str, int, Mapping]],
+    config: UncertaintyConfig | None = None,
+) -> pd.DataFrame:
     """One ``aif-llm`` episode in phases with injected conditions, U_t (Eq. 6) per step.
 
     ``phases``: ``(name, steps, overrides)`` run back to back, ``overrides`` a dict of
@@ -436,19 +518,25 @@ def uncertainty_trace(key: jax.Array, policy, params: EnvParams,
     for name, steps, overrides in phases:
         bad = sorted(set(overrides) - set(PHASE_FIELDS))
         if bad:
-            raise ValueError(f"uncertainty_trace: phase {name!r} overrides {bad}; only "
-                             f"{', '.join(PHASE_FIELDS)} may change within an episode")
+            raise ValueError(
+                f"uncertainty_trace: phase {name!r} overrides {bad}; only "
+                f"{', '.join(PHASE_FIELDS)} may change within an episode"
+            )
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"uncertainty_trace: phase {name!r} needs steps ≥ 1 (got {steps!r})")
         per_phase.append(aif_llm.make_params(**{**params._asdict(), **overrides}))
     names = [p[0] for p in phases]
     phase_of_step = np.repeat(np.arange(len(phases)), [p[1] for p in phases])
-    tables = {f: jnp.asarray([getattr(p, f) for p in per_phase], jnp.float32)
-              for f in PHASE_FIELDS}
+    tables = {f: jnp.asarray([getattr(p, f) for p in per_phase], jnp.float32) for f in PHASE_FIELDS}
     frame = _trace_scan(key, policy, params, tables, jnp.asarray(phase_of_step), config)
     frame = {k: np.asarray(v) for k, v in jax.device_get(frame).items()}
-    out = pd.DataFrame({"t": np.arange(phase_of_step.size),
-                        "phase": np.asarray(names, dtype=object)[phase_of_step], **frame})
+    out = pd.DataFrame(
+        {
+            "t": np.arange(phase_of_step.size),
+            "phase": np.asarray(names, dtype=object)[phase_of_step],
+            **frame,
+        }
+    )
     out["trigger"] = out["u_t"] > config.trigger
     return out
 
@@ -471,9 +559,16 @@ def _trace_scan(key, policy, params, tables, phase_of_step, config):
         k_act, k_step = jax.random.split(k)
         action, pstate = policy.act(k_act, pstate, obs, p)
         obs2, state2, _, _, info = aif_llm.step(k_step, state, action, p)
-        row = {"net": state.net, "rtt_ms": obs.rtt_ms, "n_down": n_down,
-               "deadline_ms": obs.task.deadline_ms, "u_t": u_t, "node": info.node,
-               "outcome": info.outcome, "latency_ms": info.latency_ms}
+        row = {
+            "net": state.net,
+            "rtt_ms": obs.rtt_ms,
+            "n_down": n_down,
+            "deadline_ms": obs.task.deadline_ms,
+            "u_t": u_t,
+            "node": info.node,
+            "outcome": info.outcome,
+            "latency_ms": info.latency_ms,
+        }
         return (obs2, state2, pstate, window), row
 
     carry = (obs, state, pstate, init_window(config.window))
@@ -481,23 +576,26 @@ def _trace_scan(key, policy, params, tables, phase_of_step, config):
     return jax.lax.scan(body, carry, (keys, phase_of_step))[1]
 
 
-def plot_uncertainty_trace(frame: pd.DataFrame, trigger: float | None = None,
-                           lam: Sequence[float] | None = None):
+def plot_uncertainty_trace(
+    frame: pd.DataFrame, trigger: float | None = None, lam: Sequence[float] | None = None
+):
     """Measured RTT and failed nodes, U_t (with the advisor trigger δ), λ_t (optional) and
     the task outcomes over an ``uncertainty_trace`` episode; phases shaded."""
     n_panels = 4 if lam is not None else 3
     fig, axes = plt.subplots(n_panels, 1, figsize=(8, 1.9 * n_panels + 0.5), sharex=True)
     t = frame["t"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, frame["phase"].to_numpy()[1:]
-                                  != frame["phase"].to_numpy()[:-1]])
+    starts = np.flatnonzero(
+        np.r_[True, frame["phase"].to_numpy()[1:] != frame["phase"].to_numpy()[:-1]]
+    )
     for ax in axes:
         for i, s in enumerate(starts):
             end = starts[i + 1] if i + 1 < len(starts) else len(t)
             if i % 2:
                 ax.axvspan(t[s] - 0.5, t[end - 1] + 0.5, color="0.92", zorder=0)
     for s in starts:
-        axes[0].text(t[s], 1.02, frame["phase"].iloc[s], transform=axes[0].get_xaxis_transform(),
-                     fontsize=8)
+        axes[0].text(
+            t[s], 1.02, frame["phase"].iloc[s], transform=axes[0].get_xaxis_transform(), fontsize=8
+        )
     axes[0].plot(t, frame["rtt_ms"], label="measured cloud RTT (ms)")
     axes[0].set_ylabel("RTT (ms)")
     ax_d = axes[0].twinx()
@@ -525,23 +623,31 @@ def phase_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per phase of an ``uncertainty_trace``: steps, mean U_t, fraction of steps above the
     trigger, share of tasks met / violated / failed, fraction of steps with a congested WAN."""
     g = frame.groupby("phase", sort=False)
-    return pd.DataFrame({
-        "steps": g.size(), "mean_u_t": g["u_t"].mean(), "triggered": g["trigger"].mean(),
-        **{name: g["outcome"].apply(lambda s, o=o: float((s == o).mean()))
-           for o, name in enumerate(OUTCOME_NAMES)},
-        "congested": g["net"].apply(lambda s: float((s == NET_NAMES.index("congested")).mean())),
-    }).reset_index()
+    return pd.DataFrame(
+        {
+            "steps": g.size(),
+            "mean_u_t": g["u_t"].mean(),
+            "triggered": g["trigger"].mean(),
+            **{
+                name: g["outcome"].apply(lambda s, o=o: float((s == o).mean()))
+                for o, name in enumerate(OUTCOME_NAMES)
+            },
+            "congested": g["net"].apply(
+                lambda s: float((s == NET_NAMES.index("congested")).mean())
+            ),
+        }
+    ).reset_index()
 
 
-def plot_meta_history(history: Mapping[str, np.ndarray], title: str = "Meta-training of f_meta",
-                      log: bool = True):
+def plot_meta_history(
+    history: Mapping[str, np.ndarray], title: str = "Meta-training of f_meta", log: bool = True
+):
     """FOMAML meta-training curve (``meta.meta_train``'s history): query loss before and
     after the inner adaptation steps, per meta-step."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.plot(history["pre_loss"], label="before adaptation (meta-parameters)", alpha=0.8)
     ax.plot(history["post_loss"], label="after inner steps (meta-loss)", alpha=0.8)
-    ax.set(yscale="log" if log else "linear", xlabel="meta-step", ylabel="query loss",
-           title=title)
+    ax.set(yscale="log" if log else "linear", xlabel="meta-step", ylabel="query loss", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -557,19 +663,26 @@ def checkpoint_history(path) -> dict[str, np.ndarray]:
 
     info = _config_path(Path(path))
     if not info.is_file():
-        raise ValueError(f"checkpoint_history: {str(info)!r} does not exist; pass the path "
-                         "of a checkpoint written by meta.save_checkpoint")
+        raise ValueError(
+            f"checkpoint_history: {str(info)!r} does not exist; pass the path "
+            "of a checkpoint written by meta.save_checkpoint"
+        )
     meta_data = json.loads(info.read_text()).get("metadata", {})
     missing = [k for k in ("pre_loss", "post_loss") if k not in meta_data]
     if missing:
-        raise ValueError(f"checkpoint_history: {info.name} records no {missing} in its "
-                         "metadata (train it with inference.meta_train)")
+        raise ValueError(
+            f"checkpoint_history: {info.name} records no {missing} in its "
+            "metadata (train it with inference.meta_train)"
+        )
     return {k: np.asarray(meta_data[k], float) for k in ("pre_loss", "post_loss")}
 
 
-def plot_lambda_response(cfg, nets: Mapping[str, object],
-                         targets: Mapping[str, Callable] | None = None,
-                         u: Sequence[float] = tuple(np.linspace(0.0, 1.5, 61))):
+def plot_lambda_response(
+    cfg,
+    nets: Mapping[str, object],
+    targets: Mapping[str, Callable] | None = None,
+    u: Sequence[float] = tuple(np.linspace(0.0, 1.5, 61)),
+):
     """λ = Eq. 7 (``meta.meta_lambda``) against U for each f_meta in ``nets``;
     ``targets`` maps a label to ``fn(u) -> λ`` drawn dashed (e.g. a task's best λ)."""
     from .meta import meta_lambda
@@ -580,8 +693,12 @@ def plot_lambda_response(cfg, nets: Mapping[str, object],
         ax.plot(u, np.asarray(meta_lambda(net, u, cfg)), label=label)
     for label, fn in (targets or {}).items():
         ax.plot(u, np.asarray(fn(u)), "--", label=label)
-    ax.set(xlabel="U_t", ylabel="λ_t", ylim=(cfg.lambda_min - 0.02, cfg.lambda_max + 0.02),
-           title="λ_t = λ_min + (λ_max − λ_min)·σ(f_meta(U_t))")
+    ax.set(
+        xlabel="U_t",
+        ylabel="λ_t",
+        ylim=(cfg.lambda_min - 0.02, cfg.lambda_max + 0.02),
+        title="λ_t = λ_min + (λ_max − λ_min)·σ(f_meta(U_t))",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -592,15 +709,18 @@ def toy_lambda_task(key: jax.Array) -> dict:
     ``toy_best_lambda``). A stand-in for simulator conditions, used to show what FOMAML
     does; the real training target is the agent's QoS (``inference.meta``)."""
     ka, kb = jax.random.split(key)
-    return {"a": jax.random.uniform(ka, minval=4.0, maxval=10.0),
-            "b": jax.random.uniform(kb, minval=0.2, maxval=0.8)}
+    return {
+        "a": jax.random.uniform(ka, minval=4.0, maxval=10.0),
+        "b": jax.random.uniform(kb, minval=0.2, maxval=0.8),
+    }
 
 
 def toy_best_lambda(task: Mapping, u, cfg) -> jax.Array:
     """The toy condition's best λ(U) = λ_min + (λ_max − λ_min)·σ(a (U − b)): lean on the
     LLM more once U passes the condition's knee b."""
     return cfg.lambda_min + (cfg.lambda_max - cfg.lambda_min) * jax.nn.sigmoid(
-        task["a"] * (jnp.asarray(u) - task["b"]))
+        task["a"] * (jnp.asarray(u) - task["b"])
+    )
 
 
 def toy_lambda_loss(cfg) -> Callable:

@@ -15,8 +15,9 @@ from aifedge.generative_models import cloud_edge
 from .agent import AgentConfig, make_agent
 
 
-def make_aif_policy(params: EnvParams, config: AgentConfig | None = None,
-                    **model_options) -> Policy:
+def make_aif_policy(
+    params: EnvParams, config: AgentConfig | None = None, **model_options
+) -> Policy:
     """``Policy(init, act)`` of the decision core on ``cloud_edge.build_model(params)``.
 
     ``config``: ``AgentConfig`` (default: K = 5, horizon 1, deterministic actions);
@@ -32,8 +33,12 @@ def make_aif_policy(params: EnvParams, config: AgentConfig | None = None,
 
     def act(key, pstate, obs: Obs, env_params):
         del env_params
-        seen = jnp.concatenate([cloud_edge.observation_indices(obs, params, options),
-                                cloud_edge.outcome_indices(obs, params)])
+        seen = jnp.concatenate(
+            [
+                cloud_edge.observation_indices(obs, params, options),
+                cloud_edge.outcome_indices(obs, params),
+            ]
+        )
         action, pstate, _ = agent.step(key, pstate, seen)
         return action[0].astype(jnp.int32), pstate
 

@@ -43,13 +43,14 @@ class UncertaintyConfig:
 
     def __post_init__(self):
         if not 0.5 < self.alpha <= 1.0:
-            raise ConfigError(f"UncertaintyConfig.alpha: must lie in (0.5, 1] so that α > β = "
-                              f"1 − α (§4.5); got {self.alpha!r}")
+            raise ConfigError(
+                f"UncertaintyConfig.alpha: must lie in (0.5, 1] so that α > β = "
+                f"1 − α (§4.5); got {self.alpha!r}"
+            )
         if self.window < 1:
             raise ConfigError(f"UncertaintyConfig.window: must be ≥ 1 step (got {self.window!r})")
         if self.n_total < 1:
-            raise ConfigError(f"UncertaintyConfig.n_total: must be ≥ 1 node "
-                              f"(got {self.n_total!r})")
+            raise ConfigError(f"UncertaintyConfig.n_total: must be ≥ 1 node (got {self.n_total!r})")
         if not self.trigger >= 0:
             raise ConfigError(f"UncertaintyConfig.trigger: must be ≥ 0 (got {self.trigger!r})")
 
@@ -67,8 +68,9 @@ def init_window(size: int) -> Window:
     """An empty window of ``size`` steps."""
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"init_window: size must be a positive int (got {size!r})")
-    return Window(jnp.zeros(size, jnp.float32), jnp.asarray(0, jnp.int32),
-                  jnp.asarray(0.0, jnp.float32))
+    return Window(
+        jnp.zeros(size, jnp.float32), jnp.asarray(0, jnp.int32), jnp.asarray(0.0, jnp.float32)
+    )
 
 
 def update_window(window: Window, net_delay_ms, n_fail) -> Window:
@@ -91,12 +93,16 @@ def uncertainty_index(window: Window, l_qos_ms, n_total, alpha=0.7) -> jax.Array
 
     ``l_qos_ms`` > 0 and ``n_total`` ≥ 1 (traced values are not checked).
     """
-    for name, value, ok in (("l_qos_ms", l_qos_ms, lambda v: v > 0),
-                            ("n_total", n_total, lambda v: v >= 1),
-                            ("alpha", alpha, lambda v: 0.5 < v <= 1)):
+    for name, value, ok in (
+        ("l_qos_ms", l_qos_ms, lambda v: v > 0),
+        ("n_total", n_total, lambda v: v >= 1),
+        ("alpha", alpha, lambda v: 0.5 < v <= 1),
+    ):
         if not isinstance(value, jax.core.Tracer) and not np.all(ok(np.asarray(value))):
-            raise ValueError(f"uncertainty_index: {name} out of range (got {value!r}); need "
-                             "l_qos_ms > 0, n_total ≥ 1, 0.5 < alpha ≤ 1 (α > β, §4.5)")
+            raise ValueError(
+                f"uncertainty_index: {name} out of range (got {value!r}); need "
+                "l_qos_ms > 0, n_total ≥ 1, 0.5 < alpha ≤ 1 (α > β, §4.5)"
+            )
     return alpha * mean_delay(window) / l_qos_ms + (1.0 - alpha) * window.n_fail / n_total
 
 

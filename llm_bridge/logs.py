@@ -58,8 +58,12 @@ LOAD_EDGES_MS: tuple[float, float] = (100.0, 500.0)
 ``generative_models.cloud_edge.ModelOptions``."""
 
 
-def load_level(backlog: jax.Array, up: jax.Array, params: aif_llm.EnvParams,
-               edges_ms: tuple[float, float] = LOAD_EDGES_MS) -> jax.Array:
+def load_level(
+    backlog: jax.Array,
+    up: jax.Array,
+    params: aif_llm.EnvParams,
+    edges_ms: tuple[float, float] = LOAD_EDGES_MS,
+) -> jax.Array:
     """(E,) int32 level of each edge from its true queue wait w = backlog / F_j · 1000 ms:
     low (0) if w < edges_ms[0], medium (1) if w < edges_ms[1], else high (2); 3 (down)."""
     wait = backlog / jnp.asarray(params.edge_gflops) * 1000.0
@@ -77,8 +81,14 @@ def best_node(state: aif_llm.EnvState, params: aif_llm.EnvParams) -> jax.Array:
     return jnp.argmin(total).astype(jnp.int32)
 
 
-def _episode(key: jax.Array, which: jax.Array, fns: tuple, params: aif_llm.EnvParams,
-             steps: int, edges_ms: tuple[float, float]) -> dict:
+def _episode(
+    key: jax.Array,
+    which: jax.Array,
+    fns: tuple,
+    params: aif_llm.EnvParams,
+    steps: int,
+    edges_ms: tuple[float, float],
+) -> dict:
     """One episode of heuristic ``fns[which]`` (same key use as ``environments.rollout``);
     per-step arrays (T, ...)."""
     k_reset, _, k_loop = jax.random.split(key, 3)
@@ -90,15 +100,21 @@ def _episode(key: jax.Array, which: jax.Array, fns: tuple, params: aif_llm.EnvPa
         action = jax.lax.switch(which, fns, k_act, obs, params)
         obs2, state2, _, _, info = aif_llm.step(k_step, state, action, params)
         row = {
-            "text_id": state.task.text_id, "task_class": state.task.task_class,
+            "text_id": state.task.text_id,
+            "task_class": state.task.task_class,
             "compute_gflop": state.task.compute_gflop,
             "data_mb": state.task.data_in_mb + state.task.data_out_mb,
-            "deadline_ms": state.task.deadline_ms, "net": state.net, "rtt_ms": obs.rtt_ms,
-            "queue_ms": obs.queue_ms, "up": state.up,
+            "deadline_ms": state.task.deadline_ms,
+            "net": state.net,
+            "rtt_ms": obs.rtt_ms,
+            "queue_ms": obs.queue_ms,
+            "up": state.up,
             "load": load_level(state.backlog, state.up, params, edges_ms),
             "next_load": load_level(state2.backlog, state2.up, params, edges_ms),
-            "node": info.node, "best_node": best_node(state, params),
-            "outcome": info.outcome, "latency_ms": info.latency_ms,
+            "node": info.node,
+            "best_node": best_node(state, params),
+            "outcome": info.outcome,
+            "latency_ms": info.latency_ms,
         }
         return (obs2, state2), row
 
@@ -106,10 +122,14 @@ def _episode(key: jax.Array, which: jax.Array, fns: tuple, params: aif_llm.EnvPa
     return rows
 
 
-def make_logs(params: aif_llm.EnvParams | None = None,
-              policies: Sequence[str] = tuple(HEURISTICS), episodes: int = 20,
-              steps: int | None = None, seed: int = 0,
-              load_edges_ms: tuple[float, float] = LOAD_EDGES_MS) -> pd.DataFrame:
+def make_logs(
+    params: aif_llm.EnvParams | None = None,
+    policies: Sequence[str] = tuple(HEURISTICS),
+    episodes: int = 20,
+    steps: int | None = None,
+    seed: int = 0,
+    load_edges_ms: tuple[float, float] = LOAD_EDGES_MS,
+) -> pd.DataFrame:
     """Scheduling logs: ``episodes`` episodes of each heuristic in ``policies``.
 
     Episode i of the p-th policy uses key ``split(PRNGKey(seed), episodes · P)[p · episodes
@@ -124,19 +144,24 @@ def make_logs(params: aif_llm.EnvParams | None = None,
         raise ConfigError(f"make_logs: episodes and steps must be ≥ 1 (got {episodes}, {steps})")
     unknown = [p for p in policies if p not in HEURISTICS]
     if unknown or not policies:
-        raise ConfigError(f"make_logs.policies: unknown or empty {unknown or list(policies)}; "
-                          f"choose from {', '.join(HEURISTICS)}")
+        raise ConfigError(
+            f"make_logs.policies: unknown or empty {unknown or list(policies)}; "
+            f"choose from {', '.join(HEURISTICS)}"
+        )
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes * len(policies))
     fns = tuple(HEURISTICS[name] for name in policies)
     which = jnp.repeat(jnp.arange(len(policies)), episodes)
     edges = tuple(float(e) for e in load_edges_ms)
     if len(edges) != 2 or not 0 < edges[0] < edges[1]:
-        raise ConfigError(f"make_logs.load_edges_ms: need two increasing waits > 0 ms "
-                          f"(got {load_edges_ms})")
+        raise ConfigError(
+            f"make_logs.load_edges_ms: need two increasing waits > 0 ms (got {load_edges_ms})"
+        )
     run = jax.jit(jax.vmap(lambda k, w: _episode(k, w, fns, params, steps, edges)))
     rows = jax.device_get(run(keys, which))
-    frames = [_to_frame(name, {k: v[i * episodes:(i + 1) * episodes] for k, v in rows.items()},
-                        params) for i, name in enumerate(policies)]
+    frames = [
+        _to_frame(name, {k: v[i * episodes : (i + 1) * episodes] for k, v in rows.items()}, params)
+        for i, name in enumerate(policies)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -144,8 +169,10 @@ def _to_frame(policy: str, rows: dict, params: aif_llm.EnvParams) -> pd.DataFram
     n_ep, n_steps = np.asarray(rows["node"]).shape
     flat = {k: np.asarray(v).reshape(n_ep * n_steps, *np.shape(v)[2:]) for k, v in rows.items()}
     cols: dict = {
-        "policy": policy, "episode": np.repeat(np.arange(n_ep), n_steps),
-        "step": np.tile(np.arange(n_steps), n_ep), "text_id": flat["text_id"],
+        "policy": policy,
+        "episode": np.repeat(np.arange(n_ep), n_steps),
+        "step": np.tile(np.arange(n_steps), n_ep),
+        "text_id": flat["text_id"],
         "text": np.asarray(TASK_TEXTS, dtype=object)[flat["text_id"]],
         "task_class": flat["task_class"],
         "class_name": np.asarray(CLASS_NAMES, dtype=object)[flat["task_class"]],
@@ -157,9 +184,13 @@ def _to_frame(policy: str, rows: dict, params: aif_llm.EnvParams) -> pd.DataFram
         cols[f"up_e{j + 1}"] = flat["up"][:, j].astype(np.int8)
         cols[f"load_e{j + 1}"] = flat["load"][:, j]
         cols[f"next_load_e{j + 1}"] = flat["next_load"][:, j]
-    cols.update(node=flat["node"], best_node=flat["best_node"], outcome=flat["outcome"],
-                outcome_name=np.asarray(aif_llm.OUTCOME_NAMES, dtype=object)[flat["outcome"]],
-                latency_ms=flat["latency_ms"])
+    cols.update(
+        node=flat["node"],
+        best_node=flat["best_node"],
+        outcome=flat["outcome"],
+        outcome_name=np.asarray(aif_llm.OUTCOME_NAMES, dtype=object)[flat["outcome"]],
+        latency_ms=flat["latency_ms"],
+    )
     return pd.DataFrame(cols)
 
 
@@ -174,8 +205,9 @@ def save_logs(frame: pd.DataFrame, path: str | Path) -> Path:
         import importlib.util
 
         if importlib.util.find_spec("pyarrow") is None:
-            raise ConfigError(f"--out: {path.name!r}: Parquet needs pyarrow (pip install "
-                              f"pyarrow); or write .csv")
+            raise ConfigError(
+                f"--out: {path.name!r}: Parquet needs pyarrow (pip install pyarrow); or write .csv"
+            )
         with atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False)
         return path
@@ -186,8 +218,9 @@ def load_logs(path: str | Path) -> pd.DataFrame:
     """Read logs written by ``save_logs``."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"logs: file {str(path)!r} does not exist; make it with "
-                          f"`aifedge logs --out FILE`")
+        raise ConfigError(
+            f"logs: file {str(path)!r} does not exist; make it with `aifedge logs --out FILE`"
+        )
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":

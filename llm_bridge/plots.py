@@ -38,21 +38,30 @@ def plot_keyword_weights(prior: KeywordPrior, top: int = 20):
     ax.barh(w.index, w.to_numpy())
     for y, (wk, m) in enumerate(zip(w.to_numpy(), mi.to_numpy(), strict=True)):
         ax.text(wk, y, f" MI {m:.3f}", va="center", fontsize=7)
-    ax.set(xlabel="w_k (TF-IDF × MI, normalised)", xlim=(0, 1.25),
-           title=f"Keyword weights of Eq. 3 (target: {prior.target})")
+    ax.set(
+        xlabel="w_k (TF-IDF × MI, normalised)",
+        xlim=(0, 1.25),
+        title=f"Keyword weights of Eq. 3 (target: {prior.target})",
+    )
     fig.tight_layout()
     return fig
 
 
-def d_llm_frame(prior: KeywordPrior, texts: Sequence[str], base: Mapping[str, np.ndarray],
-                factor: str, labels: Sequence[str], alpha: float = 1.0) -> pd.DataFrame:
+def d_llm_frame(
+    prior: KeywordPrior,
+    texts: Sequence[str],
+    base: Mapping[str, np.ndarray],
+    factor: str,
+    labels: Sequence[str],
+    alpha: float = 1.0,
+) -> pd.DataFrame:
     """D_LLM(factor) of each text (rows) over the factor's ``labels`` (columns), Eq. 3
     with Base = ln ``base[factor]``; a column ``keywords`` lists the known keywords found."""
     rows = [d_llm(prior, t, {factor: base[factor]}, alpha)[factor] for t in texts]
-    frame = pd.DataFrame(np.asarray(rows), index=pd.Index(texts, name="text"),
-                         columns=list(labels))
-    frame["keywords"] = [", ".join(prior.vocabulary[i] for i in prior.keyword_index(t))
-                         for t in texts]
+    frame = pd.DataFrame(np.asarray(rows), index=pd.Index(texts, name="text"), columns=list(labels))
+    frame["keywords"] = [
+        ", ".join(prior.vocabulary[i] for i in prior.keyword_index(t)) for t in texts
+    ]
     return frame
 
 
@@ -63,11 +72,13 @@ def plot_d_llm(frame: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(1.3 * vals.shape[1] + 4.5, 0.45 * vals.shape[0] + 1.2))
     ax.imshow(vals, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     for (i, j), v in np.ndenumerate(vals):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                color="w" if v < 0.6 else "k")
+        ax.text(
+            j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color="w" if v < 0.6 else "k"
+        )
     ax.set_xticks(range(vals.shape[1]), probs.columns)
-    ax.set_yticks(range(vals.shape[0]), [t if len(t) <= 48 else t[:45] + "…"
-                                         for t in probs.index], fontsize=8)
+    ax.set_yticks(
+        range(vals.shape[0]), [t if len(t) <= 48 else t[:45] + "…" for t in probs.index], fontsize=8
+    )
     ax.set_title("D_LLM(s) = softmax(Base(s) + α Σ_k 1[k ∈ text] w_k a_k(s))  (Eq. 3)")
     fig.tight_layout()
     return fig
@@ -78,8 +89,10 @@ def _pca(x: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.n
     ``x``; each component's sign is fixed so that its largest-magnitude loading is
     positive (as scikit-learn's ``svd_flip``)."""
     if x.ndim != 2 or x.shape[0] < 2 or not 1 <= n_components <= min(x.shape):
-        raise ValueError(f"embedding_pca: need an (n ≥ 2, d) array and 1 ≤ n_components ≤ "
-                         f"min(n, d) (got shape {x.shape}, n_components {n_components})")
+        raise ValueError(
+            f"embedding_pca: need an (n ≥ 2, d) array and 1 ≤ n_components ≤ "
+            f"min(n, d) (got shape {x.shape}, n_components {n_components})"
+        )
     mean = x.mean(0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
@@ -96,8 +109,12 @@ def embedding_pca(x, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return (x - mean) @ comps.T, ratio
 
 
-def plot_embedding_map(embeddings, labels: Sequence[str], groups: Sequence[str] | None = None,
-                       extra: Mapping[str, np.ndarray] | None = None):
+def plot_embedding_map(
+    embeddings,
+    labels: Sequence[str],
+    groups: Sequence[str] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+):
     """2-D PCA map of embeddings (n, 384) with text labels, coloured by ``groups``;
     ``extra`` maps a label to a vector (e.g. an advice's v_pref) projected onto the same
     two components and drawn as a star."""
@@ -110,15 +127,19 @@ def plot_embedding_map(embeddings, labels: Sequence[str], groups: Sequence[str] 
         sel = np.asarray([gg == g for gg in groups])
         ax.scatter(coords[sel, 0], coords[sel, 1], s=18, label=g)
     for (cx, cy), text in zip(coords, labels, strict=True):
-        ax.annotate(text, (cx, cy), fontsize=6, alpha=0.8, xytext=(2, 2),
-                    textcoords="offset points")
+        ax.annotate(
+            text, (cx, cy), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points"
+        )
     if extra:
         for name, v in extra.items():
             p = (np.asarray(v, float) - mean) @ comps.T
             ax.scatter(*p, marker="*", s=160, color="k")
             ax.annotate(name, p, fontsize=7, xytext=(4, -8), textcoords="offset points")
-    ax.set(xlabel=f"PC1 ({ratio[0]:.0%} of variance)", ylabel=f"PC2 ({ratio[1]:.0%})",
-           title="Sentence embeddings of state descriptions (all-MiniLM-L6-v2, PCA)")
+    ax.set(
+        xlabel=f"PC1 ({ratio[0]:.0%} of variance)",
+        ylabel=f"PC2 ({ratio[1]:.0%})",
+        title="Sentence embeddings of state descriptions (all-MiniLM-L6-v2, PCA)",
+    )
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
@@ -129,12 +150,14 @@ def plot_semantic_scores(labels: Sequence[str], scores, advice: str = ""):
     closer to the advice; G_semantic = −score enters Eq. 5 times λ)."""
     scores = np.asarray(scores, float)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(labels)), 3.2))
-    ax.bar(range(len(scores)), scores,
-           color=np.where(scores == scores.max(), "tab:green", "tab:blue"))
+    ax.bar(
+        range(len(scores)), scores, color=np.where(scores == scores.max(), "tab:green", "tab:blue")
+    )
     ax.set_xticks(range(len(scores)), labels, rotation=45, ha="right")
     ax.set_ylabel("cosine with v_pref")
-    ax.set_title("Semantic score per policy" + (f"\nadvice: “{advice}”" if advice else ""),
-                 fontsize=9)
+    ax.set_title(
+        "Semantic score per policy" + (f"\nadvice: “{advice}”" if advice else ""), fontsize=9
+    )
     fig.tight_layout()
     return fig
 
@@ -204,8 +227,15 @@ def plot_advised_episode(rec: Mapping[str, np.ndarray], threshold: float):
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True)
     a1.plot(t, rec["u_t"], color="tab:purple", label="U_t")
     a1.axhline(threshold, color="k", ls="--", lw=1, label=f"trigger δ = {threshold}")
-    a1.fill_between(t, 0, 1, where=np.asarray(rec["advised"]) > 0, alpha=0.15,
-                    transform=a1.get_xaxis_transform(), label="advice in force")
+    a1.fill_between(
+        t,
+        0,
+        1,
+        where=np.asarray(rec["advised"]) > 0,
+        alpha=0.15,
+        transform=a1.get_xaxis_transform(),
+        label="advice in force",
+    )
     a1.set_ylabel("U_t")
     a1.legend(fontsize=7, loc="upper left")
     for o, (name, color) in enumerate(zip(OUTCOME_NAMES, OUTCOME_COLORS, strict=True)):

@@ -43,16 +43,18 @@ from aifedge.config import ConfigError
 
 FORMAT_VERSION = 1
 
-DEFAULT_FACTORS: dict[str, str] = {"class": "task_class", "net": "net",
-                                   **{f"load:edge{j}": f"load_e{j}" for j in range(1, 6)}}
+DEFAULT_FACTORS: dict[str, str] = {
+    "class": "task_class",
+    "net": "net",
+    **{f"load:edge{j}": f"load_e{j}" for j in range(1, 6)},
+}
 """Default factor -> log column of ``KeywordPrior.fit``: the factor names of
 ``generative_models.cloud_edge`` mapped to the dispatch-time columns of ``make_logs``
 (5 edge nodes). Tasks arrive independently of the system state in the simulator, so only
 ``class`` gets a real association; pass ``{"load:edge1": "next_load_e1", …}`` to map
 keywords onto the load a task's dispatch leads to instead."""
 
-DEFAULT_LEVELS: dict[str, int] = {"class": 4, "net": 3,
-                                  **{f"load:edge{j}": 4 for j in range(1, 6)}}
+DEFAULT_LEVELS: dict[str, int] = {"class": 4, "net": 3, **{f"load:edge{j}": 4 for j in range(1, 6)}}
 """Level counts of ``DEFAULT_FACTORS`` (cloud_edge: 4 classes, 3 WAN states, load
 low/medium/high/down), used when ``fit`` gets no ``factors``; a level absent from short
 logs still gets its row."""
@@ -90,8 +92,9 @@ def mutual_information(presence: np.ndarray, target: np.ndarray) -> np.ndarray:
     return terms.sum((1, 2))
 
 
-def level_association(presence: np.ndarray, levels: np.ndarray, n_levels: int,
-                      shrinkage: float = 10.0) -> np.ndarray:
+def level_association(
+    presence: np.ndarray, levels: np.ndarray, n_levels: int, shrinkage: float = 10.0
+) -> np.ndarray:
     """(K, L) shrunk PMI ``ln P(s | k) − ln P(s)`` between keywords and level codes.
 
     P(s) = (n_s + 1) / (n + L); P(s | k) = (n_{k,s} + m · P(s)) / (n_k + m), m = shrinkage.
@@ -122,24 +125,35 @@ class KeywordPrior:
       n_levels: {factor: L_f}; target: the log column the MI was taken against.
     """
 
-    def __init__(self, vocabulary: Sequence[str], weights: Sequence[float],
-                 associations: Mapping[str, np.ndarray], target: str,
-                 mutual_info: Sequence[float], idf: Sequence[float]):
+    def __init__(
+        self,
+        vocabulary: Sequence[str],
+        weights: Sequence[float],
+        associations: Mapping[str, np.ndarray],
+        target: str,
+        mutual_info: Sequence[float],
+        idf: Sequence[float],
+    ):
         self.vocabulary = tuple(vocabulary)
         k = len(self.vocabulary)
         self._w = np.asarray(weights, float)
         self.mutual_info = np.asarray(mutual_info, float)
         self.idf = np.asarray(idf, float)
         self.associations = {f: np.asarray(a, float) for f, a in associations.items()}
-        for name, arr in (("weights", self._w), ("mutual_info", self.mutual_info),
-                          ("idf", self.idf)):
+        for name, arr in (
+            ("weights", self._w),
+            ("mutual_info", self.mutual_info),
+            ("idf", self.idf),
+        ):
             if arr.shape != (k,):
-                raise ValueError(f"KeywordPrior.{name}: needs one entry per keyword ({k}), "
-                                 f"got shape {arr.shape}")
+                raise ValueError(
+                    f"KeywordPrior.{name}: needs one entry per keyword ({k}), got shape {arr.shape}"
+                )
         for f, a in self.associations.items():
             if a.ndim != 2 or a.shape[0] != k:
-                raise ValueError(f"KeywordPrior.associations[{f!r}]: needs shape ({k}, L), "
-                                 f"got {a.shape}")
+                raise ValueError(
+                    f"KeywordPrior.associations[{f!r}]: needs shape ({k}, L), got {a.shape}"
+                )
         self.n_levels = {f: a.shape[1] for f, a in self.associations.items()}
         self.target = target
         self._index = {w: i for i, w in enumerate(self.vocabulary)}
@@ -151,10 +165,16 @@ class KeywordPrior:
         return s.sort_values(ascending=False, kind="stable")
 
     @classmethod
-    def fit(cls, logs: pd.DataFrame, factors: Mapping[str, str] | None = None,
-            target: str = "best_node", min_df: int = 1, text_column: str = "text",
-            n_levels: Mapping[str, int] | None = None,
-            shrinkage: float = 10.0) -> "KeywordPrior":
+    def fit(
+        cls,
+        logs: pd.DataFrame,
+        factors: Mapping[str, str] | None = None,
+        target: str = "best_node",
+        min_df: int = 1,
+        text_column: str = "text",
+        n_levels: Mapping[str, int] | None = None,
+        shrinkage: float = 10.0,
+    ) -> "KeywordPrior":
         """Fit the table from scheduling logs.
 
         Args:
@@ -174,8 +194,9 @@ class KeywordPrior:
         needed = [text_column, target, *factors.values()]
         missing = [c for c in needed if c not in logs.columns]
         if missing:
-            raise ConfigError(f"KeywordPrior.fit: logs lack column(s) {missing}; columns are "
-                              f"{list(logs.columns)}")
+            raise ConfigError(
+                f"KeywordPrior.fit: logs lack column(s) {missing}; columns are {list(logs.columns)}"
+            )
         if len(logs) == 0:
             raise ConfigError("KeywordPrior.fit: logs are empty; make them with make_logs")
         texts = logs[text_column].astype(str).tolist()
@@ -191,12 +212,16 @@ class KeywordPrior:
         for name, col in factors.items():
             codes = logs[col].to_numpy()
             if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0:
-                raise ConfigError(f"KeywordPrior.fit: factor {name!r} column {col!r} must hold "
-                                  f"integer level codes ≥ 0")
+                raise ConfigError(
+                    f"KeywordPrior.fit: factor {name!r} column {col!r} must hold "
+                    f"integer level codes ≥ 0"
+                )
             n_lev = int(n_levels.get(name, codes.max() + 1))
             if codes.max() >= n_lev:
-                raise ConfigError(f"KeywordPrior.fit: column {col!r} has code {codes.max()} but "
-                                  f"n_levels[{name!r}] = {n_lev}")
+                raise ConfigError(
+                    f"KeywordPrior.fit: column {col!r} has code {codes.max()} but "
+                    f"n_levels[{name!r}] = {n_lev}"
+                )
             assoc[name] = level_association(presence, codes, n_lev, shrinkage)
         return cls(vocab, weights, assoc, target, mi, vec.idf_)
 
@@ -208,8 +233,9 @@ class KeywordPrior:
         """(L_f,) Σ_k 1[k ∈ text] · w_k · a_k(s) of Eq. 3 (each keyword counted once);
         ``idx`` = ``keyword_index(text)`` if already computed."""
         if factor not in self.associations:
-            raise ValueError(f"KeywordPrior: unknown factor {factor!r}; "
-                             f"known: {', '.join(self.associations)}")
+            raise ValueError(
+                f"KeywordPrior: unknown factor {factor!r}; known: {', '.join(self.associations)}"
+            )
         idx = self.keyword_index(text) if idx is None else idx
         a = self.associations[factor]
         if not idx:
@@ -217,10 +243,15 @@ class KeywordPrior:
         return self._w[idx] @ a[idx]
 
     def to_dict(self) -> dict:
-        return {"format_version": FORMAT_VERSION, "target": self.target,
-                "vocabulary": list(self.vocabulary), "weights": self._w.tolist(),
-                "mutual_info": self.mutual_info.tolist(), "idf": self.idf.tolist(),
-                "associations": {f: a.tolist() for f, a in self.associations.items()}}
+        return {
+            "format_version": FORMAT_VERSION,
+            "target": self.target,
+            "vocabulary": list(self.vocabulary),
+            "weights": self._w.tolist(),
+            "mutual_info": self.mutual_info.tolist(),
+            "idf": self.idf.tolist(),
+            "associations": {f: a.tolist() for f, a in self.associations.items()},
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write the table as JSON (atomic)."""
@@ -232,18 +263,28 @@ class KeywordPrior:
     def load(cls, path: str | Path) -> "KeywordPrior":
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"KeywordPrior.load: {str(path)!r} does not exist; fit and save "
-                              f"a prior first")
+            raise ConfigError(
+                f"KeywordPrior.load: {str(path)!r} does not exist; fit and save a prior first"
+            )
         data = json.loads(path.read_text())
         if data.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"KeywordPrior.load: {path.name!r} has format_version "
-                              f"{data.get('format_version')!r}, expected {FORMAT_VERSION}")
-        return cls(data["vocabulary"], data["weights"], data["associations"], data["target"],
-                   data["mutual_info"], data["idf"])
+            raise ConfigError(
+                f"KeywordPrior.load: {path.name!r} has format_version "
+                f"{data.get('format_version')!r}, expected {FORMAT_VERSION}"
+            )
+        return cls(
+            data["vocabulary"],
+            data["weights"],
+            data["associations"],
+            data["target"],
+            data["mutual_info"],
+            data["idf"],
+        )
 
 
-def d_llm(prior: KeywordPrior, text: str, base: Mapping[str, np.ndarray],
-          alpha: float = 1.0) -> dict[str, np.ndarray]:
+def d_llm(
+    prior: KeywordPrior, text: str, base: Mapping[str, np.ndarray], alpha: float = 1.0
+) -> dict[str, np.ndarray]:
     """Eq. 3 for every factor in ``base``: {factor: (L_f,) D_LLM}, each summing to 1.
 
     ``base`` maps factor name -> stored prior D_f (L_f,) (a probability vector; Base =
@@ -261,22 +302,26 @@ def d_llm(prior: KeywordPrior, text: str, base: Mapping[str, np.ndarray],
             out[name] = d
             continue
         if prior.n_levels[name] != d.shape[0]:
-            raise ValueError(f"d_llm: factor {name!r} has {d.shape[0]} levels in base but "
-                             f"{prior.n_levels[name]} in the prior; refit with n_levels")
+            raise ValueError(
+                f"d_llm: factor {name!r} has {d.shape[0]} levels in base but "
+                f"{prior.n_levels[name]} in the prior; refit with n_levels"
+            )
         with np.errstate(divide="ignore"):
             out[name] = softmax(np.log(d) + alpha * prior.evidence(text, name, idx))
     return out
 
 
-def d_llm_table(prior: KeywordPrior, texts: Sequence[str], base: Mapping[str, np.ndarray],
-                alpha: float = 1.0) -> dict[str, np.ndarray]:
+def d_llm_table(
+    prior: KeywordPrior, texts: Sequence[str], base: Mapping[str, np.ndarray], alpha: float = 1.0
+) -> dict[str, np.ndarray]:
     """{factor: (n_texts, L_f)} D_LLM of every text, for indexing by ``text_id`` under jit."""
     rows = [d_llm(prior, t, base, alpha) for t in texts]
     return {name: np.stack([r[name] for r in rows]) for name in base}
 
 
-def evidence_table(prior: KeywordPrior, texts: Sequence[str],
-                   factors: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def evidence_table(
+    prior: KeywordPrior, texts: Sequence[str], factors: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """{factor: (n_texts, L_f)} Σ_k 1[k ∈ text] w_k a_k(s) of every text (Eq. 3 without
     Base and α), so that under jit ``softmax(ln prior_f + α · table[f][text_id])`` applies
     Eq. 3 to any current belief (``Base = ln D_stored``)."""

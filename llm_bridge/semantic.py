@@ -64,8 +64,10 @@ def build_tables(encoder, factors: Sequence[FactorTexts]) -> SemanticTables:
     tables = []
     for f in factors:
         if len(f.labels) != len(f.descriptions):
-            raise ValueError(f"FactorTexts {f.name!r}: {len(f.labels)} labels but "
-                             f"{len(f.descriptions)} descriptions; give one per level")
+            raise ValueError(
+                f"FactorTexts {f.name!r}: {len(f.labels)} labels but "
+                f"{len(f.descriptions)} descriptions; give one per level"
+            )
         table = np.zeros((len(f.descriptions), EMBED_DIM), np.float32)
         rows = [i for i, d in enumerate(f.descriptions) if d]
         if rows:
@@ -77,13 +79,16 @@ def build_tables(encoder, factors: Sequence[FactorTexts]) -> SemanticTables:
 def expected_embedding(marginals: Sequence[jax.Array], tables: Sequence[jax.Array]) -> jax.Array:
     """E_{Q(s|π)}[v_state] = Σ_f marginals[f] @ tables[f]: (P, L_f) x (L_f, d) -> (P, d)."""
     if len(marginals) != len(tables):
-        raise ValueError(f"expected_embedding: {len(marginals)} marginals for {len(tables)} "
-                         f"tables; pass one (P, L_f) array per table")
+        raise ValueError(
+            f"expected_embedding: {len(marginals)} marginals for {len(tables)} "
+            f"tables; pass one (P, L_f) array per table"
+        )
     return sum(jnp.asarray(q) @ t for q, t in zip(marginals, tables, strict=True))
 
 
-def g_semantic(marginals: Sequence[jax.Array], tables: SemanticTables,
-               v_pref: jax.Array, eps: float = 1e-8) -> jax.Array:
+def g_semantic(
+    marginals: Sequence[jax.Array], tables: SemanticTables, v_pref: jax.Array, eps: float = 1e-8
+) -> jax.Array:
     """(P,) cosine of each policy's expected state embedding with v_pref (0 if either is 0)."""
     v = expected_embedding(marginals, tables.tables)
     v_pref = jnp.asarray(v_pref, jnp.float32)
@@ -92,8 +97,9 @@ def g_semantic(marginals: Sequence[jax.Array], tables: SemanticTables,
     return jnp.where(den > eps, num / jnp.maximum(den, eps), 0.0)
 
 
-def predicted_marginals(model, qs: Sequence[jax.Array], factors: Sequence[str],
-                        policies: jax.Array | None = None) -> list[jax.Array]:
+def predicted_marginals(
+    model, qs: Sequence[jax.Array], factors: Sequence[str], policies: jax.Array | None = None
+) -> list[jax.Array]:
     """Q(s_f,t+1 | π) = B_f(u_1) Q(s_t) for the named factors: list of (P, L_f).
 
     ``model``: a ``generative_models.base.GenerativeModel`` (its B has a trailing action
@@ -106,8 +112,9 @@ def predicted_marginals(model, qs: Sequence[jax.Array], factors: Sequence[str],
     idx = [model.factor_index(name) for name in factors]
     if policies is None:
         if len(model.num_controls) != 1:
-            raise ValueError("predicted_marginals: pass policies for models with several "
-                             "control factors")
+            raise ValueError(
+                "predicted_marginals: pass policies for models with several control factors"
+            )
         u = jnp.arange(model.num_controls[0])
         policies = jnp.stack([u * (len(a) > 0) for a in model.B_action_dependencies], -1)
     B = [jnp.asarray(b, jnp.float32) for b in model.B]
@@ -187,11 +194,14 @@ def level_description(factor: str, label: str) -> str:
     return f"{factor} is {label}"
 
 
-def factor_texts(names: Sequence[str], levels: Sequence[Sequence[str]],
-                 describe=level_description) -> list[FactorTexts]:
+def factor_texts(
+    names: Sequence[str], levels: Sequence[Sequence[str]], describe=level_description
+) -> list[FactorTexts]:
     """``FactorTexts`` for each (name, level labels) pair, sentences from ``describe``."""
-    return [FactorTexts(n, tuple(lv), tuple(describe(n, label) for label in lv))
-            for n, lv in zip(names, levels, strict=True)]
+    return [
+        FactorTexts(n, tuple(lv), tuple(describe(n, label) for label in lv))
+        for n, lv in zip(names, levels, strict=True)
+    ]
 
 
 def cloud_edge_texts(model, factors: Sequence[str] | None = None) -> list[FactorTexts]:
@@ -211,8 +221,7 @@ class FusionParams(NamedTuple):
     b: jax.Array
 
 
-def init_fusion(key: jax.Array, d_struct: int, d_obs: int,
-                d_text: int = EMBED_DIM) -> FusionParams:
+def init_fusion(key: jax.Array, d_struct: int, d_obs: int, d_text: int = EMBED_DIM) -> FusionParams:
     """Uniform(±1/√fan_in) init (PyTorch/equinox ``Linear`` convention), b likewise."""
     for name, v in (("d_struct", d_struct), ("d_obs", d_obs), ("d_text", d_text)):
         if not isinstance(v, int) or v < 1:
@@ -220,17 +229,22 @@ def init_fusion(key: jax.Array, d_struct: int, d_obs: int,
     k_w, k_b = jax.random.split(key)
     fan_in = d_struct + d_text
     bound = 1.0 / np.sqrt(fan_in)
-    return FusionParams(W=jax.random.uniform(k_w, (d_obs, fan_in), minval=-bound, maxval=bound),
-                        b=jax.random.uniform(k_b, (d_obs,), minval=-bound, maxval=bound))
+    return FusionParams(
+        W=jax.random.uniform(k_w, (d_obs, fan_in), minval=-bound, maxval=bound),
+        b=jax.random.uniform(k_b, (d_obs,), minval=-bound, maxval=bound),
+    )
 
 
 def fuse(params: FusionParams, x_struct: jax.Array, z_text: jax.Array) -> jax.Array:
     """Eq. 2: (..., d_struct), (..., d_text) -> (..., d_obs)."""
-    x = jnp.concatenate([jnp.asarray(x_struct, jnp.float32), jnp.asarray(z_text, jnp.float32)],
-                        axis=-1)
+    x = jnp.concatenate(
+        [jnp.asarray(x_struct, jnp.float32), jnp.asarray(z_text, jnp.float32)], axis=-1
+    )
     if x.shape[-1] != params.W.shape[1]:
-        raise ValueError(f"fuse: Concat(x_struct, z_text) has {x.shape[-1]} features but W "
-                         f"expects {params.W.shape[1]}; check d_struct / d_text")
+        raise ValueError(
+            f"fuse: Concat(x_struct, z_text) has {x.shape[-1]} features but W "
+            f"expects {params.W.shape[1]}; check d_struct / d_text"
+        )
     return x @ params.W.T + params.b
 
 

@@ -53,22 +53,18 @@ print(describe(maze))
 # **A** for the cue and reward modalities depends on both factors (location, context):
 
 # %%
-plots.plot_A(maze, "cue");
-
+plots.plot_A(maze, "cue")
 # %%
-plots.plot_A(maze, "reward");
-
+plots.plot_A(maze, "reward")
 # %% [markdown]
 # **B** of the location factor: the action "go to X" moves the agent to X from anywhere
 # (here u = cue). The context never changes (B = identity). **D** puts the agent in the
 # centre and knows nothing about the context; **C** is printed by `describe` above.
 
 # %%
-plots.plot_B(maze, "location", action=1);
-
+plots.plot_B(maze, "location", action=1)
 # %%
-iplots.plot_beliefs(maze, maze.D, title="D: prior beliefs");
-
+iplots.plot_beliefs(maze, maze.D, title="D: prior beliefs")
 # %% [markdown]
 # ## The same structure for offloading
 # A task waits on the device. Sending it to the **edge** is fast if the edge is free and
@@ -79,8 +75,7 @@ iplots.plot_beliefs(maze, maze.D, title="D: prior beliefs");
 # %%
 toy = teaching.build_offload_toy()
 print(describe(toy))
-plots.plot_A(toy, "latency");
-
+plots.plot_A(toy, "latency")
 # %% [markdown]
 # ## Perception is Bayes' rule
 # Suppose the probe is 80 % accurate and reads "looks-busy". The posterior over the load
@@ -109,12 +104,13 @@ split_factors(noisy, np.asarray(qs))[1]
 # surprise −ln p(o), reached exactly at the posterior:
 
 # %%
-iplots.plot_free_energy(prior, likelihood, labels=toy.factor_levels[1]);
-
+iplots.plot_free_energy(prior, likelihood, labels=toy.factor_levels[1])
 # %%
-{"F at the posterior": teaching.free_energy(posterior, prior, likelihood),
- "F at the prior": teaching.free_energy(prior, prior, likelihood),
- "surprise -ln p(o)": -np.log(evidence)}
+{
+    "F at the posterior": teaching.free_energy(posterior, prior, likelihood),
+    "F at the prior": teaching.free_energy(prior, prior, likelihood),
+    "surprise -ln p(o)": -np.log(evidence),
+}
 
 # %% [markdown]
 # ## Expected free energy: risk + ambiguity
@@ -135,8 +131,7 @@ table = teaching.efe_table(toy)
 table.round(3)
 
 # %%
-iplots.plot_risk_ambiguity(table, title="Offloading toy: EFE of each first move");
-
+iplots.plot_risk_ambiguity(table, title="Offloading toy: EFE of each first move")
 # %% [markdown]
 # The decision core (`aifedge.inference.make_agent`, on pymdp) writes the same quantity
 # as **pragmatic** (−E[C], expected utility) plus **epistemic** (−information gain) value.
@@ -148,33 +143,34 @@ toy_agent = make_agent(toy)
 action, _, info = toy_agent.step(jax.random.PRNGKey(SEED), toy_agent.init(), np.array([0, 0, 0]))
 decision = iplots.decision_table(toy_agent, info)
 decision.assign(G_risk_ambiguity=table["G"].to_numpy())[
-    ["policy", "G_pragmatic", "G_epistemic", "G", "G_risk_ambiguity", "q_pi"]].round(3)
+    ["policy", "G_pragmatic", "G_epistemic", "G", "G_risk_ambiguity", "q_pi"]
+].round(3)
 
 # %%
-iplots.plot_efe_terms(decision, title="Offloading toy: pragmatic vs epistemic value");
-
+iplots.plot_efe_terms(decision, title="Offloading toy: pragmatic vs epistemic value")
 # %% [markdown]
 # ## Behaviour: explore, then exploit
 # In a world that *is* the model, the agent first probes (pure information gain), then
 # sends the task to the edge if the probe says free, to the cloud if it says busy.
 
 # %%
-teaching.run_trial(toy_agent, true_state=[0, 1], steps=2,
-                   key=jax.random.PRNGKey(SEED))[["t", "o[probe]", "o[latency]",
-                                                  "q[edge_load]", "action"]]
+teaching.run_trial(toy_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
+    ["t", "o[probe]", "o[latency]", "q[edge_load]", "action"]
+]
 
 # %%
-teaching.run_trial(toy_agent, true_state=[0, 0], steps=2,
-                   key=jax.random.PRNGKey(SEED))[["t", "o[probe]", "o[latency]",
-                                                  "q[edge_load]", "action"]]
+teaching.run_trial(toy_agent, true_state=[0, 0], steps=2, key=jax.random.PRNGKey(SEED))[
+    ["t", "o[probe]", "o[latency]", "q[edge_load]", "action"]
+]
 
 # %% [markdown]
 # The T-maze agent does the same: cue first, then the arm the cue points to.
 
 # %%
 maze_agent = make_agent(maze)
-teaching.run_trial(maze_agent, true_state=[0, 1], steps=2,
-                   key=jax.random.PRNGKey(SEED))[["t", "o[cue]", "q[context]", "action"]]
+teaching.run_trial(maze_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
+    ["t", "o[cue]", "q[context]", "action"]
+]
 
 # %% [markdown]
 # ## How preferences change behaviour
@@ -191,11 +187,17 @@ teaching.efe_table(reliable)
 # %%
 iplots.explore(
     lambda met=2.0, late=-4.0, p_met_cloud=0.7, probe_accuracy=1.0: iplots.plot_risk_ambiguity(
-        teaching.efe_table(teaching.build_offload_toy(probe_accuracy=probe_accuracy,
-                                                      p_met_cloud=p_met_cloud, met=met,
-                                                      late=late))),
-    met=(0.0, 6.0, 0.5), late=(-10.0, 0.0, 0.5), p_met_cloud=(0.0, 1.0, 0.05),
-    probe_accuracy=(0.5, 1.0, 0.05))
+        teaching.efe_table(
+            teaching.build_offload_toy(
+                probe_accuracy=probe_accuracy, p_met_cloud=p_met_cloud, met=met, late=late
+            )
+        )
+    ),
+    met=(0.0, 6.0, 0.5),
+    late=(-10.0, 0.0, 0.5),
+    p_met_cloud=(0.0, 1.0, 0.05),
+    probe_accuracy=(0.5, 1.0, 0.05),
+)
 
 # %% [markdown]
 # ## Policy precision γ
@@ -203,11 +205,14 @@ iplots.explore(
 # precision it is almost indifferent; with high precision it is decisive.
 
 # %%
-iplots.plot_policy_precision(table["G"], table["action"]);
-
+iplots.plot_policy_precision(table["G"], table["action"])
 # %%
-iplots.explore(lambda gamma=1.0: iplots.plot_efe_terms(iplots.decision_table(
-    toy_agent, info, gamma=gamma), title=f"γ = {gamma}"), gamma=(0.1, 16.0, 0.1))
+iplots.explore(
+    lambda gamma=1.0: iplots.plot_efe_terms(
+        iplots.decision_table(toy_agent, info, gamma=gamma), title=f"γ = {gamma}"
+    ),
+    gamma=(0.1, 16.0, 0.1),
+)
 
 # %% [markdown]
 # ## Exercises

@@ -44,10 +44,9 @@ plots.params_table(params)
 # pays the WAN round trip and a thin uplink (video!), small edges are close but slow.
 
 # %%
-plots.plot_latency_components(params, net=0);
-
+plots.plot_latency_components(params, net=0)
 # %%
-plots.plot_latency_components(params, net=2);  # congested WAN
+plots.plot_latency_components(params, net=2)  # congested WAN
 
 # %% [markdown]
 # ## The heavy tail and why tasks need timeouts
@@ -56,10 +55,10 @@ plots.plot_latency_components(params, net=2);  # congested WAN
 # averages are only ever taken over completed tasks.
 
 # %%
-spikes = np.asarray(sample_gpd(jax.random.PRNGKey(SEED), params.spike_shape,
-                               params.spike_scale_ms, (20_000,)))
-plots.plot_tail_survival(spikes, params.spike_shape, params.spike_scale_ms);
-
+spikes = np.asarray(
+    sample_gpd(jax.random.PRNGKey(SEED), params.spike_shape, params.spike_scale_ms, (20_000,))
+)
+plots.plot_tail_survival(spikes, params.spike_shape, params.spike_scale_ms)
 # %%
 {n: float(np.mean(spikes[:n])) for n in (100, 1_000, 10_000, 20_000)}  # running means drift
 
@@ -69,11 +68,17 @@ plots.plot_tail_survival(spikes, params.spike_shape, params.spike_scale_ms);
 # %%
 import pandas as pd
 
-frame = pd.concat([simulate("aif-llm", name, EPISODES, SEED, params, progress=False)
-                   for name in ("random", "cloud", "edge", "greedy")], ignore_index=True)
+frame = pd.concat(
+    [
+        simulate("aif-llm", name, EPISODES, SEED, params, progress=False)
+        for name in ("random", "cloud", "edge", "greedy")
+    ],
+    ignore_index=True,
+)
 summarise(frame)
 
 # %%
-tasks = pd.concat([records("aif-llm", name, 5, SEED, params) for name in ("cloud", "greedy")],
-                  ignore_index=True)
-plots.plot_latency_hist(tasks);
+tasks = pd.concat(
+    [records("aif-llm", name, 5, SEED, params) for name in ("cloud", "greedy")], ignore_index=True
+)
+plots.plot_latency_hist(tasks)

@@ -47,11 +47,9 @@ print(describe(model))
 # neighbouring levels), the measured RTT bin given the WAN state:
 
 # %%
-plots.plot_A(model, "obs_load:edge1");
-
+plots.plot_A(model, "obs_load:edge1")
 # %%
-plots.plot_A(model, "obs_rtt");
-
+plots.plot_A(model, "obs_rtt")
 # %% [markdown]
 # The outcome of a task sent to edge 1 (met / violated / failed / idle) given its class
 # and the node's load when it was dispatched, and the same for the cloud given the WAN
@@ -59,25 +57,20 @@ plots.plot_A(model, "obs_rtt");
 # when the WAN is congested.
 
 # %%
-plots.plot_A(model, "outcome:edge1");
-
+plots.plot_A(model, "outcome:edge1")
 # %%
-plots.plot_A(model, "outcome:cloud");
-
+plots.plot_A(model, "outcome:cloud")
 # %% [markdown]
 # ## B: what actions do
 # The load of edge 1 next step, given its load and the task's class, when the task is
 # sent elsewhere (u = local) and when it is sent to edge 1 (u = 1): the queue grows.
 
 # %%
-plots.plot_B(model, "load:edge1", action=0);
-
+plots.plot_B(model, "load:edge1", action=0)
 # %%
-plots.plot_B(model, "load:edge1", action=1);
-
+plots.plot_B(model, "load:edge1", action=1)
 # %%
-plots.plot_B(model, "net");
-
+plots.plot_B(model, "net")
 # %% [markdown]
 # ## C: preferences with the EVT penalty
 # C of every `outcome:*` modality is (0, −ρ, −κ_fail·ρ, 0) for met / violated / failed /
@@ -89,16 +82,13 @@ m_edge1 = model.modality_index("outcome:edge1")
 pd.Series(model.C[m_edge1], index=model.modality_levels[m_edge1], name="C").round(3)
 
 # %%
-iplots.plot_evt_penalty(params);
-
+iplots.plot_evt_penalty(params)
 # %% [markdown]
 # ## D: the prior
 # Uniform over loads, WAN state and class; every `sent:*` factor starts "idle".
 
 # %%
-iplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent:cloud"],
-                    title="D");
-
+iplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent:cloud"], title="D")
 # %% [markdown]
 # ## One decision, end to end
 # A fresh episode of the simulator; the scheduler's observation is discretised into the
@@ -110,8 +100,12 @@ iplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent
 # %%
 options = cloud_edge.make_options(params)
 obs, _ = aif_llm.reset(jax.random.PRNGKey(SEED), params)
-seen = np.concatenate([np.asarray(cloud_edge.observation_indices(obs, params, options)),
-                       np.asarray(cloud_edge.outcome_indices(obs, params))])
+seen = np.concatenate(
+    [
+        np.asarray(cloud_edge.observation_indices(obs, params, options)),
+        np.asarray(cloud_edge.outcome_indices(obs, params)),
+    ]
+)
 iplots.observation_frame(model, seen).transpose()
 
 # %%
@@ -119,9 +113,12 @@ agent = make_agent(model, AgentConfig(top_k=None))
 state = agent.init()
 action, next_state, info = agent.step(jax.random.PRNGKey(SEED), state, seen)
 qs = split_factors(model, np.asarray(info.qs))
-iplots.plot_beliefs(model, qs, factors=[*model.factor_names[:7]],
-                    title="posterior Q(s_t) after the first observation");
-
+iplots.plot_beliefs(
+    model,
+    qs,
+    factors=[*model.factor_names[:7]],
+    title="posterior Q(s_t) after the first observation",
+)
 # %% [markdown]
 # **Eq. 4** scores each policy by KL[Q(s) ‖ P(s_{t+1} | π)] over the load, WAN and class
 # factors and keeps the K lowest; **Eq. 5** sums the pragmatic (EVT-penalised utility) and
@@ -132,8 +129,7 @@ table = iplots.decision_table(agent, info, top_k=TOP_K)
 table[["policy", "vfe", "kept", "G_pragmatic", "G_epistemic", "G", "q_pi"]].round(4)
 
 # %%
-iplots.plot_efe_terms(table, title=f"First decision, K = {TOP_K}");
-
+iplots.plot_efe_terms(table, title=f"First decision, K = {TOP_K}")
 # %% [markdown]
 # The chosen node, and the prior the agent carries into the next step for that node's
 # `sent:*` factor (B of the chosen action applied to the posterior): it now expects the
@@ -142,8 +138,11 @@ iplots.plot_efe_terms(table, title=f"First decision, K = {TOP_K}");
 # %%
 chosen = table.loc[table["q_pi"].idxmax(), "policy"]
 f_sent = model.factor_index(f"sent:{chosen}")
-prior_next = pd.Series(split_factors(model, np.asarray(next_state.prior))[f_sent],
-                       index=model.factor_levels[f_sent], name=f"sent:{chosen}")
+prior_next = pd.Series(
+    split_factors(model, np.asarray(next_state.prior))[f_sent],
+    index=model.factor_levels[f_sent],
+    name=f"sent:{chosen}",
+)
 prior_next[prior_next > 1e-3].round(3)
 
 # %% [markdown]
@@ -151,13 +150,16 @@ prior_next[prior_next > 1e-3].round(3)
 # ζ changes C (through τ) without rebuilding the agent (`with_preferences`); K and γ are
 # re-applied to the same EFE terms. Without widgets the defaults are drawn once.
 
+
 # %%
 def decision_for(top_k=TOP_K, zeta=1.5, gamma=1.0):
     tail = cloud_edge.EvtTail(0.0, params.spike_scale_ms, zeta, params.spike_prob)
     C = build_model(params, evt_tail=tail).C
     _, _, inf = agent.step(jax.random.PRNGKey(SEED), with_preferences(model, state, C), seen)
-    return iplots.plot_efe_terms(iplots.decision_table(agent, inf, top_k=top_k, gamma=gamma),
-                                 title=f"K = {top_k}, ζ = {zeta:.2f}, γ = {gamma:.1f}")
+    return iplots.plot_efe_terms(
+        iplots.decision_table(agent, inf, top_k=top_k, gamma=gamma),
+        title=f"K = {top_k}, ζ = {zeta:.2f}, γ = {gamma:.1f}",
+    )
 
 
 iplots.explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0.1))

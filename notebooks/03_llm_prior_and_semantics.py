@@ -42,8 +42,7 @@ from aifedge.llm_bridge import plots as lplots
 
 params = aif_llm.make_params()
 logs = make_logs(params, policies=("random", "greedy"), episodes=LOG_EPISODES, seed=SEED)
-logs[["policy", "text", "class_name", "net", "load_e1", "node", "best_node",
-      "outcome_name"]].head()
+logs[["policy", "text", "class_name", "net", "load_e1", "node", "best_node", "outcome_name"]].head()
 
 # %% [markdown]
 # ## Keyword weights from the scheduling logs
@@ -53,8 +52,7 @@ logs[["policy", "text", "class_name", "net", "load_e1", "node", "best_node",
 
 # %%
 prior = KeywordPrior.fit(logs)
-lplots.plot_keyword_weights(prior, top=20);
-
+lplots.plot_keyword_weights(prior, top=20)
 # %% [markdown]
 # ## D_LLM for example texts
 # The prior over the task class (stored D uniform, α = 1) for simulator texts and two
@@ -62,13 +60,17 @@ lplots.plot_keyword_weights(prior, top=20);
 # without known keywords keeps the stored prior.
 
 # %%
-examples = [TASK_TEXTS[0], TASK_TEXTS[7], TASK_TEXTS[14], TASK_TEXTS[20],
-            "real-time video call from a privacy-sensitive camera",
-            "completely unrelated words here"]
+examples = [
+    TASK_TEXTS[0],
+    TASK_TEXTS[7],
+    TASK_TEXTS[14],
+    TASK_TEXTS[20],
+    "real-time video call from a privacy-sensitive camera",
+    "completely unrelated words here",
+]
 base = {"class": np.full(len(CLASS_NAMES), 1.0 / len(CLASS_NAMES))}
 d_frame = lplots.d_llm_frame(prior, examples, base, "class", CLASS_NAMES)
-lplots.plot_d_llm(d_frame);
-
+lplots.plot_d_llm(d_frame)
 # %%
 d_frame[["keywords"]]
 
@@ -87,18 +89,27 @@ model = build_model(params)
 encoder = SentenceEncoder()
 factors = semantic.factor_texts(
     ["load:edge1", "load:edge5", "net", "class"],
-    [model.factor_levels[model.factor_index(n)] for n in ("load:edge1", "load:edge5", "net",
-                                                           "class")])
+    [
+        model.factor_levels[model.factor_index(n)]
+        for n in ("load:edge1", "load:edge5", "net", "class")
+    ],
+)
 sentences = [d for f in factors for d in f.descriptions]
 obs, _ = aif_llm.reset(jax.random.PRNGKey(SEED), params)
 advice = template_advice(summarise(obs, params))
-advice_examples = [advice.text, "Send the task to the cloud; the edge nodes are overloaded.",
-                   "Run the task on the local device; the network is congested."]
-lplots.plot_embedding_map(encoder.encode(sentences), sentences,
-                          groups=[f.name for f in factors for _ in f.descriptions],
-                          extra=dict(zip([f"advice {i + 1}" for i in range(3)],
-                                         encoder.encode(advice_examples), strict=True)));
-
+advice_examples = [
+    advice.text,
+    "Send the task to the cloud; the edge nodes are overloaded.",
+    "Run the task on the local device; the network is congested.",
+]
+lplots.plot_embedding_map(
+    encoder.encode(sentences),
+    sentences,
+    groups=[f.name for f in factors for _ in f.descriptions],
+    extra=dict(
+        zip([f"advice {i + 1}" for i in range(3)], encoder.encode(advice_examples), strict=True)
+    ),
+)
 # %% [markdown]
 # ## The semantic score per policy
 # One decision of the active-inference core on the first observation (as in notebook 02).
@@ -112,18 +123,23 @@ from aifedge.inference import AgentConfig, make_agent, split_factors, with_seman
 from aifedge.inference import plots as iplots
 
 options = cloud_edge.make_options(params)
-seen = np.concatenate([np.asarray(cloud_edge.observation_indices(obs, params, options)),
-                       np.asarray(cloud_edge.outcome_indices(obs, params))])
+seen = np.concatenate(
+    [
+        np.asarray(cloud_edge.observation_indices(obs, params, options)),
+        np.asarray(cloud_edge.outcome_indices(obs, params)),
+    ]
+)
 agent = make_agent(model, AgentConfig(top_k=None))
 state = agent.init()
 _, _, info = agent.step(jax.random.PRNGKey(SEED), state, seen)
 sent = semantic.cloud_edge_texts(model)
 tables = semantic.build_tables(encoder, sent)
-marginals = semantic.predicted_marginals(model, split_factors(model, info.qs),
-                                         [f.name for f in sent], agent.policies[:, 0])
+marginals = semantic.predicted_marginals(
+    model, split_factors(model, info.qs), [f.name for f in sent], agent.policies[:, 0]
+)
 v_pref = encoder.encode([advice.text])[0]
 scores = np.asarray(semantic.g_semantic(marginals, tables, v_pref))
-lplots.plot_semantic_scores(iplots.policy_labels(agent), scores, advice.text);
+lplots.plot_semantic_scores(iplots.policy_labels(agent), scores, advice.text)
 
 # %% [markdown]
 # Note what the embedding can and cannot say: the advice's node type (edge vs cloud vs
@@ -135,11 +151,13 @@ lplots.plot_semantic_scores(iplots.policy_labels(agent), scores, advice.text);
 # G = G_prag + G_epis − λ·score). The slider sets λ; notebook 05 shows how λ_t is set
 # from U_t.
 
+
 # %%
 def decision_with(lam=1.0):
     _, _, inf = agent.step(jax.random.PRNGKey(SEED), with_semantic(state, scores, lam), seen)
-    return iplots.plot_efe_terms(iplots.decision_table(agent, inf, lam=lam, top_k=5),
-                                 title=f"λ = {lam:.2f}")
+    return iplots.plot_efe_terms(
+        iplots.decision_table(agent, inf, lam=lam, top_k=5), title=f"λ = {lam:.2f}"
+    )
 
 
 iplots.explore(decision_with, lam=(0.0, 10.0, 0.25))
@@ -159,13 +177,19 @@ iplots.explore(decision_with, lam=(0.0, 10.0, 0.25))
 from aifedge.llm_bridge import AsyncAdvisor, advised_episode, make_advisor
 
 THRESHOLD = 0.3
-with AsyncAdvisor(make_advisor("template"), THRESHOLD, params.step_ms / 1000.0,
-                  encoder=encoder, delay_steps=1) as runner:
-    rec = advised_episode(jax.random.PRNGKey(SEED), params, lplots.follow_advice(params),
-                          runner, lplots.observed_uncertainty(), steps=params.max_steps)
+with AsyncAdvisor(
+    make_advisor("template"), THRESHOLD, params.step_ms / 1000.0, encoder=encoder, delay_steps=1
+) as runner:
+    rec = advised_episode(
+        jax.random.PRNGKey(SEED),
+        params,
+        lplots.follow_advice(params),
+        runner,
+        lplots.observed_uncertainty(),
+        steps=params.max_steps,
+    )
     stats = runner.stats()
-lplots.plot_advised_episode(rec, THRESHOLD);
-
+lplots.plot_advised_episode(rec, THRESHOLD)
 # %% [markdown]
 # Following advice blindly goes wrong: advice is refreshed only when U_t > δ, so the
 # follower keeps sending tasks to the node named by old advice until its queue
@@ -174,7 +198,9 @@ lplots.plot_advised_episode(rec, THRESHOLD);
 
 # %%
 {k: stats[k] for k in ("calls", "successes", "busy_skips", "mean_delay_steps")} | {
-    "QoS met": float(np.mean(rec["outcome"] == 0)), "advised steps": float(rec["advised"].mean())}
+    "QoS met": float(np.mean(rec["outcome"] == 0)),
+    "advised steps": float(rec["advised"].mean()),
+}
 
 # %%
 if USE_SMOLLM:

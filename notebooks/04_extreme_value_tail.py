@@ -41,8 +41,9 @@ from aifedge.inference import plots as iplots
 
 params = aif_llm.make_params()
 truth = {"scale": params.spike_scale_ms, "concentration": params.spike_shape}
-spikes = np.asarray(sample_gpd(jax.random.PRNGKey(SEED), params.spike_shape,
-                               params.spike_scale_ms, (N_SPIKES,)))
+spikes = np.asarray(
+    sample_gpd(jax.random.PRNGKey(SEED), params.spike_shape, params.spike_scale_ms, (N_SPIKES,))
+)
 {"true GPD": truth, "spikes": spikes.size, "largest (ms)": float(spikes.max())}
 
 # %% [markdown]
@@ -56,26 +57,22 @@ idata = evt.fit_gpd(spikes, num_chains=CHAINS, num_warmup=WARMUP, num_samples=DR
 iplots.gpd_summary(idata)
 
 # %%
-iplots.plot_gpd_trace(idata, true=truth);
-
+iplots.plot_gpd_trace(idata, true=truth)
 # %%
-iplots.plot_gpd_posterior(idata, true=truth);
-
+iplots.plot_gpd_posterior(idata, true=truth)
 # %% [markdown]
 # **Posterior predictive check**: data simulated from posterior draws (log scale — with
 # ξ > ½ the excesses span orders of magnitude) against the observed spikes.
 
 # %%
-iplots.plot_gpd_ppc(iplots.gpd_predictive(idata, spikes, seed=SEED));
-
+iplots.plot_gpd_ppc(iplots.gpd_predictive(idata, spikes, seed=SEED))
 # %% [markdown]
 # **Survival function**: the posterior median and 90 % band follow the data and the true
 # GPD over four decades; the band widens where the data run out — that is where the tail
 # model, not the sample, carries the estimate.
 
 # %%
-iplots.plot_gpd_survival(idata, spikes, true=truth);
-
+iplots.plot_gpd_survival(idata, spikes, true=truth)
 # %% [markdown]
 # ## Exceedance probability with a credible interval
 # P(spike > 1 s) under the posterior, beside the true GPD value and the sample fraction.
@@ -87,19 +84,28 @@ from scipy import stats
 level = 1_000.0
 est = evt.exceedance_probability(idata, 0.0, level)
 per_task = evt.exceedance_probability(idata, 0.0, level, rate=params.spike_prob)
-{"P(spike > 1 s): posterior mean [90% CI]": (round(est.mean, 4), round(est.lower, 4),
-                                             round(est.upper, 4)),
- "true GPD": round(float(stats.genpareto.sf(level, params.spike_shape,
-                                            scale=params.spike_scale_ms)), 4),
- "sample fraction": float(np.mean(spikes > level)),
- "per task (× spike_prob)": (round(per_task.mean, 5), round(per_task.lower, 5),
-                             round(per_task.upper, 5)),
- "1-in-1000 spike (return level, ms)": tuple(round(v) for v in evt.return_level(
-     idata, 0.0, 1_000))}
+{
+    "P(spike > 1 s): posterior mean [90% CI]": (
+        round(est.mean, 4),
+        round(est.lower, 4),
+        round(est.upper, 4),
+    ),
+    "true GPD": round(
+        float(stats.genpareto.sf(level, params.spike_shape, scale=params.spike_scale_ms)), 4
+    ),
+    "sample fraction": float(np.mean(spikes > level)),
+    "per task (× spike_prob)": (
+        round(per_task.mean, 5),
+        round(per_task.lower, 5),
+        round(per_task.upper, 5),
+    ),
+    "1-in-1000 spike (return level, ms)": tuple(
+        round(v) for v in evt.return_level(idata, 0.0, 1_000)
+    ),
+}
 
 # %%
-iplots.plot_exceedance(idata, 0.0, np.logspace(1.5, 4.5, 30), empirical=spikes);
-
+iplots.plot_exceedance(idata, 0.0, np.logspace(1.5, 4.5, 30), empirical=spikes)
 # %% [markdown]
 # ## Task latencies: where does the tail start?
 # Latencies of the greedy scheduler's completed tasks, divided by each task's deadline
@@ -112,8 +118,12 @@ from aifedge.simulate import records
 
 tasks = records("aif-llm", "greedy", EPISODES, SEED, params)
 ratio = (tasks["latency_ms"] / tasks["deadline_ms"]).dropna().to_numpy()
-{"tasks": len(tasks), "completed": ratio.size, "violations among completed":
- float(np.mean(ratio > 1)), "failed": float(np.mean(tasks["outcome"] == 2))}
+{
+    "tasks": len(tasks),
+    "completed": ratio.size,
+    "violations among completed": float(np.mean(ratio > 1)),
+    "failed": float(np.mean(tasks["outcome"] == 2)),
+}
 
 # %% [markdown]
 # **Threshold choice.** Above a threshold u where the GPD holds, the mean excess
@@ -124,12 +134,10 @@ ratio = (tasks["latency_ms"] / tasks["deadline_ms"]).dropna().to_numpy()
 
 # %%
 u = evt.quantile_threshold(ratio, 0.85)
-iplots.plot_mean_residual_life(evt.mean_residual_life(ratio), chosen=u);
-
+iplots.plot_mean_residual_life(evt.mean_residual_life(ratio), chosen=u)
 # %%
 stability = iplots.threshold_stability(ratio, np.quantile(ratio, np.linspace(0.5, 0.97, 15)))
-iplots.plot_threshold_stability(stability, chosen=u);
-
+iplots.plot_threshold_stability(stability, chosen=u)
 # %% [markdown]
 # Read honestly, neither plot shows a clean stable region: ξ̂ keeps rising with u. The
 # latency ratio mixes a light-tailed body (transmission, queueing, compute) with the
@@ -140,8 +148,7 @@ iplots.plot_threshold_stability(stability, chosen=u);
 
 # %%
 excess = evt.peaks_over_threshold(ratio, u)
-tail_fit = evt.fit_gpd(excess, num_chains=CHAINS, num_warmup=WARMUP, num_samples=DRAWS,
-                       seed=SEED)
+tail_fit = evt.fit_gpd(excess, num_chains=CHAINS, num_warmup=WARMUP, num_samples=DRAWS, seed=SEED)
 iplots.gpd_summary(tail_fit)
 
 # %% [markdown]
@@ -152,10 +159,17 @@ iplots.gpd_summary(tail_fit)
 rate = excess.size / ratio.size
 level = max(1.0, u)  # the GPD describes the tail above u only
 viol = evt.exceedance_probability(tail_fit, u, level, rate=rate)
-{"threshold u": round(u, 3), "excesses": excess.size, "level": round(level, 3),
- "P(r > level): posterior mean [90% CI]": (round(viol.mean, 4), round(viol.lower, 4),
-                                           round(viol.upper, 4)),
- "observed": float(np.mean(ratio > level))}
+{
+    "threshold u": round(u, 3),
+    "excesses": excess.size,
+    "level": round(level, 3),
+    "P(r > level): posterior mean [90% CI]": (
+        round(viol.mean, 4),
+        round(viol.lower, 4),
+        round(viol.upper, 4),
+    ),
+    "observed": float(np.mean(ratio > level)),
+}
 
 # %% [markdown]
 # Compare the two numbers. In quick mode (seed 0) the observed fraction lies *below*
@@ -165,14 +179,18 @@ viol = evt.exceedance_probability(tail_fit, u, level, rate=rate)
 # choice; the survival plot shows where the fit departs from the data.
 
 # %%
-iplots.plot_gpd_survival(tail_fit, excess);
-
+iplots.plot_gpd_survival(tail_fit, excess)
 # %% [markdown]
 # ## Explore the shape ζ
 # Survival of 20,000 GPD draws for a chosen shape against the exponential of the same
 # scale (`environments.plots.plot_tail_survival`); ζ ≥ 1 means infinite mean.
 
 # %%
-iplots.explore(lambda zeta=1.5: env_plots.plot_tail_survival(
-    np.asarray(sample_gpd(jax.random.PRNGKey(SEED), zeta, params.spike_scale_ms, (20_000,))),
-    zeta, params.spike_scale_ms), zeta=(0.05, 2.5, 0.05))
+iplots.explore(
+    lambda zeta=1.5: env_plots.plot_tail_survival(
+        np.asarray(sample_gpd(jax.random.PRNGKey(SEED), zeta, params.spike_scale_ms, (20_000,))),
+        zeta,
+        params.spike_scale_ms,
+    ),
+    zeta=(0.05, 2.5, 0.05),
+)

@@ -54,11 +54,16 @@ print(u_config)
 
 # %%
 good, congested = ((1.0, 0.0, 0.0),) * 3, ((0.0, 0.0, 1.0),) * 3
-phases = [("calm", PHASE_STEPS, {"net_transition": good}),
-          ("congestion", PHASE_STEPS, {"net_transition": congested}),
-          ("failures", PHASE_STEPS, {"net_transition": good, "edge_fail_prob": 0.3,
-                                     "edge_recover_prob": 0.05}),
-          ("recovery", PHASE_STEPS, {})]
+phases = [
+    ("calm", PHASE_STEPS, {"net_transition": good}),
+    ("congestion", PHASE_STEPS, {"net_transition": congested}),
+    (
+        "failures",
+        PHASE_STEPS,
+        {"net_transition": good, "edge_fail_prob": 0.3, "edge_recover_prob": 0.05},
+    ),
+    ("recovery", PHASE_STEPS, {}),
+]
 policy = make_aif_policy(params)
 trace = iplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params, phases, u_config)
 iplots.phase_summary(trace).round(3)
@@ -74,26 +79,32 @@ iplots.phase_summary(trace).round(3)
 
 # %%
 meta_cfg = meta.MetaConfig(meta_steps=META_STEPS)
-f_meta, history = meta.meta_train(meta_cfg, iplots.toy_lambda_task,
-                                  iplots.toy_lambda_loss(meta_cfg), jax.random.PRNGKey(SEED))
-iplots.plot_meta_history(history);
-
+f_meta, history = meta.meta_train(
+    meta_cfg, iplots.toy_lambda_task, iplots.toy_lambda_loss(meta_cfg), jax.random.PRNGKey(SEED)
+)
+iplots.plot_meta_history(history)
 # %% [markdown]
 # Adaptation: three held-out conditions, `inner_steps` SGD steps each from the
 # meta-trained f_meta (dashed: each condition's best λ).
 
 # %%
-tasks = {f"condition {i}": iplots.toy_lambda_task(k)
-         for i, k in enumerate(jax.random.split(jax.random.PRNGKey(SEED + 1), 3))}
+tasks = {
+    f"condition {i}": iplots.toy_lambda_task(k)
+    for i, k in enumerate(jax.random.split(jax.random.PRNGKey(SEED + 1), 3))
+}
 loss_fn = iplots.toy_lambda_loss(meta_cfg)
-adapted = {f"adapted: {name}": meta.adapt(f_meta, task, loss_fn, meta_cfg,
-                                           jax.random.PRNGKey(SEED + 2))
-           for name, task in tasks.items()}
+adapted = {
+    f"adapted: {name}": meta.adapt(f_meta, task, loss_fn, meta_cfg, jax.random.PRNGKey(SEED + 2))
+    for name, task in tasks.items()
+}
 iplots.plot_lambda_response(
-    meta_cfg, {"meta-trained f_meta": f_meta, **adapted},
-    targets={f"best: {name}": (lambda u, task=task: iplots.toy_best_lambda(task, u, meta_cfg))
-             for name, task in tasks.items()});
-
+    meta_cfg,
+    {"meta-trained f_meta": f_meta, **adapted},
+    targets={
+        f"best: {name}": (lambda u, task=task: iplots.toy_best_lambda(task, u, meta_cfg))
+        for name, task in tasks.items()
+    },
+)
 # %% [markdown]
 # ## U_t and λ_t over the episode
 # Congestion raises the measured RTT and U_t (the network term dominates, α = 0.7);
@@ -105,8 +116,7 @@ iplots.plot_lambda_response(
 
 # %%
 lam = np.asarray(meta.meta_lambda(f_meta, trace["u_t"].to_numpy(), meta_cfg))
-iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam);
-
+iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam)
 # %% [markdown]
 # ## The shipped f_meta, meta-trained on the full agent
 # `inference.meta_train` meta-trains f_meta on the real objective: the QoS-violation
@@ -121,28 +131,40 @@ iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam);
 from aifedge.inference.aif_llm_agent import META_FILE
 
 shipped, shipped_cfg = meta.load_checkpoint(META_FILE)
-iplots.plot_meta_history(iplots.checkpoint_history(META_FILE),
-                         title="Shipped f_meta: meta-training on the agent's QoS", log=False);
-
+iplots.plot_meta_history(
+    iplots.checkpoint_history(META_FILE),
+    title="Shipped f_meta: meta-training on the agent's QoS",
+    log=False,
+)
 # %%
-iplots.plot_lambda_response(shipped_cfg, {"shipped f_meta": shipped});
+iplots.plot_lambda_response(shipped_cfg, {"shipped f_meta": shipped})
 
 # %% [markdown]
 # ## Explore: load and failure rate
 # The same four phases with another background load and failure rate in the failure
 # phase (the compiled scan is reused; press "Run Interact" after moving the sliders).
 
+
 # %%
 def with_stress(bg_util=0.3, edge_fail_prob=0.3):
-    stress = {"net_transition": good, "bg_util": bg_util, "edge_fail_prob": edge_fail_prob,
-              "edge_recover_prob": 0.05}
-    tr = iplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params,
-                                  [*phases[:2], ("failures", PHASE_STEPS, stress), phases[3]],
-                                  u_config)
+    stress = {
+        "net_transition": good,
+        "bg_util": bg_util,
+        "edge_fail_prob": edge_fail_prob,
+        "edge_recover_prob": 0.05,
+    }
+    tr = iplots.uncertainty_trace(
+        jax.random.PRNGKey(SEED),
+        policy,
+        params,
+        [*phases[:2], ("failures", PHASE_STEPS, stress), phases[3]],
+        u_config,
+    )
     return iplots.plot_uncertainty_trace(
-        tr, trigger=u_config.trigger,
-        lam=np.asarray(meta.meta_lambda(f_meta, tr["u_t"].to_numpy(), meta_cfg)))
+        tr,
+        trigger=u_config.trigger,
+        lam=np.asarray(meta.meta_lambda(f_meta, tr["u_t"].to_numpy(), meta_cfg)),
+    )
 
 
-iplots.explore(with_stress, manual=True, bg_util=(0.0, 0.95, 0.05),
-               edge_fail_prob=(0.0, 0.5, 0.01))
+iplots.explore(with_stress, manual=True, bg_util=(0.0, 0.95, 0.05), edge_fail_prob=(0.0, 0.5, 0.01))

@@ -31,8 +31,13 @@ import tempfile
 from aifedge.paper_repro import aif_llm as repro
 
 if TOY:
-    cfg = repro.Config(episodes=6, seeds=1, train_steps=1_500, eval_seed=SEED_BASE,
-                       checkpoints=tempfile.mkdtemp(prefix="aifedge-ckpt-"))
+    cfg = repro.Config(
+        episodes=6,
+        seeds=1,
+        train_steps=1_500,
+        eval_seed=SEED_BASE,
+        checkpoints=tempfile.mkdtemp(prefix="aifedge-ckpt-"),
+    )
 else:
     cfg = dataclasses.replace(repro.QUICK, eval_seed=SEED_BASE)
 cfg
@@ -66,5 +71,5 @@ repro.run_table5(cfg)
 
 # %%
 table6 = repro.run_table6(cfg)
-repro.plot_table6(table6);
+repro.plot_table6(table6)
 table6

@@ -33,12 +33,25 @@ repro.paper_values()
 
 # %%
 if TOY:
-    agent = aif_rg.AifRgConfig(n_candidates=48, top_k=6, n_iters=2, horizon=2,
-                               ensemble_size=3, fit_steps=200, buffer_size=4096)
-    cfg = repro.Fig3Config(methods=("aif-rg", "random"), final_window=1, seeds=1,
-                           n_episodes=2, eval_episodes=2, agent=agent)
+    agent = aif_rg.AifRgConfig(
+        n_candidates=48,
+        top_k=6,
+        n_iters=2,
+        horizon=2,
+        ensemble_size=3,
+        fit_steps=200,
+        buffer_size=4096,
+    )
+    cfg = repro.Fig3Config(
+        methods=("aif-rg", "random"),
+        final_window=1,
+        seeds=1,
+        n_episodes=2,
+        eval_episodes=2,
+        agent=agent,
+    )
 else:
     cfg = repro.QUICK_FIG3
 fig3 = repro.run_fig3(cfg)
-repro.plot_fig3(fig3);
+repro.plot_fig3(fig3)
 fig3

@@ -33,37 +33,61 @@ from aifedge.simulate import simulate, summarise
 
 from .common import Artifact, reproduced
 
-PAPER_TABLE3 = pd.DataFrame([
-    # method, QoS %, ±, latency ms, ±, TCR %, ±   (seed 000, Table 3)
-    ("AIF-LLM", 92.57, 1.26, 433.04, 16.29, 95.50, 1.12),
-    ("SAC", 89.67, 2.54, 451.99, 30.61, 91.40, 2.22),
-    ("PPO", 87.67, 4.15, 458.60, 30.35, 88.50, 3.18),
-    ("DQN", 84.57, 3.80, 465.12, 28.79, 85.20, 3.50),
-    ("A2C", 82.57, 4.12, 472.50, 32.63, 82.10, 4.05),
-], columns=["method", "qos", "qos_std", "latency_ms", "latency_ms_std", "tcr", "tcr_std"])
+PAPER_TABLE3 = pd.DataFrame(
+    [
+        # method, QoS %, ±, latency ms, ±, TCR %, ±   (seed 000, Table 3)
+        ("AIF-LLM", 92.57, 1.26, 433.04, 16.29, 95.50, 1.12),
+        ("SAC", 89.67, 2.54, 451.99, 30.61, 91.40, 2.22),
+        ("PPO", 87.67, 4.15, 458.60, 30.35, 88.50, 3.18),
+        ("DQN", 84.57, 3.80, 465.12, 28.79, 85.20, 3.50),
+        ("A2C", 82.57, 4.12, 472.50, 32.63, 82.10, 4.05),
+    ],
+    columns=["method", "qos", "qos_std", "latency_ms", "latency_ms_std", "tcr", "tcr_std"],
+)
 
 PAPER_RRR = {"qos_violation": 28.07, "failure": 47.67}  # % vs SAC, §5.2.2
-PAPER_TABLE4 = pd.DataFrame([
-    ("full", 92.57, 500), ("w/o prior", 89.81, 1200), ("w/o semantic", 87.45, 800),
-    ("w/o meta-λ", 84.88, 600), ("pure AIF", 81.32, 2000),
-], columns=["variant", "qos", "convergence_steps"])
-PAPER_TABLE5 = pd.DataFrame([
-    ("AIF core", "belief update + EFE", 1.68, "every cycle"),
-    ("LLM inference", "macro plan", 780.0, "async, when U_t > δ"),
-    ("encoder", "v_pref encoding", 3.92, "with the LLM"),
-    ("meta-net", "λ update", 1.0, "every cycle"),
-], columns=["module", "operation", "ms", "trigger"])
-PAPER_TABLE6 = pd.DataFrame([
-    ("AIF-LLM", 92.0, 0.68), ("SAC", 89.0, 0.78), ("PPO", 87.0, 0.85), ("DQN", 84.0, 0.92),
-    ("A2C", 82.0, 1.00)], columns=["method", "qos", "overhead"])
+PAPER_TABLE4 = pd.DataFrame(
+    [
+        ("full", 92.57, 500),
+        ("w/o prior", 89.81, 1200),
+        ("w/o semantic", 87.45, 800),
+        ("w/o meta-λ", 84.88, 600),
+        ("pure AIF", 81.32, 2000),
+    ],
+    columns=["variant", "qos", "convergence_steps"],
+)
+PAPER_TABLE5 = pd.DataFrame(
+    [
+        ("AIF core", "belief update + EFE", 1.68, "every cycle"),
+        ("LLM inference", "macro plan", 780.0, "async, when U_t > δ"),
+        ("encoder", "v_pref encoding", 3.92, "with the LLM"),
+        ("meta-net", "λ update", 1.0, "every cycle"),
+    ],
+    columns=["module", "operation", "ms", "trigger"],
+)
+PAPER_TABLE6 = pd.DataFrame(
+    [
+        ("AIF-LLM", 92.0, 0.68),
+        ("SAC", 89.0, 0.78),
+        ("PPO", 87.0, 0.85),
+        ("DQN", 84.0, 0.92),
+        ("A2C", 82.0, 1.00),
+    ],
+    columns=["method", "qos", "overhead"],
+)
 
 TOLERANCES = {"qos": 2.0, "tcr": 2.0, "latency_rel": 0.10, "rrr": 10.0, "overhead": 0.1}
 """Verdict tolerances: QoS and TCR ±2 percentage points (about the paper's ± across
 methods), latency ±10 % of the paper's value, RRR ±10 points, normalised overhead ±0.1."""
 
 ALGOS = {"SAC": "sac", "PPO": "ppo", "DQN": "dqn", "A2C": "a2c"}
-ABLATIONS = {"full": (), "w/o prior": ("prior",), "w/o semantic": ("semantic",),
-             "w/o meta-λ": ("meta-lambda",), "pure AIF": None}
+ABLATIONS = {
+    "full": (),
+    "w/o prior": ("prior",),
+    "w/o semantic": ("semantic",),
+    "w/o meta-λ": ("meta-lambda",),
+    "pure AIF": None,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +140,12 @@ def _aif_episodes(ablate: tuple[str, ...] | None, cfg: Config) -> pd.DataFrame:
     params = _params(cfg)
     policy = _aif_policy(ablate, cfg)
     name = "aif" if ablate is None else "aif-llm" + "".join(f" w/o {c}" for c in ablate)
-    frames = [simulate("aif-llm", name, cfg.episodes, cfg.eval_seed + s, params,
-                       policy=policy).assign(seed=s) for s in range(cfg.seeds)]
+    frames = [
+        simulate("aif-llm", name, cfg.episodes, cfg.eval_seed + s, params, policy=policy).assign(
+            seed=s
+        )
+        for s in range(cfg.seeds)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -129,8 +157,7 @@ def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
 
 
 def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
-    blob = json.dumps([dataclasses.asdict(rl_cfg), params._asdict()], sort_keys=True,
-                      default=str)
+    blob = json.dumps([dataclasses.asdict(rl_cfg), params._asdict()], sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
@@ -160,8 +187,11 @@ def evaluate_rl(method: str, cfg: Config) -> pd.DataFrame:
     frames = []
     for seed in range(cfg.seeds):
         policy = rl.jax_policy(trained_rl(ALGOS[method], seed, cfg), params)
-        frames.append(simulate("aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params,
-                               policy=policy).assign(seed=seed))
+        frames.append(
+            simulate(
+                "aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params, policy=policy
+            ).assign(seed=seed)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -180,19 +210,24 @@ def run_table3(cfg: Config) -> pd.DataFrame:
     for p in PAPER_TABLE3.itertuples():
         o = ours[ours.method == p.method].iloc[0]
         q, t, lat = 100 * o.qos_mean, 100 * o.tcr_mean, o.latency_ms_mean
-        rows.append({
-            "method": p.method,
-            "QoS % (ours)": f"{q:.2f} ± {100 * o.qos_std:.2f}",
-            "QoS % (paper)": f"{p.qos:.2f} ± {p.qos_std:.2f}",
-            "latency ms (ours)": f"{lat:.1f} ± {o.latency_ms_std:.1f}",
-            "latency ms (paper)": f"{p.latency_ms:.2f} ± {p.latency_ms_std:.2f}",
-            "TCR % (ours)": f"{t:.2f} ± {100 * o.tcr_std:.2f}",
-            "TCR % (paper)": f"{p.tcr:.2f} ± {p.tcr_std:.2f}",
-            "reproduced? (QoS/lat/TCR)": "/".join([
-                reproduced(q, p.qos, TOLERANCES["qos"]),
-                reproduced(lat, p.latency_ms, TOLERANCES["latency_rel"] * p.latency_ms),
-                reproduced(t, p.tcr, TOLERANCES["tcr"])]),
-        })
+        rows.append(
+            {
+                "method": p.method,
+                "QoS % (ours)": f"{q:.2f} ± {100 * o.qos_std:.2f}",
+                "QoS % (paper)": f"{p.qos:.2f} ± {p.qos_std:.2f}",
+                "latency ms (ours)": f"{lat:.1f} ± {o.latency_ms_std:.1f}",
+                "latency ms (paper)": f"{p.latency_ms:.2f} ± {p.latency_ms_std:.2f}",
+                "TCR % (ours)": f"{t:.2f} ± {100 * o.tcr_std:.2f}",
+                "TCR % (paper)": f"{p.tcr:.2f} ± {p.tcr_std:.2f}",
+                "reproduced? (QoS/lat/TCR)": "/".join(
+                    [
+                        reproduced(q, p.qos, TOLERANCES["qos"]),
+                        reproduced(lat, p.latency_ms, TOLERANCES["latency_rel"] * p.latency_ms),
+                        reproduced(t, p.tcr, TOLERANCES["tcr"]),
+                    ]
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -203,17 +238,25 @@ def run_rrr(cfg: Config) -> pd.DataFrame:
     rows = []
     for method in ALGOS:
         base = frame[frame.policy == method]
-        for metric, label, paper_key in (("qos", "QoS violation", "qos_violation"),
-                                         ("tcr", "failure", "failure")):
+        for metric, label, paper_key in (
+            ("qos", "QoS violation", "qos_violation"),
+            ("tcr", "failure", "failure"),
+        ):
             value = 100 * float(rrr(base[metric].mean(), ours[metric].mean()))
             _, p_value = welch_test(ours[metric], base[metric])
             paper = PAPER_RRR[paper_key] if method == "SAC" else float("nan")
-            rows.append({"baseline": method, "risk": label,
-                         "baseline risk %": 100 * (1 - base[metric].mean()),
-                         "AIF-LLM risk %": 100 * (1 - ours[metric].mean()),
-                         "RRR % (ours)": value, "RRR % (paper)": paper,
-                         "Welch p": p_value,
-                         "reproduced?": reproduced(value, paper, TOLERANCES["rrr"])})
+            rows.append(
+                {
+                    "baseline": method,
+                    "risk": label,
+                    "baseline risk %": 100 * (1 - base[metric].mean()),
+                    "AIF-LLM risk %": 100 * (1 - ours[metric].mean()),
+                    "RRR % (ours)": value,
+                    "RRR % (paper)": paper,
+                    "Welch p": p_value,
+                    "reproduced?": reproduced(value, paper, TOLERANCES["rrr"]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -230,7 +273,7 @@ def convergence_step(met: np.ndarray, window: int = 100, z: float = 4.0) -> int:
     met = np.asarray(met, dtype=float)
     if met.size < window:
         raise ValueError(f"met: needs at least window = {window} decisions, got {met.size}")
-    final = met[-max(window, met.size // 5):].mean()
+    final = met[-max(window, met.size // 5) :].mean()
     band = z * np.sqrt(final * (1.0 - final) / window)
     avg = np.convolve(met, np.ones(window) / window, mode="valid")
     last = np.flatnonzero(np.abs(avg - final) > band + 1e-12)
@@ -257,10 +300,16 @@ def run_table4(cfg: Config) -> pd.DataFrame:
         frame = evaluate_aif(p.variant, ablate, cfg)
         q = 100 * frame.qos.mean()
         steps = convergence_step(_met_sequence(_aif_policy(ablate, cfg), params, cfg))
-        rows.append({"variant": p.variant, "QoS % (ours)": f"{q:.2f} ± {100 * frame.qos.std():.2f}",
-                     "QoS % (paper)": p.qos, "convergence steps (ours)": steps,
-                     "convergence steps (paper)": p.convergence_steps,
-                     "reproduced? (QoS)": reproduced(q, p.qos, TOLERANCES["qos"])})
+        rows.append(
+            {
+                "variant": p.variant,
+                "QoS % (ours)": f"{q:.2f} ± {100 * frame.qos.std():.2f}",
+                "QoS % (paper)": p.qos,
+                "convergence steps (ours)": steps,
+                "convergence steps (paper)": p.convergence_steps,
+                "reproduced? (QoS)": reproduced(q, p.qos, TOLERANCES["qos"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -269,14 +318,22 @@ def run_table5(cfg: Config) -> pd.DataFrame:
     from aifedge.bench import machine, run_benchmark
 
     rows = {r["name"]: r for r in run_benchmark("cycle", repeats=200)}
-    names = {"AIF core": "cycle_aif_core", "LLM inference": "cycle_llm_advisor",
-             "encoder": "cycle_encoder", "meta-net": "cycle_meta_net"}
+    names = {
+        "AIF core": "cycle_aif_core",
+        "LLM inference": "cycle_llm_advisor",
+        "encoder": "cycle_encoder",
+        "meta-net": "cycle_meta_net",
+    }
     out = PAPER_TABLE5.rename(columns={"ms": "ms (paper)"}).copy()
-    out["ms (ours, median)"] = [rows[names[m]]["median_s"] * 1e3 if names[m] in rows
-                                else float("nan") for m in out.module]
-    out["ours measures"] = ["one jitted aif-llm decision", "template advisor (rule-based); "
-                            "SmolLM2: AIFEDGE_BENCH_SMOLLM=1", "MiniLM, one text, 1 thread",
-                            "meta-net forward"]
+    out["ms (ours, median)"] = [
+        rows[names[m]]["median_s"] * 1e3 if names[m] in rows else float("nan") for m in out.module
+    ]
+    out["ours measures"] = [
+        "one jitted aif-llm decision",
+        "template advisor (rule-based); SmolLM2: AIFEDGE_BENCH_SMOLLM=1",
+        "MiniLM, one text, 1 thread",
+        "meta-net forward",
+    ]
     host = machine()
     out["machine"] = f"{host['processor']} ({host['cpus']} CPUs)"
     return out
@@ -313,19 +370,28 @@ def run_table6(cfg: Config) -> pd.DataFrame:
     rows = []
     for p in PAPER_TABLE6.itertuples():
         ov = cost[p.method] / top
-        rows.append({"method": p.method, "QoS % (ours)": 100 * q[p.method],
-                     "QoS % (paper)": p.qos, "decision µs (ours)": 1e6 * cost[p.method],
-                     "overhead (ours)": ov, "overhead (paper)": p.overhead,
-                     "reproduced? (overhead)": reproduced(ov, p.overhead,
-                                                          TOLERANCES["overhead"])})
+        rows.append(
+            {
+                "method": p.method,
+                "QoS % (ours)": 100 * q[p.method],
+                "QoS % (paper)": p.qos,
+                "decision µs (ours)": 1e6 * cost[p.method],
+                "overhead (ours)": ov,
+                "overhead (paper)": p.overhead,
+                "reproduced? (overhead)": reproduced(ov, p.overhead, TOLERANCES["overhead"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Boolean mask of points not dominated (lower x and higher y are better)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    dominated = ((x[None, :] <= x[:, None]) & (y[None, :] >= y[:, None])
-                 & ((x[None, :] < x[:, None]) | (y[None, :] > y[:, None]))).any(axis=1)
+    dominated = (
+        (x[None, :] <= x[:, None])
+        & (y[None, :] >= y[:, None])
+        & ((x[None, :] < x[:, None]) | (y[None, :] > y[:, None]))
+    ).any(axis=1)
     return ~dominated
 
 
@@ -334,8 +400,10 @@ def plot_table6(frame: pd.DataFrame):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for cols, marker, label in ((("overhead (ours)", "QoS % (ours)"), "o", "ours"),
-                                (("overhead (paper)", "QoS % (paper)"), "s", "paper")):
+    for cols, marker, label in (
+        (("overhead (ours)", "QoS % (ours)"), "o", "ours"),
+        (("overhead (paper)", "QoS % (paper)"), "s", "paper"),
+    ):
         x, y = frame[cols[0]].to_numpy(), frame[cols[1]].to_numpy()
         front = pareto_front(x, y)
         ax.scatter(x, y, marker=marker, label=label)
@@ -343,8 +411,11 @@ def plot_table6(frame: pd.DataFrame):
         ax.plot(x[front][order], y[front][order], "--", lw=1)
         for xi, yi, name in zip(x, y, frame["method"], strict=True):
             ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set(xlabel="normalised decision overhead", ylabel="QoS satisfaction %",
-           title="Performance–overhead trade-off (Fig. 2)")
+    ax.set(
+        xlabel="normalised decision overhead",
+        ylabel="QoS satisfaction %",
+        title="Performance–overhead trade-off (Fig. 2)",
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -354,8 +425,14 @@ TABLE3 = Artifact("table3", "AIF-LLM Table 3: overall performance", run_table3, 
 RRR = Artifact("rrr", "AIF-LLM Eq. 8: relative risk reduction", run_rrr, QUICK, FULL)
 TABLE4 = Artifact("table4", "AIF-LLM Table 4: ablations", run_table4, QUICK, FULL)
 TABLE5 = Artifact("table5", "AIF-LLM Table 5: per-cycle timing", run_table5, QUICK, FULL)
-TABLE6 = Artifact("table6", "AIF-LLM Table 6 / Fig. 2: QoS vs decision overhead", run_table6,
-                  QUICK, FULL, plot=plot_table6)
+TABLE6 = Artifact(
+    "table6",
+    "AIF-LLM Table 6 / Fig. 2: QoS vs decision overhead",
+    run_table6,
+    QUICK,
+    FULL,
+    plot=plot_table6,
+)
 ARTIFACTS = (TABLE3, RRR, TABLE4, TABLE5, TABLE6)
 
 
@@ -365,8 +442,10 @@ def run_all(cfg: Config, out: str | Path, quick: bool) -> Path:
 
     from .common import to_markdown, write_artifact
 
-    parts = [f"# AIF-LLM reproduction ({'quick' if quick else 'full'} protocol)\n",
-             f"Config: `{dataclasses.asdict(cfg)}`; commit {results.git_commit()[:10]}.\n"]
+    parts = [
+        f"# AIF-LLM reproduction ({'quick' if quick else 'full'} protocol)\n",
+        f"Config: `{dataclasses.asdict(cfg)}`; commit {results.git_commit()[:10]}.\n",
+    ]
     for art in ARTIFACTS:
         start = time.perf_counter()
         frame = art.run(cfg)

@@ -39,6 +39,7 @@ def reproduced(ours: float, paper: float, tol: float) -> str:
 
 def to_markdown(frame: pd.DataFrame, float_fmt: str = "{:.4g}") -> str:
     """A GitHub Markdown table (no extra dependency)."""
+
     def cell(v):
         if isinstance(v, float):
             return "" if math.isnan(v) else float_fmt.format(v)
@@ -57,22 +58,28 @@ def with_overrides(cfg: Any, **overrides) -> Any:
     stay hashable. A field holding a nested config cannot be replaced by a plain value.
     """
     fields = {f.name for f in dataclasses.fields(cfg)}
-    given = {k: tuple(v) if isinstance(v, list) else v
-             for k, v in overrides.items() if v is not None}
+    given = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
+    }
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not a field of {type(cfg).__name__}; "
-                         f"fields are {', '.join(sorted(fields))}")
+        raise ValueError(
+            f"{', '.join(unknown)}: not a field of {type(cfg).__name__}; "
+            f"fields are {', '.join(sorted(fields))}"
+        )
     for k, v in given.items():
         current = getattr(cfg, k)
         if dataclasses.is_dataclass(current) and not dataclasses.is_dataclass(v):
-            raise ValueError(f"{k}: holds a nested {type(current).__name__} and cannot be set "
-                             "from a file; change it in Python with dataclasses.replace")
+            raise ValueError(
+                f"{k}: holds a nested {type(current).__name__} and cannot be set "
+                "from a file; change it in Python with dataclasses.replace"
+            )
     return dataclasses.replace(cfg, **given)
 
 
-def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path,
-                   wall_s: float, note: str = "") -> dict[str, Path]:
+def write_artifact(
+    art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path, wall_s: float, note: str = ""
+) -> dict[str, Path]:
     """Write ``NAME.csv/.md/.json`` (+ ``.png``, ``NAME_data/_final.csv``) atomically;
     returns the paths."""
     out = Path(out)
@@ -85,8 +92,15 @@ def write_artifact(art: Artifact, frame: pd.DataFrame, cfg: Any, out: str | Path
     if art.plot is not None:
         paths["png"] = results.save_figure(out / f"{art.name}.png", art.plot(frame))
     config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
-    paths["json"] = results.write_json(out / f"{art.name}.json", {
-        "artifact": art.name, "commit": results.git_commit(), "config": config,
-        "seeds": config.get("seeds", config.get("seed")), "versions": results.versions(),
-        "wall_s": wall_s})
+    paths["json"] = results.write_json(
+        out / f"{art.name}.json",
+        {
+            "artifact": art.name,
+            "commit": results.git_commit(),
+            "config": config,
+            "seeds": config.get("seeds", config.get("seed")),
+            "versions": results.versions(),
+            "wall_s": wall_s,
+        },
+    )
     return paths

@@ -43,11 +43,20 @@ from aifedge.inference import aif_rg
 from .common import Artifact, reproduced
 
 METRICS = ("sum_reward", "tcr", "avg_latency_s", "avg_pass")
-METRIC_LABELS = {"sum_reward": "sum reward", "tcr": "task completion rate",
-                 "avg_latency_s": "average latency [s]", "avg_pass": "average pass@100"}
+METRIC_LABELS = {
+    "sum_reward": "sum reward",
+    "tcr": "task completion rate",
+    "avg_latency_s": "average latency [s]",
+    "avg_pass": "average pass@100",
+}
 DRL = ("rainbow", "ppo", "sac")
-COLORS = {"aif-rg": "tab:red", "rainbow": "tab:blue", "ppo": "tab:green", "sac": "tab:purple",
-          "random": "tab:gray"}
+COLORS = {
+    "aif-rg": "tab:red",
+    "rainbow": "tab:blue",
+    "ppo": "tab:green",
+    "sac": "tab:purple",
+    "random": "tab:gray",
+}
 
 # An evaluator runs a trained method, frozen, on ``n`` episodes of env ``params``.
 Evaluator = Callable[[he2024.EnvParams, int, int], list[dict]]
@@ -65,8 +74,18 @@ def paper_values() -> pd.DataFrame:
     rows = []
 
     def add(fig, metric, method, setting, relation, paper, tol, source):
-        rows.append(dict(figure=fig, metric=metric, method=method, setting=setting,
-                         relation=relation, paper=paper, tol=tol, source=source))
+        rows.append(
+            dict(
+                figure=fig,
+                metric=metric,
+                method=method,
+                setting=setting,
+                relation=relation,
+                paper=paper,
+                tol=tol,
+                source=source,
+            )
+        )
 
     s3 = "002 §V.B, Fig. 3"
     for method, tcr in (("aif-rg", 0.99), ("rainbow", 0.85), ("ppo", 0.90), ("sac", 0.80)):
@@ -75,10 +94,17 @@ def paper_values() -> pd.DataFrame:
         add("fig3", "avg_latency_s", method, "final", "≈", lat, 1.0, s3 + "(c)")
     for method, pas in (("aif-rg", 0.175), ("rainbow", 0.15), ("ppo", 0.15), ("sac", 0.14)):
         add("fig3", "avg_pass", method, "final", "≈", pas, 0.01, s3 + "(d)")
-    add("fig3", "convergence_episode", "aif-rg", "95 % of final sum reward", "≈", 200.0, 50.0,
-        s3 + "(a)")
-    add("fig3", "sum_reward", "aif-rg", "final, vs every DRL", "highest", math.nan, 0.0,
-        s3 + "(a)")
+    add(
+        "fig3",
+        "convergence_episode",
+        "aif-rg",
+        "95 % of final sum reward",
+        "≈",
+        200.0,
+        50.0,
+        s3 + "(a)",
+    )
+    add("fig3", "sum_reward", "aif-rg", "final, vs every DRL", "highest", math.nan, 0.0, s3 + "(a)")
 
     s4 = "002 §V.C, Fig. 4"
     for method in ("aif-rg", *DRL):
@@ -88,8 +114,16 @@ def paper_values() -> pd.DataFrame:
     for method in ("ppo", "sac"):
         add("fig4", "tcr", method, "3 ≤ t_max ≤ 9 s", "≤", 0.20, 0.0, s4 + "(b)")
     add("fig4", "tcr", "aif-rg", "t_max ≥ 10 s", "≈", 1.0, 0.05, s4 + "(b)")
-    add("fig4", "sum_reward", "aif-rg", "every t_max, vs every DRL", "highest", math.nan, 0.0,
-        s4 + ", §V.C summary")
+    add(
+        "fig4",
+        "sum_reward",
+        "aif-rg",
+        "every t_max, vs every DRL",
+        "highest",
+        math.nan,
+        0.0,
+        s4 + ", §V.C summary",
+    )
     s4b = "004 §6.1.2, Fig. 4(d)"
     for method in ("aif-rg", *DRL):
         add("fig4", "avg_pass", method, "3 ≤ t_max ≤ 9 s", "≤", 0.05, 0.0, s4b)
@@ -99,17 +133,23 @@ def paper_values() -> pd.DataFrame:
     s5 = "002 §V.D, Fig. 5"
     for method in ("aif-rg", *DRL):
         add("fig5", "tcr", method, "load 100→200 %", "decreasing", math.nan, 0.0, s5 + "(b)")
-        add("fig5", "avg_pass", method, "load 100→200 %", "decreasing", math.nan, 0.0,
-            s5 + "(d)")
+        add("fig5", "avg_pass", method, "load 100→200 %", "decreasing", math.nan, 0.0, s5 + "(d)")
     for method in DRL:
-        add("fig5", "sum_reward", method, "load 100→200 %", "increasing", math.nan, 0.0,
-            s5 + "(a)")
-    add("fig5", "avg_latency_s", "aif-rg", "load 100→200 %", "increasing", math.nan, 0.0,
-        s5 + "(c)")
-    add("fig5", "sum_reward", "aif-rg", "every load, vs every DRL", "highest", math.nan, 0.0,
-        s5 + "(a)")
-    add("fig5", "tcr", "aif-rg", "every load, vs every DRL", "highest", math.nan, 0.0,
-        s5 + "(b)")
+        add("fig5", "sum_reward", method, "load 100→200 %", "increasing", math.nan, 0.0, s5 + "(a)")
+    add(
+        "fig5", "avg_latency_s", "aif-rg", "load 100→200 %", "increasing", math.nan, 0.0, s5 + "(c)"
+    )
+    add(
+        "fig5",
+        "sum_reward",
+        "aif-rg",
+        "every load, vs every DRL",
+        "highest",
+        math.nan,
+        0.0,
+        s5 + "(a)",
+    )
+    add("fig5", "tcr", "aif-rg", "every load, vs every DRL", "highest", math.nan, 0.0, s5 + "(b)")
     return pd.DataFrame(rows)
 
 
@@ -139,13 +179,16 @@ class TrainConfig:
         for name in ("seeds", "n_episodes", "eval_episodes"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{type(self).__name__}.{name}: must be an integer ≥ 1 "
-                                  f"(got {v!r})")
+                raise ConfigError(
+                    f"{type(self).__name__}.{name}: must be an integer ≥ 1 (got {v!r})"
+                )
         known = ("aif-rg", "random", *DRL)
         for m in self.methods:
             if m not in known:
-                raise ConfigError(f"{type(self).__name__}.methods: unknown method {m!r}; "
-                                  f"choose from {', '.join(known)}")
+                raise ConfigError(
+                    f"{type(self).__name__}.methods: unknown method {m!r}; "
+                    f"choose from {', '.join(known)}"
+                )
 
     def env_params(self, **extra) -> he2024.EnvParams:
         return he2024.make_params(**{**dict(self.env), **extra})
@@ -161,8 +204,9 @@ class Fig3Config(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.final_window, int) or not 1 <= self.final_window:
-            raise ConfigError(f"Fig3Config.final_window: must be an integer ≥ 1 "
-                              f"(got {self.final_window!r})")
+            raise ConfigError(
+                f"Fig3Config.final_window: must be an integer ≥ 1 (got {self.final_window!r})"
+            )
 
 
 @dataclass(frozen=True)
@@ -179,9 +223,12 @@ class Fig5Config(TrainConfig):
     n_tasks_values: tuple = (100, 120, 140, 160, 180, 200)
 
 
-_QUICK = dict(seeds=1, n_episodes=12, eval_episodes=5,
-              agent=aif_rg.AifRgConfig(n_candidates=64, top_k=8, n_iters=2, horizon=2,
-                                       fit_steps=100))
+_QUICK = dict(
+    seeds=1,
+    n_episodes=12,
+    eval_episodes=5,
+    agent=aif_rg.AifRgConfig(n_candidates=64, top_k=8, n_iters=2, horizon=2, fit_steps=100),
+)
 QUICK_FIG3 = Fig3Config(final_window=3, **_QUICK)
 QUICK_FIG4 = Fig4Config(t_max_values=(1.0, 2.0, 3.0, 6.0, 9.0, 10.0, 12.0, 15.0), **_QUICK)
 QUICK_FIG5 = Fig5Config(n_tasks_values=(100, 150, 200), **_QUICK)
@@ -233,12 +280,18 @@ def _train_drl(algo: str, params: he2024.EnvParams, cfg: TrainConfig, seed: int)
     overrides = {"steps": steps}
     if algo != "ppo":  # off-policy warm-up is at most 10 % of a small budget
         overrides["learning_starts"] = min(1_000, steps // 10)
-    res = rl.train(algo, lambda: _Recorder(He2024Env(params), rows),
-                   rl.make_config(algo, **overrides), seed=seed, progress=False)
+    res = rl.train(
+        algo,
+        lambda: _Recorder(He2024Env(params), rows),
+        rl.make_config(algo, **overrides),
+        seed=seed,
+        progress=False,
+    )
 
     def evaluate(p: he2024.EnvParams, n: int, eval_seed: int) -> list[dict]:
-        frame = rl.evaluate(res.policy, lambda: He2024Env(p), episodes=n, seed=eval_seed,
-                            metrics_fn=step_metrics)
+        frame = rl.evaluate(
+            res.policy, lambda: He2024Env(p), episodes=n, seed=eval_seed, metrics_fn=step_metrics
+        )
         return frame[list(METRICS)].to_dict("records")
 
     return rows, evaluate
@@ -251,8 +304,9 @@ def train_method(method: str, cfg: TrainConfig, seed: int) -> tuple[list[dict], 
         explore = method == "random"
         if explore:  # uniform over the 135 actions: the "training" curve is just episodes
             state = aif_rg.init(_seed_key(seed, 1), cfg.agent, params)
-            rows = aif_rg.evaluate(_seed_key(seed, 2), state, cfg.agent, params,
-                                   cfg.n_episodes, explore=True)
+            rows = aif_rg.evaluate(
+                _seed_key(seed, 2), state, cfg.agent, params, cfg.n_episodes, explore=True
+            )
         else:
             state, rows = aif_rg.train(_seed_key(seed, 1), cfg.agent, params, cfg.n_episodes)
 
@@ -285,7 +339,7 @@ def _slope(x, y) -> float:
 
 
 def verdict(relation: str, ours: float, paper: float, tol: float) -> str:
-    """"yes"/"no"/"n/a" for one row (see the module docstring)."""
+    """ "yes"/"no"/"n/a" for one row (see the module docstring)."""
     if relation == "reference" or ours is None or math.isnan(ours):
         return "n/a"
     if relation in ("≈", "≥", "≤") and math.isnan(paper):
@@ -307,10 +361,22 @@ def verdict(relation: str, ours: float, paper: float, tol: float) -> str:
 
 def _finish(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
-    table["reproduced?"] = [verdict(r.relation, r.ours, r.paper, r.tol)
-                            for r in table.itertuples(index=False)]
-    cols = ["figure", "metric", "method", "setting", "relation", "paper", "ours", "ours_std",
-            "tol", "reproduced?", "source"]
+    table["reproduced?"] = [
+        verdict(r.relation, r.ours, r.paper, r.tol) for r in table.itertuples(index=False)
+    ]
+    cols = [
+        "figure",
+        "metric",
+        "method",
+        "setting",
+        "relation",
+        "paper",
+        "ours",
+        "ours_std",
+        "tol",
+        "reproduced?",
+        "source",
+    ]
     return table[cols]
 
 
@@ -353,8 +419,14 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     curves, finals = [], []
     for method, seed, rows, evaluate in _trained(cfg):
         for i, row in enumerate(rows):
-            curves.append({"method": method, "seed": seed, "episode": i + 1,
-                           **{m: row.get(m, math.nan) for m in METRICS}})
+            curves.append(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "episode": i + 1,
+                    **{m: row.get(m, math.nan) for m in METRICS},
+                }
+            )
         for row in evaluate(params, cfg.eval_episodes, seed + 1_000):
             finals.append({"method": method, "seed": seed, **{m: row[m] for m in METRICS}})
     data = pd.DataFrame(curves)
@@ -365,8 +437,10 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     def values_of(r):
         if r.metric == "convergence_episode":
             sub = data[data.method == r.method]
-            return [_convergence_episode(g.sort_values("episode")["sum_reward"])
-                    for _, g in sub.groupby("seed")]
+            return [
+                _convergence_episode(g.sort_values("episode")["sum_reward"])
+                for _, g in sub.groupby("seed")
+            ]
         if r.relation == "highest":
             return [_highest_margin(window.assign(setting="final"), r.metric)]
         return window.loc[window.method == r.method, r.metric]
@@ -376,16 +450,31 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     def reference(frame, method, setting, source):
         for metric in ("tcr", "avg_latency_s", "avg_pass"):
             mean, std = _mean_std(frame.loc[frame.method == method, metric])
-            extra.append(dict(figure="fig3", metric=metric, method=method, setting=setting,
-                              relation="reference", paper=math.nan, ours=mean, ours_std=std,
-                              tol=math.nan, source=source))
+            extra.append(
+                dict(
+                    figure="fig3",
+                    metric=metric,
+                    method=method,
+                    setting=setting,
+                    relation="reference",
+                    paper=math.nan,
+                    ours=mean,
+                    ours_std=std,
+                    tol=math.nan,
+                    source=source,
+                )
+            )
 
     in_paper = set(paper_values().query("figure == 'fig3'").method)
     for method in sorted(set(window.method) - in_paper):
         reference(window, method, "final", "not in the paper (reference)")
     for method in final.method.unique():
-        reference(final, method, "frozen policy, t_max = 15 s",
-                  "evaluation of the trained policy (greedy for DRL)")
+        reference(
+            final,
+            method,
+            "frozen policy, t_max = 15 s",
+            "evaluation of the trained policy (greedy for DRL)",
+        )
     out = _claims("fig3", data, values_of, extra)
     out.attrs["final"] = final
     return out
@@ -400,8 +489,9 @@ def _sweep(cfg: TrainConfig, key: str, values: tuple) -> pd.DataFrame:
         for v in values:
             params = cfg.env_params(**{key: v})
             for row in evaluate(params, cfg.eval_episodes, seed + 1_000):
-                rows.append({"method": method, "seed": seed, key: v,
-                             **{m: row[m] for m in METRICS}})
+                rows.append(
+                    {"method": method, "seed": seed, key: v, **{m: row[m] for m in METRICS}}
+                )
     return pd.DataFrame(rows)
 
 
@@ -416,8 +506,9 @@ def _setting_mask(data: pd.DataFrame, setting: str) -> pd.Series:
     return t > 0  # every t_max
 
 
-def _claims(figure: str, data: pd.DataFrame, values_of,
-            extra: list[dict] | None = None) -> pd.DataFrame:
+def _claims(
+    figure: str, data: pd.DataFrame, values_of, extra: list[dict] | None = None
+) -> pd.DataFrame:
     """The paper's ``figure`` claims; ``ours`` / ``ours_std`` = ``_mean_std`` of
     ``values_of(claim)`` (one value per seed, or one margin), followed by the ``extra``
     reference rows (when given). attrs["data"] = ``data``."""
@@ -470,8 +561,13 @@ def _panel_plot(data: pd.DataFrame, x: str, title: str) -> Figure:
             stats = g.groupby(x)[metric].agg(["mean", "std"]).reset_index()
             color = COLORS.get(method)
             ax.plot(stats[x], stats["mean"], label=method, color=color)
-            ax.fill_between(stats[x], stats["mean"] - stats["std"].fillna(0),
-                            stats["mean"] + stats["std"].fillna(0), color=color, alpha=0.2)
+            ax.fill_between(
+                stats[x],
+                stats["mean"] - stats["std"].fillna(0),
+                stats["mean"] + stats["std"].fillna(0),
+                color=color,
+                alpha=0.2,
+            )
         ax.set_xlabel(x)
         ax.set_title(METRIC_LABELS[metric], fontsize=9)
     axes[0].legend(fontsize=8)
@@ -498,10 +594,27 @@ def plot_fig5(frame: pd.DataFrame) -> Figure:
     return _panel_plot(frame.attrs["data"], "load", "He et al. Fig. 5 (task load, test)")
 
 
-FIG3 = Artifact("he2024-fig3", "He et al. Fig. 3: training phase vs Rainbow / PPO / SAC",
-                run_fig3, quick=QUICK_FIG3, full=Fig3Config(), plot=plot_fig3)
-FIG4 = Artifact("he2024-fig4", "He et al. Fig. 4: t_max sweep 1–15 s",
-                run_fig4, quick=QUICK_FIG4, full=Fig4Config(), plot=plot_fig4)
-FIG5 = Artifact("he2024-fig5", "He et al. Fig. 5: task load 100–200 %",
-                run_fig5, quick=QUICK_FIG5, full=Fig5Config(), plot=plot_fig5)
-
+FIG3 = Artifact(
+    "he2024-fig3",
+    "He et al. Fig. 3: training phase vs Rainbow / PPO / SAC",
+    run_fig3,
+    quick=QUICK_FIG3,
+    full=Fig3Config(),
+    plot=plot_fig3,
+)
+FIG4 = Artifact(
+    "he2024-fig4",
+    "He et al. Fig. 4: t_max sweep 1–15 s",
+    run_fig4,
+    quick=QUICK_FIG4,
+    full=Fig4Config(),
+    plot=plot_fig4,
+)
+FIG5 = Artifact(
+    "he2024-fig5",
+    "He et al. Fig. 5: task load 100–200 %",
+    run_fig5,
+    quick=QUICK_FIG5,
+    full=Fig5Config(),
+    plot=plot_fig5,
+)

@@ -40,9 +40,15 @@ from aifedge.environments import dag_offload as dag
 from .common import Artifact
 
 SCHEMES = ("ucb-coma", "coma", "mappo", "maddpg", "cs-ucb", "random")
-COLORS = {"ucb-coma": "tab:red", "coma": "tab:blue", "mappo": "tab:green",
-          "maddpg": "tab:purple", "cs-ucb": "tab:orange", "random": "tab:gray",
-          "aif": "tab:cyan"}
+COLORS = {
+    "ucb-coma": "tab:red",
+    "coma": "tab:blue",
+    "mappo": "tab:green",
+    "maddpg": "tab:purple",
+    "cs-ucb": "tab:orange",
+    "random": "tab:gray",
+    "aif": "tab:cyan",
+}
 AIF_SCHEMES = ("aif", "cs-ucb", "ucb-coma", "random")
 """Schemes of the ``ucbcoma-aif`` extension (not a paper figure)."""
 
@@ -80,15 +86,19 @@ class UcbComaConfig:
         if not isinstance(self.seeds, int) or self.seeds < 1:
             raise ConfigError(f"UcbComaConfig.seeds: must be an integer ≥ 1 (got {self.seeds!r})")
         if not isinstance(self.n_episodes, int) or self.n_episodes < 5:
-            raise ConfigError(f"UcbComaConfig.n_episodes: must be an integer ≥ 5 "
-                              f"(got {self.n_episodes!r})")
+            raise ConfigError(
+                f"UcbComaConfig.n_episodes: must be an integer ≥ 5 (got {self.n_episodes!r})"
+            )
         if self.fig9_scheme not in marl.LEARNERS:
-            raise ConfigError(f"UcbComaConfig.fig9_scheme: unknown {self.fig9_scheme!r}; "
-                              f"choose from {', '.join(marl.LEARNERS)}")
+            raise ConfigError(
+                f"UcbComaConfig.fig9_scheme: unknown {self.fig9_scheme!r}; "
+                f"choose from {', '.join(marl.LEARNERS)}"
+            )
         bad = [s for s in self.schemes if s not in marl.LEARNERS]
         if bad or not self.schemes:
-            raise ConfigError(f"UcbComaConfig.schemes: unknown {bad}; choose from "
-                              f"{', '.join(marl.LEARNERS)}")
+            raise ConfigError(
+                f"UcbComaConfig.schemes: unknown {bad}; choose from {', '.join(marl.LEARNERS)}"
+            )
         if not 0 < self.tail <= 0.5:
             raise ConfigError(f"UcbComaConfig.tail: must lie in (0, 0.5] (got {self.tail})")
         if not self.tol >= 0:
@@ -114,8 +124,14 @@ def _curves(cfg: UcbComaConfig, setting: tuple) -> pd.DataFrame:
     for scheme in cfg.schemes:
         lcfg = marl.make_config(scheme)
         for seed in range(cfg.seeds):
-            _, st = marl.train(jax.random.PRNGKey(seed), scheme, params, lcfg, cfg.n_episodes,
-                               quick_compile=cfg.quick_compile)
+            _, st = marl.train(
+                jax.random.PRNGKey(seed),
+                scheme,
+                params,
+                lcfg,
+                cfg.n_episodes,
+                quick_compile=cfg.quick_compile,
+            )
             data = {f: np.asarray(getattr(st, f), float) for f in marl.EpisodeStats._fields}
             frame = pd.DataFrame(data)
             frame.insert(0, "episode", np.arange(1, cfg.n_episodes + 1))
@@ -150,12 +166,20 @@ def normalise(values: np.ndarray) -> np.ndarray:
 
 def _row(fig, claim, setting, paper, ours, tol, ok) -> dict:
     verdict = "n/a" if ours is None or math.isnan(ours) else ("yes" if ok else "no")
-    return {"figure": fig, "claim": claim, "setting": setting, "paper": paper,
-            "ours": ours, "tol": tol, "reproduced?": verdict}
+    return {
+        "figure": fig,
+        "claim": claim,
+        "setting": setting,
+        "paper": paper,
+        "ours": ours,
+        "tol": tol,
+        "reproduced?": verdict,
+    }
 
 
-def _extreme_rows(fig, means: pd.Series, key: str, scheme: str, which: str, paper: str,
-                  metric: str, frac: float) -> list[dict]:
+def _extreme_rows(
+    fig, means: pd.Series, key: str, scheme: str, which: str, paper: str, metric: str, frac: float
+) -> list[dict]:
     """Margin of ``scheme`` over the best (highest) or worst (lowest) other scheme."""
     tol = _tol_of(means, frac)
     rows = []
@@ -164,11 +188,13 @@ def _extreme_rows(fig, means: pd.Series, key: str, scheme: str, which: str, pape
         if scheme not in per or len(per) < 2:
             continue
         others = per.drop(scheme)
-        margin = (per[scheme] - others.max()) if which == "highest" else (
-            per[scheme] - others.min())
+        margin = (
+            (per[scheme] - others.max()) if which == "highest" else (per[scheme] - others.min())
+        )
         ok = margin >= -tol if which == "highest" else margin <= tol
-        rows.append(_row(fig, f"{scheme} {which} {metric}", f"{key}={value}", paper,
-                         float(margin), tol, ok))
+        rows.append(
+            _row(fig, f"{scheme} {which} {metric}", f"{key}={value}", paper, float(margin), tol, ok)
+        )
     return rows
 
 
@@ -184,8 +210,9 @@ def _sweep(cfg: UcbComaConfig, key: str, values: tuple, **fixed) -> pd.DataFrame
 
 
 def _finish(rows: list[dict], data: pd.DataFrame, summary: pd.DataFrame | None = None):
-    out = pd.DataFrame(rows, columns=["figure", "claim", "setting", "paper", "ours", "tol",
-                                      "reproduced?"])
+    out = pd.DataFrame(
+        rows, columns=["figure", "claim", "setting", "paper", "ours", "tol", "reproduced?"]
+    )
     out.attrs["data"] = data
     if summary is not None:
         out.attrs["summary"] = summary
@@ -201,16 +228,43 @@ def run_fig4(cfg: UcbComaConfig) -> pd.DataFrame:
     rows = []
     if "ucb-coma" in tail and len(tail) > 1:
         margin = float(tail["ucb-coma"] - tail.drop("ucb-coma").max())
-        rows.append(_row("fig4", "ucb-coma highest final reward", "W=6, T_max=3.0",
-                         "UCB-COMA ends with the highest reward", margin, tol, margin >= -tol))
+        rows.append(
+            _row(
+                "fig4",
+                "ucb-coma highest final reward",
+                "W=6, T_max=3.0",
+                "UCB-COMA ends with the highest reward",
+                margin,
+                tol,
+                margin >= -tol,
+            )
+        )
     for scheme in tail.index:
         gain = float(tail[scheme] - head[scheme])
         if scheme == "random":
-            rows.append(_row("fig4", "random flat", "W=6, T_max=3.0",
-                             "Random oscillates at a low level", gain, tol, abs(gain) <= tol))
+            rows.append(
+                _row(
+                    "fig4",
+                    "random flat",
+                    "W=6, T_max=3.0",
+                    "Random oscillates at a low level",
+                    gain,
+                    tol,
+                    abs(gain) <= tol,
+                )
+            )
         else:
-            rows.append(_row("fig4", f"{scheme} improves", "W=6, T_max=3.0",
-                             "reward rises with training", gain, tol, gain > tol))
+            rows.append(
+                _row(
+                    "fig4",
+                    f"{scheme} improves",
+                    "W=6, T_max=3.0",
+                    "reward rises with training",
+                    gain,
+                    tol,
+                    gain > tol,
+                )
+            )
     summary = pd.DataFrame({"first": head, "last": tail})
     return _finish(rows, data, summary)
 
@@ -228,23 +282,46 @@ def run_aif(cfg: UcbComaConfig) -> pd.DataFrame:
     first = _tail(data, cfg, head=True).groupby("scheme", sort=False)["reward"].mean()
     last = _tail(data, cfg).groupby("scheme", sort=False)
     cols = ["reward", "weighted", "completion", "deadline"]
-    out = last[cols].mean().add_prefix("last_").join(last[cols].std().add_suffix("_std")
-                                                     .add_prefix("last_"))
+    out = (
+        last[cols]
+        .mean()
+        .add_prefix("last_")
+        .join(last[cols].std().add_suffix("_std").add_prefix("last_"))
+    )
     out.insert(0, "first_reward", first)
-    out = out.reset_index()[["scheme", "first_reward", "last_reward", "last_reward_std",
-                             "last_weighted", "last_completion", "last_deadline"]]
+    out = out.reset_index()[
+        [
+            "scheme",
+            "first_reward",
+            "last_reward",
+            "last_reward_std",
+            "last_weighted",
+            "last_completion",
+            "last_deadline",
+        ]
+    ]
     out.attrs["data"] = data
     return out
 
 
 _SWEEP_CLAIMS = {
     # figure kind -> (column of the tail means, metric label, ((scheme, which, paper), ...))
-    "reward": ("reward", "reward",
-               (("ucb-coma", "highest", "UCB-COMA has the highest average reward"),
-                ("random", "lowest", "Random has a low, flat average reward"))),
-    "weighted": ("weighted_norm", "weighted sum",
-                 (("ucb-coma", "lowest", "UCB-COMA has the lowest weighted sum"),
-                  ("cs-ucb", "highest", "CS-UCB has the highest weighted sum"))),
+    "reward": (
+        "reward",
+        "reward",
+        (
+            ("ucb-coma", "highest", "UCB-COMA has the highest average reward"),
+            ("random", "lowest", "Random has a low, flat average reward"),
+        ),
+    ),
+    "weighted": (
+        "weighted_norm",
+        "weighted sum",
+        (
+            ("ucb-coma", "lowest", "UCB-COMA has the lowest weighted sum"),
+            ("cs-ucb", "highest", "CS-UCB has the highest weighted sum"),
+        ),
+    ),
 }
 
 
@@ -287,8 +364,10 @@ def run_fig9(cfg: UcbComaConfig) -> pd.DataFrame:
     means = _tail_means(data, one, ["fault_prob"]).droplevel("scheme")
     x = np.asarray(means.index, float)
     rows = []
-    for metric, sign, paper in (("reward", -1, "average reward falls slightly as faults rise"),
-                                ("weighted", 1, "weighted sum rises as faults rise")):
+    for metric, sign, paper in (
+        ("reward", -1, "average reward falls slightly as faults rise"),
+        ("weighted", 1, "weighted sum rises as faults rise"),
+    ):
         y = means[metric].to_numpy(float)
         ok_pts = ~np.isnan(y)
         slope = float(np.polyfit(x[ok_pts], y[ok_pts], 1)[0]) if ok_pts.sum() >= 2 else math.nan
@@ -296,8 +375,17 @@ def run_fig9(cfg: UcbComaConfig) -> pd.DataFrame:
         change = slope * float(x.max() - x.min())
         ok = sign * change > tol
         trend = "decreasing" if sign < 0 else "increasing"
-        rows.append(_row("fig9", f"{cfg.fig9_scheme} {metric} {trend}",
-                         "W=6, T_max=3.0", paper, slope, tol, ok))
+        rows.append(
+            _row(
+                "fig9",
+                f"{cfg.fig9_scheme} {metric} {trend}",
+                "W=6, T_max=3.0",
+                paper,
+                slope,
+                tol,
+                ok,
+            )
+        )
     return _finish(rows, data, means.reset_index())
 
 
@@ -341,8 +429,13 @@ def _bars(frame: pd.DataFrame, key: str, metric: str, ylabel: str, title: str) -
     width = 0.8 / max(len(schemes), 1)
     for k, scheme in enumerate(schemes):
         sub = summary[summary.scheme == scheme].set_index(key).reindex(values)
-        ax.bar(np.arange(len(values)) + k * width, sub[metric].to_numpy(), width,
-               label=scheme, color=COLORS.get(scheme))
+        ax.bar(
+            np.arange(len(values)) + k * width,
+            sub[metric].to_numpy(),
+            width,
+            label=scheme,
+            color=COLORS.get(scheme),
+        )
     ax.set_xticks(np.arange(len(values)) + 0.4 - width / 2, [str(v) for v in values])
     ax.set_xlabel(key)
     ax.set_ylabel(ylabel)
@@ -356,8 +449,9 @@ def plot_fig5(frame):
 
 
 def plot_fig6(frame):
-    return _bars(frame, "bandwidth_mhz", "weighted_norm", "normalised weighted sum",
-                 "UCB-COMA Fig. 6")
+    return _bars(
+        frame, "bandwidth_mhz", "weighted_norm", "normalised weighted sum", "UCB-COMA Fig. 6"
+    )
 
 
 def plot_fig7(frame):
@@ -372,8 +466,9 @@ def plot_fig9(frame: pd.DataFrame) -> Figure:
     summary = frame.attrs["summary"]
     fig = Figure(figsize=(8, 3.2), layout="constrained")
     axes = fig.subplots(1, 2)
-    for ax, metric, label in zip(axes, ("reward", "weighted"),
-                                 ("average reward", "weighted sum γT + (1−γ)Cost"), strict=True):
+    for ax, metric, label in zip(
+        axes, ("reward", "weighted"), ("average reward", "weighted sum γT + (1−γ)Cost"), strict=True
+    ):
         ax.bar([str(v) for v in summary.fault_prob], summary[metric], color=COLORS["ucb-coma"])
         ax.set_xlabel("edge fault probability")
         ax.set_ylabel(label)
@@ -391,8 +486,13 @@ FIG6 = _artifact(6, "UCB-COMA Fig. 6: normalised weighted sum vs W", run_fig6, p
 FIG7 = _artifact(7, "UCB-COMA Fig. 7: average reward vs T_max", run_fig7, plot_fig7)
 FIG8 = _artifact(8, "UCB-COMA Fig. 8: normalised weighted sum vs T_max", run_fig8, plot_fig8)
 FIG9 = _artifact(9, "UCB-COMA Fig. 9: UCB-COMA under edge faults", run_fig9, plot_fig9)
-AIF = Artifact("ucbcoma-aif", "dag-offload, not in the paper: active inference (pymdp) beside "
-               "CS-UCB, UCB-COMA and Random, W = 6 MHz, T_max = 3.0 s", run_aif,
-               quick=dataclasses.replace(QUICK, schemes=AIF_SCHEMES),
-               full=dataclasses.replace(FULL, schemes=AIF_SCHEMES), plot=plot_fig4)
+AIF = Artifact(
+    "ucbcoma-aif",
+    "dag-offload, not in the paper: active inference (pymdp) beside "
+    "CS-UCB, UCB-COMA and Random, W = 6 MHz, T_max = 3.0 s",
+    run_aif,
+    quick=dataclasses.replace(QUICK, schemes=AIF_SCHEMES),
+    full=dataclasses.replace(FULL, schemes=AIF_SCHEMES),
+    plot=plot_fig4,
+)
 ARTIFACTS = {a.name: a for a in (FIG4, FIG5, FIG6, FIG7, FIG8, FIG9, AIF)}

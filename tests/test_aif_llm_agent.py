@@ -36,16 +36,36 @@ def full(shared):
     return al.build_agent(PARAMS, (), **shared)
 
 
-def _obs(cls: int, text_id: int, rtt: float = 80.0, deadline: float = 1000.0, last_node=-1,
-         last_outcome=-1, last_latency=0.0, up=(1.0,) * 5, queue=(50.0,) * 5):
+def _obs(
+    cls: int,
+    text_id: int,
+    rtt: float = 80.0,
+    deadline: float = 1000.0,
+    last_node=-1,
+    last_outcome=-1,
+    last_latency=0.0,
+    up=(1.0,) * 5,
+    queue=(50.0,) * 5,
+):
     """A crafted observation."""
-    task = aif_llm.Task(compute_gflop=jnp.float32(10.0), data_in_mb=jnp.float32(0.01),
-                        data_out_mb=jnp.float32(0.01), deadline_ms=jnp.float32(deadline),
-                        task_class=jnp.int32(cls), text_id=jnp.int32(text_id))
-    return aif_llm.Obs(queue_ms=jnp.asarray(queue, jnp.float32), up=jnp.asarray(up, jnp.float32),
-                       rtt_ms=jnp.float32(rtt), task=task, t=jnp.int32(0),
-                       last_node=jnp.int32(last_node), last_outcome=jnp.int32(last_outcome),
-                       last_latency_ms=jnp.float32(last_latency))
+    task = aif_llm.Task(
+        compute_gflop=jnp.float32(10.0),
+        data_in_mb=jnp.float32(0.01),
+        data_out_mb=jnp.float32(0.01),
+        deadline_ms=jnp.float32(deadline),
+        task_class=jnp.int32(cls),
+        text_id=jnp.int32(text_id),
+    )
+    return aif_llm.Obs(
+        queue_ms=jnp.asarray(queue, jnp.float32),
+        up=jnp.asarray(up, jnp.float32),
+        rtt_ms=jnp.float32(rtt),
+        task=task,
+        t=jnp.int32(0),
+        last_node=jnp.int32(last_node),
+        last_outcome=jnp.int32(last_outcome),
+        last_latency_ms=jnp.float32(last_latency),
+    )
 
 
 def test_check_ablate_and_advisor_errors():
@@ -69,8 +89,11 @@ def test_template_index_matches_template_advice():
     k_obs, k_up, k_rtt = jax.random.split(key, 3)
     obs, _ = jax.vmap(lambda k: aif_llm.reset(k, PARAMS))(jax.random.split(k_obs, 300))
     up = (jax.random.uniform(k_up, (300, 5)) > 0.3).astype(jnp.float32)
-    obs = obs._replace(up=up, queue_ms=obs.queue_ms * 6.0 * up,
-                       rtt_ms=jax.random.uniform(k_rtt, (300,), minval=60.0, maxval=300.0))
+    obs = obs._replace(
+        up=up,
+        queue_ms=obs.queue_ms * 6.0 * up,
+        rtt_ms=jax.random.uniform(k_rtt, (300,), minval=60.0, maxval=300.0),
+    )
     rows = np.asarray(jax.vmap(lambda o: al.template_index(o, jnp.asarray(index), PARAMS))(obs))
     obs = jax.device_get(obs)
     seen = set()
@@ -113,6 +136,7 @@ def _rollouts(agent, key, n=20):
     (episode i: ``split(key, n)[i]`` split into reset and loop keys); compiled once."""
     cache_key = ("scan", id(agent), n)
     if cache_key not in _CACHE:
+
         def episode(k):
             k_reset, k_loop = jax.random.split(k)
             obs, env = aif_llm.reset(k_reset, PARAMS)
@@ -122,14 +146,19 @@ def _rollouts(agent, key, n=20):
                 k_act, k_step = jax.random.split(kk)
                 action, s, info = agent.template_step(k_act, s, obs)
                 obs, env, _, _, out = aif_llm.step(k_step, env, action, PARAMS)
-                return (obs, env, s), (action, info.lam, info.u_t, info.semantic, out.outcome,
-                                       out.latency_ms)
+                return (obs, env, s), (
+                    action,
+                    info.lam,
+                    info.u_t,
+                    info.semantic,
+                    out.outcome,
+                    out.latency_ms,
+                )
 
             keys = jax.random.split(k_loop, PARAMS.max_steps)
             return jax.lax.scan(body, (obs, env, agent.init()), keys)[1]
 
-        _CACHE[cache_key] = (agent, jax.jit(lambda k: jax.vmap(episode)(
-            jax.random.split(k, n))))
+        _CACHE[cache_key] = (agent, jax.jit(lambda k: jax.vmap(episode)(jax.random.split(k, n))))
     return _CACHE[cache_key][1](key)
 
 
@@ -184,8 +213,11 @@ def test_lambda_follows_meta_net_of_u(full):
         lams.append(float(info.lam))
         us.append(float(info.u_t))
     # U_t = 0.7 · mean RTT window / L_QoS + 0.3 · N_fail / 6
-    np.testing.assert_allclose(us, [0.7 * 80 / 300, 0.7 * 280 / 300,
-                                    0.7 * (80 + 480 + 480) / 3 / 300 + 0.3 * 2 / 6], rtol=1e-5)
+    np.testing.assert_allclose(
+        us,
+        [0.7 * 80 / 300, 0.7 * 280 / 300, 0.7 * (80 + 480 + 480) / 3 / 300 + 0.3 * 2 / 6],
+        rtol=1e-5,
+    )
     np.testing.assert_allclose(lams, meta_lambda(net, jnp.asarray(us), cfg), rtol=1e-6)
     assert len(set(lams)) == 3
     assert all(cfg.lambda_min <= v <= cfg.lambda_max for v in lams)
@@ -206,10 +238,11 @@ def test_d_llm_replaces_prior_only_at_start_and_new_class(full, shared):
         applied.append(bool(info.prior_applied))
         used = np.asarray(info.prior)
         if applied[-1]:
-            base = {name: held[offs[f]:offs[f + 1]] for f, name in enumerate(model.factor_names)}
+            base = {name: held[offs[f] : offs[f + 1]] for f, name in enumerate(model.factor_names)}
             ref = d_llm(kp, TASK_TEXTS[text_id], base, alpha=full.config.prior_alpha)
-            np.testing.assert_allclose(used, np.concatenate([ref[n] for n in model.factor_names]),
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                used, np.concatenate([ref[n] for n in model.factor_names]), atol=1e-5
+            )
             assert not np.allclose(used, held)  # the keywords moved the belief
         else:
             np.testing.assert_array_equal(used, held)
@@ -234,9 +267,18 @@ def test_evt_penalty_rises_with_heavier_tail(full):
         for t in range(41):
             lat = (u + y[t - 1]) * deadline if t else 0.0
             outcome = (MET if lat <= deadline else VIOLATED) if t else -1
-            _, s, info = _decide(full)(KEY, s, _obs(0, 0, deadline=deadline,
-                                                    last_node=1 if t else -1,
-                                                    last_outcome=outcome, last_latency=lat))
+            _, s, info = _decide(full)(
+                KEY,
+                s,
+                _obs(
+                    0,
+                    0,
+                    deadline=deadline,
+                    last_node=1 if t else -1,
+                    last_outcome=outcome,
+                    last_latency=lat,
+                ),
+            )
             assert not bool(info.advised)  # U_t stays below δ: no advice in this test
             fits.append(int(s.tail.fit_count))
             if t < full.config.evt_every:
@@ -269,10 +311,18 @@ def _closed_port() -> int:
 def test_run_advised_http_closed_port_counts_failures(full):
     params = aif_llm.make_params(max_steps=12)
     url = f"http://127.0.0.1:{_closed_port()}/v1"
-    frame, stats_ = al.run_advised(params, 1, 0, "http", advisor_options={"url": url,
-                                   "timeout_s": 0.5}, agent=full)
-    assert list(frame.columns) == ["policy", "episode", "qos", "latency_ms", "tcr",
-                                   "violation_risk", "failure_rate"]
+    frame, stats_ = al.run_advised(
+        params, 1, 0, "http", advisor_options={"url": url, "timeout_s": 0.5}, agent=full
+    )
+    assert list(frame.columns) == [
+        "policy",
+        "episode",
+        "qos",
+        "latency_ms",
+        "tcr",
+        "violation_risk",
+        "failure_rate",
+    ]
     assert len(frame) == 1 and 0 <= frame.qos[0] <= 1
     assert stats_["calls"] >= 1 and stats_["failures"] + stats_["timeouts"] >= 1
     assert stats_["successes"] == 0 and stats_["fallbacks"] == 1
@@ -292,15 +342,50 @@ def test_run_advised_template_reproduces_jitted_policy(full):
 
 def test_merge_advisor_stats_hand_case():
     base = {"advisor": "http", "threshold": 0.5, "step_s": 0.1, "delay_mode": "measured"}
-    a = {**base, "calls": 3, "successes": 2, "failures": 1, "timeouts": 0, "fallbacks": 1,
-         "busy_skips": 4, "mean_latency_s": 1.0, "max_latency_s": 2.0, "mean_delay_steps": 10.0}
-    b = {**base, "calls": 1, "successes": 0, "failures": 0, "timeouts": 1, "fallbacks": 0,
-         "busy_skips": 0, "mean_latency_s": 5.0, "max_latency_s": 5.0, "mean_delay_steps": 50.0}
-    c = {**base, "calls": 0, "successes": 0, "failures": 0, "timeouts": 0, "fallbacks": 0,
-         "busy_skips": 0, "mean_latency_s": None, "max_latency_s": None, "mean_delay_steps": None}
+    a = {
+        **base,
+        "calls": 3,
+        "successes": 2,
+        "failures": 1,
+        "timeouts": 0,
+        "fallbacks": 1,
+        "busy_skips": 4,
+        "mean_latency_s": 1.0,
+        "max_latency_s": 2.0,
+        "mean_delay_steps": 10.0,
+    }
+    b = {
+        **base,
+        "calls": 1,
+        "successes": 0,
+        "failures": 0,
+        "timeouts": 1,
+        "fallbacks": 0,
+        "busy_skips": 0,
+        "mean_latency_s": 5.0,
+        "max_latency_s": 5.0,
+        "mean_delay_steps": 50.0,
+    }
+    c = {
+        **base,
+        "calls": 0,
+        "successes": 0,
+        "failures": 0,
+        "timeouts": 0,
+        "fallbacks": 0,
+        "busy_skips": 0,
+        "mean_latency_s": None,
+        "max_latency_s": None,
+        "mean_delay_steps": None,
+    }
     m = al.merge_advisor_stats([a, b, c])
     assert (m["calls"], m["successes"], m["failures"], m["timeouts"], m["busy_skips"]) == (
-        4, 2, 1, 1, 4)
+        4,
+        2,
+        1,
+        1,
+        4,
+    )
     assert m["mean_latency_s"] == pytest.approx((3 * 1.0 + 5.0) / 4)
     assert m["mean_delay_steps"] == pytest.approx((3 * 10.0 + 50.0) / 4)
     assert m["max_latency_s"] == 5.0 and m["advisor"] == "http"
@@ -314,7 +399,8 @@ def test_meta_train_conditions_and_compare():
 
     ranges = mt.ConditionRanges()
     conds = jax.vmap(lambda k: mt.sample_condition(k, ranges))(
-        jax.random.split(jax.random.PRNGKey(0), 64))
+        jax.random.split(jax.random.PRNGKey(0), 64)
+    )
     for name in mt.Condition._fields:
         lo, hi = getattr(ranges, name)
         v = np.asarray(getattr(conds, name))
@@ -332,10 +418,17 @@ def test_meta_train_conditions_and_compare():
     for c in range(6):  # fixed λ = 1 is best; adapted is 0.01 worse on every condition
         for lam, v in ((0.0, 0.2), (1.0, 0.1)):
             rows.append({"condition": c, "method": "fixed", "lam": lam, "violation_rate": v})
-        rows.append({"condition": c, "method": "meta", "lam": np.nan,
-                     "violation_rate": 0.1 + 0.001 * c})
-        rows.append({"condition": c, "method": "meta-adapted", "lam": np.nan,
-                     "violation_rate": 0.11 + 0.001 * (c % 2)})
+        rows.append(
+            {"condition": c, "method": "meta", "lam": np.nan, "violation_rate": 0.1 + 0.001 * c}
+        )
+        rows.append(
+            {
+                "condition": c,
+                "method": "meta-adapted",
+                "lam": np.nan,
+                "violation_rate": 0.11 + 0.001 * (c % 2),
+            }
+        )
     out = mt.compare_meta(pd.DataFrame(rows))
     assert out["best_fixed_lambda"] == 1.0 and out["best_fixed"] == pytest.approx(0.1)
     assert out["meta-adapted_minus_best_fixed"] == pytest.approx(0.0105)

@@ -19,14 +19,17 @@ D, A = he2024.obs_dim(P), aif_rg.act_dim(P)
 # --------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"top_k": 64, "n_candidates": 64}, "top_k"),
-    ({"ensemble_size": 1}, "ensemble_size"),
-    ({"horizon": 0}, "horizon"),
-    ({"smoothing": 1.0}, "smoothing"),
-    ({"min_std": 0.0}, "min_std"),
-    ({"planning": 3}, "planning"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"top_k": 64, "n_candidates": 64}, "top_k"),
+        ({"ensemble_size": 1}, "ensemble_size"),
+        ({"horizon": 0}, "horizon"),
+        ({"smoothing": 1.0}, "smoothing"),
+        ({"min_std": 0.0}, "min_std"),
+        ({"planning": 3}, "planning"),
+    ],
+)
 def test_bad_config_names_the_field(overrides, field):
     with pytest.raises(ConfigError, match=field):
         aif_rg.AifRgConfig.make(**overrides)
@@ -38,10 +41,13 @@ def test_bad_config_names_the_field(overrides, field):
 def test_guidance_is_eq11_under_the_model():
     """rg = p_exec · P(L ≤ t_max) · (1/L + P) with L ~ N(μ, σ²) (Eq. 11, tc in expectation)."""
     pred = aif_rg.Prediction(
-        delta_mean=jnp.zeros((1, 2, D)), delta_logvar=jnp.zeros((1, 2, D)),
+        delta_mean=jnp.zeros((1, 2, D)),
+        delta_logvar=jnp.zeros((1, 2, D)),
         exec_logit=jnp.array([[math.log(0.8 / 0.2), -50.0]]),
-        lat_mean=jnp.array([[0.5, 0.5]]), lat_logvar=jnp.full((1, 2), 2 * math.log(0.1)),
-        pass_mean=jnp.array([[0.19, 0.19]]))
+        lat_mean=jnp.array([[0.5, 0.5]]),
+        lat_logvar=jnp.full((1, 2), 2 * math.log(0.1)),
+        pass_mean=jnp.array([[0.19, 0.19]]),
+    )
     g = aif_rg.guidance(pred, 6.0)
     expected = 0.8 * stats.norm.cdf((6.0 - 5.0) / 1.0) * (1 / 5.0 + 0.19)
     assert float(g[0, 0]) == pytest.approx(expected, rel=1e-5)
@@ -59,16 +65,27 @@ def test_information_gain_matches_formula_and_vanishes_on_agreement():
     v = np.exp(np.concatenate([logvar, lat_lv[..., None]], -1))
     expected = 0.5 * np.log1p(m.var(0) / v.mean(0)).sum(-1)
     np.testing.assert_allclose(aif_rg.info_gain(pred), expected, rtol=1e-4)
-    same = pred._replace(delta_mean=np.broadcast_to(mean[:1], mean.shape),
-                         lat_mean=np.broadcast_to(lat_m[:1], lat_m.shape))
+    same = pred._replace(
+        delta_mean=np.broadcast_to(mean[:1], mean.shape),
+        lat_mean=np.broadcast_to(lat_m[:1], lat_m.shape),
+    )
     np.testing.assert_allclose(aif_rg.info_gain(same), 0.0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- the ensemble
 
-TOY_CFG = aif_rg.AifRgConfig(n_candidates=64, top_k=8, n_iters=3, horizon=1, ensemble_size=4,
-                             fit_steps=1000, batch_size=128, buffer_size=4096, info_weight=0.0,
-                             lr=3e-3)
+TOY_CFG = aif_rg.AifRgConfig(
+    n_candidates=64,
+    top_k=8,
+    n_iters=3,
+    horizon=1,
+    ensemble_size=4,
+    fit_steps=1000,
+    batch_size=128,
+    buffer_size=4096,
+    info_weight=0.0,
+    lr=3e-3,
+)
 
 
 def _toy_batch(key, n):
@@ -79,15 +96,17 @@ def _toy_batch(key, n):
     obs = jax.random.uniform(k_o, (n, D))
     action = jax.random.randint(k_a, (n,), 0, P.n_actions)
     act = aif_rg.action_features(action, P)
-    j = jnp.argmax(act[:, :P.n_servers], axis=1)
-    share = act[:, P.n_servers:]
-    onehot = act[:, :P.n_servers]
-    nxt = obs.at[:, :3 * P.n_servers].add(
-        -0.05 * (onehot[:, :, None] * share[:, None, :]).reshape(n, -1))
-    mem_left = obs[:, :3 * P.n_servers].reshape(n, P.n_servers, 3)[jnp.arange(n), j, 2]
+    j = jnp.argmax(act[:, : P.n_servers], axis=1)
+    share = act[:, P.n_servers :]
+    onehot = act[:, : P.n_servers]
+    nxt = obs.at[:, : 3 * P.n_servers].add(
+        -0.05 * (onehot[:, :, None] * share[:, None, :]).reshape(n, -1)
+    )
+    mem_left = obs[:, : 3 * P.n_servers].reshape(n, P.n_servers, 3)[jnp.arange(n), j, 2]
     executed = (share[:, 2] >= 0.5) & (mem_left >= 0.3)
-    latency = (jnp.where(j == 0, 2.0, 9.0) + 4.0 * (1 - share[:, 0])
-               + 0.1 * jax.random.normal(k_l, (n,)))
+    latency = (
+        jnp.where(j == 0, 2.0, 9.0) + 4.0 * (1 - share[:, 0]) + 0.1 * jax.random.normal(k_l, (n,))
+    )
     pas = jnp.where(j == 0, P.cloud_pass, P.edge_pass)
     return obs, act, nxt, executed, latency, pas
 
@@ -111,23 +130,28 @@ def test_ensemble_learns_a_known_toy_transition(toy_fit):
     B = TOY_CFG.ensemble_size
 
     def predict(model):
-        return aif_rg.predict(model, jnp.broadcast_to(obs, (B, *obs.shape)),
-                              jnp.broadcast_to(act, (B, *act.shape)), TOY_CFG.min_std)
+        return aif_rg.predict(
+            model,
+            jnp.broadcast_to(obs, (B, *obs.shape)),
+            jnp.broadcast_to(act, (B, *act.shape)),
+            TOY_CFG.min_std,
+        )
 
     pred = predict(state.model)
     p_exec = jax.nn.sigmoid(pred.exec_logit).mean(0)
-    j = jnp.argmax(act[:, :P.n_servers], axis=1)
-    mem_left = obs[:, :3 * P.n_servers].reshape(-1, P.n_servers, 3)[jnp.arange(len(j)), j, 2]
+    j = jnp.argmax(act[:, : P.n_servers], axis=1)
+    mem_left = obs[:, : 3 * P.n_servers].reshape(-1, P.n_servers, 3)[jnp.arange(len(j)), j, 2]
     clear = jnp.abs(mem_left - 0.3) > 0.1  # away from the threshold of the rule
     assert float(((p_exec > 0.5) == ex)[clear].mean()) >= 0.95
     lat_hat = pred.lat_mean.mean(0) * aif_rg.LAT_SCALE_S
     assert float(jnp.abs(lat_hat - lat)[ex].mean()) <= 0.5  # seconds
     assert float(jnp.abs(pred.pass_mean.mean(0) - pas)[ex].mean()) <= 0.01
-    rmse = jnp.sqrt(jnp.mean((obs + pred.delta_mean.mean(0) - nxt)[:, :3 * P.n_servers] ** 2))
+    rmse = jnp.sqrt(jnp.mean((obs + pred.delta_mean.mean(0) - nxt)[:, : 3 * P.n_servers] ** 2))
     assert float(rmse) <= 0.02
     # information gain about θ shrinks once the data are fitted
     assert float(aif_rg.info_gain(pred).mean()) < 0.5 * float(
-        aif_rg.info_gain(predict(state0.model)).mean())
+        aif_rg.info_gain(predict(state0.model)).mean()
+    )
 
 
 def test_predictions_ignore_the_t_max_feature(toy_fit):
@@ -136,10 +160,12 @@ def test_predictions_ignore_the_t_max_feature(toy_fit):
     obs, act, *_ = _toy_batch(jax.random.PRNGKey(6), 50)
     B = TOY_CFG.ensemble_size
     a = jnp.broadcast_to(act, (B, *act.shape))
-    p1 = aif_rg.predict(state.model, jnp.broadcast_to(obs.at[:, -2].set(1.0), (B, *obs.shape)),
-                        a, TOY_CFG.min_std)
-    p2 = aif_rg.predict(state.model, jnp.broadcast_to(obs.at[:, -2].set(0.2), (B, *obs.shape)),
-                        a, TOY_CFG.min_std)
+    p1 = aif_rg.predict(
+        state.model, jnp.broadcast_to(obs.at[:, -2].set(1.0), (B, *obs.shape)), a, TOY_CFG.min_std
+    )
+    p2 = aif_rg.predict(
+        state.model, jnp.broadcast_to(obs.at[:, -2].set(0.2), (B, *obs.shape)), a, TOY_CFG.min_std
+    )
     np.testing.assert_allclose(p1.lat_mean, p2.lat_mean)
     np.testing.assert_allclose(p1.exec_logit, p2.exec_logit)
     assert float(aif_rg.guidance(p1, 3.0).mean()) < float(aif_rg.guidance(p1, 15.0).mean())
@@ -161,8 +187,9 @@ def test_planner_picks_the_guidance_optimal_action(toy_fit):
 
 # --------------------------------------------------------------------------- the agent
 
-AGENT_CFG = aif_rg.AifRgConfig(n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3,
-                               fit_steps=200, buffer_size=4096)
+AGENT_CFG = aif_rg.AifRgConfig(
+    n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3, fit_steps=200, buffer_size=4096
+)
 
 
 def test_aif_rg_beats_random_on_tcr():
@@ -171,8 +198,10 @@ def test_aif_rg_beats_random_on_tcr():
     state, rows = aif_rg.train(jax.random.PRNGKey(0), AGENT_CFG, P, 10)
     assert [r["episode"] for r in rows] == list(range(1, 11))
     ours = [r["tcr"] for r in aif_rg.evaluate(jax.random.PRNGKey(5), state, AGENT_CFG, P, 8)]
-    rand = [r["tcr"] for r in aif_rg.evaluate(jax.random.PRNGKey(5), state, AGENT_CFG, P, 8,
-                                              explore=True)]
+    rand = [
+        r["tcr"]
+        for r in aif_rg.evaluate(jax.random.PRNGKey(5), state, AGENT_CFG, P, 8, explore=True)
+    ]
     res = stats.ttest_ind(ours, rand, equal_var=False, alternative="greater")
     assert np.mean(ours) > np.mean(rand) and res.pvalue < 0.01, (ours, rand)
 

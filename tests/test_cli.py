@@ -21,9 +21,17 @@ def _run(args, capsys):
 
 
 def test_help_for_every_subcommand(capsys):
-    for sub in ([], ["list"], ["simulate"], ["compare"], ["bench"], ["repro"], ["train"],
-                ["train-meta"],
-                ["logs"]):
+    for sub in (
+        [],
+        ["list"],
+        ["simulate"],
+        ["compare"],
+        ["bench"],
+        ["repro"],
+        ["train"],
+        ["train-meta"],
+        ["logs"],
+    ):
         code, out, _ = _run([*sub, "--help"], capsys)
         assert code == 0 and "usage: aifedge" in out
 
@@ -61,11 +69,16 @@ def test_simulate_writes_metrics_and_is_byte_identical(tmp_path, capsys):
         (["--policy", "greedy", "--config", "missing.toml"], None, "does not exist"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, config,
-                                                         needle):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, config, needle):
     out = tmp_path / "out"
-    args = ["simulate", *extra, "--episodes" if "--episodes" not in extra else "--seed", "2",
-            "--out", str(out)]
+    args = [
+        "simulate",
+        *extra,
+        "--episodes" if "--episodes" not in extra else "--seed",
+        "2",
+        "--out",
+        str(out),
+    ]
     if config is not None:
         cfg = tmp_path / "cfg.json"
         cfg.write_text(json.dumps(config))
@@ -86,15 +99,18 @@ def test_bench_env_writes_json_rows(tmp_path, capsys):
     assert all(r["median_s"] > 0 and r["steps_per_s"] > 0 for r in rows)
 
 
-@pytest.mark.parametrize("args, field", [
-    (["simulate", "--policy", "aif", "--ablate", "prior"], "--ablate"),
-    (["simulate", "--policy", "aif-llm", "--ablate", "memory"], "--ablate"),
-    (["simulate", "--policy", "dqn"], "--policy dqn"),
-    (["simulate", "--policy", "greedy", "--checkpoint", "x.pt"], "--checkpoint"),
-    (["simulate", "--policy", "greedy", "--advisor", "smollm"], "--advisor smollm"),
-    (["repro", "table99"], "NAME"),
-    (["logs", "--policies", "aif"], "--policies"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["simulate", "--policy", "aif", "--ablate", "prior"], "--ablate"),
+        (["simulate", "--policy", "aif-llm", "--ablate", "memory"], "--ablate"),
+        (["simulate", "--policy", "dqn"], "--policy dqn"),
+        (["simulate", "--policy", "greedy", "--checkpoint", "x.pt"], "--checkpoint"),
+        (["simulate", "--policy", "greedy", "--advisor", "smollm"], "--advisor smollm"),
+        (["repro", "table99"], "NAME"),
+        (["logs", "--policies", "aif"], "--policies"),
+    ],
+)
 def test_agent_flag_errors_are_one_line(args, field, tmp_path, capsys):
     code, _, err = _run([*args, "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and err.startswith(f"aifedge: error: {field}") and err.count("\n") == 1
@@ -105,23 +121,64 @@ def test_train_then_simulate_checkpoint(tmp_path, capsys):
     cfg = tmp_path / "dqn.toml"
     cfg.write_text("learning_starts = 64\nbuffer_size = 1000\n")
     out = tmp_path / "dqn"
-    code, text, _ = _run(["train", "--algo", "dqn", "--train-steps", "128", "--rl-config",
-                          str(cfg), "--steps", "20", "--out", str(out)], capsys)
+    code, text, _ = _run(
+        [
+            "train",
+            "--algo",
+            "dqn",
+            "--train-steps",
+            "128",
+            "--rl-config",
+            str(cfg),
+            "--steps",
+            "20",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0 and (out / "policy.pt").is_file() and (out / "curve.csv").is_file()
     assert "128 env steps" in text
-    code, _, _ = _run(["simulate", "--policy", "dqn", "--checkpoint", str(out), "--episodes",
-                       "2", "--steps", "20", "--out", str(tmp_path / "sim")], capsys)
+    code, _, _ = _run(
+        [
+            "simulate",
+            "--policy",
+            "dqn",
+            "--checkpoint",
+            str(out),
+            "--episodes",
+            "2",
+            "--steps",
+            "20",
+            "--out",
+            str(tmp_path / "sim"),
+        ],
+        capsys,
+    )
     summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
     assert code == 0 and summary["policy"] == "dqn" and 0 <= summary["summary"]["qos"] <= 1
-    code, _, err = _run(["simulate", "--policy", "sac", "--checkpoint", str(out),
-                         "--out", str(tmp_path / "x")], capsys)
+    code, _, err = _run(
+        ["simulate", "--policy", "sac", "--checkpoint", str(out), "--out", str(tmp_path / "x")],
+        capsys,
+    )
     assert code == 2 and "holds a 'dqn' policy" in err
 
 
 def test_logs_and_prior(tmp_path, capsys):
-    code, _, _ = _run(["logs", "--episodes", "2", "--steps", "20", "--out",
-                       str(tmp_path / "logs.csv"), "--prior-out", str(tmp_path / "p.json")],
-                      capsys)
+    code, _, _ = _run(
+        [
+            "logs",
+            "--episodes",
+            "2",
+            "--steps",
+            "20",
+            "--out",
+            str(tmp_path / "logs.csv"),
+            "--prior-out",
+            str(tmp_path / "p.json"),
+        ],
+        capsys,
+    )
     assert code == 0
     assert len((tmp_path / "logs.csv").read_text().splitlines()) == 1 + 2 * 20 * 5
     prior = KeywordPrior.load(tmp_path / "p.json")  # round-trips through the loader
@@ -135,8 +192,9 @@ def test_logs_and_prior(tmp_path, capsys):
 def test_repro_config_file(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("episodez = 3\n")
-    code, _, err = _run(["repro", "table3", "--config", str(bad), "--out",
-                         str(tmp_path / "o")], capsys)
+    code, _, err = _run(
+        ["repro", "table3", "--config", str(bad), "--out", str(tmp_path / "o")], capsys
+    )
     assert code == 2 and err.startswith("aifedge: error: --config: episodez: not a field")
     assert not (tmp_path / "o").exists()
     shipped = Path(__file__).parents[1] / "paper_repro" / "configs" / "he2024_medium.toml"

@@ -97,10 +97,16 @@ def test_posterior_equals_bayes_rule_on_a_hand_case(model):
     prior = [np.asarray(x, np.float32) for x in model.D]
     prior[7] = prior_cloud
     obs = np.full(len(model.num_obs), -1)
-    obs[0], obs[1:4] = 1, (0, 3, 1)       # image sub-task; edges low / down / medium
+    obs[0], obs[1:4] = 1, (0, 3, 1)  # image sub-task; edges low / down / medium
     obs[4 + d.CLOUD], obs[8 + d.CLOUD] = 2, 1  # cloud outcome "slow", cost "medium"
-    qs = split_factors(model, np.asarray(agent.infer_states(jnp.concatenate(
-        [jnp.asarray(x, jnp.float32) for x in prior]), jnp.asarray(obs))))
+    qs = split_factors(
+        model,
+        np.asarray(
+            agent.infer_states(
+                jnp.concatenate([jnp.asarray(x, jnp.float32) for x in prior]), jnp.asarray(obs)
+            )
+        ),
+    )
     lik = np.asarray(model.A[4 + d.CLOUD])[2] * np.asarray(model.A[8 + d.CLOUD])[1]
     bayes = prior_cloud * lik / np.sum(prior_cloud * lik)
     np.testing.assert_allclose(qs[7], bayes, rtol=1e-4, atol=1e-6)
@@ -153,8 +159,9 @@ def test_learner_adapter_matches_scheme_and_beats_random(tiny, monkeypatch):
     np.testing.assert_array_equal(via_learner, tiny.act(jax.random.PRNGKey(1), obs)[0])
     n = 64
     aif = marl.evaluate(jax.random.PRNGKey(5), "aif", (), TINY, cfg, n, quick_compile=True)
-    rnd = marl.evaluate(jax.random.PRNGKey(5), "random", (), TINY, marl.make_config("random"),
-                        n, quick_compile=True)
+    rnd = marl.evaluate(
+        jax.random.PRNGKey(5), "random", (), TINY, marl.make_config("random"), n, quick_compile=True
+    )
     t, p = welch_test(aif.reward, rnd.reward)
     assert t > 0 and p < 1e-3, (float(np.mean(aif.reward)), float(np.mean(rnd.reward)), p)
     # every decision of every agent was feasible (4 steps, 4 sub-tasks: see TINY)
@@ -162,10 +169,14 @@ def test_learner_adapter_matches_scheme_and_beats_random(tiny, monkeypatch):
 
 
 def test_config_errors_name_the_field():
-    for kwargs, field in (({"kappa": 0.0}, "kappa"), ({"queue_mid": 2.0}, "queue_mid"),
-                          ({"delay_fast_s": 0.3}, "delay_fast_s"), ({"policy_len": 0},
-                                                                    "policy_len"),
-                          ({"mc_episodes": 2}, "mc_episodes"), ({"foo": 1}, "foo")):
+    for kwargs, field in (
+        ({"kappa": 0.0}, "kappa"),
+        ({"queue_mid": 2.0}, "queue_mid"),
+        ({"delay_fast_s": 0.3}, "delay_fast_s"),
+        ({"policy_len": 0}, "policy_len"),
+        ({"mc_episodes": 2}, "mc_episodes"),
+        ({"foo": 1}, "foo"),
+    ):
         with pytest.raises(ConfigError, match=field):
             dag_aif.make_config(**kwargs)
     with pytest.raises(ValueError, match="not both"):

@@ -23,10 +23,19 @@ def _state(types, d_in, r_out, gain=1e-7, up=(True, True, True)):
     n = types.shape[0]
     d_in = jnp.asarray(d_in, jnp.float32)
     return d.EnvState(
-        types=types, d_in=d_in, r_out=jnp.asarray(r_out, jnp.float32), cycles=1900.0 * d_in,
-        gain=jnp.full((n, 3), gain), scheduled=~jnp.asarray(d.DAG_VALID)[types],
-        loc=jnp.full((n, d.J_MAX), -1, jnp.int32), st=jnp.zeros((n, d.J_MAX)),
-        en=jnp.zeros((n, d.J_MAX)), busy=jnp.zeros(3), up=jnp.asarray(up), t=jnp.int32(0))
+        types=types,
+        d_in=d_in,
+        r_out=jnp.asarray(r_out, jnp.float32),
+        cycles=1900.0 * d_in,
+        gain=jnp.full((n, 3), gain),
+        scheduled=~jnp.asarray(d.DAG_VALID)[types],
+        loc=jnp.full((n, d.J_MAX), -1, jnp.int32),
+        st=jnp.zeros((n, d.J_MAX)),
+        en=jnp.zeros((n, d.J_MAX)),
+        busy=jnp.zeros(3),
+        up=jnp.asarray(up),
+        t=jnp.int32(0),
+    )
 
 
 def _act(state, pairs, params):
@@ -34,11 +43,20 @@ def _act(state, pairs, params):
     return STEP(KEY, state, acts, params)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("bandwidth_mhz", 0.0), ("fault_prob", 1.5), ("gamma", -0.1), ("n_tasks", 0),
-    ("task_types", (0, 7, 1, 2, 3)), ("edge_ghz", (2.0, 2.3)), ("max_steps", 2.5),
-    ("data_in_lo_kbit", (5.0, 100.0, 200.0, 300.0)), ("no_such_field", 1),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("bandwidth_mhz", 0.0),
+        ("fault_prob", 1.5),
+        ("gamma", -0.1),
+        ("n_tasks", 0),
+        ("task_types", (0, 7, 1, 2, 3)),
+        ("edge_ghz", (2.0, 2.3)),
+        ("max_steps", 2.5),
+        ("data_in_lo_kbit", (5.0, 100.0, 200.0, 300.0)),
+        ("no_such_field", 1),
+    ],
+)
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         d.make_params(**{field: value})
@@ -191,6 +209,7 @@ def test_random_rollouts_respect_precedence_and_modality():
             a = jax.random.randint(ka, (5,), 0, d.N_ACTIONS)
             _, s, _, _, info = d.step(ks, s, a, p)
             return s, info
+
         return jax.lax.scan(body, s, jax.random.split(k1, p.max_steps))
 
     s, info = jax.jit(jax.vmap(episode))(jax.random.split(KEY, 32))

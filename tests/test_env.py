@@ -18,13 +18,20 @@ KEY = jax.random.PRNGKey(0)
 
 def _idle_state(params, task):
     n = params.n_edge
-    return EnvState(backlog=jnp.zeros(n), up=jnp.ones(n, bool), net=jnp.int32(0), task=task,
-                    t=jnp.int32(0))
+    return EnvState(
+        backlog=jnp.zeros(n), up=jnp.ones(n, bool), net=jnp.int32(0), task=task, t=jnp.int32(0)
+    )
 
 
 def _task(compute=25.0, data_in=0.5, data_out=0.0, deadline=300.0):
-    return Task(jnp.float32(compute), jnp.float32(data_in), jnp.float32(data_out),
-                jnp.float32(deadline), jnp.int32(0), jnp.int32(0))
+    return Task(
+        jnp.float32(compute),
+        jnp.float32(data_in),
+        jnp.float32(data_out),
+        jnp.float32(deadline),
+        jnp.int32(0),
+        jnp.int32(0),
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,8 +128,9 @@ def test_vmapped_equals_looped_episodes():
     for i, k in enumerate(keys):
         single = rollout(k, stateless(greedy), params, 50)
         np.testing.assert_array_equal(np.asarray(batched.outcome[i]), np.asarray(single.outcome))
-        np.testing.assert_allclose(np.asarray(batched.latency_ms[i]),
-                                   np.asarray(single.latency_ms), rtol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(batched.latency_ms[i]), np.asarray(single.latency_ms), rtol=1e-5
+        )
 
 
 def test_task_stream_matches_class_mix():

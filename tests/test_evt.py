@@ -227,8 +227,12 @@ def test_online_ring_buffer_and_mask():
     assert int(state.count) == 10
     np.testing.assert_array_equal(np.sort(state.buffer), np.arange(3.0, 11.0))  # newest 8
     # masked-out, negative and nan entries are ignored
-    state2 = evt.online_update(state, jnp.array([5.0, -1.0, jnp.nan, 2.0, 2.0]),
-                               mask=jnp.array([False, True, True, True, False]), config=config)
+    state2 = evt.online_update(
+        state,
+        jnp.array([5.0, -1.0, jnp.nan, 2.0, 2.0]),
+        mask=jnp.array([False, True, True, True, False]),
+        config=config,
+    )
     assert int(state2.count) == 11 and 2.0 in np.asarray(state2.buffer)
     with pytest.raises(ValueError, match="capacity"):
         evt.online_update(evt.online_init(config), jnp.ones(5), config=evt.OnlineGPDConfig())
@@ -243,18 +247,26 @@ def test_online_map_with_prior_matches_scipy_optimiser():
     fit = evt.online_update(evt.online_init(config), y, config=config)
 
     def neg_log_post(theta):
-        return (-stats.genpareto(theta[1], scale=np.exp(theta[0])).logpdf(y).sum()
-                + 0.5 * (theta[1] / 0.05) ** 2)
+        return (
+            -stats.genpareto(theta[1], scale=np.exp(theta[0])).logpdf(y).sum()
+            + 0.5 * (theta[1] / 0.05) ** 2
+        )
 
-    ref = optimize.minimize(neg_log_post, [np.log(5.0), 0.5], method="Nelder-Mead",
-                            options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000}).x
+    ref = optimize.minimize(
+        neg_log_post,
+        [np.log(5.0), 0.5],
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000},
+    ).x
     assert float(fit.concentration) == pytest.approx(ref[1], abs=2e-3)
     assert float(fit.log_scale) == pytest.approx(ref[0], abs=2e-3)
     assert float(fit.concentration) < 0.5  # shrunk from the MLE ≈ 1
-    split = evt.online_refit(evt.online_push(evt.online_init(config), y, config=config),
-                             config=config)
+    split = evt.online_refit(
+        evt.online_push(evt.online_init(config), y, config=config), config=config
+    )
     assert float(split.concentration) == pytest.approx(float(fit.concentration), abs=1e-5)
     # a single excess identifies nothing: the initial guess is kept
-    one = evt.online_update(evt.online_init(config, concentration=0.3), y,
-                            mask=np.arange(500) < 1, config=config)
+    one = evt.online_update(
+        evt.online_init(config, concentration=0.3), y, mask=np.arange(500) < 1, config=config
+    )
     assert float(one.concentration) == pytest.approx(0.3) and int(one.count) == 1

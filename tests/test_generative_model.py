@@ -36,14 +36,21 @@ def fresh_counts():
 def test_factors_modalities_and_shapes(model):
     p = EnvParams()
     n_edge, n_nodes = p.n_edge, p.n_nodes
-    assert model.factor_names[:n_edge + 2] == (*(f"load:edge{j}" for j in range(1, 6)),
-                                               "net", "class")
-    assert model.factor_names[n_edge + 2:] == ("sent:local", *(f"sent:edge{j}" for j in
-                                                               range(1, 6)), "sent:cloud")
+    assert model.factor_names[: n_edge + 2] == (
+        *(f"load:edge{j}" for j in range(1, 6)),
+        "net",
+        "class",
+    )
+    assert model.factor_names[n_edge + 2 :] == (
+        "sent:local",
+        *(f"sent:edge{j}" for j in range(1, 6)),
+        "sent:cloud",
+    )
     assert model.num_states == (4,) * 5 + (3, 4, 5) + (17,) * 5 + (13,)
     assert model.num_obs == (4,) * 5 + (3, 4) + (4,) * n_nodes
-    assert model.control_levels == (("local", "edge1", "edge2", "edge3", "edge4", "edge5",
-                                     "cloud"),)
+    assert model.control_levels == (
+        ("local", "edge1", "edge2", "edge3", "edge4", "edge5", "cloud"),
+    )
     assert all(len(d) == 1 for d in model.A_dependencies)
     for a in (*model.A, *model.B):
         np.testing.assert_allclose(np.asarray(a).sum(0), 1.0, atol=1e-6)
@@ -54,12 +61,13 @@ def test_factors_modalities_and_shapes(model):
 def test_analytic_blocks_match_params(model):
     p = EnvParams()
     np.testing.assert_allclose(model.B[5][..., 0], np.asarray(p.net_transition).T)
-    np.testing.assert_allclose(model.B[6][..., 0],
-                               np.tile(np.asarray(p.class_probs)[:, None], (1, 4)))
+    np.testing.assert_allclose(
+        model.B[6][..., 0], np.tile(np.asarray(p.class_probs)[:, None], (1, 4))
+    )
     np.testing.assert_array_equal(model.A[6], np.eye(4))
     # D: uniform world factors, "idle" dispatch contexts.
     np.testing.assert_allclose(model.D[0], 0.25)
-    assert all(d[0] == 1.0 for d in model.D[n_edge_plus_2(p):])
+    assert all(d[0] == 1.0 for d in model.D[n_edge_plus_2(p) :])
 
 
 def n_edge_plus_2(p: EnvParams) -> int:
@@ -138,8 +146,9 @@ def test_evt_tail_matches_scipy_and_sets_the_penalty():
     np.testing.assert_allclose(tau, p.spike_prob * np.asarray(p.class_probs) @ sf, rtol=1e-12)
     o = make_options(p)
     rho = o.evt_weight * np.exp(o.evt_rate * tau)
-    np.testing.assert_allclose(cloud_edge.outcome_preferences(p, o),
-                               [0.0, -rho, -o.fail_factor * rho, 0.0])
+    np.testing.assert_allclose(
+        cloud_edge.outcome_preferences(p, o), [0.0, -rho, -o.fail_factor * rho, 0.0]
+    )
     # A heavier fitted tail makes violations costlier; the model's C uses it.
     heavy = EvtTail(0.0, 400.0, 0.5, 0.5)
     m = build_model(p, evt_tail=heavy)
@@ -149,27 +158,40 @@ def test_evt_tail_matches_scipy_and_sets_the_penalty():
 
 def test_observation_indices_hand_computed():
     p = EnvParams()
-    task = aif_llm.Task(compute_gflop=jnp.float32(50.0), data_in_mb=jnp.float32(0.5),
-                        data_out_mb=jnp.float32(0.02), deadline_ms=jnp.float32(1500.0),
-                        task_class=jnp.int32(2), text_id=jnp.int32(13))
-    obs = Obs(queue_ms=jnp.array([50.0, 100.0, 499.0, 500.0, 0.0]),
-              up=jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]), rtt_ms=jnp.float32(127.0), task=task,
-              t=jnp.int32(0))
+    task = aif_llm.Task(
+        compute_gflop=jnp.float32(50.0),
+        data_in_mb=jnp.float32(0.5),
+        data_out_mb=jnp.float32(0.02),
+        deadline_ms=jnp.float32(1500.0),
+        task_class=jnp.int32(2),
+        text_id=jnp.int32(13),
+    )
+    obs = Obs(
+        queue_ms=jnp.array([50.0, 100.0, 499.0, 500.0, 0.0]),
+        up=jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]),
+        rtt_ms=jnp.float32(127.0),
+        task=task,
+        t=jnp.int32(0),
+    )
     idx = cloud_edge.observation_indices(obs, p, make_options(p))
     np.testing.assert_array_equal(idx, [0, 1, 1, 2, 3, 1, 2])
-    np.testing.assert_allclose(cloud_edge.rtt_thresholds(p), [80 * np.sqrt(2.5),
-                                                              80 * np.sqrt(15.0)])
+    np.testing.assert_allclose(
+        cloud_edge.rtt_thresholds(p), [80 * np.sqrt(2.5), 80 * np.sqrt(15.0)]
+    )
 
 
-@pytest.mark.parametrize(("field", "value", "match"), [
-    ("load_edges", (1, 2), "unknown field 'load_edges'"),
-    ("load_edges_ms", (500.0, 100.0), "load_edges_ms"),
-    ("load_edges_ms", (100.0, 5000.0), "queue capacity"),
-    ("n_samples", 10, "n_samples"),
-    ("fail_factor", 0.5, "fail_factor"),
-    ("prior_count", 0.0, "prior_count"),
-    ("evt_tail", (0.0, -1.0, 0.5, 0.1), "evt_tail"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("load_edges", (1, 2), "unknown field 'load_edges'"),
+        ("load_edges_ms", (500.0, 100.0), "load_edges_ms"),
+        ("load_edges_ms", (100.0, 5000.0), "queue capacity"),
+        ("n_samples", 10, "n_samples"),
+        ("fail_factor", 0.5, "fail_factor"),
+        ("prior_count", 0.0, "prior_count"),
+        ("evt_tail", (0.0, -1.0, 0.5, 0.1), "evt_tail"),
+    ],
+)
 def test_bad_options_raise_config_error(field, value, match):
     with pytest.raises(ConfigError, match=match):
         build_model(EnvParams(), **{field: value})
@@ -195,8 +217,11 @@ def test_validate_names_the_problem(model):
     b = np.array(B[5])
     b[0, 2, 0] += 0.3
     unnorm[5] = b
-    with pytest.raises(ValueError, match=r"B\[5\] \(net\): column \(2, 0\) sums to 1.3.*"
-                                         r"normalise over axis 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"B\[5\] \(net\): column \(2, 0\) sums to 1.3.*"
+        r"normalise over axis 0",
+    ):
         base.validate(_broken(model, B=tuple(unnorm)))
     d_bad = D.copy()
     d_bad[6] = np.array([0.5, 0.5, 0.5, 0.5])

@@ -23,19 +23,22 @@ RESET = jax.jit(he2024.reset, static_argnames="params")
 # --------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"t_max": 3.0}, "t_max"),
-    ({"t_max_s": 0.0}, "t_max_s"),
-    ({"server_share": (0.5, 0.5)}, "server_share"),
-    ({"server_share": (0.3, 0.2, 0.2, 0.2, 0.2)}, "server_share"),
-    ({"share_levels": (1.0, 0.5)}, "share_levels"),
-    ({"n_tasks": 0}, "n_tasks"),
-    ({"n_tasks": 10.5}, "n_tasks"),
-    ({"edge_pass": 1.5}, "edge_pass"),
-    ({"edge_xy_m": ((2000.0, 0.0),)}, "edge_xy_m"),
-    ({"uav_height_m": 50.0}, "uav_height_m"),
-    ({"full_alloc": (1.0, 1.0)}, "full_alloc"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"t_max": 3.0}, "t_max"),
+        ({"t_max_s": 0.0}, "t_max_s"),
+        ({"server_share": (0.5, 0.5)}, "server_share"),
+        ({"server_share": (0.3, 0.2, 0.2, 0.2, 0.2)}, "server_share"),
+        ({"share_levels": (1.0, 0.5)}, "share_levels"),
+        ({"n_tasks": 0}, "n_tasks"),
+        ({"n_tasks": 10.5}, "n_tasks"),
+        ({"edge_pass": 1.5}, "edge_pass"),
+        ({"edge_xy_m": ((2000.0, 0.0),)}, "edge_xy_m"),
+        ({"uav_height_m": 50.0}, "uav_height_m"),
+        ({"full_alloc": (1.0, 1.0)}, "full_alloc"),
+    ],
+)
 def test_bad_params_name_the_field(overrides, field):
     with pytest.raises(ConfigError, match=field):
         he2024.make_params(**overrides)
@@ -56,11 +59,13 @@ def test_defaults_follow_the_paper():
 def test_path_loss_models_match_hand_computation():
     d = jnp.array([50.0, 500.0, 2000.0])
     g2g = he2024.path_loss_db(jnp.full(3, he2024.G2G), d, P)
-    np.testing.assert_allclose(g2g, [128.1 + 37.6 * math.log10(x / 1000) for x in (50, 500, 2000)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        g2g, [128.1 + 37.6 * math.log10(x / 1000) for x in (50, 500, 2000)], rtol=1e-6
+    )
     g2a = he2024.path_loss_db(jnp.full(3, he2024.G2A), d, P)
-    np.testing.assert_allclose(g2a, [22.0 * math.log10(x) + 38.5 for x in (50, 500, 2000)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        g2a, [22.0 * math.log10(x) + 38.5 for x in (50, 500, 2000)], rtol=1e-6
+    )
     a2a = he2024.path_loss_db(jnp.full(3, he2024.A2A), d, P)
     np.testing.assert_allclose(a2a, [20.0 * math.log10(x) for x in (50, 500, 2000)], rtol=1e-6)
 
@@ -82,8 +87,15 @@ def test_shannon_rate_matches_hand_computation():
 
 # --------------------------------------------------------------------------- latency (Eq. 8)
 
-DET = he2024.make_params(shadow_sigma_db=(0.0, 0.0, 0.0), lc_jitter=0.0, n_fixed=1, n_phone=0,
-                         n_car=0, n_uav=0, parallel_limit=1)
+DET = he2024.make_params(
+    shadow_sigma_db=(0.0, 0.0, 0.0),
+    lc_jitter=0.0,
+    n_fixed=1,
+    n_phone=0,
+    n_car=0,
+    n_uav=0,
+    parallel_limit=1,
+)
 
 
 def _placed(key, xy):
@@ -111,15 +123,17 @@ def _hand_latency(state, server, c, w_mhz, params, queue=0.0):
 @pytest.mark.parametrize(("server", "c", "w"), [(0, 1.0, 1.0), (2, 2 / 3, 1 / 3), (4, 1.0, 2 / 3)])
 def test_latency_eq8_matches_hand_computation(server, c, w):
     state = _placed(jax.random.PRNGKey(1), (300.0, 640.0))
-    _, _, reward, _, info = STEP_ALLOC(jax.random.PRNGKey(2), state, server,
-                                       jnp.array([c, w, 2.0]), DET)
+    _, _, reward, _, info = STEP_ALLOC(
+        jax.random.PRNGKey(2), state, server, jnp.array([c, w, 2.0]), DET
+    )
     expected = _hand_latency(state, server, c, w, DET)
     assert bool(info.executed) and int(info.channel) == he2024.G2G
     assert float(info.latency_s) == pytest.approx(expected, rel=1e-4)
     pas = DET.cloud_pass if server == 0 else DET.edge_pass
     assert bool(info.completed) == (expected <= DET.t_max_s)
-    assert float(reward) == pytest.approx((1 / expected + pas) * (expected <= DET.t_max_s),
-                                          rel=1e-4)
+    assert float(reward) == pytest.approx(
+        (1 / expected + pas) * (expected <= DET.t_max_s), rel=1e-4
+    )
 
 
 def test_queue_waits_for_the_earliest_running_task():
@@ -127,6 +141,7 @@ def test_queue_waits_for_the_earliest_running_task():
     alloc = jnp.array([1.0, 1.0, 2.0])
     _, s1, _, _, i1 = STEP_ALLOC(jax.random.PRNGKey(4), state, 1, alloc, DET)
     _, _, _, _, i2 = STEP_ALLOC(jax.random.PRNGKey(5), s1, 1, alloc, DET)
+
     # parallel_limit = 1: the second request waits until the first finishes.
     def arrive(info, s):
         return float(s.t) * DET.arrival_s + float(s.task.ps_x_bit) / float(info.rate_bps)
@@ -154,19 +169,22 @@ def test_no_action_completes_when_t_max_is_2s():
     _, state = RESET(jax.random.PRNGKey(8), params)
     keys = jax.random.split(jax.random.PRNGKey(9), params.n_actions)
     done = jax.vmap(lambda k, a: STEP(k, state, a, params)[4].completed)(
-        keys, jnp.arange(params.n_actions))
+        keys, jnp.arange(params.n_actions)
+    )
     assert not bool(done.any())
 
 
 def test_invalid_and_out_of_memory_allocations_fail():
     state = _placed(jax.random.PRNGKey(10), (100.0, 100.0))
     cap = he2024.capacity(DET)
-    _, s_inv, _, _, inv = STEP_ALLOC(jax.random.PRNGKey(11), state, 3,
-                                     jnp.array([float(cap[3, 0]) + 1.0, 1.0, 2.0]), DET)
+    _, s_inv, _, _, inv = STEP_ALLOC(
+        jax.random.PRNGKey(11), state, 3, jnp.array([float(cap[3, 0]) + 1.0, 1.0, 2.0]), DET
+    )
     assert bool(inv.invalid) and not bool(inv.completed)
     np.testing.assert_array_equal(s_inv.remaining, state.remaining)
-    _, s_oom, _, _, oom = STEP_ALLOC(jax.random.PRNGKey(11), state, 3,
-                                     jnp.array([1.0, 1.0, 0.5]), DET)
+    _, s_oom, _, _, oom = STEP_ALLOC(
+        jax.random.PRNGKey(11), state, 3, jnp.array([1.0, 1.0, 0.5]), DET
+    )
     assert bool(oom.oom) and not bool(oom.executed) and float(oom.reward) == 0.0
     # an allocation is reserved even when the request then fails
     np.testing.assert_allclose(s_oom.remaining[3], state.remaining[3] - jnp.array([1, 1, 0.5]))
@@ -176,8 +194,13 @@ def test_invalid_and_out_of_memory_allocations_fail():
 
 
 @settings(max_examples=40, deadline=None)
-@given(x=st.floats(0, 1000), y=st.floats(0, 1000), speed=st.floats(0, 40),
-       heading=st.floats(0, 2 * math.pi), dt=st.floats(0, 600))
+@given(
+    x=st.floats(0, 1000),
+    y=st.floats(0, 1000),
+    speed=st.floats(0, 40),
+    heading=st.floats(0, 2 * math.pi),
+    dt=st.floats(0, 600),
+)
 def test_mobility_stays_in_area_and_matches_small_steps(x, y, speed, heading, dt):
     pos = jnp.array([x, y, 1.5], jnp.float32)
     vel = jnp.array([speed * math.cos(heading), speed * math.sin(heading), 0.0], jnp.float32)
@@ -203,12 +226,15 @@ def test_terminals_stay_in_area_over_an_episode():
     for t in range(params.n_tasks):
         _, state, *_ = STEP(jax.random.PRNGKey(t), state, t % params.n_actions, params)
         assert bool(jnp.all((state.pos[:, :2] >= 0) & (state.pos[:, :2] <= params.area_m)))
-    assert float(jnp.abs(state.pos[:, 2] - jnp.asarray(he2024.device_kinds(params)[1])).max()) \
-        == 0.0
+    assert (
+        float(jnp.abs(state.pos[:, 2] - jnp.asarray(he2024.device_kinds(params)[1])).max()) == 0.0
+    )
 
 
-alloc_st = st.tuples(st.integers(0, 4), *(st.floats(0.0, hi, width=32, allow_subnormal=False)
-                                          for hi in (8.0, 8.0, 16.0)))
+alloc_st = st.tuples(
+    st.integers(0, 4),
+    *(st.floats(0.0, hi, width=32, allow_subnormal=False) for hi in (8.0, 8.0, 16.0)),
+)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -245,12 +271,14 @@ def test_episode_metrics_match_brute_force():
     done_ = [bool(i.completed) for i in infos]
     assert float(m["tcr"]) == pytest.approx(np.mean(done_))
     assert float(m["sum_reward"]) == pytest.approx(
-        sum(1 / float(i.latency_s) + float(i.server_pass) for i in infos if i.completed),
-        rel=1e-5)
+        sum(1 / float(i.latency_s) + float(i.server_pass) for i in infos if i.completed), rel=1e-5
+    )
     assert float(m["avg_latency_s"]) == pytest.approx(
-        np.mean([float(i.latency_s) for i in infos if i.completed]), rel=1e-5)
+        np.mean([float(i.latency_s) for i in infos if i.completed]), rel=1e-5
+    )
     assert float(m["avg_pass"]) == pytest.approx(
-        np.mean([float(i.server_pass) if i.completed else 0.0 for i in infos]), rel=1e-5)
+        np.mean([float(i.server_pass) if i.completed else 0.0 for i in infos]), rel=1e-5
+    )
 
 
 # --------------------------------------------------------------------------- actions and gym

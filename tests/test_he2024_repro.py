@@ -13,8 +13,9 @@ from aifedge.paper_repro import he2024 as repro
 from aifedge.paper_repro.common import write_artifact
 
 # Same agent config as tests/test_aif_rg.py: the jitted episode is compiled once per process.
-AGENT_CFG = aif_rg.AifRgConfig(n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3,
-                               fit_steps=200, buffer_size=4096)
+AGENT_CFG = aif_rg.AifRgConfig(
+    n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3, fit_steps=200, buffer_size=4096
+)
 TOY = dict(seeds=1, n_episodes=2, eval_episodes=2, agent=AGENT_CFG)
 
 
@@ -24,20 +25,30 @@ def test_paper_values_hold_the_stated_numbers():
     assert fig3.loc[("tcr", "aif-rg"), "paper"] == 0.99
     assert [fig3.loc[("tcr", m), "paper"] for m in ("rainbow", "ppo", "sac")] == [0.85, 0.9, 0.8]
     assert fig3.loc[("avg_pass", "aif-rg"), "paper"] == 0.175
-    assert [fig3.loc[("avg_pass", m), "paper"] for m in ("rainbow", "ppo", "sac")] == \
-        [0.15, 0.15, 0.14]
+    assert [fig3.loc[("avg_pass", m), "paper"] for m in ("rainbow", "ppo", "sac")] == [
+        0.15,
+        0.15,
+        0.14,
+    ]
     assert set(pv.relation) <= {"≈", "≥", "≤", "decreasing", "increasing", "highest"}
     assert pv.tol.notna().all() and pv.source.str.len().gt(0).all()
     assert set(pv.figure) == {"fig3", "fig4", "fig5"}
 
 
-@pytest.mark.parametrize(("relation", "ours", "paper", "tol", "expected"), [
-    ("≈", 0.97, 0.99, 0.05, "yes"), ("≈", 0.90, 0.99, 0.05, "no"),
-    ("≥", 0.19, 0.20, 0.02, "yes"), ("≥", 0.10, 0.20, 0.02, "no"),
-    ("≤", 0.21, 0.20, 0.0, "no"), ("decreasing", -0.3, math.nan, 0.0, "yes"),
-    ("increasing", -0.3, math.nan, 0.0, "no"), ("highest", 0.5, math.nan, 0.0, "yes"),
-    ("≈", math.nan, 0.99, 0.05, "n/a"),
-])
+@pytest.mark.parametrize(
+    ("relation", "ours", "paper", "tol", "expected"),
+    [
+        ("≈", 0.97, 0.99, 0.05, "yes"),
+        ("≈", 0.90, 0.99, 0.05, "no"),
+        ("≥", 0.19, 0.20, 0.02, "yes"),
+        ("≥", 0.10, 0.20, 0.02, "no"),
+        ("≤", 0.21, 0.20, 0.0, "no"),
+        ("decreasing", -0.3, math.nan, 0.0, "yes"),
+        ("increasing", -0.3, math.nan, 0.0, "no"),
+        ("highest", 0.5, math.nan, 0.0, "yes"),
+        ("≈", math.nan, 0.99, 0.05, "n/a"),
+    ],
+)
 def test_verdicts(relation, ours, paper, tol, expected):
     assert repro.verdict(relation, ours, paper, tol) == expected
 
@@ -88,8 +99,9 @@ def test_fig4_toy_nothing_completes_below_2s():
     """§V.C: t_max ≤ 2 s leaves every method at TCR 0 — the verdict must say "yes"."""
     cfg = repro.Fig4Config(methods=("aif-rg", "random"), t_max_values=(1.0, 2.0, 12.0), **TOY)
     table = repro.run_fig4(cfg)
-    row = table[(table.method == "aif-rg") & (table.setting == "t_max ≤ 2 s")
-                & (table.metric == "tcr")]
+    row = table[
+        (table.method == "aif-rg") & (table.setting == "t_max ≤ 2 s") & (table.metric == "tcr")
+    ]
     assert row.ours.item() == 0.0 and row["reproduced?"].item() == "yes"
     data = table.attrs["data"]
     assert set(data.t_max_s) == {1.0, 2.0, 12.0}

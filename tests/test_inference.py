@@ -33,11 +33,23 @@ def tiny_model() -> GenerativeModel:
     B[:, :, 0] = [[0.8, 0.3], [0.2, 0.7]]
     B[:, :, 1] = [[0.1, 0.6], [0.9, 0.4]]
     return GenerativeModel(
-        A=(A,), B=(B,), C=(np.log(np.array([0.8, 0.2])),), D=(np.array([0.6, 0.4]),),
-        pA=None, pB=None, A_dependencies=((0,),), B_dependencies=((0,),),
-        B_action_dependencies=((0,),), num_controls=(2,), factor_names=("s",),
-        factor_levels=(("s0", "s1"),), modality_names=("o",), modality_levels=(("o0", "o1"),),
-        control_names=("u",), control_levels=(("u0", "u1"),))
+        A=(A,),
+        B=(B,),
+        C=(np.log(np.array([0.8, 0.2])),),
+        D=(np.array([0.6, 0.4]),),
+        pA=None,
+        pB=None,
+        A_dependencies=((0,),),
+        B_dependencies=((0,),),
+        B_action_dependencies=((0,),),
+        num_controls=(2,),
+        factor_names=("s",),
+        factor_levels=(("s0", "s1"),),
+        modality_names=("o",),
+        modality_levels=(("o0", "o1"),),
+        control_names=("u",),
+        control_levels=(("u0", "u1"),),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +140,9 @@ def test_unobserved_modalities_carry_no_evidence(model):
     agent = make_agent(model)
     prior = _random_prior(model, 2)
     obs = _obs(model).at[7:].set(-1).at[2].set(-1)
-    qs = split_factors(model, agent.infer_states(jnp.concatenate([jnp.asarray(p) for p in
-                                                                  prior]), obs))
+    qs = split_factors(
+        model, agent.infer_states(jnp.concatenate([jnp.asarray(p) for p in prior]), obs)
+    )
     for f, p in enumerate(prior):
         post = np.asarray(p, float).copy()
         for m, (dep,) in enumerate(model.A_dependencies):
@@ -164,13 +177,13 @@ def test_pruning_keeps_the_k_lowest_vfe_and_masks_the_rest(model):
     _, _, info = pruned.step(KEY, state, obs)
     kept = np.asarray(info.kept)
     assert kept.sum() == 3
-    assert set(np.flatnonzero(kept)) == set(np.argsort(np.asarray(info.vfe),
-                                                       kind="stable")[:3])
+    assert set(np.flatnonzero(kept)) == set(np.argsort(np.asarray(info.vfe), kind="stable")[:3])
     assert np.all(np.asarray(info.q_pi)[~kept] == 0.0)
     assert np.all(np.isinf(np.asarray(info.G)[~kept]))
     g = np.asarray(info_full.G)[kept]
-    np.testing.assert_allclose(np.asarray(info.q_pi)[kept], np.exp(-g) / np.exp(-g).sum(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(info.q_pi)[kept], np.exp(-g) / np.exp(-g).sum(), rtol=1e-5
+    )
     assert kept[int(info.policy)]
 
 
@@ -189,8 +202,9 @@ def test_stochastic_selection_never_picks_a_pruned_policy(model):
 def test_batch_step_equals_single_steps(model):
     agent = make_agent(model)
     state = agent.init()
-    obs = jnp.stack([_obs(model), _obs(model).at[0].set(2).at[5].set(2),
-                     _obs(model).at[6].set(3).at[1].set(3)])
+    obs = jnp.stack(
+        [_obs(model), _obs(model).at[0].set(2).at[5].set(2), _obs(model).at[6].set(3).at[1].set(3)]
+    )
     keys = jax.random.split(KEY, 3)
     states = jax.tree.map(lambda x: jnp.broadcast_to(x, (3, *x.shape)), state)
     actions, new_states, infos = agent.batch_step(keys, states, obs)
@@ -265,12 +279,14 @@ def test_bad_configs_raise():
 
 def test_to_pymdp_agent_passes_dirichlet_priors_for_learning():
     m = tiny_model()
-    m = m._replace(pA=tuple(10.0 * np.asarray(a) for a in m.A),
-                   pB=tuple(10.0 * np.asarray(b) for b in m.B))
+    m = m._replace(
+        pA=tuple(10.0 * np.asarray(a) for a in m.A), pB=tuple(10.0 * np.asarray(b) for b in m.B)
+    )
     agent = to_pymdp_agent(m)
     np.testing.assert_allclose(agent.pA[0][0], 10.0 * np.asarray(m.A[0]), rtol=1e-6)
-    learner = type(agent)(A=agent.A, B=agent.B, C=agent.C, D=agent.D, pA=agent.pA,
-                          learn_A=True, batch_size=1)
+    learner = type(agent)(
+        A=agent.A, B=agent.B, C=agent.C, D=agent.D, pA=agent.pA, learn_A=True, batch_size=1
+    )
     obs = [jnp.array([[1]])]
     qs = learner.infer_states([obs[0][:, 0]], learner.D)
     updated = learner.infer_parameters(qs, obs, None)

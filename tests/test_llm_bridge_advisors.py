@@ -38,8 +38,13 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(SLOW_S)
         payload = {
-            "ok": json.dumps({"choices": [{"message": {"role": "assistant",
-                                                       "content": "Send it to the cloud."}}]}),
+            "ok": json.dumps(
+                {
+                    "choices": [
+                        {"message": {"role": "assistant", "content": "Send it to the cloud."}}
+                    ]
+                }
+            ),
             "slow": json.dumps({"choices": [{"message": {"content": "too late"}}]}),
             "garbage": "<html>not json</html>",
             "empty": json.dumps({"choices": [{"message": {"content": "  "}}]}),
@@ -70,9 +75,15 @@ def server():
     thread.join(timeout=5)
 
 
-SUMMARY = ObsSummary(queue_ms=(900.0, 40.0, 300.0), up=(True, True, False), rtt_ms=85.0,
-                     base_rtt_ms=80.0, task_text="video analytics on a camera stream",
-                     deadline_ms=800.0, u_t=0.7)
+SUMMARY = ObsSummary(
+    queue_ms=(900.0, 40.0, 300.0),
+    up=(True, True, False),
+    rtt_ms=85.0,
+    base_rtt_ms=80.0,
+    task_text="video analytics on a camera stream",
+    deadline_ms=800.0,
+    u_t=0.7,
+)
 
 
 def test_template_advice_rules():
@@ -134,9 +145,13 @@ def _run(advisor, steps=30, step_s=0.02, threshold=0.5):
     act = jax.jit(lambda k, obs: greedy(k, obs, params))
     # U_t alternates above / below the threshold (an Eq. 6 stand-in for the test).
     with asy:
-        out = advised_episode(jax.random.PRNGKey(1), params,
-                              lambda k, obs, g: act(k, obs),
-                              asy, lambda obs, p: 0.9 if int(obs.t) % 2 == 0 else 0.1)
+        out = advised_episode(
+            jax.random.PRNGKey(1),
+            params,
+            lambda k, obs, g: act(k, obs),
+            asy,
+            lambda obs, p: 0.9 if int(obs.t) % 2 == 0 else 0.1,
+        )
     return out, asy.stats()
 
 

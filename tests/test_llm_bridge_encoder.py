@@ -35,11 +35,13 @@ def test_model_is_the_installed_package():
 
 
 def test_shape_norm_and_paraphrases(encoder):
-    texts = ["The network to the cloud is congested.",
-             "Cloud connectivity is suffering heavy congestion.",
-             "A recipe for chocolate cake with strawberries.",
-             "Send the task to edge node 5, which is lightly loaded.",
-             "Dispatch the job to the fifth edge server; its queue is short."]
+    texts = [
+        "The network to the cloud is congested.",
+        "Cloud connectivity is suffering heavy congestion.",
+        "A recipe for chocolate cake with strawberries.",
+        "Send the task to edge node 5, which is lightly loaded.",
+        "Dispatch the job to the fifth edge server; its queue is short.",
+    ]
     emb = encoder.encode(texts)
     assert emb.shape == (5, EMBED_DIM) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
@@ -73,14 +75,20 @@ def test_bad_input(encoder):
 
 
 def test_g_semantic_against_numpy(encoder):
-    factors = [FactorTexts("where", ("idle", "edge", "cloud"),
-                           ("", "the task runs on an edge node", "the task runs in the cloud")),
-               FactorTexts("net", ("good", "bad"),
-                           ("the network is fast", "the network is congested"))]
+    factors = [
+        FactorTexts(
+            "where",
+            ("idle", "edge", "cloud"),
+            ("", "the task runs on an edge node", "the task runs in the cloud"),
+        ),
+        FactorTexts("net", ("good", "bad"), ("the network is fast", "the network is congested")),
+    ]
     tables = build_tables(encoder, factors)
     assert np.all(np.asarray(tables.tables[0][0]) == 0)  # "" -> zero row
-    q = [jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.25, 0.25]]),
-         jnp.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]])]
+    q = [
+        jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.25, 0.25]]),
+        jnp.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]]),
+    ]
     v_pref = encoder.encode(["run it in the cloud"])[0]
     got = np.asarray(g_semantic(q, tables, v_pref))
     t0, t1 = (np.asarray(t, np.float64) for t in tables.tables)
@@ -110,8 +118,10 @@ def test_cloud_edge_semantics_rank_the_advised_node(encoder):
         idle = np.asarray(m)[np.arange(n_act) != node, 0]  # other actions leave it idle
         np.testing.assert_allclose(idle, 1.0, atol=1e-5)
     actions = model.control_levels[0]
-    for advice, node in (("Send the task to the cloud.", "cloud"),
-                         ("Run the task on the local device.", "local")):
+    for advice, node in (
+        ("Send the task to the cloud.", "cloud"),
+        ("Run the task on the local device.", "local"),
+    ):
         score = np.asarray(g_semantic(marg, tables, encoder.encode([advice])[0]))
         assert actions[int(np.argmax(score))] == node
 

@@ -13,7 +13,7 @@ from aifedge.llm_bridge.prior import KeywordPrior, d_llm, d_llm_table, evidence_
 
 
 def crafted_logs() -> pd.DataFrame:
-    """"video" tasks (with varying companion words) overload the small edge 1 (load level 2
+    """ "video" tasks (with varying companion words) overload the small edge 1 (load level 2
     = high) and are best sent to the cloud (6); "chat" and "batch" tasks leave it low or
     medium and are best on edges 4 / 5."""
     rows = []
@@ -22,8 +22,11 @@ def crafted_logs() -> pd.DataFrame:
         kind = ("video", "chat", "batch")[i % 3]
         extra = ("urgent", "small", "")[int(rng.integers(3))]
         what = ("frames", "stream", "clip")[int(rng.integers(3))]
-        text = {"video": f"video {what} {extra}", "chat": f"chat reply {extra}",
-                "batch": f"batch job {extra}"}[kind].strip()
+        text = {
+            "video": f"video {what} {extra}",
+            "chat": f"chat reply {extra}",
+            "batch": f"batch job {extra}",
+        }[kind].strip()
         load = 2 if kind == "video" else int(rng.integers(2))  # video -> high, else low/medium
         best = {"video": 6, "chat": 4, "batch": int(rng.choice([4, 5]))}[kind]
         rows.append({"text": text, "best_node": best, "load_e1": load})
@@ -32,13 +35,22 @@ def crafted_logs() -> pd.DataFrame:
 
 def test_keywords_analyser():
     assert keywords("Privacy-sensitive video, the real-time chat") == [
-        "privacy", "sensitive", "privacy-sensitive", "video", "real", "time", "real-time", "chat"]
+        "privacy",
+        "sensitive",
+        "privacy-sensitive",
+        "video",
+        "real",
+        "time",
+        "real-time",
+        "chat",
+    ]
 
 
 def test_crafted_video_weight_largest_and_d_llm_by_hand():
     logs = crafted_logs()
-    prior = KeywordPrior.fit(logs, factors={"load:edge1": "load_e1"},
-                             n_levels={"load:edge1": 4}, shrinkage=10.0)
+    prior = KeywordPrior.fit(
+        logs, factors={"load:edge1": "load_e1"}, n_levels={"load:edge1": 4}, shrinkage=10.0
+    )
     w = prior.weights
     assert w.index[0] == "video" and w.iloc[0] == pytest.approx(1.0)
     assert list(w) == sorted(w, reverse=True)
@@ -46,13 +58,18 @@ def test_crafted_video_weight_largest_and_d_llm_by_hand():
     presence = logs.text.str.contains("video").to_numpy()
     i_video = prior.vocabulary.index("video")
     assert prior.mutual_info[i_video] == pytest.approx(
-        mutual_info_score(presence, logs.best_node), rel=1e-9)
+        mutual_info_score(presence, logs.best_node), rel=1e-9
+    )
     # Hand computation of Eq. 3 for a "video" text, alpha = 0.7, base D uniform.
     n = len(logs)
-    idf = {k: np.log((1 + n) / (1 + logs.text.map(lambda t, k=k: k in keywords(t)).sum())) + 1
-           for k in prior.vocabulary}
-    mi = {k: mutual_info_score(logs.text.map(lambda t, k=k: k in keywords(t)), logs.best_node)
-          for k in prior.vocabulary}
+    idf = {
+        k: np.log((1 + n) / (1 + logs.text.map(lambda t, k=k: k in keywords(t)).sum())) + 1
+        for k in prior.vocabulary
+    }
+    mi = {
+        k: mutual_info_score(logs.text.map(lambda t, k=k: k in keywords(t)), logs.best_node)
+        for k in prior.vocabulary
+    }
     score = {k: mi[k] * idf[k] for k in prior.vocabulary}
     top = max(score.values())
     base_counts = np.bincount(logs.load_e1, minlength=4)
@@ -100,8 +117,9 @@ def test_save_load_roundtrip(tmp_path):
     pd.testing.assert_series_equal(back.weights, prior.weights)
     np.testing.assert_allclose(back.associations["load:edge1"], prior.associations["load:edge1"])
     base = {"load:edge1": np.full(3, 1 / 3)}
-    np.testing.assert_allclose(d_llm(back, "video", base)["load:edge1"],
-                               d_llm(prior, "video", base)["load:edge1"])
+    np.testing.assert_allclose(
+        d_llm(back, "video", base)["load:edge1"], d_llm(prior, "video", base)["load:edge1"]
+    )
 
 
 def test_bad_input_errors(tmp_path):
@@ -162,7 +180,9 @@ def test_prior_on_simulator_logs_recognises_class(sim_logs):
     for name, n in prior.n_levels.items():
         assert model.num_states[model.factor_index(name)] == n
     base = {f: np.asarray(model.D[model.factor_index(f)]) for f in prior.n_levels}
-    for cls, text in ((1, "video analytics on a camera stream"),
-                      (3, "nightly batch embedding of a corpus")):
+    for cls, text in (
+        (1, "video analytics on a camera stream"),
+        (3, "nightly batch embedding of a corpus"),
+    ):
         d = d_llm(prior, text, base)
         assert np.argmax(d["class"]) == cls and d["class"][cls] > 0.5

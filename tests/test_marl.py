@@ -43,8 +43,17 @@ def test_gae_matches_numpy_reference():
     r, v, vn = rng.normal(size=6), rng.normal(size=6), rng.normal(size=6)
     done = np.array([0, 0, 1, 0, 0, 0.0])
     valid = np.array([1, 1, 1, 0, 0, 0], bool)
-    got = np.asarray(marl._gae(jnp.asarray(r), jnp.asarray(v), jnp.asarray(vn),
-                               jnp.asarray(done), jnp.asarray(valid), 0.95, 0.9))
+    got = np.asarray(
+        marl._gae(
+            jnp.asarray(r),
+            jnp.asarray(v),
+            jnp.asarray(vn),
+            jnp.asarray(done),
+            jnp.asarray(valid),
+            0.95,
+            0.9,
+        )
+    )
     ref, acc = np.zeros(6), 0.0
     for t in reversed(range(6)):
         delta = r[t] + 0.95 * vn[t] * (1 - done[t]) - v[t]
@@ -63,15 +72,19 @@ def test_gcn_is_permutation_equivariant_and_ignores_padding():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     text_nodes, text_adj = obs.nodes[0], obs.adj[0]  # 3 sub-tasks + 1 padding slot
     junk = text_nodes.at[3, :10].set(9.0)  # padding stays invalid (feature 10 = 0)
-    np.testing.assert_allclose(np.asarray(nets.gcn_apply(p, text_nodes, text_adj)),
-                               np.asarray(nets.gcn_apply(p, junk, text_adj)), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(nets.gcn_apply(p, text_nodes, text_adj)),
+        np.asarray(nets.gcn_apply(p, junk, text_adj)),
+        rtol=1e-5,
+    )
     assert a.shape == (16,)
 
 
 def test_joint_log_probs_normalise_and_use_env_action_encoding():
     obs, _ = RESET(jax.random.PRNGKey(0), d.make_params())
     logp = jax.jit(lambda k, o: nets.actors_logp(nets.actors_init(k, 5, 64, 16, 64), o))(
-        jax.random.PRNGKey(0), obs)
+        jax.random.PRNGKey(0), obs
+    )
     np.testing.assert_allclose(np.exp(np.asarray(logp)).sum(-1), 1.0, rtol=1e-5)
     # joint = product of the sub-task and location marginals, a = sub * 4 + loc
     probs = np.exp(np.asarray(logp[0])).reshape(d.J_MAX, d.N_LOC)
@@ -91,17 +104,25 @@ def test_replay_buffer_ring_skips_invalid_steps():
     obs, _ = RESET(jax.random.PRNGKey(0), TINY)
     add = jax.jit(marl._buffer_add)
     for k, valid in enumerate([True, False, True, True, True]):
-        tr = marl.Transition(obs, jnp.array([k, k]), jnp.zeros(2), obs, jnp.bool_(False),
-                             jnp.bool_(valid))
+        tr = marl.Transition(
+            obs, jnp.array([k, k]), jnp.zeros(2), obs, jnp.bool_(False), jnp.bool_(valid)
+        )
         buf = add(buf, tr)
     assert int(buf.size) == 3 and int(buf.ptr) == 1
     assert sorted(np.asarray(buf.data.actions[:, 0]).tolist()) == [2, 3, 4]
 
 
-@pytest.mark.parametrize(("name", "field", "value"), [
-    ("ucb-coma", "lr", 0.0), ("ucb-coma", "ucb_eps", 0.0), ("coma", "ucb_eps", 0.5),
-    ("mappo", "clip", 1.5), ("maddpg", "tau", 0.0), ("cs-ucb", "nope", 1.0),
-])
+@pytest.mark.parametrize(
+    ("name", "field", "value"),
+    [
+        ("ucb-coma", "lr", 0.0),
+        ("ucb-coma", "ucb_eps", 0.0),
+        ("coma", "ucb_eps", 0.5),
+        ("mappo", "clip", 1.5),
+        ("maddpg", "tau", 0.0),
+        ("cs-ucb", "nope", 1.0),
+    ],
+)
 def test_bad_learner_config_names_the_field(name, field, value):
     with pytest.raises(ConfigError, match=field):
         marl.make_config(name, **{field: value})
@@ -133,5 +154,8 @@ def test_learner_improves_over_random(name, random_rewards):
     res = stats.ttest_ind(late, random_rewards[-30:], equal_var=False, alternative="greater")
     assert res.pvalue < 0.01, (name, late.mean(), random_rewards.mean())
     leaves = jax.tree.leaves(state)
-    assert all(bool(jnp.all(jnp.isfinite(x))) for x in leaves
-               if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating))
+    assert all(
+        bool(jnp.all(jnp.isfinite(x)))
+        for x in leaves
+        if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
+    )

@@ -72,7 +72,8 @@ def test_bayes_and_free_energy_hand_case():
         kl = np.sum(q * np.log(q / post))
         assert teaching.free_energy(q, prior, lik) == pytest.approx(kl - np.log(evidence))
     assert teaching.policy_posterior([1.0, 2.0], 2.0) == pytest.approx(
-        np.exp([-2.0, -4.0]) / np.exp([-2.0, -4.0]).sum())
+        np.exp([-2.0, -4.0]) / np.exp([-2.0, -4.0]).sum()
+    )
     with pytest.raises(ValueError, match="probability 0"):
         teaching.bayes_posterior([1.0, 0.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="probe_accuracy"):
@@ -93,12 +94,23 @@ def _random_model(seed: int = 3) -> GenerativeModel:
     A = rng.dirichlet(np.ones(3), size=4).T  # (3 outcomes, 4 states)
     B = np.stack([rng.dirichlet(np.ones(4) * 0.5, size=4).T for _ in range(5)], -1)
     return GenerativeModel(
-        A=(A,), B=(B,), C=(np.array([1.0, 0.0, -2.0]),), D=(rng.dirichlet(np.ones(4)),),
-        pA=None, pB=None, A_dependencies=((0,),), B_dependencies=((0,),),
-        B_action_dependencies=((0,),), num_controls=(5,), factor_names=("s",),
-        factor_levels=(tuple(f"s{i}" for i in range(4)),), modality_names=("o",),
-        modality_levels=(("o0", "o1", "o2"),), control_names=("u",),
-        control_levels=(tuple(f"u{i}" for i in range(5)),))
+        A=(A,),
+        B=(B,),
+        C=(np.array([1.0, 0.0, -2.0]),),
+        D=(rng.dirichlet(np.ones(4)),),
+        pA=None,
+        pB=None,
+        A_dependencies=((0,),),
+        B_dependencies=((0,),),
+        B_action_dependencies=((0,),),
+        num_controls=(5,),
+        factor_names=("s",),
+        factor_levels=(tuple(f"s{i}" for i in range(4)),),
+        modality_names=("o",),
+        modality_levels=(("o0", "o1", "o2"),),
+        control_names=("u",),
+        control_levels=(tuple(f"u{i}" for i in range(5)),),
+    )
 
 
 @pytest.mark.parametrize("top_k, gamma", [(2, 1.0), (3, 4.0)])
@@ -135,10 +147,13 @@ def test_policy_labels_and_observation_frame():
 def test_teaching_figures():
     model = teaching.build_offload_toy()
     table = teaching.efe_table(model)
-    for fig in (iplots.plot_risk_ambiguity(table), iplots.plot_beliefs(model, model.D),
-                iplots.plot_policy_precision(table["G"], table["action"]),
-                iplots.plot_free_energy([0.5, 0.5], [0.8, 0.2]),
-                iplots.plot_evt_penalty(aif_llm.make_params(), shapes=(0.5, 1.5))):
+    for fig in (
+        iplots.plot_risk_ambiguity(table),
+        iplots.plot_beliefs(model, model.D),
+        iplots.plot_policy_precision(table["G"], table["action"]),
+        iplots.plot_free_energy([0.5, 0.5], [0.8, 0.2]),
+        iplots.plot_evt_penalty(aif_llm.make_params(), shapes=(0.5, 1.5)),
+    ):
         assert isinstance(fig, plt.Figure)
 
 
@@ -150,8 +165,9 @@ def test_threshold_stability_matches_scipy_mle():
     assert frame["concentration"][0] == pytest.approx(c, abs=0.01)
     assert frame["scale"][0] == pytest.approx(scale, rel=0.01)
     assert frame["n_exceed"][1] == int((x > frame["threshold"][1]).sum())
-    np.testing.assert_allclose(frame["modified_scale"],
-                               frame["scale"] - frame["concentration"] * frame["threshold"])
+    np.testing.assert_allclose(
+        frame["modified_scale"], frame["scale"] - frame["concentration"] * frame["threshold"]
+    )
     with pytest.raises(ValueError, match="≥ 2 samples"):
         iplots.threshold_stability(x, [x.max()])
 
@@ -161,8 +177,12 @@ def fake_posterior():
     """Draws spread around a known GPD (not a NUTS fit: the views only read draws)."""
     rng = np.random.default_rng(0)
     az = evt._import_arviz()
-    return az.from_dict(posterior={"scale": 50 * np.exp(0.05 * rng.standard_normal((2, 60))),
-                                   "concentration": 1.5 + 0.05 * rng.standard_normal((2, 60))})
+    return az.from_dict(
+        posterior={
+            "scale": 50 * np.exp(0.05 * rng.standard_normal((2, 60))),
+            "concentration": 1.5 + 0.05 * rng.standard_normal((2, 60)),
+        }
+    )
 
 
 def test_gpd_views(fake_posterior):
@@ -171,12 +191,14 @@ def test_gpd_views(fake_posterior):
     assert pred.posterior_predictive["log10_excess"].shape == (2, 20, 300)
     np.testing.assert_allclose(pred.observed_data["log10_excess"], np.log10(y), rtol=1e-6)
     truth = {"scale": 50.0, "concentration": 1.5}
-    for fig in (iplots.plot_gpd_ppc(pred, num_pp_samples=10),
-                iplots.plot_gpd_trace(fake_posterior, true=truth),
-                iplots.plot_gpd_posterior(fake_posterior, true=truth),
-                iplots.plot_gpd_survival(fake_posterior, y, true=truth),
-                iplots.plot_exceedance(fake_posterior, 0.0, [10.0, 100.0], empirical=y),
-                iplots.plot_mean_residual_life(evt.mean_residual_life(y), chosen=10.0)):
+    for fig in (
+        iplots.plot_gpd_ppc(pred, num_pp_samples=10),
+        iplots.plot_gpd_trace(fake_posterior, true=truth),
+        iplots.plot_gpd_posterior(fake_posterior, true=truth),
+        iplots.plot_gpd_survival(fake_posterior, y, true=truth),
+        iplots.plot_exceedance(fake_posterior, 0.0, [10.0, 100.0], empirical=y),
+        iplots.plot_mean_residual_life(evt.mean_residual_life(y), chosen=10.0),
+    ):
         assert isinstance(fig, plt.Figure)
     summary = iplots.gpd_summary(fake_posterior)
     assert list(summary.index) == ["scale", "concentration"]
@@ -187,9 +209,11 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
     params = aif_llm.make_params()
     cloud = stateless(lambda key, obs, p: jnp.int32(p.n_edge + 1))
     congested = ((0.0, 0.0, 1.0),) * 3
-    phases = [("calm", 6, {"net_transition": ((1.0, 0.0, 0.0),) * 3}),
-              ("jam", 8, {"net_transition": congested}),
-              ("down", 6, {"edge_fail_prob": 1.0, "edge_recover_prob": 0.0})]
+    phases = [
+        ("calm", 6, {"net_transition": ((1.0, 0.0, 0.0),) * 3}),
+        ("jam", 8, {"net_transition": congested}),
+        ("down", 6, {"edge_fail_prob": 1.0, "edge_recover_prob": 0.0}),
+    ]
     config = iplots.UncertaintyConfig(window=3)
     tr = iplots.uncertainty_trace(KEY, cloud, params, phases, config)
     assert list(tr["phase"].unique()) == ["calm", "jam", "down"] and len(tr) == 20
@@ -198,7 +222,7 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
     assert (tr["node"] == params.n_edge + 1).all()
     # Eq. 6 from the recorded columns: mean RTT over the last 3 steps / current deadline
     rtt = tr["rtt_ms"].to_numpy()
-    mean = np.array([rtt[max(0, t - 2):t + 1].mean() for t in range(len(rtt))])
+    mean = np.array([rtt[max(0, t - 2) : t + 1].mean() for t in range(len(rtt))])
     want = 0.7 * mean / tr["deadline_ms"] + 0.3 * tr["n_down"] / config.n_total
     np.testing.assert_allclose(tr["u_t"], want, rtol=1e-5)
     assert np.array_equal(tr["trigger"], tr["u_t"] > config.trigger)
@@ -220,10 +244,10 @@ def test_toy_lambda_family_and_views():
     assert float(best) == pytest.approx(0.5 * (cfg.lambda_min + cfg.lambda_max))
     net = meta.make_meta_net(cfg, KEY)  # outputs the mid-range λ everywhere
     u = jnp.linspace(0.0, 1.0, 32)
-    want = jnp.mean((0.5 - iplots.toy_best_lambda(task, jax.random.uniform(KEY, (32,)),
-                                                  cfg)) ** 2)
-    assert float(iplots.toy_lambda_loss(cfg)(net, task, KEY)) == pytest.approx(float(want),
-                                                                               rel=1e-5)
+    want = jnp.mean((0.5 - iplots.toy_best_lambda(task, jax.random.uniform(KEY, (32,)), cfg)) ** 2)
+    assert float(iplots.toy_lambda_loss(cfg)(net, task, KEY)) == pytest.approx(
+        float(want), rel=1e-5
+    )
     hist = {"pre_loss": np.array([0.2, 0.1]), "post_loss": np.array([0.1, 0.05])}
     assert isinstance(iplots.plot_meta_history(hist), plt.Figure)
     fig = iplots.plot_lambda_response(cfg, {"net": net}, {"best": lambda x: x * 0 + 0.3}, u=u)
@@ -252,8 +276,14 @@ def test_explore_calls_once_and_builds_a_panel():
 # ---------------------------------------------------------------- LLM side
 @pytest.fixture(scope="module")
 def keyword_prior():
-    texts = ["real-time chat", "real-time voice", "batch job", "offline batch", "video feed",
-             "live video"] * 5
+    texts = [
+        "real-time chat",
+        "real-time voice",
+        "batch job",
+        "offline batch",
+        "video feed",
+        "live video",
+    ] * 5
     cls = [0, 0, 3, 3, 1, 1] * 5
     logs = pd.DataFrame({"text": texts, "task_class": cls, "best_node": cls})
     return KeywordPrior.fit(logs, factors={"class": "task_class"}, n_levels={"class": 4})
@@ -263,10 +293,12 @@ def test_d_llm_frame_and_keyword_plot(keyword_prior):
     base = {"class": np.full(4, 0.25)}
     texts = ["urgent real-time request", "nothing known"]
     frame = lplots.d_llm_frame(keyword_prior, texts, base, "class", ["i", "v", "d", "b"])
-    np.testing.assert_allclose(frame.drop(columns="keywords").to_numpy()[0],
-                               d_llm(keyword_prior, texts[0], base)["class"])
-    np.testing.assert_allclose(frame.loc["nothing known", ["i", "v", "d", "b"]].to_numpy(float),
-                               0.25)
+    np.testing.assert_allclose(
+        frame.drop(columns="keywords").to_numpy()[0], d_llm(keyword_prior, texts[0], base)["class"]
+    )
+    np.testing.assert_allclose(
+        frame.loc["nothing known", ["i", "v", "d", "b"]].to_numpy(float), 0.25
+    )
     assert frame["keywords"].iloc[0] == "real, real-time, time"
     assert frame.loc["urgent real-time request", "i"] > 0.25
     assert isinstance(lplots.plot_d_llm(frame), plt.Figure)
@@ -285,21 +317,24 @@ def test_embedding_pca_matches_sklearn():
     np.testing.assert_allclose(ratio, ref.explained_variance_ratio_, atol=1e-10)
     with pytest.raises(ValueError, match="n_components"):
         lplots.embedding_pca(x, 9)
-    fig = lplots.plot_embedding_map(x[:, :5], [f"t{i}" for i in range(30)],
-                                    groups=["a", "b"] * 15, extra={"star": x[0, :5]})
+    fig = lplots.plot_embedding_map(
+        x[:, :5], [f"t{i}" for i in range(30)], groups=["a", "b"] * 15, extra={"star": x[0, :5]}
+    )
     assert isinstance(fig, plt.Figure)
-    assert isinstance(lplots.plot_semantic_scores(["a", "b"], [0.1, 0.3], "advice"),
-                      plt.Figure)
+    assert isinstance(lplots.plot_semantic_scores(["a", "b"], [0.1, 0.3], "advice"), plt.Figure)
 
 
 def test_advice_parsing_follows_template_advice():
     def summary(queue, up, rtt):
-        return ObsSummary(queue_ms=queue, up=up, rtt_ms=rtt, base_rtt_ms=80.0,
-                          task_text="x", deadline_ms=300.0)
+        return ObsSummary(
+            queue_ms=queue, up=up, rtt_ms=rtt, base_rtt_ms=80.0, task_text="x", deadline_ms=300.0
+        )
 
-    cases = [(summary((50.0, 10.0), (True, True), 80.0), 2),      # shortest edge queue
-             (summary((900.0, 900.0), (True, True), 80.0), 3),    # cloud
-             (summary((900.0, 900.0), (True, False), 500.0), 0)]  # local, WAN congested
+    cases = [
+        (summary((50.0, 10.0), (True, True), 80.0), 2),  # shortest edge queue
+        (summary((900.0, 900.0), (True, True), 80.0), 3),  # cloud
+        (summary((900.0, 900.0), (True, False), 500.0), 0),
+    ]  # local, WAN congested
     for s, node in cases:
         assert lplots.advised_node(template_advice(s).text, n_edge=2) == node
     assert lplots.advised_node("no idea", n_edge=2) is None
@@ -320,15 +355,23 @@ def test_observed_uncertainty_is_eq6_on_one_step():
     u = lplots.observed_uncertainty(alpha=0.8, n_total=6)(obs, params)
     want = 0.8 * float(obs.rtt_ms) / float(obs.task.deadline_ms) + 0.2 * 2 / 6
     assert u == pytest.approx(want, rel=1e-5)
-    rec = {"u_t": np.array([0.1, 0.9]), "advised": np.array([0, 1]), "outcome": np.array([0, 2]),
-           "node": np.array([6, 1])}
+    rec = {
+        "u_t": np.array([0.1, 0.9]),
+        "advised": np.array([0, 1]),
+        "outcome": np.array([0, 2]),
+        "node": np.array([6, 1]),
+    }
     assert isinstance(lplots.plot_advised_episode(rec, 0.5), plt.Figure)
 
 
 def test_checkpoint_history_reads_saved_metadata(tmp_path):
     cfg = meta.MetaConfig()
-    path = meta.save_checkpoint(tmp_path / "f.eqx", meta.make_meta_net(cfg, KEY), cfg,
-                                {"pre_loss": [0.3, 0.2], "post_loss": [0.25, 0.1]})
+    path = meta.save_checkpoint(
+        tmp_path / "f.eqx",
+        meta.make_meta_net(cfg, KEY),
+        cfg,
+        {"pre_loss": [0.3, 0.2], "post_loss": [0.25, 0.1]},
+    )
     hist = iplots.checkpoint_history(path)
     np.testing.assert_allclose(hist["post_loss"], [0.25, 0.1])
     bare = meta.save_checkpoint(tmp_path / "g.eqx", meta.make_meta_net(cfg, KEY), cfg)

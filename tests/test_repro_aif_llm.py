@@ -14,8 +14,7 @@ def test_convergence_step_hand_case():
     met = np.r_[np.zeros(300), np.ones(700)]
     assert repro.convergence_step(met, window=100) == 400
     # a stationary Bernoulli(0.9) stream stays inside the 4σ band (seeds 0..19: 19 of 20)
-    steps = [repro.convergence_step(np.random.default_rng(s).random(5000) < 0.9)
-             for s in range(20)]
+    steps = [repro.convergence_step(np.random.default_rng(s).random(5000) < 0.9) for s in range(20)]
     assert sum(s == 100 for s in steps) >= 17
     # an already-stationary sequence converges as soon as one window is full
     assert repro.convergence_step(np.ones(500), window=100) == 100
@@ -42,6 +41,8 @@ def test_paper_tables_are_the_published_numbers():
 
     ours, sac = t3.loc["AIF-LLM"], t3.loc["SAC"]
     assert 100 * rrr(sac.qos / 100, ours.qos / 100) == pytest.approx(
-        repro.PAPER_RRR["qos_violation"], abs=0.01)
+        repro.PAPER_RRR["qos_violation"], abs=0.01
+    )
     assert 100 * rrr(sac.tcr / 100, ours.tcr / 100) == pytest.approx(
-        repro.PAPER_RRR["failure"], abs=0.01)
+        repro.PAPER_RRR["failure"], abs=0.01
+    )

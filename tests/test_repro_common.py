@@ -68,8 +68,12 @@ def test_write_artifact_files(tmp_path):
     art = Artifact("toy", "Toy table", _run, quick=_Cfg(), full=_Cfg(seeds=4), plot=_plot)
     cfg = art.quick
     paths = write_artifact(art, art.run(cfg), cfg, tmp_path, wall_s=0.1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.csv", "toy.json", "toy.md",
-                                                          "toy.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "toy.csv",
+        "toy.json",
+        "toy.md",
+        "toy.png",
+    ]
     assert pd.read_csv(paths["csv"]).shape == (2, 2)
     meta = json.loads(paths["json"].read_text())
     assert meta["seeds"] == 2 and meta["config"] == {"seeds": 2, "episodes": 3}

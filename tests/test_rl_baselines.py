@@ -95,8 +95,9 @@ def test_each_algorithm_trains_saves_reloads_and_acts_greedily(algo, tmp_path):
 
 def test_same_seed_same_weights_and_global_rng_restored():
     before = np.random.get_state()[1].copy()  # noqa: NPY002 (train must not disturb it)
-    runs = [rl.train("dqn", MatchEnv, tiny("dqn", steps=200), seed=s, progress=False)
-            for s in (3, 3, 4)]
+    runs = [
+        rl.train("dqn", MatchEnv, tiny("dqn", steps=200), seed=s, progress=False) for s in (3, 3, 4)
+    ]
     np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     weights = [{k: v.numpy() for k, v in r.policy.module.state_dict().items()} for r in runs]
     for name in weights[0]:

@@ -13,47 +13,75 @@ from aifedge.paper_repro.common import write_artifact
 
 # Same env and episode count as tests/test_marl.py, so the jit cache is shared in one run.
 TOY = u.UcbComaConfig(
-    n_episodes=100, schemes=("cs-ucb", "random"), bandwidths_mhz=(5.0, 6.0),
-    t_max_values=(2.5, 3.0), fault_probs=(0.0, 0.5), fig9_scheme="cs-ucb",
+    n_episodes=100,
+    schemes=("cs-ucb", "random"),
+    bandwidths_mhz=(5.0, 6.0),
+    t_max_values=(2.5, 3.0),
+    fault_probs=(0.0, 0.5),
+    fig9_scheme="cs-ucb",
     env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
-    quick_compile=True)
+    quick_compile=True,
+)
 VERDICTS = {"yes", "no", "n/a"}
 
 
 def test_normalise_and_ema_by_hand():
-    np.testing.assert_allclose(u.normalise(np.array([2.0, 4.0, 3.0, np.nan])),
-                               [0.1, 1.0, 0.55, np.nan])
+    np.testing.assert_allclose(
+        u.normalise(np.array([2.0, 4.0, 3.0, np.nan])), [0.1, 1.0, 0.55, np.nan]
+    )
     np.testing.assert_allclose(u.normalise(np.array([5.0, 5.0])), [0.1, 0.1])
     np.testing.assert_allclose(u.ema(np.array([1.0, 3.0, 3.0]), alpha=0.5), [1.0, 2.0, 2.5])
 
 
 def test_extreme_rows_margin_and_verdict():
-    idx = pd.MultiIndex.from_tuples([(5.0, "ucb-coma"), (5.0, "coma"), (5.0, "random"),
-                                     (6.0, "ucb-coma"), (6.0, "coma"), (6.0, "random")],
-                                    names=["bandwidth_mhz", "scheme"])
+    idx = pd.MultiIndex.from_tuples(
+        [
+            (5.0, "ucb-coma"),
+            (5.0, "coma"),
+            (5.0, "random"),
+            (6.0, "ucb-coma"),
+            (6.0, "coma"),
+            (6.0, "random"),
+        ],
+        names=["bandwidth_mhz", "scheme"],
+    )
     means = pd.Series([10.0, 8.0, 0.0, 7.0, 9.0, 1.0], index=idx)
-    rows = u._extreme_rows("fig5", means, "bandwidth_mhz", "ucb-coma", "highest", "p",
-                           "reward", 0.05)
+    rows = u._extreme_rows(
+        "fig5", means, "bandwidth_mhz", "ucb-coma", "highest", "p", "reward", 0.05
+    )
     assert [r["ours"] for r in rows] == [2.0, -2.0]
     assert [r["reproduced?"] for r in rows] == ["yes", "no"]
     assert rows[0]["tol"] == pytest.approx(0.5)  # 5 % of the spread 10 − 0
-    low = u._extreme_rows("fig5", means, "bandwidth_mhz", "random", "lowest", "p", "reward",
-                          0.05)
+    low = u._extreme_rows("fig5", means, "bandwidth_mhz", "random", "lowest", "p", "reward", 0.05)
     assert [r["reproduced?"] for r in low] == ["yes", "yes"]
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("seeds", 0), ("n_episodes", 2), ("schemes", ("qmix",)), ("tail", 0.9),
-    ("fig9_scheme", "nope"), ("env_overrides", (("bandwidth_mhz", -1.0),)),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seeds", 0),
+        ("n_episodes", 2),
+        ("schemes", ("qmix",)),
+        ("tail", 0.9),
+        ("fig9_scheme", "nope"),
+        ("env_overrides", (("bandwidth_mhz", -1.0),)),
+    ],
+)
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         u.UcbComaConfig(**{field: value})
 
 
 def _check_frame(frame: pd.DataFrame, fig: str):
-    assert list(frame.columns) == ["figure", "claim", "setting", "paper", "ours", "tol",
-                                   "reproduced?"]
+    assert list(frame.columns) == [
+        "figure",
+        "claim",
+        "setting",
+        "paper",
+        "ours",
+        "tol",
+        "reproduced?",
+    ]
     assert set(frame["reproduced?"]) <= VERDICTS and (frame.figure == fig).all()
     assert len(frame) > 0
 

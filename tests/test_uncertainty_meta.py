@@ -41,10 +41,10 @@ def test_window_runs_inside_scan_and_jit():
         w = update_window(w, x[0], x[1])
         return w, uncertainty_index(w, 100.0, 6)
 
-    _, us = jax.jit(lambda w: jax.lax.scan(body, w, jnp.stack([delays, fails], 1)))(
-        init_window(2))
-    expected = [0.7 * np.mean(delays[max(0, t - 1):t + 1]) / 100 + 0.3 * fails[t] / 6
-                for t in range(5)]
+    _, us = jax.jit(lambda w: jax.lax.scan(body, w, jnp.stack([delays, fails], 1)))(init_window(2))
+    expected = [
+        0.7 * np.mean(delays[max(0, t - 1) : t + 1]) / 100 + 0.3 * fails[t] / 6 for t in range(5)
+    ]
     np.testing.assert_allclose(us, expected, rtol=1e-6)
 
 
@@ -59,14 +59,23 @@ def test_uncertainty_validation_and_trigger():
     with pytest.raises(ConfigError, match="alpha"):
         uncertainty.UncertaintyConfig(alpha=0.5)
     cfg = uncertainty.UncertaintyConfig(trigger=0.3)
-    np.testing.assert_array_equal(uncertainty.advisor_trigger(jnp.array([0.1, 0.3, 0.31]), cfg),
-                                  [False, False, True])
+    np.testing.assert_array_equal(
+        uncertainty.advisor_trigger(jnp.array([0.1, 0.3, 0.31]), cfg), [False, False, True]
+    )
 
 
 # ----------------------------------------------------------------- Eq. 7
 
-CFG = meta.MetaConfig(lambda_min=0.1, lambda_max=0.9, hidden=8, meta_steps=150, meta_batch=8,
-                      inner_steps=3, inner_lr=0.5, outer_lr=1e-2)
+CFG = meta.MetaConfig(
+    lambda_min=0.1,
+    lambda_max=0.9,
+    hidden=8,
+    meta_steps=150,
+    meta_batch=8,
+    inner_steps=3,
+    inner_lr=0.5,
+    outer_lr=1e-2,
+)
 
 
 def test_meta_lambda_hand_case_and_bounds():
@@ -76,8 +85,10 @@ def test_meta_lambda_hand_case_and_bounds():
     shifted = eqx.tree_at(lambda m: m.layers[-1].bias, net, jnp.asarray(np.log(3.0)))
     # σ(log 3) = 0.75 -> λ = 0.1 + 0.8·0.75 = 0.7
     assert float(meta.meta_lambda(shifted, 0.2, CFG)) == pytest.approx(0.7, rel=1e-6)
-    big = jax.tree.map(lambda a: 50.0 * a if eqx.is_inexact_array(a) else a,
-                       meta.make_meta_net(CFG, jax.random.PRNGKey(1)))
+    big = jax.tree.map(
+        lambda a: 50.0 * a if eqx.is_inexact_array(a) else a,
+        meta.make_meta_net(CFG, jax.random.PRNGKey(1)),
+    )
     big = eqx.tree_at(lambda m: m.layers[-1].weight, big, jnp.full((1, CFG.hidden), 50.0))
     lam = meta.meta_lambda(big, jnp.linspace(-100.0, 100.0, 101), CFG)
     assert lam.shape == (101,)
@@ -100,13 +111,16 @@ def test_meta_config_validation():
 
 def toy_sampler(key):
     ka, kb = jax.random.split(key)
-    return {"a": jax.random.uniform(ka, minval=4.0, maxval=10.0),
-            "b": jax.random.uniform(kb, minval=0.2, maxval=0.8)}
+    return {
+        "a": jax.random.uniform(ka, minval=4.0, maxval=10.0),
+        "b": jax.random.uniform(kb, minval=0.2, maxval=0.8),
+    }
 
 
 def toy_best_lambda(task, u):
     return CFG.lambda_min + (CFG.lambda_max - CFG.lambda_min) * jax.nn.sigmoid(
-        task["a"] * (u - task["b"]))
+        task["a"] * (u - task["b"])
+    )
 
 
 def toy_loss(model, task, key):
@@ -140,29 +154,41 @@ def test_adapted_lambda_beats_best_fixed_lambda_on_held_out_tasks(trained):
         def regret(lam):
             return jnp.mean((lam - best) ** 2)
 
-        return (regret(meta.meta_lambda(adapted, u, CFG)),
-                regret(meta.meta_lambda(model, u, CFG)),
-                jax.vmap(regret)(grid))
+        return (
+            regret(meta.meta_lambda(adapted, u, CFG)),
+            regret(meta.meta_lambda(model, u, CFG)),
+            jax.vmap(regret)(grid),
+        )
 
     adapted, unadapted, fixed = jax.jit(jax.vmap(held_out))(
-        jax.random.split(jax.random.PRNGKey(99), 64))
+        jax.random.split(jax.random.PRNGKey(99), 64)
+    )
     best_fixed = float(fixed.mean(0).min())  # the best single λ chosen on these very tasks
     assert float(adapted.mean()) < 0.25 * best_fixed
     assert float(adapted.mean()) < float(unadapted.mean())  # adaptation helps
 
 
 def test_es_gradient_mode_also_learns():
-    cfg = meta.MetaConfig(lambda_min=0.1, lambda_max=0.9, hidden=8, meta_steps=60,
-                          meta_batch=4, inner_steps=1, gradient="es", es_pairs=8,
-                          outer_lr=3e-2)
+    cfg = meta.MetaConfig(
+        lambda_min=0.1,
+        lambda_max=0.9,
+        hidden=8,
+        meta_steps=60,
+        meta_batch=4,
+        inner_steps=1,
+        gradient="es",
+        es_pairs=8,
+        outer_lr=3e-2,
+    )
     _, history = meta.meta_train(cfg, toy_sampler, toy_loss, jax.random.PRNGKey(1))
     assert history["post_loss"][-10:].mean() < 0.6 * history["post_loss"][:10].mean()
 
 
 def test_checkpoint_round_trip(trained, tmp_path):
     model, _ = trained
-    path = meta.save_checkpoint(tmp_path / "meta" / "f_meta.eqx", model, CFG,
-                                metadata={"toy": True})
+    path = meta.save_checkpoint(
+        tmp_path / "meta" / "f_meta.eqx", model, CFG, metadata={"toy": True}
+    )
     loaded, cfg = meta.load_checkpoint(path)
     assert cfg == CFG
     u = jnp.linspace(0.0, 1.0, 11)
