@@ -1,11 +1,13 @@
-"""Heuristic schedulers for ``aif-llm``: pure ``(key, obs, params) -> action``.
+"""Heuristic schedulers: pure ``(key, obs, params) -> action``.
 
-Actions: 0 local, 1..E edge nodes, E+1 cloud (see ``aifedge.environments.aif_llm``).
+``aif-llm``: actions 0 local, 1..E edge nodes, E+1 cloud (``aifedge.environments.aif_llm``).
+``he2024``: flat action index over server × allocation levels (``HE2024_HEURISTICS``).
 """
 
 import jax
 import jax.numpy as jnp
 
+from aifedge.environments import he2024
 from aifedge.environments.aif_llm import EnvParams, Obs, latency_components, node_gflops
 
 
@@ -66,3 +68,42 @@ HEURISTICS = {
     "cloud": cloud_only,
     "edge": best_edge,
 }
+
+
+# --------------------------------------------------------------------------- he2024
+
+
+def _level(params: he2024.EnvParams, share: float) -> int:
+    """Index of the share level closest to ``share`` (static)."""
+    return min(range(params.n_levels), key=lambda i: abs(params.share_levels[i] - share))
+
+
+def he_greedy(key: jax.Array, obs: he2024.Obs, params: he2024.EnvParams) -> jax.Array:
+    """He et al. (seed 002) reference rule ``he-greedy``, deterministic.
+
+    The cloud at [c, w, m] = [⅓, ⅓, ⅔] of ``full_alloc`` while its remaining pool fits that
+    (⅔ of 2 GB ≥ the 1 GB a request needs; the cloud's minimum inference time is short
+    enough that ⅓ compute still finishes in ≈ 4.4 s); otherwise the edge server with the
+    shortest observed queue wait among those whose pool fits [1, ⅓, ⅔] (full compute: at
+    ⅔ an edge needs 11.6 s, which still completes but is 1.6 s slower; issue #20's measured
+    8.17 s is this full-compute variant); edge 1 if none fits. Uses only the observation.
+    """
+    del key
+    lo, mid, hi = _level(params, 1 / 3), _level(params, 2 / 3), _level(params, 1.0)
+    levels = jnp.asarray(params.share_levels, jnp.float32)
+    full = jnp.asarray(params.full_alloc, jnp.float32)
+    cap = he2024.capacity(params)
+    cloud = levels[jnp.array([lo, lo, mid])] * full / cap[0]
+    edge = levels[jnp.array([hi, lo, mid])] * full / cap[1:]
+    cloud_fits = jnp.all(obs.remaining[0] >= cloud - 1e-6)
+    edge_fits = jnp.all(obs.remaining[1:] >= edge - 1e-6, axis=1)
+    j = 1 + jnp.argmin(jnp.where(edge_fits, obs.wait_s[1:], jnp.inf))
+    return jnp.where(
+        cloud_fits,
+        he2024.encode_action(0, lo, lo, mid, params),
+        he2024.encode_action(j, hi, lo, mid, params),
+    ).astype(jnp.int32)
+
+
+HE2024_HEURISTICS = {"he-greedy": he_greedy, "random": he2024.random_policy}
+"""Reference policies on the ``he2024`` env (``(key, obs, params) -> action``)."""

@@ -424,7 +424,7 @@ class RLPolicy:
     obs_shape: tuple[int, ...]
     n_actions: int
 
-    def act(self, obs_batch) -> np.ndarray:
+    def _forward(self, obs_batch) -> Batch:
         obs = np.array(obs_batch, dtype=np.float32)  # a writable copy (torch needs one)
         if obs.shape[1:] != self.obs_shape:
             raise ValueError(
@@ -432,8 +432,24 @@ class RLPolicy:
                 f", got {obs.shape}"
             )
         with torch.no_grad(), torch_train_mode(self.module, enabled=False):
-            act = self.module(Batch(obs=obs, info=Batch())).act
+            return self.module(Batch(obs=obs, info=Batch()))
+
+    def act(self, obs_batch) -> np.ndarray:
+        act = self._forward(obs_batch).act
         return np.asarray(act.cpu() if isinstance(act, torch.Tensor) else act, dtype=np.int64)
+
+    def probs(self, obs_batch) -> np.ndarray:
+        """(B, A) the distribution the policy samples from in training, for sampling-mode
+        evaluation: the actor's softmax (SAC, PPO, A2C) or ε-greedy around ``act`` with the
+        final ε ``eps_end`` (DQN, Rainbow). ``act`` is its mode."""
+        out = self._forward(obs_batch)
+        if hasattr(out, "dist") and out.dist is not None:
+            return out.dist.probs.cpu().numpy().astype(np.float64)
+        greedy = np.asarray(out.act, dtype=np.int64)
+        eps = self.config.eps_end
+        probs = np.full((greedy.size, self.n_actions), eps / self.n_actions)
+        probs[np.arange(greedy.size), greedy] += 1.0 - eps
+        return probs
 
 
 def _save_checkpoint(path: Path, algo: str, cfg, policy: RLPolicy) -> Path:

@@ -601,23 +601,41 @@ def obs_dim(params: EnvParams) -> int:
     return 5 * params.n_servers + 3
 
 
+def utility_eq9(avg_latency_s: jax.Array, avg_pass: jax.Array) -> jax.Array:
+    """He et al. Eq. 9, the total system utility of one episode::
+
+        U(L_T, P_T) = 1 / avg(Σ_{T_t} L_{T_t}) + avg(Σ_{T_t} P_{T_t})
+
+    with avg(L) the mean latency [s] of the completed tasks (a dropped task violates
+    Eq. 10's L ≤ t_max and has no latency) and avg(P) the mean pass@100 over all tasks (0
+    for a task not completed), i.e. ``avg_latency_s`` and ``avg_pass`` of
+    ``episode_metrics``. With no completed task the latency term is 0 (avg L = ∞), so
+    U = avg_pass = 0. Elementwise; JAX-traceable.
+    """
+    lat_term = jnp.where(jnp.isnan(avg_latency_s), 0.0, 1.0 / avg_latency_s)
+    return lat_term + avg_pass
+
+
 def episode_metrics(info: StepInfo) -> dict:
     """§V.A metrics of one episode (fields (T,)) or a batch (…, T); JAX-traceable.
 
     sum_reward = Σ r (Eq. 14); tcr = #completed / T; avg_latency_s over completed tasks
     (NaN if none); avg_pass = mean over all tasks of pass@100 (0 for tasks not completed);
-    edge_frac = share of executed tasks sent to an edge server (NaN if none executed).
+    utility = Eq. 9 (``utility_eq9``); edge_frac = share of executed tasks sent to an edge
+    server (NaN if none executed).
     """
     done = info.completed
     n_done = done.sum(-1)
     lat = jnp.where(done, info.latency_s, 0.0).sum(-1) / jnp.where(n_done > 0, n_done, jnp.nan)
     n_exec = info.executed.sum(-1)
     edge = (info.executed & (info.server > 0)).sum(-1)
+    avg_pass = info.pass_at_100.mean(-1)
     return {
         "sum_reward": info.reward.sum(-1),
         "tcr": done.mean(-1),
         "avg_latency_s": lat,
-        "avg_pass": info.pass_at_100.mean(-1),
+        "avg_pass": avg_pass,
+        "utility": utility_eq9(lat, avg_pass),
         "invalid_rate": info.invalid.mean(-1),
         "oom_rate": info.oom.mean(-1),
         "edge_frac": edge / jnp.where(n_exec > 0, n_exec, jnp.nan),
@@ -628,3 +646,27 @@ def random_policy(key: jax.Array, obs: Obs, params: EnvParams) -> jax.Array:
     """Uniform over the ``n_actions`` discrete actions."""
     del obs
     return jax.random.randint(key, (), 0, params.n_actions)
+
+
+def rollout(key: jax.Array, act, params: EnvParams):
+    """One episode of ``n_tasks`` requests under ``act(key, obs, params) -> action``.
+
+    Keys: ``k_reset, k_loop = split(key)``; step t uses ``split(split(k_loop, T)[t])`` =
+    (act key, env key). The env's randomness (terminals, tasks, shadowing, jitter) depends
+    on ``key`` only, never on the actions' keys, so every policy given the same ``key``
+    faces the same episode. JAX-traceable (``act`` must be). Returns flat observations
+    (T, D), actions (T,), next flat observations (T, D) and ``StepInfo`` (T,).
+    """
+    k_reset, k_loop = jax.random.split(key)
+    obs, state = reset(k_reset, params)
+
+    def body(carry, k):
+        obs, state = carry
+        k_act, k_step = jax.random.split(k)
+        flat = flatten_obs(obs, params)
+        action = act(k_act, obs, params)
+        obs, state, _, _, info = step(k_step, state, action, params)
+        return (obs, state), (flat, action, flatten_obs(obs, params), info)
+
+    _, out = jax.lax.scan(body, (obs, state), jax.random.split(k_loop, params.n_tasks))
+    return out

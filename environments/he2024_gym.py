@@ -9,7 +9,8 @@ j = 0 cloud, 1..4 MEC; with the default levels (1/3, 2/3, 1) of the full per-tas
 allocation (1 CPU unit, 1 MHz, 2 GB). The paper's action a = [j, c_j, w_j, m_j]
 (§IV.A) is continuous in the resource shares; this grid is our discretisation.
 
-Observation: ``Box`` of ``he2024.flatten_obs`` (28 float32 features, all ≥ 0).
+Observation: ``Box`` of ``agent_obs`` (28 float32 features, all ≥ 0): ``he2024.flatten_obs``
+with its t_max entry held at the training value (see ``agent_obs``).
 Reward: Eq. 14. Episodes end by truncation after ``n_tasks`` requests (a round has no
 terminal state). Key and state handling: ``gym_base.JaxEnv``; the raw ``Obs`` and
 ``StepInfo`` (numpy) are in ``info``.
@@ -36,9 +37,22 @@ def observation_high(params: he2024.EnvParams) -> np.ndarray:
             np.ones(3 * n_srv),
             np.full(n_srv, diag_km + 0.01),
             np.full(n_srv, wait_high + 0.01),
-            [1.0, params.t_max_s / 15.0 + 0.01, 1.0],
+            [1.0, 1.01, 1.0],
         ]
     ).astype(np.float32)
+
+
+def agent_obs(obs: he2024.Obs, params: he2024.EnvParams) -> jax.Array:
+    """The learned baselines' input: ``he2024.flatten_obs`` with the t_max feature held at
+    its training value 15 s / 15 = 1.
+
+    He et al. train at t_max = 15 s only (§V.B), so the feature is constant in training and
+    any other value at test time (Fig. 4: 1–15 s) is an input the networks never saw; held
+    fixed, a trained network acts at every t_max as it learned to at 15 s, and t_max acts
+    through the env only. ``aif-rg``'s networks leave it out for the same reason (its
+    planner's guidance still knows t_max: Eq. 11's tc is part of the method).
+    """
+    return he2024.flatten_obs(obs, params).at[-2].set(1.0)
 
 
 def _canonical(params: he2024.EnvParams) -> he2024.EnvParams:
@@ -50,7 +64,7 @@ def _canonical(params: he2024.EnvParams) -> he2024.EnvParams:
 @partial(jax.jit, static_argnames=("params",))
 def _reset(key, t_max_s, params):
     obs, state = he2024.reset(key, params._replace(t_max_s=t_max_s))
-    return he2024.flatten_obs(obs, params), obs, state
+    return agent_obs(obs, params), obs, state
 
 
 @partial(jax.jit, static_argnames=("params",))
@@ -58,7 +72,7 @@ def _step(key, state, action, t_max_s, params):
     obs, state, reward, done, info = he2024.step(
         key, state, action, params._replace(t_max_s=t_max_s)
     )
-    return he2024.flatten_obs(obs, params), obs, state, reward, done, info
+    return agent_obs(obs, params), obs, state, reward, done, info
 
 
 class He2024Env(JaxEnv):

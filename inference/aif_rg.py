@@ -35,7 +35,10 @@ Expected free energy of a sequence π = a_{0:H−1} (lower is better), Algorithm
 Each member rolls its own trajectory (TS-∞). q(π) factorises over horizon steps and
 over the action's parts [j, c, w, m] (categoricals); after each iteration it becomes the
 top-k frequencies mixed with the previous q by ``smoothing``. The action taken is
-sampled from q at h = 0 (Algorithm 1 l. 15).
+sampled from q at h = 0 (Algorithm 1 l. 15) while training; a frozen policy is evaluated
+either the same way (``greedy=False``) or deterministically, each part at the mode of q at
+h = 0 with the CEM's candidates drawn from a fixed key (``greedy=True``): a deterministic
+map from observation to action, like a DRL agent's argmax).
 
 Pure functions: ``init(key, cfg, params) -> AgentState``, ``run_episode`` (jitted, one
 episode of acting and recording), ``fit`` (jitted, Algorithm 1 l. 20), ``train`` (the
@@ -341,8 +344,11 @@ def plan(
     t_max_s,
     cfg: AifRgConfig,
     params: he2024.EnvParams,
+    greedy: bool = False,
 ) -> jax.Array:
-    """One decision (Algorithm 1 l. 5–15): CEM over q(π); returns a flat action index."""
+    """One decision (Algorithm 1 l. 5–15): CEM over q(π); returns a flat action index,
+    sampled from q at h = 0, or, when ``greedy``, its per-part mode with the candidates
+    drawn from a fixed key (a deterministic function of the observation)."""
     sizes = _factor_sizes(params)
     q0 = tuple(jnp.full((cfg.horizon, n), 1.0 / n) for n in sizes)
 
@@ -365,9 +371,14 @@ def plan(
         return new_q, None
 
     k_iter, k_act = jax.random.split(key)
+    if greedy:  # deterministic: the same candidates for the same observation
+        k_iter = jax.random.PRNGKey(0)
     q, _ = jax.lax.scan(iteration, q0, jax.random.split(k_iter, cfg.n_iters))
     keys = jax.random.split(k_act, len(q))
-    first = [jax.random.categorical(k, jnp.log(p[0])) for k, p in zip(keys, q, strict=True)]
+    if greedy:
+        first = [jnp.argmax(p[0]) for p in q]
+    else:
+        first = [jax.random.categorical(k, jnp.log(p[0])) for k, p in zip(keys, q, strict=True)]
     return jnp.asarray(he2024.encode_action(*first, params), jnp.int32)
 
 
@@ -410,26 +421,18 @@ def record(buf: Buffer, obs, act, next_obs, executed, latency_s, server_pass) ->
     )
 
 
-@partial(jax.jit, static_argnames=("cfg", "params", "explore"))
-def _run_episode(key, state, t_max_s, cfg, params, explore):
+@partial(jax.jit, static_argnames=("cfg", "params", "explore", "greedy"))
+def _run_episode(key, state, t_max_s, cfg, params, explore, greedy):
     params = params._replace(t_max_s=t_max_s)  # traced: one compilation for every t_max
-    k_reset, k_loop = jax.random.split(key)
-    obs, env_state = he2024.reset(k_reset, params)
+    if explore:
+        act = he2024.random_policy
+    else:
 
-    def body(carry, k):
-        obs, env_state = carry
-        k_plan, k_step = jax.random.split(k)
-        flat = he2024.flatten_obs(obs, params)
-        if explore:
-            action = he2024.random_policy(k_plan, obs, params)
-        else:
-            action = plan(k_plan, state.model, flat, obs.t_max_s, cfg, params)
-        obs, env_state, _, _, info = he2024.step(k_step, env_state, action, params)
-        return (obs, env_state), (flat, action, he2024.flatten_obs(obs, params), info)
+        def act(k, obs, p):
+            flat = he2024.flatten_obs(obs, p)
+            return plan(k, state.model, flat, obs.t_max_s, cfg, p, greedy)
 
-    _, (flats, actions, nexts, infos) = jax.lax.scan(
-        body, (obs, env_state), jax.random.split(k_loop, params.n_tasks)
-    )
+    flats, actions, nexts, infos = he2024.rollout(key, act, params)
     buf = record(
         state.buffer,
         flats,
@@ -448,14 +451,18 @@ def run_episode(
     cfg: AifRgConfig,
     params: he2024.EnvParams,
     explore: bool = False,
+    greedy: bool = False,
 ) -> tuple[AgentState, he2024.StepInfo]:
-    """One episode (Algorithm 1 l. 2–19): plan, act, record. ``explore``: uniform actions.
+    """One episode (Algorithm 1 l. 2–19): plan, act, record. ``explore``: uniform actions;
+    ``greedy``: the mode of q(π) instead of a sample (``plan``). Episode keys as
+    ``he2024.rollout``.
 
     Returns the state with the episode's transitions appended and the ``StepInfo`` (T,).
-    Jitted per (cfg, params without t_max, explore); t_max is traced.
+    Jitted per (cfg, params without t_max, explore, greedy); t_max is traced.
     """
     canonical = params._replace(t_max_s=he2024.EnvParams().t_max_s)
-    return _run_episode(key, state, jnp.float32(params.t_max_s), cfg, canonical, explore)
+    t_max = jnp.float32(params.t_max_s)
+    return _run_episode(key, state, t_max, cfg, canonical, explore, greedy)
 
 
 @partial(jax.jit, static_argnames=("cfg",))
@@ -524,12 +531,14 @@ def evaluate(
     params: he2024.EnvParams,
     n_episodes: int,
     explore: bool = False,
+    greedy: bool = False,
 ) -> list[dict]:
-    """Frozen evaluation: ``n_episodes`` episodes, no fitting (the recorded transitions are
-    discarded); ``explore=True`` evaluates the uniform random policy. One
+    """Frozen evaluation: ``n_episodes`` episodes (keys ``split(key, n_episodes)``), no
+    fitting (the recorded transitions are discarded); ``explore=True`` evaluates the uniform
+    random policy, ``greedy=True`` acts at the mode of q(π) (``plan``). One
     ``he2024.episode_metrics`` row per episode."""
     rows = []
     for k in jax.random.split(key, n_episodes):
-        _, infos = run_episode(k, state, cfg, params, explore)
+        _, infos = run_episode(k, state, cfg, params, explore, greedy)
         rows.append({name: float(v) for name, v in he2024.episode_metrics(infos).items()})
     return rows
