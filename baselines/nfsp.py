@@ -159,7 +159,7 @@ def train(
         obs, state = _reset(jax.random.split(k_reset, n_ep), params)
         buf_obs, buf_act, buf_logp, buf_val, buf_rew, infos = [], [], [], [], [], []
         for k in jax.random.split(k_loop, n_t):
-            x = torch.as_tensor(np.asarray(obs))
+            x = torch.as_tensor(np.array(obs))
             with torch.no_grad():
                 logits = torch.where(torch.as_tensor(br)[:, None], actor(x), avg(x))
                 dist = torch.distributions.Categorical(logits=logits)
@@ -227,7 +227,5 @@ def _ppo_update(actor, critic, opt, cfg: NfspConfig, rng, obs, act, logp, adv, r
             loss = pg + cfg.vf_coef * vf - cfg.ent_coef * dist.entropy().mean()
             opt.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(
-                [*actor.parameters(), *critic.parameters()], cfg.max_grad_norm
-            )
+            nn.utils.clip_grad_norm_([*actor.parameters(), *critic.parameters()], cfg.max_grad_norm)
             opt.step()

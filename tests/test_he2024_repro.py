@@ -1,7 +1,10 @@
 """He et al. Figs. 3–5 reproduction modules at toy size (seed 002 §V)."""
 
+import json
 import math
+from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,25 +72,31 @@ def test_config_rejects_unknown_methods():
 
 
 def test_fig3_toy_run_table_plot_and_files(tmp_path):
-    cfg = repro.Fig3Config(methods=("aif-rg", "random"), final_window=1, **TOY)
+    cfg = repro.Fig3Config(methods=("aif-rg", "he-greedy", "random"), final_window=1, **TOY)
     table = repro.run_fig3(cfg)
     assert set(table["reproduced?"]) <= {"yes", "no", "n/a"}
+    assert set(table["mode"]) == {"train", "greedy", "sample"}
     drl = table[table.method.isin(repro.DRL)]
     assert (drl["reproduced?"] == "n/a").all() and drl.ours.isna().all()  # not run here
-    paper_rows = table[table.relation != "reference"]
+    paper_rows = table[(table.relation != "reference") & (table["mode"] == "train")]
     ours = paper_rows[(paper_rows.method == "aif-rg") & (paper_rows.metric == "tcr")].ours.item()
     assert 0.0 <= ours <= 1.0
-    ref = table[table.method == "random"]
-    assert set(ref.metric) == {"tcr", "avg_latency_s", "avg_pass"}
-    assert set(ref.setting) == {"final", "frozen policy, t_max = 15 s"}
-    assert (ref["reproduced?"] == "n/a").all()
+    ref = table[table.method.isin(repro.REFERENCE)]
+    assert {"tcr", "avg_latency_s", "avg_pass", "utility"} <= set(ref.metric)
+    assert (ref["reproduced?"] == "n/a").all() and (ref.relation == "reference").all()
+    headroom = table[table.method == "aif-rg − he-greedy, random"]
+    assert len(headroom) == 3 and headroom.ours.notna().all()  # one per mode
     # "final" = the last training episode here (final_window = 1)
     last = table.attrs["data"].query("method == 'aif-rg' and episode == 2").tcr.item()
     assert ours == pytest.approx(last)
     data = table.attrs["data"]
-    assert len(data) == 2 * cfg.n_episodes and set(data.method) == {"aif-rg", "random"}
+    assert len(data) == 3 * cfg.n_episodes
+    final = table.attrs["final"]
+    assert len(final) == 3 * 2 * cfg.eval_episodes  # methods × modes × episodes
+    greedy_rule = final[final.method == "he-greedy"].groupby("mode").tcr.mean()
+    assert greedy_rule["greedy"] == greedy_rule["sample"]  # a rule: the same in both modes
     fig = repro.plot_fig3(table)
-    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    assert isinstance(fig, Figure) and len(fig.axes) == len(repro.METRICS)
     paths = write_artifact(repro.FIG3, table, cfg, tmp_path, wall_s=1.0)
     assert all(p.exists() for p in paths.values())
     assert set(paths) == {"csv", "md", "png", "json", "data", "final"}
@@ -100,13 +109,16 @@ def test_fig4_toy_nothing_completes_below_2s():
     cfg = repro.Fig4Config(methods=("aif-rg", "random"), t_max_values=(1.0, 2.0, 12.0), **TOY)
     table = repro.run_fig4(cfg)
     row = table[
-        (table.method == "aif-rg") & (table.setting == "t_max ≤ 2 s") & (table.metric == "tcr")
+        (table.method == "aif-rg")
+        & (table.setting == "t_max ≤ 2 s")
+        & (table.metric == "tcr")
+        & (table["mode"] == "greedy")
     ]
     assert row.ours.item() == 0.0 and row["reproduced?"].item() == "yes"
     data = table.attrs["data"]
     assert set(data.t_max_s) == {1.0, 2.0, 12.0}
     assert data[data.t_max_s >= 12].tcr.mean() > 0.0
-    assert len(repro.plot_fig4(table).axes) == 4
+    assert len(repro.plot_fig4(table).axes) == len(repro.METRICS)
 
 
 def test_fig5_toy_random_completes_fewer_tasks_at_double_load():
@@ -118,7 +130,7 @@ def test_fig5_toy_random_completes_fewer_tasks_at_double_load():
     tcr = data.groupby("load").tcr.mean()
     assert tcr[2.0] < tcr[1.0]
     assert (table["reproduced?"] == "n/a").all()  # no paper method was run
-    assert len(repro.plot_fig5(table).axes) == 4
+    assert len(repro.plot_fig5(table).axes) == len(repro.METRICS)
 
 
 def test_drl_baseline_runs_through_tianshou():
@@ -128,5 +140,83 @@ def test_drl_baseline_runs_through_tianshou():
     table = repro.run_fig3(cfg)
     data = table.attrs["data"]
     assert len(data) >= 1 and data.tcr.between(0, 1).all()
-    row = table[(table.method == "ppo") & (table.metric == "tcr") & (table.relation == "≈")]
+    row = table[
+        (table.method == "ppo")
+        & (table.metric == "tcr")
+        & (table.relation == "≈")
+        & (table["mode"] == "train")
+    ]
     assert 0.0 <= row.ours.item() <= 1.0 and row["reproduced?"].item() in ("yes", "no")
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def _actions(act, keys):
+    """Actions of ``act`` on 64 fixed observations (one per reset key), act keys ``keys``."""
+    params = repro.he2024.make_params()
+    obs, _ = jax.vmap(repro.he2024.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(3), 64), params
+    )
+    return np.asarray(jax.vmap(act, in_axes=(0, 0, None))(keys, obs, params))
+
+
+@pytest.mark.slow
+def test_every_method_is_evaluated_in_the_same_mode():
+    """Greedy: every policy but the random floor is a function of the observation (two act
+    keys, the same actions). Sample: every learned policy draws from its distribution (the
+    actions change with the key), the rule does not. Fails if one method samples while
+    another does not."""
+    k1 = jax.random.split(jax.random.PRNGKey(1), 64)
+    k2 = jax.random.split(jax.random.PRNGKey(2), 64)
+    for method in repro.METHODS:
+        trained = repro.train_method(method, 1, AGENT_CFG, (), 0)
+        assert set(trained.acts) == set(repro.EVAL_MODES)
+        greedy, sample = trained.acts["greedy"], trained.acts["sample"]
+        same_greedy = (_actions(greedy, k1) == _actions(greedy, k2)).all()
+        same_sample = (_actions(sample, k1) == _actions(sample, k2)).all()
+        assert same_greedy == (method != "random"), method
+        assert same_sample == (method == "he-greedy"), method
+
+
+def test_all_methods_face_the_same_episodes():
+    """Evaluation keys fix the env's randomness: the request sequence (terminal, packet
+    sizes) of an episode is identical under two different policies."""
+    params = repro.he2024.make_params(n_tasks=20)
+    key = jax.random.PRNGKey(5)
+
+    def requests(act):
+        flats, _, _, info = repro.he2024.rollout(key, act, params)
+        return np.asarray(flats[:, -2:]), np.asarray(info.rate_bps > 0)
+
+    rule, rand = repro.HE2024_HEURISTICS["he-greedy"], repro.HE2024_HEURISTICS["random"]
+    assert all(np.array_equal(a, b) for a, b in zip(requests(rule), requests(rand), strict=True))
+    rows_a = repro.evaluate(rule, params, 3, key)
+    rows_b = repro.evaluate(rule, params, 3, key)
+    assert rows_a == rows_b
+
+
+def test_convergence_rule_on_a_step_curve():
+    """A TCR curve at 0.5 for 40 episodes, then 0.9 (binomial band at p̂ = 0.9, 100 tasks:
+    4·√(0.09/100) = 0.12) settles at episode 41; a run that only settles in its last 20 % is
+    NaN (too short)."""
+    curve = np.r_[np.full(40, 0.5), np.full(60, 0.9)]
+    assert repro.convergence_episode(curve, 100) == 41.0
+    assert math.isnan(repro.convergence_episode(np.r_[np.full(90, 0.5), np.full(10, 0.9)], 100))
+
+
+def test_budgets_are_equal_env_steps():
+    b = repro.budgets(repro.Fig3Config(n_episodes=100))
+    assert set(b.method) == set(repro.LEARNED)
+    assert (b.env_steps == 100 * 100).all() and (b.updates > 0).all()
+
+
+def test_tuned_settings_are_the_recorded_best():
+    """``TUNED`` holds each method's best trial of the committed tuning CSV."""
+    path = Path(repro.__file__).parent / "results" / "he2024" / "tuning.csv"
+    trials = pd.read_csv(path)
+    assert set(trials.method) == set(repro.LEARNED)
+    assert (trials.groupby("method").size() == 4).all()  # equal budget
+    for method, g in trials.groupby("method"):
+        best = json.loads(g.loc[g.score_sum_reward.idxmax(), "setting"])
+        assert dict(repro.TUNED[method]) == best, method
