@@ -216,6 +216,7 @@ def cmd_list(args) -> None:
 
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
+    print("he2024:      ", ", ".join(policy_names("he2024")), "(through `aifedge repro`)")
     print("benchmarks:  ", ", ".join(BENCHMARKS))
     print("artifacts:   ", ", ".join(["all", *ARTIFACTS]))
 

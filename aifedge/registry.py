@@ -52,9 +52,10 @@ def load(spec: str):
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
     """Names accepted by ``--policy`` for ``env_id``."""
-    from aifedge.baselines import HEURISTICS
+    from aifedge.baselines import HE2024_HEURISTICS, HEURISTICS
 
-    del env_id  # all current policies act on aif-llm
+    if env_id == "he2024":  # run through `aifedge repro he2024-fig*` (paper_repro.he2024)
+        return [*HE2024_HEURISTICS, "aif-rg", "gp-nfsp", "rainbow", "ppo", "sac"]
     return [*HEURISTICS, *AGENTS]
 
 

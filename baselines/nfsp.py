@@ -101,21 +101,22 @@ class NfspPolicy:
 
     def probs(self, obs_batch) -> np.ndarray:
         with torch.no_grad():
-            logits = self.module(torch.as_tensor(np.asarray(obs_batch, np.float32)))
+            logits = self.module(torch.as_tensor(np.array(obs_batch, np.float32)))
         return torch.softmax(logits, -1).numpy().astype(np.float64)
 
     def act(self, obs_batch) -> np.ndarray:
         return self.probs(obs_batch).argmax(-1).astype(np.int64)
 
 
-@partial(jax.jit, static_argnames=("params",))
-def _reset(keys, params):
-    obs, state = jax.vmap(he2024.reset, in_axes=(0, None))(keys, params)
+@partial(jax.jit, static_argnames=("n", "params"))
+def _reset(key, n, params):
+    obs, state = jax.vmap(he2024.reset, in_axes=(0, None))(jax.random.split(key, n), params)
     return jax.vmap(agent_obs, in_axes=(0, None))(obs, params), state
 
 
 @partial(jax.jit, static_argnames=("params",))
-def _step(keys, state, action, params):
+def _step(key, state, action, params):
+    keys = jax.random.split(key, action.shape[0])
     obs, state, reward, _, info = jax.vmap(he2024.step, in_axes=(0, 0, 0, None))(
         keys, state, action, params
     )
@@ -156,7 +157,7 @@ def train(
     for _ in range(math.ceil(cfg.steps / (n_ep * n_t))):
         key, k_reset, k_loop = jax.random.split(key, 3)
         br = rng.random(n_ep) < cfg.anticipatory
-        obs, state = _reset(jax.random.split(k_reset, n_ep), params)
+        obs, state = _reset(k_reset, n_ep, params)
         buf_obs, buf_act, buf_logp, buf_val, buf_rew, infos = [], [], [], [], [], []
         for k in jax.random.split(k_loop, n_t):
             x = torch.as_tensor(np.array(obs))
@@ -168,7 +169,7 @@ def train(
                 buf_val.append(critic(x).squeeze(-1).numpy())
             buf_obs.append(x.numpy())
             buf_act.append(a.numpy())
-            obs, state, rew, info = _step(jax.random.split(k, n_ep), state, a.numpy(), params)
+            obs, state, rew, info = _step(k, state, a.numpy(), params)
             buf_rew.append(np.asarray(rew))
             infos.append(info)
         stacked = jax.tree.map(lambda *xs: np.stack(xs, 1), *infos)  # (E, T)

@@ -38,7 +38,7 @@ def test_help_for_every_subcommand(capsys):
 
 def test_list_names_env_and_policies(capsys):
     code, out, _ = _run(["list"], capsys)
-    assert code == 0 and "aif-llm" in out and "greedy" in out
+    assert code == 0 and "aif-llm" in out and "greedy" in out and "he-greedy" in out
 
 
 def test_simulate_writes_metrics_and_is_byte_identical(tmp_path, capsys):
@@ -199,5 +199,5 @@ def test_repro_config_file(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     shipped = Path(__file__).parents[1] / "paper_repro" / "configs" / "he2024_medium.toml"
     cfg = with_overrides(he2024.FIG3.full, **load_overrides(shipped))
-    assert (cfg.seeds, cfg.n_episodes, cfg.final_window) == (2, 100, 20)
+    assert (cfg.seeds, cfg.n_episodes, cfg.final_window) == (3, 100, 20)
     assert cfg.agent == he2024.FIG3.full.agent
