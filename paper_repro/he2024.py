@@ -439,33 +439,49 @@ def evaluate(act: Act, params: he2024.EnvParams, n: int, key: jax.Array) -> list
     return [{k: float(v[i]) for k, v in out.items()} for i in range(n)]
 
 
-def _trained(cfg: TrainConfig):
-    """Yield (method, seed, Trained) for every method and seed (the training loop)."""
-    for method in cfg.methods:
-        for seed in range(cfg.seeds):
-            yield method, seed, train_method(method, cfg.n_episodes, cfg.agent, cfg.env, seed)
-
-
-def _frozen(cfg: TrainConfig, key: str | None, values: tuple) -> pd.DataFrame:
-    """Every trained method, frozen, in every mode at every setting ``key`` = v (or at the
-    training env when ``key`` is None); one row per episode."""
-    rows = []
-    for method, seed, trained in _trained(cfg):
+def method_seed_run(method: str, seed: int, cfg: TrainConfig, sweeps: tuple) -> dict:
+    """The unit of work of every figure: train ``method`` with ``seed`` and evaluate it
+    frozen, in every mode, at every setting of ``sweeps`` ((env field or None, values), …;
+    None = the training env). Returns {"curve": training-episode rows, field or "final":
+    evaluation rows} (lists of dicts)."""
+    trained = train_method(method, cfg.n_episodes, cfg.agent, cfg.env, seed)
+    out = {
+        "curve": [
+            {"method": method, "seed": seed, "episode": i + 1}
+            | {m: row.get(m, math.nan) for m in METRICS}
+            for i, row in enumerate(trained.rows)
+        ]
+    }
+    for key, values in sweeps:
+        rows = []
         for v in values:
             params = cfg.env_params(**({} if key is None else {key: v}))
             for mode in EVAL_MODES:
                 ep_key = _seed_key(seed + 1_000, 3)
                 for row in evaluate(trained.acts[mode], params, cfg.eval_episodes, ep_key):
                     rows.append(
-                        {
-                            "method": method,
-                            "seed": seed,
-                            "mode": mode,
-                            **({} if key is None else {key: v}),
-                            **{m: row[m] for m in METRICS},
-                        }
+                        {"method": method, "seed": seed, "mode": mode}
+                        | ({} if key is None else {key: v})
+                        | {m: row[m] for m in METRICS}
                     )
-    return pd.DataFrame(rows)
+        out[key or "final"] = rows
+    return out
+
+
+def _runs(cfg: TrainConfig, sweeps: tuple, jobs: int = 1) -> dict[str, pd.DataFrame]:
+    """``method_seed_run`` for every method and seed (the training loop), one after the
+    other or on a pool of ``jobs`` processes (spawned: JAX must not be forked); outputs
+    concatenated per name."""
+    tasks = [(m, s, cfg, sweeps) for m in cfg.methods for s in range(cfg.seeds)]
+    if jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            outs = list(pool.map(method_seed_run, *zip(*tasks, strict=True)))
+    else:
+        outs = [method_seed_run(*t) for t in tasks]
+    return {name: pd.DataFrame([r for o in outs for r in o[name]]) for name in outs[0]}
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -546,7 +562,8 @@ def _mean_std(vals) -> tuple[float, float]:
 def _claims(figure: str, data: pd.DataFrame, values_of, modes: tuple) -> pd.DataFrame:
     """The paper's ``figure`` claims once per mode in ``modes``, each followed by
     ``reference`` rows (no paper number): aif-rg's claims for GP-NFSP, he-greedy and random,
-    convergence for every learned method the paper gives none for, and each "highest" claim
+    convergence for every learned method the paper gives none for, Eq. 9 utility and sum
+    reward of every method (Fig. 3, setting "final"), and each "highest" claim
     against the reference rules (method "aif-rg − he-greedy, random": the headroom; < 0 means
     a rule beats aif-rg somewhere). ``ours``/``ours_std`` = ``_mean_std(values_of(claim,
     mode))``, where a claim's method "reference" means "against he-greedy and random".
@@ -567,6 +584,11 @@ def _claims(figure: str, data: pd.DataFrame, values_of, modes: tuple) -> pd.Data
             for method in (*LEARNED[1:], *REFERENCE) if conv else ("gp-nfsp", *REFERENCE):
                 if method in ran and not (conv and method in REFERENCE):
                     extra.append(r._replace(method=method))
+        if figure == "fig3":  # Eq. 9 utility and Eq. 14 sum reward of every method
+            template = next(paper.itertuples(index=False))
+            for metric in ("utility", "sum_reward"):
+                for method in (m for m in METHODS if m in ran):
+                    extra.append(template._replace(metric=metric, method=method))
         for claims, is_ref in ((list(paper.itertuples(index=False)), False), (extra, True)):
             for r in claims:
                 if r.metric == "convergence_episode" and mode != modes[0]:
@@ -592,6 +614,8 @@ def _margin(sub: pd.DataFrame, setting_col: str, metric: str, method: str) -> li
 
 # --------------------------------------------------------------------------- Fig. 3
 
+FIG3_SWEEPS = ((None, (None,)),)
+
 
 def convergence_episode(tcr: np.ndarray, n_tasks: int, z: float = 4.0) -> float:
     """Episodes until the training TCR settles, by ``paper_repro.aif_llm.convergence_step``'s
@@ -610,10 +634,10 @@ def convergence_episode(tcr: np.ndarray, n_tasks: int, z: float = 4.0) -> float:
     return episode if episode <= 0.8 * tcr.size else math.nan
 
 
-def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
+def run_fig3(cfg: Fig3Config, runs: dict | None = None) -> pd.DataFrame:
     """Fig. 3 table; attrs["data"]: training curves (method, seed, episode, metrics),
     attrs["final"]: the frozen policies' evaluation episodes (both modes, t_max = 15 s),
-    attrs["budgets"]: ``budgets(cfg)``.
+    attrs["budgets"]: ``budgets(cfg)``. ``runs``: ``_runs`` output to reuse (``run_all``).
 
     Fig. 3 shows the training phase, so the paper's "final" numbers are compared with the
     mean of each method's last ``final_window`` training episodes (mode "train"; ours_std:
@@ -621,15 +645,8 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     both modes.
     """
     params = cfg.env_params()
-    curves = []
-    for method, seed, trained in _trained(cfg):
-        for i, row in enumerate(trained.rows):
-            curves.append(
-                {"method": method, "seed": seed, "episode": i + 1}
-                | {m: row.get(m, math.nan) for m in METRICS}
-            )
-    data = pd.DataFrame(curves)
-    final = _frozen(cfg, None, (None,))
+    runs = _runs(cfg, FIG3_SWEEPS) if runs is None else runs
+    data, final = runs["curve"], runs["final"]
     last = data.groupby(["method", "seed"])["episode"].transform("max")
     window = data[last - data["episode"] < cfg.final_window].assign(mode="train")
     both = pd.concat([window, final], ignore_index=True).assign(setting="final")
@@ -663,9 +680,10 @@ def _setting_mask(data: pd.DataFrame, setting: str) -> pd.Series:
     return t > 0  # every t_max
 
 
-def run_fig4(cfg: Fig4Config) -> pd.DataFrame:
+def run_fig4(cfg: Fig4Config, runs: dict | None = None) -> pd.DataFrame:
     """t_max sweep (attrs["data"]: method, seed, mode, t_max_s, metrics, per eval episode)."""
-    data = _frozen(cfg, "t_max_s", cfg.t_max_values)
+    runs = _runs(cfg, (("t_max_s", cfg.t_max_values),)) if runs is None else runs
+    data = runs["t_max_s"]
 
     def values_of(r, mode):
         sub = data[_setting_mask(data, r.setting) & (data["mode"] == mode)]
@@ -676,9 +694,10 @@ def run_fig4(cfg: Fig4Config) -> pd.DataFrame:
     return _claims("fig4", data, values_of, EVAL_MODES)
 
 
-def run_fig5(cfg: Fig5Config) -> pd.DataFrame:
+def run_fig5(cfg: Fig5Config, runs: dict | None = None) -> pd.DataFrame:
     """Load sweep (attrs["data"]: method, seed, mode, n_tasks, load, metrics, per episode)."""
-    data = _frozen(cfg, "n_tasks", cfg.n_tasks_values)
+    runs = _runs(cfg, (("n_tasks", cfg.n_tasks_values),)) if runs is None else runs
+    data = runs["n_tasks"].copy()
     data["load"] = data["n_tasks"] / cfg.env_params().n_ref_tasks
 
     def values_of(r, mode):
@@ -827,20 +846,33 @@ def _train_with(method: str, n_episodes: int, tuned: tuple, seed: int) -> Traine
 # --------------------------------------------------------------------------- stored runs
 
 
-def run_all(overrides: dict, out: str | Path, quick: bool = False) -> dict[str, Path]:
-    """Figs. 3–5 from one set of trained policies (``train_method`` is cached), each written
-    by ``common.write_artifact`` to ``out``, plus ``he2024-budgets.csv`` and
-    ``he2024-summary.md`` (``summary``). ``overrides``: ``TrainConfig`` fields (a TOML file's)."""
+def run_all(overrides: dict, out: str | Path, quick: bool = False, jobs: int = 1) -> dict:
+    """Figs. 3–5 from one training of every (method, seed) (``_runs`` on ``jobs``
+    processes), each written by ``common.write_artifact`` to ``out``, plus
+    ``he2024-budgets.csv`` and ``he2024-summary.md`` (``summary``). ``overrides``: config
+    fields (a TOML file's); each figure takes the fields it has."""
     out = Path(out)
+    arts = (FIG3, FIG4, FIG5)
+    known = {f for art in arts for f in art.full.__dataclass_fields__}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"{', '.join(unknown)}: not a field of any He et al. figure config")
+    cfgs = [
+        with_overrides(
+            art.quick if quick else art.full,
+            **{k: v for k, v in overrides.items() if k in art.full.__dataclass_fields__},
+        )
+        for art in arts
+    ]
+    sweeps = (*FIG3_SWEEPS, ("t_max_s", cfgs[1].t_max_values), ("n_tasks", cfgs[2].n_tasks_values))
+    start = time.perf_counter()
+    runs = _runs(cfgs[0], sweeps, jobs)
+    wall = time.perf_counter() - start
     paths = {}
-    for art in (FIG3, FIG4, FIG5):
-        cfg = with_overrides(art.quick if quick else art.full, **overrides)
-        start = time.perf_counter()
-        frame = art.run(cfg)
-        paths |= {
-            f"{art.name}.{k}": v
-            for k, v in write_artifact(art, frame, cfg, out, time.perf_counter() - start).items()
-        }
+    for art, cfg in zip(arts, cfgs, strict=True):
+        frame = art.run(cfg, runs)
+        written = write_artifact(art, frame, cfg, out, wall, note=f"jobs = {jobs}")
+        paths |= {f"{art.name}.{k}": v for k, v in written.items()}
         if art is FIG3:
             paths["budgets"] = results.write_csv(out / "he2024-budgets.csv", frame.attrs["budgets"])
     paths["summary"] = results.write_text_atomic(out / "he2024-summary.md", summary(out))
@@ -954,6 +986,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="Figs. 3–5 from one training of every method")
     r.add_argument("--config", help="TOML of TrainConfig fields")
     r.add_argument("--quick", action="store_true")
+    r.add_argument("--jobs", type=int, default=1, help="parallel (method, seed) processes")
     r.add_argument("--out", required=True)
     t = sub.add_parser("tune", help="the equal-budget tuning trials (TUNING_GRID)")
     t.add_argument("--out", required=True, help="CSV path")
@@ -964,7 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "run":
         overrides = load_overrides(args.config) if args.config else {}
-        for path in run_all(overrides, args.out, args.quick).values():
+        for path in run_all(overrides, args.out, args.quick, args.jobs).values():
             print(path)
     elif args.cmd == "tune":
         frame = tune(n_episodes=args.episodes, methods=tuple(args.methods.split(",")))
