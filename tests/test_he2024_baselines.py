@@ -62,22 +62,33 @@ def test_episode_utility_is_eq9_of_the_episode():
     assert float(m["utility"]) == pytest.approx(1.0 / lat + pas, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_gp_nfsp_improves_over_random_on_a_tiny_config():
-    """40 training episodes of 20 requests: the average policy Π (greedy) completes more
-    tasks than uniform random on the same 8 evaluation episodes (random loses ≈ ⅓ of its
-    tasks to out-of-memory allocations alone)."""
+    """80 training episodes of 20 requests (η = ½): the average policy Π, sampled as NFSP
+    plays it, loses fewer requests to out-of-memory allocations than uniform random (which
+    picks memory ⅓ · 2 GB < 1 GB in ⅓ of its actions) and completes more on the same 16
+    evaluation episodes (320 decisions; binomial std of a rate ≤ 0.03). Measured once:
+    Π's out-of-memory rate ≈ 0.19 in the last training episodes."""
     torch = pytest.importorskip("torch")
     from aifedge.baselines import nfsp
     from aifedge.paper_repro import he2024 as repro
 
     torch.set_num_threads(1)
     params = he2024.make_params(n_tasks=20, n_ref_tasks=20)
-    cfg = nfsp.NfspConfig(steps=800, anticipatory=0.5, hidden_sizes=(64, 64))
+    cfg = nfsp.NfspConfig(steps=1600, anticipatory=0.5, lr=1e-3, hidden_sizes=(64, 64))
     policy, rows = nfsp.train(params, cfg, seed=0)
-    assert len(rows) == 40 and {r["player"] for r in rows} == {"br", "avg"}
+    assert len(rows) == 80 and {r["player"] for r in rows} == {"br", "avg"}
     key = jax.random.PRNGKey(9)
-    ours = repro.evaluate(repro._torch_act(policy, greedy=True), params, 8, key)
-    rand = repro.evaluate(HE2024_HEURISTICS["random"], params, 8, key)
-    assert np.mean([r["tcr"] for r in ours]) > np.mean([r["tcr"] for r in rand]) + 0.1
+    ours = repro.evaluate(repro._torch_act(policy, greedy=False), params, 16, key)
+    rand = repro.evaluate(HE2024_HEURISTICS["random"], params, 16, key)
+
+    def mean(rows, metric):
+        return np.mean([r[metric] for r in rows])
+
+    assert mean(ours, "oom_rate") < mean(rand, "oom_rate") - 0.08
+    assert mean(ours, "tcr") > mean(rand, "tcr")
     probs = policy.probs(np.zeros((3, he2024.obs_dim(params)), np.float32))
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(
+        policy.act(np.zeros((3, he2024.obs_dim(params)))), probs.argmax(-1)
+    )
