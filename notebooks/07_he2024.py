@@ -43,7 +43,7 @@ if TOY:
         buffer_size=4096,
     )
     cfg = repro.Fig3Config(
-        methods=("aif-rg", "random"),
+        methods=("aif-rg", "he-greedy", "random"),
         final_window=1,
         seeds=1,
         n_episodes=2,
