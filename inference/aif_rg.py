@@ -344,7 +344,7 @@ def plan(
     t_max_s,
     cfg: AifRgConfig,
     params: he2024.EnvParams,
-    greedy: bool = False,
+    greedy: bool | jax.Array = False,
 ) -> jax.Array:
     """One decision (Algorithm 1 l. 5–15): CEM over q(π); returns a flat action index,
     sampled from q at h = 0, or, when ``greedy``, its per-part mode with the candidates
@@ -371,14 +371,14 @@ def plan(
         return new_q, None
 
     k_iter, k_act = jax.random.split(key)
-    if greedy:  # deterministic: the same candidates for the same observation
-        k_iter = jax.random.PRNGKey(0)
+    # greedy: the same candidates for the same observation (a bool or a traced bool)
+    k_iter = jnp.where(greedy, jax.random.PRNGKey(0), k_iter)
     q, _ = jax.lax.scan(iteration, q0, jax.random.split(k_iter, cfg.n_iters))
     keys = jax.random.split(k_act, len(q))
-    if greedy:
-        first = [jnp.argmax(p[0]) for p in q]
-    else:
-        first = [jax.random.categorical(k, jnp.log(p[0])) for k, p in zip(keys, q, strict=True)]
+    first = [
+        jnp.where(greedy, jnp.argmax(p[0]), jax.random.categorical(k, jnp.log(p[0])))
+        for k, p in zip(keys, q, strict=True)
+    ]
     return jnp.asarray(he2024.encode_action(*first, params), jnp.int32)
 
 

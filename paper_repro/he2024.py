@@ -86,8 +86,10 @@ COLORS = {
     "random": "tab:gray",
 }
 
-# An act function: (key, obs, params) -> flat action index, JAX-traceable.
-Act = Callable[[jax.Array, he2024.Obs, he2024.EnvParams], jax.Array]
+# An act function: (key, obs, params, theta) -> flat action index, JAX-traceable; ``theta``
+# is a traced argument (network weights, the greedy flag), so one compilation serves every
+# seed and mode of a method. Static (hashable) act objects below.
+Act = Callable[[jax.Array, he2024.Obs, he2024.EnvParams, object], jax.Array]
 
 
 # --------------------------------------------------------------------------- paper numbers
@@ -324,43 +326,64 @@ def _learner_cfg(method: str, steps: int, tuned: tuple | None = None):
 
 
 class Trained(NamedTuple):
-    """A trained method: per-training-episode metric rows and one act function per mode."""
+    """A trained method: per-training-episode metric rows and, per evaluation mode, an act
+    function with its traced argument ``(act, theta)``."""
 
     rows: list[dict]
-    acts: dict[str, Act]
+    acts: dict[str, tuple[Act, object]]
 
 
-def _torch_act(policy, greedy: bool) -> Act:
-    """``policy`` (``act``/``probs`` on (B, D) batches) as a JAX act function on
-    ``agent_obs``; sampling draws by inverse CDF from a uniform of the act key."""
-    n_act = policy.n_actions
+@dataclass(frozen=True)
+class _Rule:
+    """A ``(key, obs, params) -> action`` rule as an ``Act`` (ignores ``theta``)."""
 
-    def host(flat, u):
+    fn: Callable
+
+    def __call__(self, key, obs, params, theta):
+        del theta
+        return self.fn(key, obs, params)
+
+
+@dataclass(frozen=True, eq=False)
+class _TorchAct:
+    """A torch policy (``act``/``probs`` on (B, D) batches) as an ``Act`` on ``agent_obs``
+    through ``jax.pure_callback``; ``theta`` = the greedy flag. Sampling draws by inverse
+    CDF from a uniform of the act key."""
+
+    policy: object
+
+    def _host(self, flat, u, greedy):
         flat = np.asarray(flat, np.float32)
         batch = flat.reshape(-1, flat.shape[-1])
-        if greedy:
-            out = policy.act(batch)
+        if np.all(greedy):
+            out = self.policy.act(batch)
         else:
-            cdf = np.cumsum(policy.probs(batch), axis=-1)
-            u = np.asarray(u, np.float64).reshape(-1, 1) * cdf[:, -1:]
-            out = np.minimum((cdf < u).sum(-1), n_act - 1)
+            cdf = np.cumsum(self.policy.probs(batch), axis=-1)
+            u = np.broadcast_to(np.asarray(u, np.float64).reshape(-1, 1), (len(batch), 1))
+            out = np.minimum((cdf < u * cdf[:, -1:]).sum(-1), self.policy.n_actions - 1)
         return np.asarray(out, np.int32).reshape(flat.shape[:-1])
 
-    def act(key, obs, params):
+    def __call__(self, key, obs, params, theta):
         flat = agent_obs(obs, params)
         u = jax.random.uniform(key)
         shape = jax.ShapeDtypeStruct(flat.shape[:-1], jnp.int32)
-        return jax.pure_callback(host, shape, flat, u, vmap_method="expand_dims")
-
-    return act
+        return jax.pure_callback(self._host, shape, flat, u, theta, vmap_method="expand_dims")
 
 
-def _aif_rg_act(state: aif_rg.AgentState, agent: aif_rg.AifRgConfig, greedy: bool) -> Act:
-    def act(key, obs, params):
+@dataclass(frozen=True)
+class _AifRgAct:
+    """``aif_rg.plan`` as an ``Act``; ``theta`` = (ensemble parameters, greedy flag)."""
+
+    agent: aif_rg.AifRgConfig
+
+    def __call__(self, key, obs, params, theta):
+        model, greedy = theta
         flat = he2024.flatten_obs(obs, params)
-        return aif_rg.plan(key, state.model, flat, obs.t_max_s, agent, params, greedy)
+        return aif_rg.plan(key, model, flat, obs.t_max_s, self.agent, params, greedy)
 
-    return act
+
+def _modes(act: Act, theta_of: Callable[[bool], object]) -> dict[str, tuple[Act, object]]:
+    return {mode: (act, theta_of(mode == "greedy")) for mode in EVAL_MODES}
 
 
 @cache
@@ -374,20 +397,20 @@ def train_method(
     params = he2024.make_params(**dict(env))
     steps = n_episodes * params.n_tasks
     if method in REFERENCE:
-        rule = HE2024_HEURISTICS[method]
-        acts = {mode: rule for mode in EVAL_MODES}
-        return Trained(evaluate(rule, params, n_episodes, _seed_key(seed, 2)), acts)
+        rule = _Rule(HE2024_HEURISTICS[method])
+        rows = evaluate(rule, params, n_episodes, _seed_key(seed, 2))
+        return Trained(rows, _modes(rule, lambda greedy: None))
     if method == "aif-rg":
         agent = _agent_cfg(agent, TUNED["aif-rg"])
         state, rows = aif_rg.train(_seed_key(seed, 1), agent, params, n_episodes)
-        return Trained(rows, {m: _aif_rg_act(state, agent, m == "greedy") for m in EVAL_MODES})
+        return Trained(rows, _modes(_AifRgAct(agent), lambda g: (state.model, jnp.bool_(g))))
     if method == "gp-nfsp":
         from aifedge.baselines import nfsp
 
         policy, rows = nfsp.train(params, _learner_cfg(method, steps), seed)
     else:
         policy, rows = _train_drl(method, params, _learner_cfg(method, steps), seed)
-    return Trained(rows, {m: _torch_act(policy, m == "greedy") for m in EVAL_MODES})
+    return Trained(rows, _modes(_TorchAct(policy), jnp.bool_))
 
 
 def _train_drl(algo: str, params: he2024.EnvParams, rl_cfg, seed: int):
@@ -423,18 +446,23 @@ def _episode_metrics(steps: list) -> dict[str, float]:
 
 
 @jax.jit(static_argnames=("act", "params"))
-def _episodes(keys, t_max_s, act, params):
+def _episodes(keys, t_max_s, theta, act, params):
     params = params._replace(t_max_s=t_max_s)  # traced: one compilation for every t_max
-    infos = jax.vmap(lambda k: he2024.rollout(k, act, params)[3])(keys)
+
+    def policy(key, obs, p):
+        return act(key, obs, p, theta)
+
+    infos = jax.vmap(lambda k: he2024.rollout(k, policy, params)[3])(keys)
     return he2024.episode_metrics(infos)
 
 
-def evaluate(act: Act, params: he2024.EnvParams, n: int, key: jax.Array) -> list[dict]:
+def evaluate(act: Act, params: he2024.EnvParams, n: int, key: jax.Array, theta=None) -> list[dict]:
     """``n`` frozen episodes (keys ``split(key, n)``, ``he2024.rollout``); one
     ``he2024.episode_metrics`` row per episode. The same key gives every policy the same
     episodes."""
     canonical = params._replace(t_max_s=he2024.EnvParams().t_max_s)
-    out = _episodes(jax.random.split(key, n), jnp.float32(params.t_max_s), act, canonical)
+    keys, t_max = jax.random.split(key, n), jnp.float32(params.t_max_s)
+    out = _episodes(keys, t_max, theta, act, canonical)
     out = {k: np.asarray(v) for k, v in out.items()}
     return [{k: float(v[i]) for k, v in out.items()} for i in range(n)]
 
@@ -458,7 +486,8 @@ def method_seed_run(method: str, seed: int, cfg: TrainConfig, sweeps: tuple) -> 
             params = cfg.env_params(**({} if key is None else {key: v}))
             for mode in EVAL_MODES:
                 ep_key = _seed_key(seed + 1_000, 3)
-                for row in evaluate(trained.acts[mode], params, cfg.eval_episodes, ep_key):
+                act, theta = trained.acts[mode]
+                for row in evaluate(act, params, cfg.eval_episodes, ep_key, theta):
                     rows.append(
                         {"method": method, "seed": seed, "mode": mode}
                         | ({} if key is None else {key: v})
@@ -814,7 +843,8 @@ def tune(n_episodes: int = 30, eval_episodes: int = 10, seed: int = 100, methods
             tuned = tuple(sorted(setting.items()))
             trained = _train_with(method, n_episodes, tuned, seed)
             key = _seed_key(seed + 1_000, 3)
-            evals = evaluate(trained.acts["greedy"], params, eval_episodes, key)
+            act, theta = trained.acts["greedy"]
+            evals = evaluate(act, params, eval_episodes, key, theta)
             score = [e["sum_reward"] for e in evals]
             rows.append(
                 dict(

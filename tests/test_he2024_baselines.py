@@ -79,8 +79,8 @@ def test_gp_nfsp_improves_over_random_on_a_tiny_config():
     policy, rows = nfsp.train(params, cfg, seed=0)
     assert len(rows) == 80 and {r["player"] for r in rows} == {"br", "avg"}
     key = jax.random.PRNGKey(9)
-    ours = repro.evaluate(repro._torch_act(policy, greedy=False), params, 16, key)
-    rand = repro.evaluate(HE2024_HEURISTICS["random"], params, 16, key)
+    ours = repro.evaluate(repro._TorchAct(policy), params, 16, key, theta=jax.numpy.bool_(False))
+    rand = repro.evaluate(repro._Rule(HE2024_HEURISTICS["random"]), params, 16, key)
 
     def mean(rows, metric):
         return np.mean([r[metric] for r in rows])

@@ -152,13 +152,15 @@ def test_drl_baseline_runs_through_tianshou():
 # --------------------------------------------------------------------------- protocol
 
 
-def _actions(act, keys):
-    """Actions of ``act`` on 64 fixed observations (one per reset key), act keys ``keys``."""
+def _actions(act_theta, keys):
+    """Actions of ``(act, theta)`` on 64 fixed observations (one per reset key), act keys
+    ``keys``."""
+    act, theta = act_theta
     params = repro.he2024.make_params()
     obs, _ = jax.vmap(repro.he2024.reset, in_axes=(0, None))(
         jax.random.split(jax.random.PRNGKey(3), 64), params
     )
-    return np.asarray(jax.vmap(act, in_axes=(0, 0, None))(keys, obs, params))
+    return np.asarray(jax.vmap(lambda k, o: act(k, o, params, theta))(keys, obs))
 
 
 @pytest.mark.slow
@@ -191,8 +193,8 @@ def test_all_methods_face_the_same_episodes():
 
     rule, rand = repro.HE2024_HEURISTICS["he-greedy"], repro.HE2024_HEURISTICS["random"]
     assert all(np.array_equal(a, b) for a, b in zip(requests(rule), requests(rand), strict=True))
-    rows_a = repro.evaluate(rule, params, 3, key)
-    rows_b = repro.evaluate(rule, params, 3, key)
+    rows_a = repro.evaluate(repro._Rule(rule), params, 3, key)
+    rows_b = repro.evaluate(repro._Rule(rule), params, 3, key)
     assert rows_a == rows_b
 
 
