@@ -25,10 +25,10 @@ fills) lasts at most ``edge_queue_s / step_ms`` = 20 steps, 1/(1 − γ) = 10 st
 and with |r| ≤ 1 it bounds |Q| ≤ 10 = the standard C51/Rainbow support [−10, 10];
 ``n_envs`` = 4 training envs. The He et al. runs re-derive γ (and SAC's target entropy, PPO's
 entropy coefficient, Rainbow's rate) for their env by an equal tuning budget per method
-(``paper_repro.he2024.TUNING_GRID`` / ``TUNED``). Algorithm-specific values come from each algorithm's reference
-implementation, cited on the config classes. Tianshou collects data with its networks in
-eval mode, which switches Rainbow's noisy layers off during collection, so Rainbow also uses
-DQN's ε-greedy schedule.
+(``paper_repro.he2024.TUNING_GRID`` / ``TUNED``). Algorithm-specific values come from each
+algorithm's reference implementation, cited on the config classes. Tianshou collects data
+with its networks in eval mode, which switches Rainbow's noisy layers off during collection,
+so Rainbow also uses DQN's ε-greedy schedule.
 
 Randomness: Tianshou samples replay batches and ε-greedy actions from NumPy's and torch's
 global generators; ``train`` seeds both from ``seed`` and restores their previous state on
