@@ -200,4 +200,5 @@ def test_repro_config_file(tmp_path, capsys):
     shipped = Path(__file__).parents[1] / "paper_repro" / "configs" / "he2024_medium.toml"
     cfg = with_overrides(he2024.FIG3.full, **load_overrides(shipped))
     assert (cfg.seeds, cfg.n_episodes, cfg.final_window) == (3, 100, 20)
+    assert with_overrides(he2024.FIG4.full, **load_overrides(shipped)).t_max_values[-1] == 15.0
     assert cfg.agent == he2024.FIG3.full.agent
