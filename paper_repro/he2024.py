@@ -835,7 +835,8 @@ def tune(n_episodes: int = 30, eval_episodes: int = 10, seed: int = 100, methods
     """Every ``TUNING_GRID`` setting trained once (seed ``seed``, not a final-run seed) for
     ``n_episodes`` episodes and scored by its greedy frozen sum reward (Eq. 14) on
     ``eval_episodes`` validation episodes (keys of seed ``seed + 1000``, not the final
-    runs'). Returns one row per trial; ``chosen`` marks each method's best."""
+    runs'). Returns one row per trial; ``chosen`` marks each method's best (ties: the
+    first in grid order, whose first entry is the pre-tuning default)."""
     params = he2024.make_params()
     rows = []
     for method in methods:
@@ -859,8 +860,8 @@ def tune(n_episodes: int = 30, eval_episodes: int = 10, seed: int = 100, methods
                 )
             )
     frame = pd.DataFrame(rows)
-    best = frame.groupby("method")["score_sum_reward"].transform("max")
-    frame["chosen"] = frame["score_sum_reward"] == best
+    best = frame.groupby("method", sort=False)["score_sum_reward"].idxmax()
+    frame["chosen"] = frame.index.isin(best)  # ties: the first in grid order (defaults first)
     return frame
 
 
