@@ -186,11 +186,11 @@ def paper_values() -> pd.DataFrame:
 # --------------------------------------------------------------------------- configs
 
 TUNED: dict[str, tuple] = {
-    "aif-rg": (),
-    "gp-nfsp": (),
-    "rainbow": (),
-    "ppo": (),
-    "sac": (),
+    "aif-rg": (("horizon", 3), ("info_weight", 1.0)),
+    "gp-nfsp": (("anticipatory", 0.1), ("gamma", 0.9)),
+    "rainbow": (("gamma", 0.99), ("lr", 3e-4)),
+    "ppo": (("ent_coef", 0.01), ("gamma", 0.9)),
+    "sac": (("gamma", 0.9), ("target_entropy_ratio", 0.98)),
 }
 """Per-method settings chosen by ``tune`` (equal budget, fixed before the final runs;
 every trial in ``paper_repro/results/he2024/tuning.csv``), as (field, value) pairs."""
