@@ -186,7 +186,7 @@ def paper_values() -> pd.DataFrame:
 # --------------------------------------------------------------------------- configs
 
 TUNED: dict[str, tuple] = {
-    "aif-rg": (("horizon", 3), ("info_weight", 1.0)),
+    "aif-rg": (("horizon", 3), ("info_weight", 0.1)),
     "gp-nfsp": (("anticipatory", 0.1), ("gamma", 0.9)),
     "rainbow": (("gamma", 0.99), ("lr", 3e-4)),
     "ppo": (("ent_coef", 0.01), ("gamma", 0.9)),
