@@ -977,20 +977,7 @@ def summary(results_dir: str | Path) -> str:
                 )
             ]
         )
-    table = pd.concat(claims)[
-        [
-            "figure",
-            "metric",
-            "method",
-            "mode",
-            "setting",
-            "relation",
-            "paper",
-            "ours",
-            "ours_std",
-            "reproduced?",
-        ]
-    ]
+    table = pd.concat(claims)[[c for c in COLUMNS if c not in ("tol", "source")]]
     lines += ["", "Claims (greedy evaluation; all rows in the CSVs):", "", to_markdown(table)]
     budgets_ = pd.read_csv(d / "he2024-budgets.csv")
     lines += ["Budgets (env steps equal for every learned method):", "", to_markdown(budgets_)]
