@@ -241,6 +241,7 @@ def cmd_bench(args) -> None:
     }
     for row in rows:
         extra = f"  {row['steps_per_s']:.3g} steps/s" if "steps_per_s" in row else ""
+        extra += f"  speed-up {row['speedup']:.2f}×" if "speedup" in row else ""
         print(f"{row['name']:<24} median {row['median_s'] * 1e3:9.3f} ms{extra}")
     if args.json:
         results.write_json(args.json, payload)

@@ -30,6 +30,10 @@ from aifedge.config import ConfigError
 STDERR = Console(stderr=True)
 MAX_RETRIES = 3
 """Ray re-runs a job up to this many times when its worker process or node dies."""
+AUTH_HINT = (
+    "; if the cluster uses token authentication (Ray's default when its head found a "
+    "token), set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token) here"
+)
 WORKER_ENV = ("JAX_PLATFORMS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MPLBACKEND")
 """Environment variables of the driver that Ray workers get too (when set)."""
 
@@ -145,7 +149,8 @@ class RayExecutor:
         try:
             ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
-            raise ConfigError(f"--ray: cannot connect to {address!r}: {err}") from None
+            hint = "" if os.environ.get("RAY_AUTH_MODE") else AUTH_HINT
+            raise ConfigError(f"--ray: cannot connect to {address!r}: {err}{hint}") from None
         self._task = ray.remote(_call).options(num_cpus=1, max_retries=MAX_RETRIES)
 
     @property

@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, str] = {
     "gpd": "aifedge.inference.evt:bench_gpd",
     "meta": "aifedge.inference.meta:bench_meta",
     "cycle": "aifedge.inference.cycle:bench_cycle",
+    "sweep": "aifedge.sweep:bench_sweep",
 }
 """Benchmark name -> ``"module:function"``; each takes ``repeats=`` and returns JSON rows."""
 

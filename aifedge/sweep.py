@@ -25,6 +25,7 @@ import functools
 import itertools
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,16 @@ def summary(episodes: pd.DataFrame, cfg: SweepConfig) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Welch p of ``a`` vs ``b``; NaN where undefined (fewer than 2 values in a group, or
+    both groups constant, e.g. QoS 1.0 in every episode)."""
+    if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return np.nan
+    with warnings.catch_warnings():  # scipy warns of precision loss for near-constant data
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return welch_test(a, b)[1]
+
+
 def claim_table(episodes: pd.DataFrame, cfg: SweepConfig, claim: Claim) -> pd.DataFrame:
     """Per grid cell: both means, ``diff`` = mean A − mean B, ``holds`` (sign of the
     difference agrees with the claim), Welch t-test p on the per-episode values."""
@@ -218,7 +229,7 @@ def claim_table(episodes: pd.DataFrame, cfg: SweepConfig, claim: Claim) -> pd.Da
         a = cell.loc[cell.policy == claim.a, claim.metric].dropna()
         b = cell.loc[cell.policy == claim.b, claim.metric].dropna()
         diff = float(a.mean() - b.mean())
-        _, p = welch_test(a, b) if len(a) > 1 and len(b) > 1 else (np.nan, np.nan)
+        p = _welch_p(a.to_numpy(), b.to_numpy())
         point = point if isinstance(point, tuple) else (point,)
         rows.append(
             {
@@ -343,3 +354,58 @@ def sweep(cfg: SweepConfig, out: str | Path) -> list[Path]:
     ex = executor.current()
     meta = {"backend": ex.name, "wall_s": time.perf_counter() - start}
     return write(out, cfg, episodes, meta)
+
+
+BENCH = SweepConfig(
+    env="aif-llm",
+    policies=("random", "greedy"),
+    grid=(("spike_prob", (0.02, 0.05, 0.1, 0.2)),),
+    seeds=3,
+    episodes=50,
+)
+"""``aifedge bench sweep``'s fixed toy sweep: 4 grid points × 2 policies × 3 seeds = 24 jobs."""
+
+
+def bench_sweep(repeats: int = 1, workers: int = 2) -> list[dict]:
+    """Wall time of ``BENCH`` serially and on a local Ray with ``workers`` CPUs, in one run;
+    ``speedup`` = serial median / Ray median, ``identical``: both gave the same frame.
+    ``ray.init`` is timed apart (``ray_start_s``); the first Ray sweep includes starting
+    the worker processes and their imports. Records the 1-min load average before/after.
+    At most 3 timed runs each (``repeats`` is capped: one toy sweep takes about a minute)."""
+    import os
+
+    repeats = min(repeats, 3)
+
+    def timed_runs() -> tuple[list[float], pd.DataFrame]:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            frame = run(BENCH)
+            times.append(time.perf_counter() - start)
+        return times, frame
+
+    load_before = os.getloadavg()[0]
+    with executor.using(executor.SerialExecutor()):
+        t_serial, serial = timed_runs()
+    start = time.perf_counter()
+    with executor.using(executor.RayExecutor(None, workers)):
+        ray_start = time.perf_counter() - start
+        t_ray, on_ray = timed_runs()
+    jobs = len(BENCH.points()) * len(BENCH.policies) * BENCH.seeds
+    common = {
+        "n_repeats": repeats,
+        "jobs": jobs,
+        "load_avg_1min": [load_before, os.getloadavg()[0]],
+    }
+    serial_row = {"name": "sweep_serial", "median_s": float(np.median(t_serial)), **common}
+    ray_row = {
+        "name": f"sweep_ray_{workers}_workers",
+        "median_s": float(np.median(t_ray)),
+        "ray_start_s": ray_start,
+        **common,
+    }
+    ray_row["speedup"] = serial_row["median_s"] / ray_row["median_s"]
+    ray_row["identical"] = bool(serial.equals(on_ray))
+    for row, times in ((serial_row, t_serial), (ray_row, t_ray)):
+        row["p95_s"] = float(np.percentile(times, 95))
+    return [serial_row, ray_row]

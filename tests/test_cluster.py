@@ -6,6 +6,7 @@ own temp dir, no dashboard) and stopped at the end of the session.
 """
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -50,7 +51,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ray_head():
     """``HOST:PORT`` of a Ray head started for this session (2 CPUs); stopped after."""
-    pytest.importorskip("ray")  # the [cluster] extra (make test installs it)
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths are long
     log = open(Path(temp) / "head.log", "w")  # closed at teardown
@@ -67,6 +67,13 @@ def ray_head():
         "--object-store-memory=100000000",
         f"--temp-dir={temp}",
     ]
+    # Token authentication with a token of this session, given to the head and (through
+    # the environment, as a user would) to the driver before Ray is first imported (Ray
+    # reads it once); ~/.ray is not consulted.
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)
+    pytest.importorskip("ray")  # the [cluster] extra (make test installs it)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, start_new_session=True)
     try:
@@ -89,6 +96,11 @@ def ray_head():
             proc.wait()
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +213,6 @@ def test_sweep_bad_claim_is_one_line_exit_2(claim, needle, tmp_path, capsys):
 
 
 def test_unreachable_ray_address_is_one_line_exit_2(tmp_path, capsys):
-    pytest.importorskip("ray")
     out = tmp_path / "out"
     bad = f"127.0.0.1:{_free_port()}"  # nothing listens there
     start = time.monotonic()
