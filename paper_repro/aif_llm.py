@@ -13,7 +13,8 @@ Gymnasium wrapper of the same env for ``train_steps`` env steps (equal for all) 
 configs in ``aifedge.baselines.rl``; checkpoints are kept under ``checkpoints`` and
 reused when the same algorithm, seed, budget and env parameters ask for them again.
 Within one process the trained networks, the AIF agents and their evaluation episodes
-are built once per config and shared by the tables (``repro all``).
+are built once per config and shared by the tables (``repro all``); they are executor
+jobs (``aifedge.executor``), run in parallel on Ray with ``--ray``.
 """
 
 import dataclasses
