@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import socket
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,10 @@ class RayExecutor:
         if address is None:
             options.update(num_cpus=num_cpus, include_dashboard=False)
         try:
-            ray.init(address=address, **options)
+            with warnings.catch_warnings():  # a local Ray forks its processes from here;
+                # they exec Ray's binaries at once, so JAX's threads are not inherited
+                warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+                ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
             hint = "" if os.environ.get("RAY_AUTH_MODE") else AUTH_HINT
             raise ConfigError(f"--ray: cannot connect to {address!r}: {err}{hint}") from None
