@@ -11,11 +11,9 @@ import time
 from pathlib import Path
 
 from aifedge.config import ConfigError, load_overrides, sync_dispatch
+from aifedge.registry import ABLATIONS, ADVISORS, RL_ALGOS, check_ablate
 
 DEMO_POLICIES = ("random", "round-robin", "edge", "cloud", "greedy")
-RL_ALGOS = ("sac", "ppo", "dqn", "a2c", "rainbow")  # aifedge.baselines.rl.ALGOS (needs torch)
-ABLATIONS = ("prior", "semantic", "meta-lambda")
-ADVISORS = ("template", "smollm", "http")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,17 +71,6 @@ def _print_table(summary, title: str) -> None:
     Console().print(table)
 
 
-def _parse_ablate(text: str | None) -> tuple[str, ...]:
-    parts = tuple(p.strip() for p in (text or "").split(",") if p.strip())
-    bad = [p for p in parts if p not in ABLATIONS]
-    if bad:
-        raise ConfigError(
-            f"--ablate: unknown component {bad[0]!r}; choose any of "
-            f"{', '.join(ABLATIONS)} (comma-separated)"
-        )
-    return parts
-
-
 def _special_policy(name: str, args, params, ablate: tuple[str, ...]):
     """A ``Policy`` the registry cannot build from a name alone, else None."""
     checkpoint = getattr(args, "checkpoint", None)
@@ -128,11 +115,10 @@ def _run_policies(args, policies) -> None:
     import pandas as pd
 
     from aifedge import results
-    from aifedge.registry import policy_names
-    from aifedge.simulate import simulate, summarise
+    from aifedge.simulate import policy_names, simulate, summarise
 
     params = _env_params(args)
-    ablate = _parse_ablate(getattr(args, "ablate", None))
+    ablate = check_ablate(getattr(args, "ablate", None))
     for name in policies:  # validate every name before running anything
         if name not in (*policy_names(args.env), *RL_ALGOS):
             raise ConfigError(
@@ -148,7 +134,7 @@ def _run_policies(args, policies) -> None:
     start = time.perf_counter()
     advisor_stats = None
     if advisor != "template":
-        from aifedge.inference.aif_llm_agent import run_advised
+        from aifedge.inference.aif_llm_advised import run_advised
 
         frame, advisor_stats = run_advised(
             params,
@@ -212,7 +198,8 @@ def _run_policies(args, policies) -> None:
 
 def cmd_list(args) -> None:
     from aifedge.environments import ENVS
-    from aifedge.registry import ARTIFACTS, BENCHMARKS, policy_names
+    from aifedge.registry import ARTIFACTS, BENCHMARKS
+    from aifedge.simulate import policy_names
 
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
@@ -339,7 +326,7 @@ def cmd_logs(args) -> None:
     from aifedge.baselines import HEURISTICS
     from aifedge.llm_bridge.logs import make_logs, save_logs
     from aifedge.llm_bridge.prior import KeywordPrior
-    from aifedge.registry import policy_names
+    from aifedge.simulate import policy_names
 
     params = _env_params(args)
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())

@@ -73,6 +73,7 @@ from tianshou.utils.torch_utils import policy_within_training_step, torch_train_
 
 from aifedge import results
 from aifedge.config import ConfigError, check_fields
+from aifedge.registry import RL_ALGOS
 
 QUICK_STEPS = 20_000
 """Training env steps per algorithm of ``--quick`` runs (200 episodes of 100 steps)."""
@@ -221,16 +222,11 @@ class A2CConfig(_Common):
     max_grad_norm: float = 0.5
 
 
-CONFIGS: dict[str, type] = {
-    "sac": SACConfig,
-    "ppo": PPOConfig,
-    "dqn": DQNConfig,
-    "a2c": A2CConfig,
-    "rainbow": RainbowConfig,
-}
-"""Algorithm name -> its frozen config class (the names ``--algo`` accepts)."""
-
-ALGOS = tuple(CONFIGS)
+ALGOS = RL_ALGOS
+CONFIGS: dict[str, type] = dict(
+    zip(ALGOS, (SACConfig, PPOConfig, DQNConfig, A2CConfig, RainbowConfig), strict=True)
+)
+"""Algorithm name (``registry.RL_ALGOS``) -> its frozen config class."""
 
 
 def _check_algo(algo: str) -> None:

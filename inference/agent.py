@@ -239,7 +239,8 @@ def _check_config(config: AgentConfig, n_factors: int) -> None:
         raise ValueError(f"AgentConfig.prune_factors: indices must lie in 0..{n_factors - 1}")
 
 
-def _segments(sizes) -> tuple[np.ndarray, list[slice]]:
+def segments(sizes) -> tuple[np.ndarray, list[slice]]:
+    """``(offsets, slices)`` of blocks of ``sizes`` laid end to end in one flat vector."""
     offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     return offs, [slice(int(offs[i]), int(offs[i + 1])) for i in range(len(sizes))]
 
@@ -258,8 +259,8 @@ def _pymdp_engine(
     A_deps = [list(d) for d in model.A_dependencies]
     B_deps = [list(d) for d in model.B_dependencies]
     num_obs, num_iter = model.num_obs, _num_iter(model, config)
-    _, fsl = _segments(model.num_states)
-    _, msl = _segments(num_obs)
+    _, fsl = segments(model.num_states)
+    _, msl = segments(num_obs)
 
     def infer_states(prior, obs):
         obs = jnp.asarray(obs, jnp.int32)
@@ -323,8 +324,8 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     costs on a CPU at these sizes.
     """
     ns, no = model.num_states, model.num_obs
-    foffs, fsl = _segments(ns)
-    moffs, msl = _segments(no)
+    foffs, fsl = segments(ns)
+    moffs, msl = segments(no)
     n_tot, m_tot, n_u = int(foffs[-1]), int(moffs[-1]), joint_flat.shape[0]
     horizon = config.policy_len
     pad_idx = np.full((len(ns), max(ns)), n_tot, np.int32)  # factors as padded rows
@@ -448,7 +449,7 @@ def make_agent(
     else:
         infer_states, predict, policy_terms = _pymdp_engine(model, policies, joint_flat, config)
 
-    _, fsl = _segments(model.num_states)
+    _, fsl = segments(model.num_states)
     in_prune = np.zeros(sum(model.num_states), np.float32)
     for f in prune_factors:
         in_prune[fsl[f]] = 1.0
@@ -543,13 +544,13 @@ def _concat(vectors, sizes, what: str) -> jax.Array:
 
 def split_factors(model: GenerativeModel, flat) -> tuple:
     """Per-factor vectors of a flat (..., N) belief (``AgentState.prior``, ``info.qs``)."""
-    _, sl = _segments(model.num_states)
+    _, sl = segments(model.num_states)
     return tuple(flat[..., s] for s in sl)
 
 
 def split_modalities(model: GenerativeModel, flat) -> tuple:
     """Per-modality vectors of a flat (..., M) array such as ``AgentState.C``."""
-    _, sl = _segments(model.num_obs)
+    _, sl = segments(model.num_obs)
     return tuple(flat[..., s] for s in sl)
 
 

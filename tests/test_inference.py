@@ -21,7 +21,7 @@ from aifedge.inference import (
     with_prior,
     with_semantic,
 )
-from aifedge.registry import get_policy
+from aifedge.simulate import get_policy
 
 KEY = jax.random.PRNGKey(0)
 
