@@ -36,7 +36,7 @@ FOLDERS = {
     "paper_repro": "aifedge.paper_repro",
 }
 LAYERS = (
-    ("aifedge", "aifedge.config", "aifedge.results", "aifedge.registry"),
+    ("aifedge", "aifedge.config", "aifedge.results", "aifedge.protocols", "aifedge.registry"),
     ("aifedge.environments",),
     ("aifedge.baselines.heuristics",),
     ("aifedge.generative_models", "aifedge.llm_bridge"),
