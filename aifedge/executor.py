@@ -22,13 +22,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from aifedge import results
 from aifedge.config import ConfigError
+from aifedge.console import progress
 
-STDERR = Console(stderr=True)
 MAX_RETRIES = 3
 """Ray re-runs a job up to this many times when its worker process or node dies."""
 AUTH_HINT = (
@@ -84,18 +81,8 @@ def _call(fn: Callable, kwargs: Mapping, names: tuple[str, ...], *values) -> Any
 
 @contextlib.contextmanager
 def _progress(label: str, total: int) -> Iterator[Callable[[], None]]:
-    """A driver-side bar on stderr when it is a terminal (transient; nothing goes to a log
-    file, so logs get no blank or partial lines); yields ``advance``."""
-    with Progress(
-        TextColumn(f"{label:>12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("jobs"),
-        TimeElapsedColumn(),
-        console=STDERR,
-        transient=True,
-        disable=not STDERR.is_terminal,
-    ) as bar:
+    """The driver's bar (``console.progress``: terminal only); yields ``advance``."""
+    with progress(label, "jobs") as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
 
