@@ -140,7 +140,7 @@ class SweepConfig:
 
 def validate(cfg: SweepConfig) -> None:
     """``ConfigError`` for an unsupported env or policy, or a grid point the env rejects."""
-    from aifedge.registry import policy_names
+    from aifedge.simulate import policy_names
 
     grid_fields(cfg.env)  # checks the env
     allowed = policy_names(cfg.env)
