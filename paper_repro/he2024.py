@@ -58,6 +58,7 @@ from aifedge.baselines.heuristics import HE2024_HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import agent_obs
+from aifedge.executor import map_jobs
 from aifedge.inference import aif_rg
 
 from .common import Artifact, reproduced, to_markdown, with_overrides, write_artifact
@@ -498,19 +499,16 @@ def method_seed_run(method: str, seed: int, cfg: TrainConfig, sweeps: tuple) -> 
     return out
 
 
-def _runs(cfg: TrainConfig, sweeps: tuple, jobs: int = 1) -> dict[str, pd.DataFrame]:
-    """``method_seed_run`` for every method and seed (the training loop), one after the
-    other or on a pool of ``jobs`` processes (spawned: JAX must not be forked); outputs
+def _runs(cfg: TrainConfig, sweeps: tuple) -> dict[str, pd.DataFrame]:
+    """``method_seed_run`` for every method and seed (the training loop), each (method,
+    seed) one job of the current executor (serial, or Ray with ``--ray``); outputs
     concatenated per name."""
-    tasks = [(m, s, cfg, sweeps) for m in cfg.methods for s in range(cfg.seeds)]
-    if jobs > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            outs = list(pool.map(method_seed_run, *zip(*tasks, strict=True)))
-    else:
-        outs = [method_seed_run(*t) for t in tasks]
+    calls = [
+        (f"{m}:{s}", {"method": m, "seed": s, "cfg": cfg, "sweeps": sweeps})
+        for m in cfg.methods
+        for s in range(cfg.seeds)
+    ]
+    outs = map_jobs(method_seed_run, calls, "he2024")
     return {name: pd.DataFrame([r for o in outs for r in o[name]]) for name in outs[0]}
 
 
@@ -878,9 +876,9 @@ def _train_with(method: str, n_episodes: int, tuned: tuple, seed: int) -> Traine
 # --------------------------------------------------------------------------- stored runs
 
 
-def run_all(overrides: dict, out: str | Path, quick: bool = False, jobs: int = 1) -> dict:
-    """Figs. 3–5 from one training of every (method, seed) (``_runs`` on ``jobs``
-    processes), each written by ``common.write_artifact`` to ``out``, plus
+def run_all(overrides: dict, out: str | Path, quick: bool = False) -> dict:
+    """Figs. 3–5 from one training of every (method, seed) (``_runs``, on the current
+    executor), each written by ``common.write_artifact`` to ``out``, plus
     ``he2024-budgets.csv`` and ``he2024-summary.md`` (``summary``). ``overrides``: config
     fields (a TOML file's)."""
     out = Path(out)
@@ -888,12 +886,12 @@ def run_all(overrides: dict, out: str | Path, quick: bool = False, jobs: int = 1
     cfgs = [with_overrides(art.quick if quick else art.full, **overrides) for art in arts]
     sweeps = (*FIG3_SWEEPS, ("t_max_s", cfgs[1].t_max_values), ("n_tasks", cfgs[2].n_tasks_values))
     start = time.perf_counter()
-    runs = _runs(cfgs[0], sweeps, jobs)
+    runs = _runs(cfgs[0], sweeps)
     wall = time.perf_counter() - start
     paths = {}
     for art, cfg in zip(arts, cfgs, strict=True):
         frame = art.run(cfg, runs)
-        written = write_artifact(art, frame, cfg, out, wall, note=f"jobs = {jobs}")
+        written = write_artifact(art, frame, cfg, out, wall)
         paths |= {f"{art.name}.{k}": v for k, v in written.items()}
         if art is FIG3:
             paths["budgets"] = results.write_csv(out / "he2024-budgets.csv", frame.attrs["budgets"])
@@ -985,7 +983,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="Figs. 3–5 from one training of every method")
     r.add_argument("--config", help="TOML of TrainConfig fields")
     r.add_argument("--quick", action="store_true")
-    r.add_argument("--jobs", type=int, default=1, help="parallel (method, seed) processes")
+    r.add_argument("--ray", help="run the (method, seed) jobs on Ray: HOST:PORT, auto, local[:N]")
     r.add_argument("--out", required=True)
     t = sub.add_parser("tune", help="the equal-budget tuning trials (TUNING_GRID)")
     t.add_argument("--out", required=True, help="CSV path")
@@ -996,8 +994,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "run":
         overrides = load_overrides(args.config) if args.config else {}
-        for path in run_all(overrides, args.out, args.quick, args.jobs).values():
-            print(path)
+        from aifedge import executor
+
+        with executor.using(executor.make_executor(args.ray)):
+            for path in run_all(overrides, args.out, args.quick).values():
+                print(path)
     elif args.cmd == "tune":
         frame = tune(n_episodes=args.episodes, methods=tuple(args.methods.split(",")))
         print(results.write_csv(Path(args.out), frame))
