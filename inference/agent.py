@@ -341,7 +341,7 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
     groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
-        b = np.asarray(model.B[f], np.float32)
+        b: np.ndarray = np.asarray(model.B[f], np.float32)
         deps = list(model.B_dependencies[f])
         for ax in range(len(deps), 0, -1):  # drop dependencies B does not vary along
             if len(deps) > 1 and np.array_equal(b, np.broadcast_to(b.take([0], axis=ax), b.shape)):
@@ -461,8 +461,8 @@ def make_agent(
         vfe = jnp.sum(w * log_stable(qs)) - w @ log_stable(pred)
         return jnp.repeat(vfe, n_pol // n_u)
 
-    k = config.top_k
-    prune = k is not None and k < n_pol
+    k = n_pol if config.top_k is None else config.top_k
+    prune = k < n_pol
 
     def init(D=None, C=None, lam=0.0, semantic=None) -> AgentState:
         D = _concat(jm.D if D is None else D, model.num_states, "D")

@@ -501,7 +501,7 @@ class OnlineGPDState(NamedTuple):
     log_scale: jax.Array
     concentration: jax.Array
     buffer: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # a field named like tuple.count
     fit_count: jax.Array
 
 

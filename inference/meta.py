@@ -96,14 +96,14 @@ def make_meta_net(cfg: MetaConfig, key: jax.Array) -> eqx.nn.MLP:
     return eqx.tree_at(
         lambda m: (m.layers[-1].weight, m.layers[-1].bias),
         net,
-        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
+        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),  # type: ignore[arg-type]
     )
 
 
 def meta_lambda(model: eqx.Module, u_t, cfg: MetaConfig) -> jax.Array:
     """Eq. 7: λ_t for an uncertainty index ``u_t`` of any shape (elementwise)."""
     u = jnp.asarray(u_t, jnp.float32)
-    logits = jax.vmap(model)(u.ravel()).reshape(u.shape)
+    logits = jax.vmap(model)(u.ravel()).reshape(u.shape)  # type: ignore[type-var, operator]
     lam = cfg.lambda_min + (cfg.lambda_max - cfg.lambda_min) * jax.nn.sigmoid(logits)
     return jnp.clip(lam, cfg.lambda_min, cfg.lambda_max)  # float32 rounding at saturation
 

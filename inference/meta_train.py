@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -105,7 +105,7 @@ def condition_params(base: aif_llm.EnvParams, cond: Condition) -> aif_llm.EnvPar
     """``base`` with ``cond`` applied (fields may be traced: no validation here)."""
     trans = jnp.asarray(base.net_transition)
     v = cond.net_volatility
-    return base._replace(
+    return base._replace(  # type: ignore[arg-type]  # traced fields
         compute_lo=jnp.asarray(base.compute_lo) * cond.compute_scale,
         compute_hi=jnp.asarray(base.compute_hi) * cond.compute_scale,
         bg_util=cond.bg_util,
@@ -281,7 +281,7 @@ def compare_meta(frame: pd.DataFrame) -> dict:
         index="condition", columns="lam", values="violation_rate"
     )
     best = float(fixed.mean().idxmin())
-    out = {
+    out: dict[str, Any] = {
         "best_fixed_lambda": best,
         "best_fixed": float(fixed[best].mean()),
         "fixed_by_lambda": {f"{k:g}": float(v) for k, v in fixed.mean().items()},

@@ -24,7 +24,7 @@ def make_aif_policy(
     ``model_options``: ``cloud_edge.ModelOptions`` fields.
     """
     model = cloud_edge.build_model(params, **model_options)
-    options = cloud_edge.make_options(params, **model_options)
+    options = model.options
     agent = make_agent(model, config)
 
     def init(key, env_params):

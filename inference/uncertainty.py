@@ -60,7 +60,7 @@ class Window(NamedTuple):
     ``count`` steps seen; ``n_fail`` the latest failed-node count."""
 
     delays: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # a field named like tuple.count
     n_fail: jax.Array
 
 

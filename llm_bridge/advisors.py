@@ -56,7 +56,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -244,7 +244,8 @@ class SmolLMAdvisor:
             )
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
-        self._tok = self._model = None
+        self._tok: Any = None
+        self._model: Any = None
 
     def load(self) -> None:
         if self._model is not None:
@@ -588,7 +589,9 @@ def advised_episode(
     k_reset, k_loop = jax.random.split(key)
     obs, state = aif_llm.reset(k_reset, params)
     env_step = _jitted_env_step()
-    rec = {k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")}
+    rec: dict[str, list] = {
+        k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")
+    }
     for t, k in enumerate(jax.random.split(k_loop, steps)):
         k_act, k_step = jax.random.split(k)
         u = float(uncertainty(obs, params))

@@ -125,6 +125,7 @@ class SentenceEncoder:
         return self._model
 
     def _disk_file(self, h: str) -> Path:
+        assert self.cache_dir is not None, "no on-disk cache"
         return self.cache_dir / h[:2] / f"{h}.npy"
 
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
@@ -168,7 +169,7 @@ class SentenceEncoder:
             rows = [fresh[t] if r is None else r for t, r in zip(texts, rows, strict=True)]
         if not rows:
             return np.zeros((0, EMBED_DIM), np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        return np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]  # no None left
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -128,11 +128,11 @@ class KeywordPrior:
     def __init__(
         self,
         vocabulary: Sequence[str],
-        weights: Sequence[float],
+        weights: Sequence[float] | np.ndarray,
         associations: Mapping[str, np.ndarray],
         target: str,
-        mutual_info: Sequence[float],
-        idf: Sequence[float],
+        mutual_info: Sequence[float] | np.ndarray,
+        idf: Sequence[float] | np.ndarray,
     ):
         self.vocabulary = tuple(vocabulary)
         k = len(self.vocabulary)

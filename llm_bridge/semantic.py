@@ -83,7 +83,10 @@ def expected_embedding(marginals: Sequence[jax.Array], tables: Sequence[jax.Arra
             f"expected_embedding: {len(marginals)} marginals for {len(tables)} "
             f"tables; pass one (P, L_f) array per table"
         )
-    return sum(jnp.asarray(q) @ t for q, t in zip(marginals, tables, strict=True))
+    return sum(
+        (jnp.asarray(q) @ t for q, t in zip(marginals, tables, strict=True)),
+        start=jnp.float32(0.0),
+    )
 
 
 def g_semantic(

@@ -392,7 +392,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         & (y[None, :] >= y[:, None])
         & ((x[None, :] < x[:, None]) | (y[None, :] > y[:, None]))
     ).any(axis=1)
-    return ~dominated
+    return np.logical_not(dominated)
 
 
 def plot_table6(frame: pd.DataFrame):

@@ -12,6 +12,8 @@ from aifedge.inference import aif_rg
 from aifedge.paper_repro import he2024 as repro
 from aifedge.paper_repro.common import write_artifact
 
+pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
+
 # Same agent config as tests/test_aif_rg.py: the jitted episode is compiled once per process.
 AGENT_CFG = aif_rg.AifRgConfig(
     n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3, fit_steps=200, buffer_size=4096

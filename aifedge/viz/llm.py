@@ -131,7 +131,7 @@ def plot_embedding_map(
     if extra:
         for name, v in extra.items():
             p = (np.asarray(v, float) - mean) @ comps.T
-            ax.scatter(*p, marker="*", s=160, color="k")
+            ax.scatter(p[0], p[1], marker="*", s=160, color="k")
             ax.annotate(name, p, fontsize=7, xytext=(4, -8), textcoords="offset points")
     ax.set(
         xlabel=f"PC1 ({ratio[0]:.0%} of variance)",

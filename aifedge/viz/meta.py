@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -230,7 +231,7 @@ def checkpoint_history(path) -> dict[str, np.ndarray]:
 
 def plot_lambda_response(
     cfg,
-    nets: Mapping[str, object],
+    nets: Mapping[str, eqx.Module],
     targets: Mapping[str, Callable] | None = None,
     u: Sequence[float] = tuple(np.linspace(0.0, 1.5, 61)),
 ):
