@@ -10,16 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from aifedge import console
 from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import ENVS, Policy, aif_llm, batch_rollout, episode_metrics, stateless
 from aifedge.environments.metrics import METRIC_NAMES
 from aifedge.registry import AGENTS, load
-
-STDERR = Console(stderr=True)
 
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
@@ -79,15 +76,7 @@ def simulate(
         return episode_metrics(infos.outcome, infos.latency_ms)
 
     parts = []
-    with Progress(
-        TextColumn(f"{policy_name:>12}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} episodes"),
-        TimeElapsedColumn(),
-        console=STDERR,
-        disable=not progress,
-        transient=True,
-    ) as bar:
+    with console.progress(policy_name, "episodes", progress) as bar:
         task = bar.add_task("sim", total=episodes)
         for start in range(0, keys.shape[0], chunk):
             out = jax.device_get(run_chunk(keys[start : start + chunk]))

@@ -2,7 +2,8 @@
 
 Layers, bottom to top (a module may import its own layer and the layers below):
 
-0. ground       ``aifedge`` (root), ``config``, ``results``, ``protocols`` (Policy, Learner),
+0. ground       ``aifedge`` (root), ``config``, ``console`` (progress bars, tables),
+                ``results``, ``protocols`` (Policy, Learner),
                 ``registry`` (names only, no JAX)
 1. environments pure-JAX simulators and the shared GPD tail
 2. heuristics   ``baselines.heuristics``: the simulator's reference policies. The keyword
@@ -36,7 +37,14 @@ FOLDERS = {
     "paper_repro": "aifedge.paper_repro",
 }
 LAYERS = (
-    ("aifedge", "aifedge.config", "aifedge.results", "aifedge.protocols", "aifedge.registry"),
+    (
+        "aifedge",
+        "aifedge.config",
+        "aifedge.console",
+        "aifedge.results",
+        "aifedge.protocols",
+        "aifedge.registry",
+    ),
     ("aifedge.environments",),
     ("aifedge.baselines.heuristics",),
     ("aifedge.generative_models", "aifedge.llm_bridge"),

@@ -60,10 +60,11 @@ def decision_table(
     ``G`` (Eq. 5), ``q_pi``.
 
     With ``top_k`` (and optionally ``gamma``), Eq. 4 and q(π) are re-applied to the
-    unpruned terms: keep the ``top_k`` policies of lowest ``vfe`` (ties: lower index first,
-    as ``jax.lax.top_k``) and q(π) = softmax(−γ G) over them. This needs ``info`` from an
-    agent that pruned nothing (``AgentConfig(top_k=None)``), so that every G is finite;
-    it lets a slider change K and γ without recompiling the agent.
+    unpruned terms: keep the ``top_k`` first actions of lowest ``vfe`` with all their
+    continuations (ties: lower index first, as ``jax.lax.top_k``) and q(π) = softmax(−γ G)
+    over them. This needs ``info`` from an agent that pruned nothing
+    (``AgentConfig(top_k=None)``), so that every G is finite; it lets a slider change K and
+    γ without recompiling the agent.
     """
     prag, epis = np.asarray(info.G_pragmatic), np.asarray(info.G_epistemic)
     sem = np.asarray(info.G_semantic)
@@ -80,9 +81,11 @@ def decision_table(
         if not 1 <= k:
             raise ValueError(f"decision_table.top_k: must be ≥ 1 (got {top_k})")
         g = agent.config.gamma if gamma is None else float(gamma)
-        order = np.argsort(vfe, kind="stable")
-        kept = np.zeros(len(G), bool)
-        kept[order[:k]] = True
+        first = np.asarray(agent.actions)[:, 0]  # (P, n_control) first actions
+        _, u1 = np.unique(first, axis=0, return_inverse=True)  # first-action major order
+        n_cont = len(G) // (u1.max() + 1)
+        order = np.argsort(vfe[::n_cont], kind="stable")
+        kept = np.isin(u1.ravel(), order[:k])
         q_pi = softmax(np.where(kept, -g * G, -np.inf))
         prag, epis = np.where(kept, prag, np.nan), np.where(kept, epis, np.nan)
         G = np.where(kept, G, np.inf)
