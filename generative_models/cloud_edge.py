@@ -1,4 +1,4 @@
-"""Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (seed 000 §4.4).
+"""Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
 The agent's model and the simulator share one source of truth: every number below comes
 from ``EnvParams`` (directly, or by Monte-Carlo through ``aif_llm.step`` with a fixed seed).

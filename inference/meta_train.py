@@ -1,7 +1,7 @@
-"""Meta-training f_meta (Eq. 7) on the real ``aif-llm`` agent, and its held-out evaluation.
+"""Meta-training f_meta (AIF-LLM Eq. 7) on the real ``aif-llm`` agent, and its held-out evaluation.
 
-The meta-network maps the uncertainty index U_t (Eq. 6) to the semantic weight λ_t of
-Eq. 5. It is meta-trained with first-order MAML (``inference.meta.meta_train``) across a
+The meta-network maps the uncertainty index U_t (AIF-LLM Eq. 6) to the semantic weight λ_t of
+AIF-LLM Eq. 5. It is meta-trained with first-order MAML (``inference.meta.meta_train``) across a
 distribution of simulator conditions; the loss of a condition is the QoS-violation rate
 (1 − QoS: violated or failed tasks) of the full agent (template advisor) over short
 episodes. The agent is an argmax over policies in a stochastic simulator, so gradients

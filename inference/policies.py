@@ -1,6 +1,6 @@
 """The ``aif`` scheduler for the ``aif-llm`` env: pure active inference (Table 4, "pure AIF").
 
-No LLM prior (D uniform), no semantic term (λ = 0), Eq. 4 pruning with K = 5, horizon 1.
+No LLM prior (D uniform), no semantic term (λ = 0), AIF-LLM Eq. 4 pruning with K = 5, horizon 1.
 Each step maps the simulator's ``Obs`` to the model's discrete observations
 (``cloud_edge.observation_indices``: load bins, RTT bin, task class;
 ``cloud_edge.outcome_indices``: how the previous task ended) and runs one jitted decision.

@@ -1,4 +1,4 @@
-"""LLM advisors and their asynchronous use (seed 000 §3.2 (2), Algorithm 1 lines 5–8).
+"""LLM advisors and their asynchronous use (AIF-LLM §3.2 (2), Algorithm 1 lines 5–8).
 
 An advisor maps a textual summary of the current observation to advice text (plus the
 scheduling keywords in it). Three kinds:
@@ -108,7 +108,7 @@ class ObsSummary(NamedTuple):
 
     queue_ms (E,) observed queue waits; up (E,) node up flags; rtt_ms measured cloud RTT;
     base_rtt_ms RTT of a good WAN; task_text, deadline_ms of the waiting task; u_t the
-    uncertainty index (Eq. 6) that triggered the call (nan if unknown).
+    uncertainty index (AIF-LLM Eq. 6) that triggered the call (nan if unknown).
     """
 
     queue_ms: tuple[float, ...]
@@ -576,7 +576,7 @@ def advised_episode(
     """One ``aif-llm`` episode with asynchronous advice (a Python loop around jitted steps).
 
     ``act(key, obs, guidance) -> action`` chooses the node (e.g. a jitted agent step fed
-    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (Eq. 6).
+    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (AIF-LLM Eq. 6).
     Returns per-step numpy arrays ``outcome``, ``latency_ms``, ``node``, ``u_t``,
     ``advised`` (1 where advice was in force) and ``advisor_wait_s`` (wall time spent in
     ``AsyncAdvisor.step``, ≤ step_s in measured mode).

@@ -1,4 +1,4 @@
-"""Active inference with rewardless guidance (seed 002 §IV): model, EFE terms, planner, agent."""
+"""Active inference with rewardless guidance (He et al. §IV): model, EFE terms, planner, agent."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""He et al. Figs. 3–5 reproduction modules at toy size (seed 002 §V)."""
+"""He et al. Figs. 3–5 reproduction modules at toy size (He et al. §V)."""
 
 import math
 
