@@ -160,9 +160,9 @@ class Obs(NamedTuple):
     rtt_ms: jax.Array  # noisy measured cloud RTT
     task: Task
     t: jax.Array
-    last_node: jax.Array | int = -1
-    last_outcome: jax.Array | int = -1
-    last_latency_ms: jax.Array | float = 0.0
+    last_node: jax.Array = -1  # type: ignore[assignment]  # a scalar default, an array once stepped
+    last_outcome: jax.Array = -1  # type: ignore[assignment]
+    last_latency_ms: jax.Array = 0.0  # type: ignore[assignment]
 
 
 class StepInfo(NamedTuple):

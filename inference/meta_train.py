@@ -105,13 +105,14 @@ def condition_params(base: aif_llm.EnvParams, cond: Condition) -> aif_llm.EnvPar
     """``base`` with ``cond`` applied (fields may be traced: no validation here)."""
     trans = jnp.asarray(base.net_transition)
     v = cond.net_volatility
-    return base._replace(  # type: ignore[arg-type]  # traced fields
-        compute_lo=jnp.asarray(base.compute_lo) * cond.compute_scale,
-        compute_hi=jnp.asarray(base.compute_hi) * cond.compute_scale,
-        bg_util=cond.bg_util,
-        edge_fail_prob=cond.edge_fail_prob,
-        net_transition=(1.0 - v) * trans + v / 3.0,
-    )
+    traced: dict[str, Any] = {  # arrays where EnvParams declares tuples and floats
+        "compute_lo": jnp.asarray(base.compute_lo) * cond.compute_scale,
+        "compute_hi": jnp.asarray(base.compute_hi) * cond.compute_scale,
+        "bg_util": cond.bg_util,
+        "edge_fail_prob": cond.edge_fail_prob,
+        "net_transition": (1.0 - v) * trans + v / 3.0,
+    }
+    return base._replace(**traced)
 
 
 def default_meta_config() -> MetaConfig:
