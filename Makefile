@@ -1,5 +1,7 @@
-# make demo — create .venv, install, run the main job on embedded defaults.
-# make test — same install if needed, then ruff and the test suite.
+# make demo  — create .venv, install, run the main job on embedded defaults.
+# make test  — same install if needed, then `make lint` and the whole test suite.
+# make check — `make lint` and the fast tests (-m "not slow"), for development.
+# make lint  — ruff check, ruff format --check, mypy (the same hooks as .pre-commit-config.yaml).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint bench notebooks repro-quick repro-full install clean
+.PHONY: demo test check lint typecheck bench notebooks repro-quick repro-full install clean
 
 install: $(STAMP)
 
@@ -27,9 +29,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/aifedge repro table3 --quick --out results/demo
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python benchmarks/typecheck.py
+
+typecheck: $(STAMP)
+	$(BIN)/python benchmarks/typecheck.py
+
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
+
+check: lint
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" || [ $$? -eq 5 ]
 
 repro-quick: $(STAMP)
 	$(BIN)/aifedge repro all --quick --out results/repro-quick
@@ -48,4 +60,4 @@ notebooks: $(STAMP)
 	env -u MPLBACKEND $(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) results build .pytest_cache .ruff_cache .mypy_cache

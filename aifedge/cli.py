@@ -489,7 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train, out="results/train")
 
-    p = sub.add_parser("train-meta", help="meta-train f_meta of Eq. 7 (λ_t) on the simulator")
+    p = sub.add_parser(
+        "train-meta", help="meta-train f_meta of AIF-LLM Eq. 7 (λ_t) on the simulator"
+    )
     p.add_argument("--out", default="results/meta_lambda.eqx", help="checkpoint file")
     p.add_argument("--seed", type=int, default=100, help="training seed (held-out: 20000)")
     p.add_argument(

@@ -27,6 +27,7 @@ import re
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ def parse_grid(texts: list[str], env: str) -> tuple[tuple[str, tuple], ...]:
     """``["field=v1,v2", ...]`` → ``((field, (v1, v2)), ...)``, values cast to the field's
     type; ``ConfigError`` naming the field and the allowed ones otherwise."""
     fields = grid_fields(env)
-    grid = []
+    grid: list[tuple[str, tuple]] = []
     for text in texts:
         name, eq, values = text.partition("=")
         name = name.strip()
@@ -174,7 +175,7 @@ def run(cfg: SweepConfig) -> pd.DataFrame:
         for policy in cfg.policies:
             for s in range(cfg.seeds):
                 seed = cfg.base_seed + s
-                kwargs = dict(point=point, policy=policy, seed=seed)
+                kwargs: dict[str, Any] = dict(point=point, policy=policy, seed=seed)
                 calls.append((f"{i}:{policy}:{seed}", kwargs))
     job = functools.partial(run_one, cfg.env, episodes=cfg.episodes)
     done = executor.map_jobs(job, calls, label="sweep")
@@ -397,8 +398,12 @@ def bench_sweep(repeats: int = 1, workers: int = 2) -> list[dict]:
         "jobs": jobs,
         "load_avg_1min": [load_before, os.getloadavg()[0]],
     }
-    serial_row = {"name": "sweep_serial", "median_s": float(np.median(t_serial)), **common}
-    ray_row = {
+    serial_row: dict[str, Any] = {
+        "name": "sweep_serial",
+        "median_s": float(np.median(t_serial)),
+        **common,
+    }
+    ray_row: dict[str, Any] = {
         "name": f"sweep_ray_{workers}_workers",
         "median_s": float(np.median(t_ray)),
         "ray_start_s": ray_start,

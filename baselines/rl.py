@@ -1,8 +1,8 @@
 """Deep-RL baselines on any Gymnasium env: discrete SAC, PPO, DQN, A2C and Rainbow (Tianshou 2.0.1).
 
 Needs the ``[rl]`` extra (torch, tianshou); ``import aifedge.baselines`` never imports it.
-Used by the AIF-LLM reproduction (SAC / PPO / DQN / A2C, seed 000 Table 3) and the He et al.
-reproduction (Rainbow / PPO / SAC, seed 002 Fig. 3)::
+Used by the AIF-LLM reproduction (SAC / PPO / DQN / A2C, AIF-LLM Table 3) and the He et al.
+reproduction (Rainbow / PPO / SAC, He et al. Fig. 3)::
 
     from aifedge.baselines import rl
     from aifedge.environments.gym_wrapper import AifLlmEnv

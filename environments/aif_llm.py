@@ -1,4 +1,4 @@
-"""The AIF-LLM cloud-edge scheduling simulator (env id ``aif-llm``; seed 000 §5.1).
+"""The AIF-LLM cloud-edge scheduling simulator (env id ``aif-llm``; AIF-LLM §5.1).
 
 Pure functional JAX: ``reset(key, params) -> (obs, state)`` and
 ``step(key, state, action, params) -> (obs, state, reward, done, info)``; no hidden
@@ -50,7 +50,7 @@ NET_NAMES = ("good", "degraded", "congested")
 
 
 class EnvParams(NamedTuple):
-    """Simulator parameters. Units in brackets; (§5.1) = seed 000, else assumption.
+    """Simulator parameters. Units in brackets; (§5.1) = AIF-LLM, else assumption.
 
     Topology
       cloud_gflops [GFLOPS]        10,000 (§5.1), unbounded parallel capacity.
@@ -160,9 +160,9 @@ class Obs(NamedTuple):
     rtt_ms: jax.Array  # noisy measured cloud RTT
     task: Task
     t: jax.Array
-    last_node: jax.Array = -1
-    last_outcome: jax.Array = -1
-    last_latency_ms: jax.Array = 0.0
+    last_node: jax.Array = -1  # type: ignore[assignment]  # a scalar default, an array once stepped
+    last_outcome: jax.Array = -1  # type: ignore[assignment]
+    last_latency_ms: jax.Array = 0.0  # type: ignore[assignment]
 
 
 class StepInfo(NamedTuple):
@@ -173,7 +173,7 @@ class StepInfo(NamedTuple):
     node: jax.Array
     task_class: jax.Array
     deadline_ms: jax.Array
-    net_delay_ms: jax.Array  # true WAN RTT this step (for U_t, Eq. 6)
+    net_delay_ms: jax.Array  # true WAN RTT this step (for U_t, AIF-LLM Eq. 6)
     n_down: jax.Array
 
 

@@ -1,4 +1,4 @@
-"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``dag-offload``; seed 001).
+"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``dag-offload``; UCB-COMA).
 
 Liao, Tao et al., 电子学报 2025 (UCB-COMA). Pure functional JAX:
 ``reset(key, params) -> (obs, state)`` and
@@ -126,7 +126,7 @@ SUPPORT = np.array(
 class EnvParams(NamedTuple):
     """Simulator parameters; units in brackets, source after the dash.
 
-    §5.1 / Table 2 = seed 001's experiment setup; "assumption" = the paper is silent.
+    §5.1 / Table 2 = UCB-COMA's experiment setup; "assumption" = the paper is silent.
 
       n_tasks              I, tasks (= agents) per episode — assumption (5: one per DAG type)
       task_types (I,)      task type of each agent, index into TASK_TYPES — assumption

@@ -1,4 +1,4 @@
-"""Episode metrics (seed 000 §5.1.2, Eq. 8) and the comparison statistics.
+"""Episode metrics (AIF-LLM §5.1.2, AIF-LLM Eq. 8) and the comparison statistics.
 
 For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
 
@@ -8,7 +8,7 @@ For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
     QoS-violation risk risk         = 1 − qos
     mean latency       latency_ms   = mean latency over completed tasks only
                                       (failed tasks have no finite latency)
-    RRR (Eq. 8)        (risk_baseline − risk_method) / risk_baseline
+    RRR (AIF-LLM Eq. 8)        (risk_baseline − risk_method) / risk_baseline
 """
 
 import jax.numpy as jnp
@@ -42,7 +42,7 @@ def episode_metrics(outcome, latency_ms) -> dict:
 
 
 def rrr(metric_baseline, metric_method):
-    """Relative risk reduction, Eq. 8, for success-rate metrics in [0, 1].
+    """Relative risk reduction, AIF-LLM Eq. 8, for success-rate metrics in [0, 1].
 
     RRR = ((1 − m_base) − (1 − m_ours)) / (1 − m_base); NaN if the baseline has no risk.
     """

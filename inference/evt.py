@@ -1,6 +1,6 @@
 """Extreme-value tail model: a NumPyro Generalized Pareto, Bayesian and online fits.
 
-AIF-LLM (seed 000) §4.4.2 puts an extreme-value (EVT) penalty on QoS violations into
+AIF-LLM §4.4.2 puts an extreme-value (EVT) penalty on QoS violations into
 ``G_pragmatic``, and §5.1 draws latency spikes from a GPD with shape ζ = 1.5. NumPyro ships
 no GPD, so this module provides one and the peaks-over-threshold (POT) workflow around it:
 
@@ -16,7 +16,7 @@ no GPD, so this module provides one and the peaks-over-threshold (POT) workflow 
   damped-Newton MAP/MLE of (log σ, ξ) after each batch of new excesses (about 1 ms for 1,500
   excesses on a CPU; see ``aifedge bench gpd``).
 
-GPD of an excess y = x − loc ≥ 0, z = y/σ (Coles 2001, Eq. 4.2):
+GPD of an excess y = x − loc ≥ 0, z = y/σ (Coles 2001, AIF-LLM Eq. 4.2):
 
     F(y) = 1 − (1 + ξ z)^(−1/ξ)  (ξ ≠ 0),   F(y) = 1 − exp(−z)  (ξ = 0),
 
@@ -453,7 +453,7 @@ def exceedance_probability(
 def return_level(
     idata, threshold: float, period: float, *, rate: float = 1.0, cred_mass: float = 0.9
 ) -> TailEstimate:
-    """Level exceeded once every ``period`` observations (Coles 2001, Eq. 4.12):
+    """Level exceeded once every ``period`` observations (Coles 2001, AIF-LLM Eq. 4.12):
     ``x_m = u + σ·[(m·rate)^ξ − 1]/ξ``; requires ``period·rate > 1``."""
     if not period * rate > 1:
         raise ValueError(f"return_level: period·rate must exceed 1 (got {period}·{rate})")
@@ -501,7 +501,7 @@ class OnlineGPDState(NamedTuple):
     log_scale: jax.Array
     concentration: jax.Array
     buffer: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # a field named like tuple.count
     fit_count: jax.Array
 
 

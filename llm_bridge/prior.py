@@ -1,4 +1,4 @@
-"""Keyword prior D_LLM (seed 000 §4.3.1, Eq. 3, Algorithm 1 line 2).
+"""Keyword prior D_LLM (AIF-LLM §4.3.1, AIF-LLM Eq. 3, Algorithm 1 line 2).
 
     D_LLM(s) = softmax( Base(s) + α · Σ_{k ∈ K} 1[k ∈ text] · w_k · a_k(s) )          (3)
 
@@ -116,7 +116,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 class KeywordPrior:
-    """Static keyword table of Eq. 3: vocabulary, weights w_k and level associations a_k(s).
+    """Static keyword table of AIF-LLM Eq. 3: vocabulary, weights w_k and level associations a_k(s).
 
     Build with ``KeywordPrior.fit(logs)``; ``save``/``load`` a JSON file. Attributes:
       vocabulary: tuple of K keywords.
@@ -128,11 +128,11 @@ class KeywordPrior:
     def __init__(
         self,
         vocabulary: Sequence[str],
-        weights: Sequence[float],
+        weights: Sequence[float] | np.ndarray,
         associations: Mapping[str, np.ndarray],
         target: str,
-        mutual_info: Sequence[float],
-        idf: Sequence[float],
+        mutual_info: Sequence[float] | np.ndarray,
+        idf: Sequence[float] | np.ndarray,
     ):
         self.vocabulary = tuple(vocabulary)
         k = len(self.vocabulary)
@@ -230,7 +230,7 @@ class KeywordPrior:
         return sorted({self._index[k] for k in keywords(text) if k in self._index})
 
     def evidence(self, text: str, factor: str, idx: list[int] | None = None) -> np.ndarray:
-        """(L_f,) Σ_k 1[k ∈ text] · w_k · a_k(s) of Eq. 3 (each keyword counted once);
+        """(L_f,) Σ_k 1[k ∈ text] · w_k · a_k(s) of AIF-LLM Eq. 3 (each keyword counted once);
         ``idx`` = ``keyword_index(text)`` if already computed."""
         if factor not in self.associations:
             raise ValueError(
@@ -285,7 +285,7 @@ class KeywordPrior:
 def d_llm(
     prior: KeywordPrior, text: str, base: Mapping[str, np.ndarray], alpha: float = 1.0
 ) -> dict[str, np.ndarray]:
-    """Eq. 3 for every factor in ``base``: {factor: (L_f,) D_LLM}, each summing to 1.
+    """AIF-LLM Eq. 3 for every factor in ``base``: {factor: (L_f,) D_LLM}, each summing to 1.
 
     ``base`` maps factor name -> stored prior D_f (L_f,) (a probability vector; Base =
     ln D_f). Factors the prior does not know keep D_f.
@@ -322,8 +322,8 @@ def d_llm_table(
 def evidence_table(
     prior: KeywordPrior, texts: Sequence[str], factors: Sequence[str] | None = None
 ) -> dict[str, np.ndarray]:
-    """{factor: (n_texts, L_f)} Σ_k 1[k ∈ text] w_k a_k(s) of every text (Eq. 3 without
+    """{factor: (n_texts, L_f)} Σ_k 1[k ∈ text] w_k a_k(s) of every text (AIF-LLM Eq. 3 without
     Base and α), so that under jit ``softmax(ln prior_f + α · table[f][text_id])`` applies
-    Eq. 3 to any current belief (``Base = ln D_stored``)."""
+    AIF-LLM Eq. 3 to any current belief (``Base = ln D_stored``)."""
     factors = list(prior.associations) if factors is None else list(factors)
     return {f: np.stack([prior.evidence(t, f) for t in texts]) for f in factors}

@@ -1,4 +1,4 @@
-"""Reproduction of the AIF-LLM paper's §5 (seed 000): Table 3, RRR, Table 4, Table 5, Table 6.
+"""Reproduction of the AIF-LLM paper's §5: Table 3, RRR, Table 4, Table 5, Table 6.
 
 Each artifact is a frozen config -> ``run(cfg) -> DataFrame`` registered as an
 ``Artifact`` (``aifedge repro NAME``). Every table prints the paper's number beside
@@ -38,7 +38,7 @@ from .common import Artifact, reproduced
 
 PAPER_TABLE3 = pd.DataFrame(
     [
-        # method, QoS %, ±, latency ms, ±, TCR %, ±   (seed 000, Table 3)
+        # method, QoS %, ±, latency ms, ±, TCR %, ±   (AIF-LLM Table 3)
         ("AIF-LLM", 92.57, 1.26, 433.04, 16.29, 95.50, 1.12),
         ("SAC", 89.67, 2.54, 451.99, 30.61, 91.40, 2.22),
         ("PPO", 87.67, 4.15, 458.60, 30.35, 88.50, 3.18),
@@ -339,7 +339,7 @@ def run_table3(cfg: Config) -> pd.DataFrame:
 
 
 def run_rrr(cfg: Config) -> pd.DataFrame:
-    """Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values."""
+    """AIF-LLM Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values."""
     frame = episodes_table3(cfg)
     ours = frame[frame.policy == "AIF-LLM"]
     rows = []
@@ -499,7 +499,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         & (y[None, :] >= y[:, None])
         & ((x[None, :] < x[:, None]) | (y[None, :] > y[:, None]))
     ).any(axis=1)
-    return ~dominated
+    return np.logical_not(dominated)
 
 
 def plot_table6(frame: pd.DataFrame):

@@ -78,7 +78,11 @@ def write_artifact(
             paths[extra] = results.write_csv(out / f"{art.name}_{extra}.csv", frame.attrs[extra])
     if art.plot is not None:
         paths["png"] = results.save_figure(out / f"{art.name}.png", art.plot(frame))
-    config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    config = (
+        dataclasses.asdict(cfg)
+        if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type)
+        else dict(cfg)
+    )
     paths["json"] = results.write_json(
         out / f"{art.name}.json",
         {

@@ -1,4 +1,4 @@
-"""He et al. (seed 002, IEEE TMC 2024) Figs. 3–5 on the ``he2024`` simulator.
+"""He et al. (IEEE TMC 2024) Figs. 3–5 on the ``he2024`` simulator.
 
 Three artifacts, each a frozen config and ``run(cfg) -> DataFrame``:
 
@@ -97,7 +97,7 @@ Act = Callable[[jax.Array, he2024.Obs, he2024.EnvParams, object], jax.Array]
 
 
 def paper_values() -> pd.DataFrame:
-    """Every number / claim of seed 002 §V.B–D (and 004 §6.1.2 where 002 gives none).
+    """Every number / claim of He et al. §V.B–D (and the 6G IoT paper's §6.1.2 where it gives none).
 
     Columns: figure, metric, method, setting, relation (≈, ≥, ≤, decreasing, increasing,
     highest), paper (NaN for trend claims), tol, source.

@@ -1,4 +1,4 @@
-"""Seed 001 (UCB-COMA, Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``dag-offload``.
+"""UCB-COMA (Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``dag-offload``.
 
 Every figure is a ``common.Artifact``: one frozen ``UcbComaConfig`` (``full`` = the paper's
 700 episodes, ``quick`` = 120 episodes, one seed), ``run(cfg) -> DataFrame`` of claims with

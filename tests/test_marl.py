@@ -144,6 +144,7 @@ def random_rewards():
     return np.asarray(s.reward)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ucb-coma", "coma", "mappo", "maddpg", "cs-ucb"])
 def test_learner_improves_over_random(name, random_rewards):
     """Last 30 training episodes vs Random's; one-sided Welch test at α = 0.01 (fixed seeds)."""

@@ -71,6 +71,7 @@ def tiny(algo, steps=300, **extra):
     return rl.make_config(algo, steps=steps, n_envs=2, **TINY[algo], **extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", rl.ALGOS)
 def test_each_algorithm_trains_saves_reloads_and_acts_greedily(algo, tmp_path):
     cfg = tiny(algo)
@@ -105,6 +106,7 @@ def test_same_seed_same_weights_and_global_rng_restored():
     assert any(not np.array_equal(weights[0][n], weights[2][n]) for n in weights[0])
 
 
+@pytest.mark.slow
 def test_trained_dqn_beats_uniform_random_on_toy_env():
     res = rl.train("dqn", MatchEnv, tiny("dqn", steps=2_000, lr=1e-3), seed=0, progress=False)
     trained = rl.evaluate(res.policy, MatchEnv, episodes=30, seed=11)
