@@ -120,7 +120,12 @@ def _advisor_options(args) -> dict:
                 "--llm-url: the http advisor needs an OpenAI-compatible endpoint, "
                 "e.g. --llm-url http://127.0.0.1:8080/v1"
             )
-        return {"url": args.llm_url, "model": args.llm_model, "timeout_s": args.llm_timeout}
+        return {
+            "url": args.llm_url,
+            "model": args.llm_model,
+            "timeout_s": args.llm_timeout,
+            "allow_insecure_token": args.allow_insecure_token,
+        }
     return {}
 
 
@@ -416,7 +421,17 @@ def build_parser() -> argparse.ArgumentParser:
         "http://127.0.0.1:8080/v1 (API key from $AIFEDGE_LLM_API_KEY)",
     )
     p.add_argument("--llm-model", default="llama-3-8b-instruct", help="http advisor: model name")
-    p.add_argument("--llm-timeout", type=float, default=10.0, help="http advisor: seconds")
+    p.add_argument(
+        "--llm-timeout",
+        type=float,
+        default=10.0,
+        help="http advisor: deadline of one call (connect + answer), seconds",
+    )
+    p.add_argument(
+        "--allow-insecure-token",
+        action="store_true",
+        help="http advisor: send $AIFEDGE_LLM_API_KEY over plain http (default: https only)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("compare", help="run several policies on the same seeds (make demo)")

@@ -691,13 +691,12 @@ def run_advised(
     return frame, stats
 
 
-_COUNTERS = ("calls", "successes", "failures", "timeouts", "fallbacks", "busy_skips")
-
-
 def merge_advisor_stats(stats: list[dict]) -> dict:
     """Combine per-episode ``AsyncAdvisor.stats()``: counters summed, mean latency and
     delay weighted by the calls that came back, max latency the max."""
-    out = {**stats[0], **{c: sum(s[c] for s in stats) for c in _COUNTERS}}
+    from aifedge.llm_bridge.advisors import COUNTERS
+
+    out = {**stats[0], **{c: sum(s[c] for s in stats) for c in COUNTERS}}
     back = [(s["successes"] + s["failures"] + s["timeouts"], s) for s in stats]
     n = sum(b for b, _ in back)
     for name in ("mean_latency_s", "mean_delay_steps"):
