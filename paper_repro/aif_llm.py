@@ -111,6 +111,24 @@ class Config:
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
 
+    def __post_init__(self):
+        from aifedge.config import ConfigError
+        from aifedge.llm_bridge.advisors import ADVISORS
+
+        for name in ("episodes", "steps", "seeds", "train_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"Config.{name}: must be an integer ≥ 1 (got {v!r})")
+        if not isinstance(self.eval_seed, int) or not 0 <= self.eval_seed < 2**32 - self.seeds:
+            raise ConfigError(
+                "Config.eval_seed: must be an integer in [0, 2^32 − seeds) "
+                f"(got {self.eval_seed!r})"
+            )
+        if self.advisor not in ADVISORS:
+            raise ConfigError(
+                f"Config.advisor: unknown {self.advisor!r}; choose from {', '.join(ADVISORS)}"
+            )
+
 
 FULL = Config()
 QUICK = Config(episodes=50, seeds=1, train_steps=20_000)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifedge import results
+from aifedge.config import check_like
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,13 +55,13 @@ def to_markdown(frame: pd.DataFrame, float_fmt: str = "{:.4g}") -> str:
 def with_overrides(cfg: Any, **overrides) -> Any:
     """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones.
 
-    ``None`` values are ignored; lists (from JSON/TOML files) become tuples, so configs
-    stay hashable. A field holding a nested config cannot be replaced by a plain value.
+    ``None`` values are ignored; each value must have the type and shape of the field's
+    current value (``aifedge.config.check_like``: bools are not ints, numbers are finite);
+    lists (from JSON/TOML files) become tuples, so configs stay hashable. A field holding
+    a nested config cannot be replaced by a plain value.
     """
     fields = {f.name for f in dataclasses.fields(cfg)}
-    given = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
-    }
+    given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
         raise ValueError(
@@ -74,6 +75,8 @@ def with_overrides(cfg: Any, **overrides) -> Any:
                 f"{k}: holds a nested {type(current).__name__} and cannot be set "
                 "from a file; change it in Python with dataclasses.replace"
             )
+        if not dataclasses.is_dataclass(current):
+            given[k] = check_like(type(cfg).__name__, k, v, current)
     return dataclasses.replace(cfg, **given)
 
 
