@@ -25,18 +25,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aifedge repro table3 --quick --out results/demo
+	$(BIN)/aifedge repro table3 --quick --force --out results/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
 
 repro-quick: $(STAMP)
-	$(BIN)/aifedge repro all --quick --out results/repro-quick
+	$(BIN)/aifedge repro all --quick --force --out results/repro-quick
 
 # The paper's protocol (≈ 40 min on 2 cores); its REPRODUCTION.md is copied into README.md.
 repro-full: $(STAMP)
-	$(BIN)/aifedge repro all --out results/full
+	$(BIN)/aifedge repro all --force --out results/full
 	$(BIN)/python benchmarks/embed_readme.py results/full/REPRODUCTION.md
 
 bench: $(STAMP)

@@ -1,8 +1,10 @@
 """The ``aifedge`` console command.
 
 Errors in user input print one line ``aifedge: error: ...`` and exit with code 2;
-nothing is written to ``--out`` unless the run succeeds (files are renamed into
-place only when complete).
+nothing is written to ``--out`` unless the run succeeds. A run folder is one
+transaction (``aifedge.results.run_folder``): staged beside ``--out`` and swapped into
+place when complete; an existing non-empty ``--out`` is refused unless ``--force``
+(which replaces it whole), and two runs cannot write one ``--out`` at once.
 """
 
 import argparse
@@ -49,9 +51,11 @@ def _env_params(args):
     return ENVS[args.env].make_params(**overrides)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder; pass a folder path")
+def _out_folder(args):
+    """The run-folder transaction of ``--out`` (checked now, before any computation)."""
+    from aifedge import results
+
+    return results.run_folder(args.out, force=args.force)
 
 
 def _print_table(summary, title: str) -> None:
@@ -129,7 +133,7 @@ def _advisor_options(args) -> dict:
     return {}
 
 
-def _run_policies(args, policies) -> None:
+def _run_policies(args, policies, stage: Path) -> None:
     import pandas as pd
 
     from aifedge import results
@@ -149,7 +153,6 @@ def _run_policies(args, policies) -> None:
     if advisor != "template" and policies != ["aif-llm"]:
         raise ConfigError(f"--advisor {advisor}: only --policy aif-llm consults an LLM advisor")
     out = Path(args.out)
-    _check_out(out)
     start = time.perf_counter()
     advisor_stats = None
     if advisor != "template":
@@ -205,9 +208,9 @@ def _run_policies(args, policies) -> None:
     if len(policies) == 1:
         record["policy"] = policies[0]
         record["summary"] = record["summary"][policies[0]]
-    results.write_csv(out / "metrics.csv", frame)
-    results.write_csv(out / "summary.csv", summary)
-    results.write_json(out / "summary.json", record)
+    results.write_csv(stage / "metrics.csv", frame)
+    results.write_csv(stage / "summary.csv", summary)
+    results.write_json(stage / "summary.json", record)
     _print_table(
         summary,
         f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, seed {args.seed}",
@@ -226,11 +229,13 @@ def cmd_list(args) -> None:
 
 
 def cmd_simulate(args) -> None:
-    _run_policies(args, [args.policy])
+    with _out_folder(args) as stage:
+        _run_policies(args, [args.policy], stage)
 
 
 def cmd_compare(args) -> None:
-    _run_policies(args, [p.strip() for p in args.policies.split(",") if p.strip()])
+    with _out_folder(args) as stage:
+        _run_policies(args, [p.strip() for p in args.policies.split(",") if p.strip()], stage)
 
 
 def cmd_bench(args) -> None:
@@ -273,8 +278,9 @@ def cmd_repro(args) -> None:
         from aifedge.paper_repro import aif_llm
 
         cfg = _repro_config(aif_llm.QUICK if args.quick else aif_llm.FULL, args)
-        _check_out(Path(args.out))
-        print(f"wrote {aif_llm.run_all(cfg, args.out, quick=args.quick)}")
+        with _out_folder(args) as stage:
+            aif_llm.run_all(cfg, stage, quick=args.quick)
+        print(f"wrote {Path(args.out) / 'REPRODUCTION.md'}")
         return
     if args.name not in ARTIFACTS:
         raise ConfigError(
@@ -283,20 +289,20 @@ def cmd_repro(args) -> None:
     art = load(ARTIFACTS[args.name])
     cfg = _repro_config(art.quick if args.quick else art.full, args)
     out = Path(args.out)
-    _check_out(out)
-    start = time.perf_counter()
-    frame = art.run(cfg)
-    paths = write_artifact(
-        art,
-        frame,
-        cfg,
-        out,
-        time.perf_counter() - start,
-        note="quick mode (reduced budget)" if args.quick else "",
-    )
+    with _out_folder(args) as stage:
+        start = time.perf_counter()
+        frame = art.run(cfg)
+        paths = write_artifact(
+            art,
+            frame,
+            cfg,
+            stage,
+            time.perf_counter() - start,
+            note="quick mode (reduced budget)" if args.quick else "",
+        )
     print(f"{art.title}\n")
     print(to_markdown(frame))
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    print("wrote " + ", ".join(str(out / p.name) for p in paths.values()))
 
 
 def cmd_train(args) -> None:
@@ -312,10 +318,10 @@ def cmd_train(args) -> None:
         overrides["steps"] = args.train_steps
     cfg = rl.make_config(args.algo, **overrides)
     out = Path(args.out)
-    _check_out(out)
-    res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=out)
+    with _out_folder(args) as stage:
+        res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=stage)
     print(
-        f"wrote {res.checkpoint}, {out / 'curve.csv'}, {out / 'config.json'} "
+        f"wrote {out / res.checkpoint.name}, {out / 'curve.csv'}, {out / 'config.json'} "
         f"({res.env_steps} env steps, {res.wall_s:.0f} s)"
     )
 
@@ -379,6 +385,15 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         help="JSON/TOML file of simulator parameter overrides (EnvParams fields)",
     )
     p.add_argument("--out", default="results/simulate", help="output folder")
+    _add_force(p)
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing non-empty --out folder (default: refuse)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -495,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. paper_repro/configs/he2024_medium.toml)",
     )
     p.add_argument("--out", default="results/repro", help="output folder")
+    _add_force(p)
     p.set_defaults(func=cmd_repro)
 
     p = sub.add_parser("bench", help="speed benchmarks, written as JSON rows")
