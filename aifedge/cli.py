@@ -35,6 +35,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2^32 − 1] (got {value})")
+    return value
+
+
 def _env_params(args):
     from aifedge.environments import ENVS
 
@@ -149,6 +159,11 @@ def _run_policies(args, policies, stage: Path) -> None:
                 f"choose from {', '.join(policy_names(args.env))} "
                 f"(RL with --checkpoint: {', '.join(RL_ALGOS)})"
             )
+    if not policies:
+        raise ConfigError("--policies: name at least one policy, e.g. random,greedy")
+    from aifedge.simulate import check_memory
+
+    check_memory(args.episodes, params.max_steps, len(policies))
     advisor = getattr(args, "advisor", "template")
     if advisor != "template" and policies != ["aif-llm"]:
         raise ConfigError(f"--advisor {advisor}: only --policy aif-llm consults an LLM advisor")
@@ -241,6 +256,8 @@ def cmd_compare(args) -> None:
 def cmd_bench(args) -> None:
     from aifedge import bench, results
 
+    if args.json:
+        results.check_writable_file(args.json, "--json")
     rows = bench.run_benchmark(args.what, repeats=args.repeats)
     payload = {
         "benchmark": args.what,
@@ -329,11 +346,11 @@ def cmd_train(args) -> None:
 def cmd_train_meta(args) -> None:
     import dataclasses
 
+    from aifedge import results
     from aifedge.inference import meta_train
 
     out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} is a folder; pass a checkpoint file path")
+    results.check_writable_file(out)
     meta = meta_train.default_meta_config()
     if args.meta_steps is not None:
         meta = dataclasses.replace(meta, meta_steps=args.meta_steps)
@@ -363,6 +380,11 @@ def cmd_logs(args) -> None:
             )
     if Path(args.out).suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out: {args.out!r} needs a .csv or .parquet suffix")
+    from aifedge import results
+
+    results.check_writable_file(args.out)
+    if args.prior_out:
+        results.check_writable_file(args.prior_out, "--prior-out")
     logs = make_logs(params, policies=policies, episodes=args.episodes, seed=args.seed)
     print(f"wrote {save_logs(logs, args.out)} ({len(logs)} tasks)")
     if args.prior_out:
@@ -378,7 +400,9 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="steps per episode (default: the env's max_steps, 100)",
     )
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed; same seed, same bytes")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="PRNG seed in [0, 2^32); same seed, same bytes"
+    )
     p.add_argument(
         "--config",
         default=None,
@@ -472,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-meta", help="meta-train f_meta of Eq. 7 (λ_t) on the simulator")
     p.add_argument("--out", default="results/meta_lambda.eqx", help="checkpoint file")
-    p.add_argument("--seed", type=int, default=100, help="training seed (held-out: 20000)")
+    p.add_argument("--seed", type=_seed, default=100, help="training seed (held-out: 20000)")
     p.add_argument(
         "--meta-steps",
         type=_positive_int,

@@ -140,14 +140,20 @@ def load_overrides(path: str | Path) -> dict[str, Any]:
         )
     try:
         if path.suffix == ".toml":
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".json":
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         else:
             raise ConfigError(f"--config: {path.name!r} must end in .json or .toml")
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         kind = path.suffix[1:]
         raise ConfigError(f"--config: {path.name!r} is not valid {kind}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"--config: {path.name!r} is not UTF-8 text (byte {err.start}); save it as UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"--config: cannot read {path.name!r}: {err.strerror}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"--config: {path.name!r} must hold a mapping of field names to values")
     return data

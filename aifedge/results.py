@@ -146,6 +146,21 @@ def save_figure(path: str | Path, fig) -> Path:
     return Path(path)
 
 
+def check_writable_file(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` if a file can be written there (not a folder; its folder exists or can be
+    created and is writable), else ``ConfigError``: called before any computation."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag}: {str(path)!r} is a folder; pass a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot create {str(path.parent)!r}: {err.strerror}") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag}: folder {str(path.parent)!r} is not writable")
+    return path
+
+
 # ------------------------------------------------------------------ run folders
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""

@@ -174,8 +174,28 @@ def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
     return _aif_episodes(ablate, cfg).assign(policy=label)
 
 
+def _training_code() -> dict[str, str]:
+    """Library versions and hashes of the sources that determine a trained network: a
+    cached checkpoint is reused only when they are unchanged."""
+    from aifedge import results
+    from aifedge.baselines import rl
+    from aifedge.environments import gym_wrapper
+
+    files = (rl.__file__, aif_llm.__file__, gym_wrapper.__file__)
+    return {
+        **results.versions(),
+        **{Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
+    }
+
+
 def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
-    blob = json.dumps([dataclasses.asdict(rl_cfg), params._asdict()], sort_keys=True, default=str)
+    """``checkpoints/ALGO-seedS-DIGEST``: the digest covers the RL config, the env
+    parameters, the library versions and the training code (``_training_code``)."""
+    blob = json.dumps(
+        [dataclasses.asdict(rl_cfg), params._asdict(), _training_code()],
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
