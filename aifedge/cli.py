@@ -199,14 +199,13 @@ def _run_policies(args, policies, stage: Path) -> None:
         )
     summary = summarise(frame)
     record = {
-        "commit": results.git_commit(),
+        **results.provenance(),
         "seed": args.seed,
         "env": args.env,
         "policies": list(policies),
         "episodes": args.episodes,
         "steps": params.max_steps,
         "config": params._asdict(),
-        "versions": results.versions(),
         "wall_s": time.perf_counter() - start,
         "summary": {
             row.policy: {
@@ -262,8 +261,7 @@ def cmd_bench(args) -> None:
     payload = {
         "benchmark": args.what,
         "machine": bench.machine(),
-        "commit": results.git_commit(),
-        "versions": results.versions(),
+        **results.provenance(),
         "rows": rows,
     }
     for row in rows:

@@ -62,6 +62,36 @@ def git_commit() -> str:
     return "unknown"
 
 
+def git_dirty() -> bool | None:
+    """Whether the source tree has uncommitted changes to tracked files (None: unknown).
+    Recorded with ``git_commit``: a dirty tree's results are not reproducible from it."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def provenance() -> dict:
+    """``commit``, ``dirty`` (uncommitted changes), ``argv`` (the command line) and
+    ``versions``: what every result file records."""
+    import sys
+
+    return {
+        "commit": git_commit(),
+        "dirty": git_dirty(),
+        "argv": list(sys.argv),
+        "versions": versions(),
+    }
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the packages that determine results."""
     found = {}

@@ -99,10 +99,9 @@ def write_artifact(
         out / f"{art.name}.json",
         {
             "artifact": art.name,
-            "commit": results.git_commit(),
+            **results.provenance(),
             "config": config,
             "seeds": config.get("seeds", config.get("seed")),
-            "versions": results.versions(),
             "wall_s": wall_s,
         },
     )

@@ -119,3 +119,18 @@ def test_cli_refuses_existing_out_and_bad_out_before_running(tmp_path, capsys):
     assert err.count("\n") == 1 and "--force" in err and (out / "keep.txt").exists()
     assert main([*args, "--out", "/dev/null/x"]) == 2
     assert capsys.readouterr().err.startswith("aifedge: error: --out: cannot create")
+
+
+def test_provenance_records_dirty_tree_and_argv(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["aifedge", "simulate", "--seed", "3"])
+    prov = results.provenance()
+    assert prov["argv"] == ["aifedge", "simulate", "--seed", "3"]
+    status = subprocess.run(
+        ["git", "-C", os.path.dirname(results.__file__), "diff", "HEAD", "--quiet"],
+        check=False,
+    )
+    assert prov["dirty"] is (status.returncode == 1)  # independent check: git diff
+    assert prov["commit"] == results.git_commit() and "numpy" in prov["versions"]
