@@ -197,3 +197,25 @@ def test_a_stuck_call_never_blocks_exit(serve):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1" and len(srv.seen) == 1  # the call was in flight
     assert time.monotonic() - start < 20  # import + 1 s, not the 60 s deadline
+
+
+@pytest.mark.slow
+def test_cli_with_a_dripping_endpoint_writes_results_and_exits(serve, tmp_path):
+    """The whole command (agent, encoder, 1 episode): the dripping call is cut at its
+    2 s deadline or left unfinished, counted in summary.json, and the process exits."""
+    url, _ = serve("drip")
+    out = tmp_path / "o"
+    args = ["simulate", "--policy", "aif-llm", "--advisor", "http", "--llm-url", url]
+    args += ["--llm-timeout", "2", "--episodes", "1", "--steps", "30", "--out", str(out)]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "AIFEDGE_LLM_API_KEY": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "aifedge.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    adv = json.loads((out / "summary.json").read_text())["advisor"]
+    assert adv["calls"] >= 1 and adv["successes"] == 0
+    assert adv["timeouts"] + adv["unfinished"] == adv["calls"]
