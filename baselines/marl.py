@@ -37,7 +37,6 @@ Public API: ``LEARNERS`` (name -> ``Learner``), ``make_config(name, **overrides)
 ``evaluate(key, name, state, params, cfg, n_episodes) -> EpisodeStats (E,)``.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, NamedTuple
@@ -49,6 +48,7 @@ import optax
 from aifedge.config import ConfigError, check_fields
 from aifedge.environments import dag_offload as env
 from aifedge.inference import dag_aif
+from aifedge.protocols import Learner
 
 from . import marl_nets as nets
 
@@ -168,22 +168,6 @@ def _adam(cfg, lr: float | None = None) -> optax.GradientTransformation:
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip), optax.adam(cfg.lr if lr is None else lr)
     )
-
-
-class Learner(NamedTuple):
-    """Pure functions; ``cfg`` and ``params`` are static (hashable).
-
-    init(key, params, cfg, n_episodes) -> state
-    act(key, state, obs, params, cfg, explore: bool) -> actions (I,)
-    observe(key, state, transition, params, cfg) -> state       (after every env step)
-    end_episode(key, state, params, cfg) -> state               (after every episode)
-    """
-
-    init: Callable
-    act: Callable
-    observe: Callable
-    end_episode: Callable
-    config: type
 
 
 def _no_end(key, state, params, cfg):
@@ -572,7 +556,7 @@ LEARNERS: dict[str, Learner] = {
     "random": Learner(
         lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end, RandomConfig
     ),
-    "aif": Learner(*dag_aif.LEARNER),
+    "aif": dag_aif.LEARNER,
 }
 """Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), plus this
 toolkit's active-inference agent ``aif`` (``inference.dag_aif``; it does not learn)."""

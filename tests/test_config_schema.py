@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from aifedge.config import ConfigError, check_like
 from aifedge.environments import ENVS, aif_llm, episode_metrics, rollout
 from aifedge.environments.metrics import METRIC_NAMES
-from aifedge.registry import get_policy
+from aifedge.simulate import get_policy
 
 
 @pytest.mark.parametrize(
