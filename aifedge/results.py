@@ -182,13 +182,18 @@ def check_writable_file(path: str | Path, flag: str = "--out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{flag}: {str(path)!r} is a folder; pass a file path")
+    _writable_parent(path, flag)
+    return path
+
+
+def _writable_parent(path: Path, flag: str) -> None:
+    """Create ``path``'s folder if needed; ``ConfigError`` if that fails or it is read-only."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"{flag}: cannot create {str(path.parent)!r}: {err.strerror}") from None
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag}: folder {str(path.parent)!r} is not writable")
-    return path
 
 
 # ------------------------------------------------------------------ run folders
@@ -272,12 +277,7 @@ def run_folder(out: str | Path, force: bool = False):
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {str(out)!r} exists and is not a folder; pass a folder path")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"--out: cannot create {str(out.parent)!r}: {err.strerror}") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out: folder {str(out.parent)!r} is not writable")
+    _writable_parent(out, "--out")
     with _locked(out.with_name(f".{out.name}.lock"), out):
         _recover(out)
         if out.is_dir() and any(out.iterdir()) and not force:
