@@ -375,7 +375,9 @@ def cmd_logs(args) -> None:
     if Path(args.out).suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out: {args.out!r} needs a .csv or .parquet suffix")
     from aifedge import results
+    from aifedge.simulate import check_memory
 
+    check_memory(args.episodes, params.max_steps, len(policies), chunk=args.episodes)  # unchunked
     results.check_writable_file(args.out)
     if args.prior_out:
         results.check_writable_file(args.prior_out, "--prior-out")

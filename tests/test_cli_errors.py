@@ -72,6 +72,7 @@ def test_null_and_non_utf8_configs(tmp_path, capsys):
         ([*SIM, "--seed", "-1"], "--seed: must lie in"),
         (["simulate", "--policy", "greedy", "--episodes", "10000000000"], "--episodes/--steps"),
         (["simulate", "--policy", "greedy", "--steps", "2000000000"], "GiB of memory"),
+        (["logs", "--episodes", "100000000", "--out", "l.csv"], "GiB of memory"),
     ],
 )
 def test_bad_counts_seeds_and_memory(args, needle, tmp_path, capsys):
