@@ -262,6 +262,7 @@ def cmd_bench(args) -> None:
     }
     for row in rows:
         extra = f"  {row['steps_per_s']:.3g} steps/s" if "steps_per_s" in row else ""
+        extra += f"  speed-up {row['speedup']:.2f}×" if "speedup" in row else ""
         print(f"{row['name']:<24} median {row['median_s'] * 1e3:9.3f} ms{extra}")
     if args.json:
         results.write_json(args.json, payload)
@@ -282,6 +283,13 @@ def _repro_config(base, args):
 
 
 def cmd_repro(args) -> None:
+    from aifedge import executor
+
+    with executor.using(executor.make_executor(args.ray)):
+        _cmd_repro(args)
+
+
+def _cmd_repro(args) -> None:
     from aifedge.console import print_table
     from aifedge.paper_repro.common import write_artifact
     from aifedge.registry import ARTIFACTS, load
@@ -314,6 +322,25 @@ def cmd_repro(args) -> None:
         )
     print_table(frame, art.title, args.format)
     print("wrote " + ", ".join(str(out / p.name) for p in paths.values()))
+
+
+def cmd_sweep(args) -> None:
+    from aifedge import executor, sweep
+
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    cfg = sweep.SweepConfig(
+        env=args.env,
+        policies=policies,
+        grid=sweep.parse_grid(args.grid, args.env),
+        seeds=args.seeds,
+        episodes=args.episodes,
+        base_seed=args.seed,
+        claims=tuple(sweep.parse_claim(c, policies) for c in args.claim),
+    )
+    sweep.validate(cfg)
+    with _out_folder(args) as stage, executor.using(executor.make_executor(args.ray)):
+        paths = sweep.sweep(cfg, stage)
+    print("wrote " + ", ".join(str(Path(args.out) / p.name) for p in paths))
 
 
 def cmd_train(args) -> None:
@@ -413,6 +440,19 @@ def _add_force(p: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="replace an existing non-empty --out folder (default: refuse)",
+    )
+
+
+def _add_ray_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run the jobs on Ray (needs [cluster]): HOST:PORT of `ray start --head`, auto, "
+        "local or local:N (N CPUs); bare --ray: $RAY_ADDRESS, else local. Results are "
+        "identical to a serial run",
     )
 
 
@@ -543,7 +583,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/repro", help="output folder")
     _add_force(p)
     _add_format(p)
+    _add_ray_arg(p)
     p.set_defaults(func=cmd_repro)
+
+    p = sub.add_parser(
+        "sweep", help="every grid point × policy × seed; CSVs, plots and claim maps (--ray)"
+    )
+    p.add_argument("--env", default="aif-llm", help="environment (sweeps: aif-llm)")
+    p.add_argument("--policies", required=True, help="comma-separated policy names")
+    p.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="FIELD=V1,V2",
+        help="an EnvParams field and its values (repeat for a 2-D grid)",
+    )
+    p.add_argument("--seeds", type=_positive_int, default=3, help="runs per grid point and policy")
+    p.add_argument("--episodes", type=_positive_int, default=20, help="episodes per run")
+    p.add_argument("--seed", type=_seed, default=0, help="first seed (runs use seed .. seed+N−1)")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="METRIC:A>B",
+        help="claim tested per cell (Welch p), e.g. qos:aif>greedy or latency_ms:aif<greedy",
+    )
+    p.add_argument("--out", default="results/sweep", help="output folder")
+    _add_force(p)
+    _add_ray_arg(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("bench", help="speed benchmarks, written as JSON rows")
     p.add_argument("what", choices=list(BENCHMARKS), help="what to measure")

@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 from aifedge.baselines import marl
 from aifedge.config import ConfigError
 from aifedge.environments import dag_offload as dag
+from aifedge.executor import map_jobs
 
 from .common import Artifact
 
@@ -116,31 +117,36 @@ FULL = UcbComaConfig()
 QUICK = UcbComaConfig(n_episodes=120, quick_compile=True)
 
 
+def _curve(cfg: UcbComaConfig, setting: tuple, scheme: str, seed: int) -> pd.DataFrame:
+    """One executor job: per-episode training stats of ``scheme``, seed ``seed``."""
+    _, st = marl.train(
+        jax.random.PRNGKey(seed),
+        scheme,
+        cfg.env_params(**dict(setting)),
+        marl.make_config(scheme),
+        cfg.n_episodes,
+        quick_compile=cfg.quick_compile,
+    )
+    data = {f: np.asarray(getattr(st, f), float) for f in marl.EpisodeStats._fields}
+    frame = pd.DataFrame(data)
+    frame.insert(0, "episode", np.arange(1, cfg.n_episodes + 1))
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "scheme", scheme)
+    for k, v in setting:
+        frame[k] = v
+    return frame
+
+
 @functools.lru_cache(maxsize=64)
 def _curves(cfg: UcbComaConfig, setting: tuple) -> pd.DataFrame:
-    """Per-episode training stats of every scheme and seed in one env setting."""
-    params = cfg.env_params(**dict(setting))
-    frames = []
-    for scheme in cfg.schemes:
-        lcfg = marl.make_config(scheme)
-        for seed in range(cfg.seeds):
-            _, st = marl.train(
-                jax.random.PRNGKey(seed),
-                scheme,
-                params,
-                lcfg,
-                cfg.n_episodes,
-                quick_compile=cfg.quick_compile,
-            )
-            data = {f: np.asarray(getattr(st, f), float) for f in marl.EpisodeStats._fields}
-            frame = pd.DataFrame(data)
-            frame.insert(0, "episode", np.arange(1, cfg.n_episodes + 1))
-            frame.insert(0, "seed", seed)
-            frame.insert(0, "scheme", scheme)
-            for k, v in setting:
-                frame[k] = v
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    """Per-episode training stats of every scheme and seed in one env setting (one job
+    of the current executor, ``--ray``, per scheme and seed)."""
+    calls = [
+        (f"{scheme}:{seed}", {"cfg": cfg, "setting": setting, "scheme": scheme, "seed": seed})
+        for scheme in cfg.schemes
+        for seed in range(cfg.seeds)
+    ]
+    return pd.concat(map_jobs(_curve, calls, "ucb-coma"), ignore_index=True)
 
 
 def _tail(data: pd.DataFrame, cfg: UcbComaConfig, head=False) -> pd.DataFrame:
