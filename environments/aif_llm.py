@@ -39,7 +39,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
 from .tails import sample_gpd
 from .task_texts import CLASS_NAMES, TASK_TEXTS, TEXTS_PER_CLASS
@@ -199,12 +199,7 @@ def _distribution(name: str, value, length: int) -> None:
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError``."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {
-        k: tuple(tuple(r) if isinstance(r, list) else r for r in v) if isinstance(v, list) else v
-        for k, v in overrides.items()
-    }
-    p = EnvParams(**overrides)
+    p = EnvParams(**check_overrides("EnvParams", EnvParams(), overrides))
     for name in (
         "cloud_gflops",
         "edge_gflops",
