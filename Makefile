@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aifedge repro table3 --quick --out results/demo
+	$(BIN)/aifedge repro table3 --quick --force --out results/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,11 +44,11 @@ check: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" || [ $$? -eq 5 ]
 
 repro-quick: $(STAMP)
-	$(BIN)/aifedge repro all --quick --out results/repro-quick
+	$(BIN)/aifedge repro all --quick --force --out results/repro-quick
 
 # The paper's protocol (≈ 40 min on 2 cores); its REPRODUCTION.md is copied into README.md.
 repro-full: $(STAMP)
-	$(BIN)/aifedge repro all --out results/full
+	$(BIN)/aifedge repro all --force --out results/full
 	$(BIN)/python benchmarks/embed_readme.py results/full/REPRODUCTION.md
 
 bench: $(STAMP)

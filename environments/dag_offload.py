@@ -63,7 +63,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
 TEXT, IMAGE, AUDIO, MULTI = 0, 1, 2, 3
 MODALITIES = ("text", "image", "audio", "multimodal")
@@ -262,8 +262,7 @@ def _check_range(name, lo_name, lo, hi_name, hi):
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError`` naming the field."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    overrides = check_overrides("EnvParams", EnvParams(), overrides)
     if "n_tasks" in overrides and "task_types" not in overrides:
         n = overrides["n_tasks"]
         if isinstance(n, int) and n > 0:

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s, the paper's c in He et al. Eq. 8
 G2G, G2A, A2A = 0, 1, 2
@@ -242,12 +242,7 @@ def _fail(name: str, msg: str, value) -> None:
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError`` naming the field."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {
-        k: tuple(tuple(r) if isinstance(r, list) else r for r in v) if isinstance(v, list) else v
-        for k, v in overrides.items()
-    }
-    p = EnvParams(**overrides)
+    p = EnvParams(**check_overrides("EnvParams", EnvParams(), overrides))
     for name in (
         "n_ref_tasks",
         "parallel_limit",

@@ -27,17 +27,20 @@ def episode_metrics(outcome, latency_ms) -> dict:
     """
     outcome = jnp.asarray(outcome)
     latency_ms = jnp.asarray(latency_ms)
-    met = jnp.mean(outcome == MET, axis=-1)
+    n_steps = outcome.shape[-1]
+
+    def rate(mask):  # from an integer count, clipped: XLA may divide as x · (1/T) in float32
+        return jnp.clip(mask.sum(-1) / n_steps, 0.0, 1.0)
+
     completed = outcome != FAILED
     n_done = completed.sum(-1)
     lat = jnp.where(completed, latency_ms, 0.0).sum(-1) / jnp.where(n_done > 0, n_done, jnp.nan)
-    tcr = jnp.mean(completed, axis=-1)
     return {
-        "qos": met,
+        "qos": rate(outcome == MET),
         "latency_ms": lat,
-        "tcr": tcr,
-        "violation_risk": 1.0 - met,
-        "failure_rate": 1.0 - tcr,
+        "tcr": rate(completed),
+        "violation_risk": rate(outcome != MET),  # not 1 − qos: exactly 0 when all are met
+        "failure_rate": rate(~completed),
     }
 
 

@@ -255,13 +255,20 @@ class ConvergenceWarning(RuntimeWarning):
 def default_priors(exceedances) -> dict[str, dist.Distribution]:
     """Weakly informative priors in the units of the data.
 
-    ``scale ~ LogNormal(log median(y), 2)`` (a factor e² ≈ 7 per standard deviation around
-    the data's own scale, so the fit is unit-free) and ``concentration ~ Normal(0, 1)``
-    (covers bounded tails, ξ < 0, through the paper's ζ = 1.5).
+    ``scale ~ LogNormal(log median(y > 0), 2)`` (a factor e² ≈ 7 per standard deviation
+    around the data's own scale, so the fit is unit-free; zeros, e.g. ties at the threshold,
+    are left out of the median) and ``concentration ~ Normal(0, 1)`` (covers bounded tails,
+    ξ < 0, through the paper's ζ = 1.5).
     """
     y = np.asarray(exceedances, dtype=float)
+    positive = y[y > 0]
+    if positive.size == 0:
+        raise ValueError(
+            "default_priors: every excess is 0, so the GPD scale is undefined; "
+            "choose a threshold below the data's upper values"
+        )
     return {
-        "scale": dist.LogNormal(float(np.log(np.median(y))), 2.0),
+        "scale": dist.LogNormal(float(np.log(np.median(positive))), 2.0),
         "concentration": dist.Normal(0.0, 1.0),
     }
 
@@ -365,6 +372,12 @@ def fit_gpd(
       and ESS.
     """
     y = _check_excesses(exceedances, "fit_gpd")
+    if np.mean(y == 0) >= 0.5:  # the quantile start (lower median) must be > 0; a GPD is continuous
+        raise ValueError(
+            f"fit_gpd: {int(np.sum(y == 0))} of {y.size} excesses are exactly 0 (ties at the "
+            "threshold); a GPD is continuous: drop them (peaks_over_threshold keeps only "
+            "x > u) or choose a threshold between distinct values"
+        )
     priors = default_priors(y) if priors is None else priors
     if set(priors) != {"scale", "concentration"}:
         raise ValueError(

@@ -239,14 +239,26 @@ def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
                 f"meta checkpoint: {str(p)!r} does not exist; write it with "
                 "save_checkpoint (aifedge train-meta)"
             )
-    info = json.loads(cfg_path.read_text())
-    if info.get("format") != CHECKPOINT_FORMAT:
+    try:
+        info = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        info = None
+    if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
+        found = info.get("format") if isinstance(info, dict) else "unreadable JSON"
         raise ConfigError(
-            f"meta checkpoint: {cfg_path.name!r} has format "
-            f"{info.get('format')!r}, this version reads {CHECKPOINT_FORMAT}"
+            f"meta checkpoint: {cfg_path.name!r} has format {found!r}, this version reads "
+            f"{CHECKPOINT_FORMAT}; retrain it (aifedge train-meta)"
         )
-    cfg = MetaConfig.from_dict(info["config"])
-    like = make_meta_net(cfg, jax.random.PRNGKey(0))
-    with path.open("rb") as fh:
-        model = eqx.tree_deserialise_leaves(fh, like)
+    try:
+        cfg = MetaConfig.from_dict(info["config"])
+        like = make_meta_net(cfg, jax.random.PRNGKey(0))
+        with path.open("rb") as fh:
+            model = eqx.tree_deserialise_leaves(fh, like)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, EOFError) as err:
+        raise ConfigError(
+            f"meta checkpoint: {path.name!r} does not fit its config ({type(err).__name__}: "
+            "truncated, altered or from another network size); retrain it"
+        ) from None
     return model, cfg

