@@ -359,6 +359,7 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     with _out_folder(args) as stage:
         res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=stage)
+    assert res.checkpoint is not None  # train() with out_dir always writes one
     print(
         f"wrote {out / res.checkpoint.name}, {out / 'curve.csv'}, {out / 'config.json'} "
         f"({res.env_steps} env steps, {res.wall_s:.0f} s)"

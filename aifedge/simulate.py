@@ -62,7 +62,8 @@ def episode_keys(seed: int, start: int, stop: int) -> jax.Array:
     ``threefry_2x32(key, (0, i))`` whatever n is; tests check equality with ``split``.
     """
     key = jax.random.PRNGKey(check_seed(seed, "seed"))
-    if not jax.config.jax_threefry_partitionable:  # keys depend on n: the plain way
+    partitionable = jax.config.jax_threefry_partitionable  # type: ignore[attr-defined]
+    if not partitionable:  # keys depend on n: the plain way
         return jax.random.split(key, stop)[start:]
     from jax.extend.random import threefry_2x32
 
