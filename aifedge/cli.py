@@ -44,19 +44,25 @@ def _seed(text: str) -> int:
     return value
 
 
-def _env_params(args):
+STEPS_FIELD = {"aif-llm": "max_steps", "he2024": "n_tasks", "dag-offload": "max_steps"}
+"""The ``EnvParams`` field ``--steps`` sets, per environment."""
+
+
+def _env_params(args, any_env: bool = False):
+    """``EnvParams`` of ``--env`` with ``--config`` and ``--steps``; ``any_env=False``
+    (train, logs) accepts only aif-llm."""
     from aifedge.environments import ENVS
 
     if args.env not in ENVS:
         raise ConfigError(f"--env: unknown environment {args.env!r}; choose from {', '.join(ENVS)}")
-    if args.env != "aif-llm":
+    if args.env != "aif-llm" and not any_env:
         raise ConfigError(
-            f"--env: `aifedge {args.command}` runs on aif-llm; {args.env!r} is "
-            f"used through `aifedge repro` (see `aifedge list`)"
+            f"--env: `aifedge {args.command}` runs on aif-llm; {args.env!r} runs through "
+            "`aifedge simulate`, `compare` and `repro` (see `aifedge list`)"
         )
     overrides = load_overrides(args.config) if args.config else {}
     if args.steps is not None:
-        overrides["max_steps"] = args.steps
+        overrides[STEPS_FIELD[args.env]] = args.steps
     return ENVS[args.env].make_params(**overrides)
 
 
@@ -67,11 +73,21 @@ def _out_folder(args):
     return results.run_folder(args.out, force=args.force)
 
 
-def _print_summary(summary, title: str, fmt: str) -> None:
+def _print_summary(summary, title: str, fmt: str, env_id: str) -> None:
     import pandas as pd
 
     from aifedge.console import print_table
 
+    if env_id != "aif-llm":  # every metric as mean ± std
+        metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
+        table = pd.DataFrame({"policy": summary.policy})
+        for m in metrics:
+            table[m] = [
+                f"{a:.4g} ± {b:.2g}"
+                for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"], strict=True)
+            ]
+        print_table(table, title, fmt)
+        return
     table = pd.DataFrame(
         {
             "policy": summary.policy,
@@ -144,10 +160,11 @@ def _run_policies(args, policies, stage: Path) -> None:
     from aifedge import results
     from aifedge.simulate import policy_names, simulate, summarise
 
-    params = _env_params(args)
+    params = _env_params(args, any_env=True)
     ablate = check_ablate(getattr(args, "ablate", None))
+    rl_names = RL_ALGOS if args.env == "aif-llm" else ()
     for name in policies:  # validate every name before running anything
-        if name not in (*policy_names(args.env), *RL_ALGOS):
+        if name not in (*policy_names(args.env), *rl_names):
             raise ConfigError(
                 f"--policy: unknown policy {name!r}; "
                 f"choose from {', '.join(policy_names(args.env))} "
@@ -202,11 +219,10 @@ def _run_policies(args, policies, stage: Path) -> None:
         "config": params._asdict(),
         "wall_s": time.perf_counter() - start,
         "summary": {
-            row.policy: {
-                m: getattr(row, f"{m}_mean")
-                for m in ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")
+            row["policy"]: {
+                k.removesuffix("_mean"): v for k, v in row.items() if k.endswith("_mean")
             }
-            for row in summary.itertuples()
+            for row in summary.to_dict("records")
         },
     }
     if advisor_stats is not None:
@@ -223,6 +239,7 @@ def _run_policies(args, policies, stage: Path) -> None:
         summary,
         f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, seed {args.seed}",
         args.format,
+        args.env,
     )
     print(f"wrote {out / 'metrics.csv'}, {out / 'summary.csv'}, {out / 'summary.json'}")
 

@@ -2,6 +2,16 @@
 
 ``get_policy`` builds a policy by name: a heuristic (``baselines.HEURISTICS``) or an agent
 (``registry.AGENTS``). This module sits above ``baselines`` and below ``paper_repro``.
+
+Every environment runs through ``simulate`` (one row of metrics per episode):
+
+* ``aif-llm``: heuristics and agents, batched episodes (AIF-LLM metrics, ``METRIC_NAMES``);
+* ``he2024``: the reference heuristics (``HE2024_HEURISTICS``, batched) and ``aif-rg``,
+  which learns online (He et al. Alg. 1), so its rows are its learning curve;
+* ``dag-offload``: the multi-agent learners (``baselines.marl.LEARNERS``), trained for the
+  given episodes; each row is one training episode (UCB-COMA Fig. 4's curve).
+
+Trained deep-RL baselines run through ``aifedge train`` / ``aifedge repro``.
 """
 
 import time
@@ -21,10 +31,14 @@ from aifedge.registry import AGENTS, load
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
     """Names accepted by ``--policy`` for ``env_id``."""
-    if env_id == "he2024":  # run through `aifedge repro he2024-fig*` (paper_repro.he2024)
+    if env_id == "he2024":
         from aifedge.baselines import HE2024_HEURISTICS
 
-        return [*HE2024_HEURISTICS, "aif-rg", "gp-nfsp", "rainbow", "ppo", "sac"]
+        return [*HE2024_HEURISTICS, "aif-rg"]
+    if env_id == "dag-offload":
+        from aifedge.baselines.marl import LEARNERS
+
+        return list(LEARNERS)
     return [*HEURISTICS, *AGENTS]
 
 
@@ -132,6 +146,10 @@ def simulate(
     depend on ``chunk`` (episodes per vmapped call). ``policy`` (optional) is used
     instead of looking ``policy_name`` up; the name then only labels the rows.
     """
+    if env_id != "aif-llm":
+        if policy is not None:
+            raise ConfigError(f"policy: a Policy object runs on aif-llm only, not {env_id!r}")
+        return _OTHER_ENVS[env_id](policy_name, episodes, seed, params, progress)
     env, steps, policy = _setup(env_id, policy_name, episodes, seed, params, steps, policy)
     chunk = min(chunk, episodes)
 
@@ -155,9 +173,66 @@ def simulate(
     return frame
 
 
+def _check_name(name: str, env_id: str) -> None:
+    if name not in policy_names(env_id):
+        raise ConfigError(
+            f"--policy: unknown policy {name!r} for {env_id}; "
+            f"choose from {', '.join(policy_names(env_id))}"
+        )
+
+
+def _frame(name: str, rows: dict) -> pd.DataFrame:
+    cols = {k: np.asarray(v, float) for k, v in rows.items()}
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame({"policy": name, "episode": np.arange(n), **cols})
+
+
+def _simulate_he2024(name: str, episodes: int, seed: int, params, progress: bool):
+    """He et al. episodes (``he2024.episode_metrics`` per episode, keys as ``simulate``)."""
+    from aifedge.baselines import HE2024_HEURISTICS
+    from aifedge.environments import he2024
+
+    _check_name(name, "he2024")
+    check_seed(seed, "seed")
+    if name == "aif-rg":
+        from aifedge.inference import aif_rg
+
+        with console.progress(name, "episodes", progress) as bar:
+            bar.add_task("train", total=None)
+            _, rows = aif_rg.train(jax.random.PRNGKey(seed), aif_rg.AifRgConfig(), params, episodes)
+        return _frame(name, {k: [r[k] for r in rows] for k in rows[0] if k != "episode"})
+    act = HE2024_HEURISTICS[name]
+
+    @jax.jit
+    @jax.vmap
+    def run(key):
+        return he2024.episode_metrics(he2024.rollout(key, act, params)[3])
+
+    return _frame(name, jax.device_get(run(episode_keys(seed, 0, episodes))))
+
+
+def _simulate_dag(name: str, episodes: int, seed: int, params, progress: bool):
+    """UCB-COMA learners trained for ``episodes``; one ``marl.EpisodeStats`` row each."""
+    from aifedge.baselines import marl
+
+    _check_name(name, "dag-offload")
+    check_seed(seed, "seed")
+    with console.progress(name, "episodes", progress) as bar:
+        bar.add_task("train", total=None)
+        _, stats = marl.train(
+            jax.random.PRNGKey(seed), name, params, marl.make_config(name), episodes
+        )
+    return _frame(name, jax.device_get(stats._asdict()))
+
+
+_OTHER_ENVS = {"he2024": _simulate_he2024, "dag-offload": _simulate_dag}
+
+
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over episodes per policy (columns ``<metric>_mean``, ``<metric>_std``)."""
-    agg = frame.groupby("policy", sort=False)[list(METRIC_NAMES)].agg(["mean", "std"])
+    """Mean and std over episodes per policy (columns ``<metric>_mean``, ``<metric>_std``)
+    of every numeric column but ``episode``."""
+    metrics = [c for c in frame.columns if c not in ("policy", "episode")]
+    agg = frame.groupby("policy", sort=False)[metrics].agg(["mean", "std"])
     agg.columns = [f"{m}_{s}" for m, s in agg.columns]
     return agg.reset_index()
 
