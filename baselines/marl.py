@@ -9,6 +9,9 @@ ucb-coma    COMA (Foerster et al. 2018) with a centralised Q(S, A) critic, a tar
             the UCB action selection of Eqs. (2)–(3): argmax_a ln ω(a|s_i) +
             ε √(2 ln N_i / (n_i(a) + 1)), ε decaying linearly to 0 over training.
 coma        the same learner, actions sampled from ω (no UCB term).
+ucb-coma-softmax  not the paper's method, a named variant: actions *sampled* from
+            softmax(g) with g the Eqs. (2)–(3) score, instead of argmax g; as ε → 0 it
+            becomes COMA's sampling, so a near-deterministic wrong choice is not absorbing.
 mappo       on-policy PPO per agent with a centralised V(S), GAE, clipped ratio; one
             update per rollout of ``rollout_episodes`` episodes.
 maddpg      per-agent actors and centralised Q_i(S, A) critics, Gumbel-softmax (straight-
@@ -96,6 +99,7 @@ class ComaConfig:
     grad_clip: float = 10.0  # assumption
     entropy: float = 0.01  # policy-entropy bonus, assumption (as MAPPO's)
     standardise: bool = True  # per-batch advantage standardisation (module docstring)
+    ucb_sample: bool = False  # sample from softmax(g) (variant ucb-coma-softmax), not argmax g
 
 
 @dataclass(frozen=True)
@@ -307,7 +311,8 @@ def coma_act(key, state: ComaState, obs, params, cfg: ComaConfig, explore: bool)
     if not explore:
         return jnp.argmax(logp, -1)
     if cfg.ucb_eps > 0:
-        return jnp.argmax(ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg)), -1)
+        g = ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg))
+        return jax.random.categorical(key, g) if cfg.ucb_sample else jnp.argmax(g, -1)
     return jax.random.categorical(key, logp)
 
 
@@ -661,6 +666,7 @@ def _stateless(act) -> "Learner":
 LEARNERS: dict[str, Learner] = {
     "ucb-coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
     "coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
+    "ucb-coma-softmax": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
     "mappo": Learner(mappo_init, mappo_act, mappo_observe, mappo_end, MappoConfig),
     "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
@@ -676,6 +682,7 @@ reference policies ``ready-cloud`` and ``masked-random``."""
 DEFAULT_CONFIGS = {
     "ucb-coma": ComaConfig(ucb_eps=1.0),
     "coma": ComaConfig(ucb_eps=0.0),
+    "ucb-coma-softmax": ComaConfig(ucb_eps=1.0, ucb_sample=True),
     "mappo": MappoConfig(),
     "maddpg": MaddpgConfig(),
     "cs-ucb": CsUcbConfig(),
@@ -699,12 +706,12 @@ def make_config(name: str, **overrides):
         v = getattr(cfg, f.name)
         if f.name == "ucb_eps":
             ok = v == 0 if name == "coma" else v > 0
-            fix = "> 0 for ucb-coma, 0 for coma"
+            fix = "> 0 for ucb-coma and ucb-coma-softmax, 0 for coma"
         elif f.name in ("gae_lambda", "psi", "clip", "tau"):
             ok, fix = 0 < v <= 1, "in (0, 1]"
         elif f.name == "entropy":
             ok, fix = v >= 0, "≥ 0"
-        elif f.name == "standardise":
+        elif f.name in ("standardise", "ucb_sample"):
             ok, fix = isinstance(v, bool), "True or False"
         elif f.name in ("rollout_episodes", "epochs", "batch_size", "buffer_size"):
             ok, fix = isinstance(v, int) and v > 0, "a positive integer"
@@ -776,7 +783,25 @@ def _episode(key, name: str, state, params, cfg, learn: bool):
     return state, stats
 
 
-def _train(key, name, params, cfg, n_episodes):
+_DYNAMIC = ("bandwidth_mhz", "t_max_s", "fault_prob", "theta", "vartheta", "delay_unit_s", "gamma")
+"""Scalar ``EnvParams`` fields traced, not static, so a sweep over them compiles once."""
+
+
+def _split(name: str, params: env.EnvParams):
+    """(static params with the ``_DYNAMIC`` fields zeroed, their values as float32 scalars);
+    ``aif`` builds its pymdp model from the numbers eagerly, so it keeps them all static."""
+    if name == "aif":
+        return params, None
+    dyn = tuple(jnp.float32(getattr(params, f)) for f in _DYNAMIC)
+    return params._replace(**dict.fromkeys(_DYNAMIC, 0.0)), dyn
+
+
+def _join(params: env.EnvParams, dyn) -> env.EnvParams:
+    return params if dyn is None else params._replace(**dict(zip(_DYNAMIC, dyn, strict=True)))
+
+
+def _train(key, name, params, cfg, n_episodes, dyn):
+    params = _join(params, dyn)
     k_init, k_run = jax.random.split(key)
     state = LEARNERS[name].init(k_init, params, cfg, n_episodes)
 
@@ -786,7 +811,8 @@ def _train(key, name, params, cfg, n_episodes):
     return jax.lax.scan(one, state, jax.random.split(k_run, n_episodes))
 
 
-def _evaluate(key, name, state, params, cfg, n_episodes):
+def _evaluate(key, name, state, params, cfg, n_episodes, dyn):
+    params = _join(params, dyn)
     run = jax.vmap(lambda k: _episode(k, name, state, params, cfg, False)[1])
     return run(jax.random.split(key, n_episodes))
 
@@ -814,8 +840,12 @@ def train(
 
     ``quick_compile`` lowers XLA's optimisation level: for short runs (tests, ``--quick``)
     where compilation, not the run, dominates. Results are identical up to float rounding.
+    The ``_DYNAMIC`` env fields are traced, so a W / T_max / fault / θ sweep compiles once.
     """
-    return _JIT[quick_compile][0](key, name=name, params=params, cfg=cfg, n_episodes=n_episodes)
+    static, dyn = _split(name, params)
+    return _JIT[quick_compile][0](
+        key, name=name, params=static, cfg=cfg, n_episodes=n_episodes, dyn=dyn
+    )
 
 
 def evaluate(
@@ -828,6 +858,7 @@ def evaluate(
     quick_compile: bool = False,
 ):
     """Exploit-only episodes of a trained learner, vmapped; EpisodeStats with (E,)."""
+    static, dyn = _split(name, params)
     return _JIT[quick_compile][1](
-        key, name=name, state=state, params=params, cfg=cfg, n_episodes=n_episodes
+        key, name=name, state=state, params=static, cfg=cfg, n_episodes=n_episodes, dyn=dyn
     )
