@@ -713,6 +713,10 @@ def run_all(cfg: UcbComaConfig, out, store=None, names=None) -> list[Path]:
     ``store``, the small files (all but the per-episode ``_data.csv``) are copied there too.
     Returns the Markdown paths; ``SUMMARY.md`` in ``out`` lists every artifact's wall time."""
     written, lines = [], []
+    head = (
+        f"# UCB-COMA artifacts (code at commit {results.git_commit()} when the run started; "
+        f"{cfg.seeds} seeds, {cfg.n_episodes} episodes)\n\nWall time per artifact:\n\n"
+    )
     for art in ORDER:
         if names and art.name not in names:
             continue
@@ -727,9 +731,8 @@ def run_all(cfg: UcbComaConfig, out, store=None, names=None) -> list[Path]:
                 with results.atomic_path(Path(store) / path.name) as tmp:
                     shutil.copyfile(path, tmp)
         written.append(paths["md"])
-        summary = f"# UCB-COMA artifacts, wall time (commit {results.git_commit()})\n\n"
         for target in (Path(out), *(() if store is None else (Path(store),))):
-            results.write_text_atomic(target / "SUMMARY.md", summary + "\n".join(lines) + "\n")
+            results.write_text_atomic(target / "SUMMARY.md", head + "\n".join(lines) + "\n")
     return written
 
 
