@@ -588,7 +588,10 @@ def _maddpg_update(key, s: MaddpgState, cfg: MaddpgConfig) -> MaddpgState:
             critic, batch.obs, mixed
         )  # (B, i, I)
         own = jnp.diagonal(q, axis1=1, axis2=2)
-        return -jnp.mean(own) + 1e-3 * jnp.mean(logp**2) / bsz
+        # small logit regulariser over the action space only: a masked log-probability
+        # (≈ MASKED = −1e9) squared would swamp the Q gradient after clipping
+        allowed = logp > nets.MASKED / 2
+        return -jnp.mean(own) + 1e-3 * jnp.mean(jnp.where(allowed, logp, 0.0) ** 2) / bsz
 
     g = jax.grad(actor_loss)(s.actor)
     upd, opt_a = _adam(cfg).update(g, s.opt_actor, s.actor)
