@@ -215,7 +215,7 @@ def random_rewards():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ucb-coma", "coma", "mappo", "cs-ucb"])
+@pytest.mark.parametrize("name", ["ucb-coma", "coma", "mappo", "maddpg", "cs-ucb"])
 def test_learner_completes_tasks_greedily(name, random_rewards):
     """After 100 tiny episodes the greedy policy completes > 50 % of tasks and never picks
     outside the action space; its late training reward beats Random's (one-sided Welch
