@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 from aifedge.config import ConfigError, load_overrides, sync_dispatch
+from aifedge.console import FORMATS
+from aifedge.registry import ABLATIONS, ADVISORS, RL_ALGOS, check_ablate
 
 DEMO_POLICIES = ("random", "round-robin", "edge", "cloud", "greedy")
-RL_ALGOS = ("sac", "ppo", "dqn", "a2c", "rainbow")  # aifedge.baselines.rl.ALGOS (needs torch)
-ABLATIONS = ("prior", "semantic", "meta-lambda")
-ADVISORS = ("template", "smollm", "http")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,34 +53,30 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out: {str(out)!r} exists and is not a folder; pass a folder path")
 
 
-def _print_table(summary, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_summary(summary, title: str, fmt: str) -> None:
+    import pandas as pd
 
-    table = Table(title=title)
-    table.add_column("policy")
-    for col in ("QoS %", "latency ms", "TCR %", "failure %"):
-        table.add_column(col, justify="right")
-    for row in summary.itertuples():
-        table.add_row(
-            row.policy,
-            f"{100 * row.qos_mean:.2f} ± {100 * row.qos_std:.2f}",
-            f"{row.latency_ms_mean:.1f} ± {row.latency_ms_std:.1f}",
-            f"{100 * row.tcr_mean:.2f} ± {100 * row.tcr_std:.2f}",
-            f"{100 * row.failure_rate_mean:.2f}",
-        )
-    Console().print(table)
+    from aifedge.console import print_table
 
-
-def _parse_ablate(text: str | None) -> tuple[str, ...]:
-    parts = tuple(p.strip() for p in (text or "").split(",") if p.strip())
-    bad = [p for p in parts if p not in ABLATIONS]
-    if bad:
-        raise ConfigError(
-            f"--ablate: unknown component {bad[0]!r}; choose any of "
-            f"{', '.join(ABLATIONS)} (comma-separated)"
-        )
-    return parts
+    table = pd.DataFrame(
+        {
+            "policy": summary.policy,
+            "QoS %": [
+                f"{100 * m:.2f} ± {100 * s:.2f}"
+                for m, s in zip(summary.qos_mean, summary.qos_std, strict=True)
+            ],
+            "latency ms": [
+                f"{m:.1f} ± {s:.1f}"
+                for m, s in zip(summary.latency_ms_mean, summary.latency_ms_std, strict=True)
+            ],
+            "TCR %": [
+                f"{100 * m:.2f} ± {100 * s:.2f}"
+                for m, s in zip(summary.tcr_mean, summary.tcr_std, strict=True)
+            ],
+            "failure %": [f"{100 * m:.2f}" for m in summary.failure_rate_mean],
+        }
+    )
+    print_table(table, title, fmt)
 
 
 def _special_policy(name: str, args, params, ablate: tuple[str, ...]):
@@ -128,11 +123,10 @@ def _run_policies(args, policies) -> None:
     import pandas as pd
 
     from aifedge import results
-    from aifedge.registry import policy_names
-    from aifedge.simulate import simulate, summarise
+    from aifedge.simulate import policy_names, simulate, summarise
 
     params = _env_params(args)
-    ablate = _parse_ablate(getattr(args, "ablate", None))
+    ablate = check_ablate(getattr(args, "ablate", None))
     for name in policies:  # validate every name before running anything
         if name not in (*policy_names(args.env), *RL_ALGOS):
             raise ConfigError(
@@ -148,7 +142,7 @@ def _run_policies(args, policies) -> None:
     start = time.perf_counter()
     advisor_stats = None
     if advisor != "template":
-        from aifedge.inference.aif_llm_agent import run_advised
+        from aifedge.inference.aif_llm_advised import run_advised
 
         frame, advisor_stats = run_advised(
             params,
@@ -203,16 +197,18 @@ def _run_policies(args, policies) -> None:
     results.write_csv(out / "metrics.csv", frame)
     results.write_csv(out / "summary.csv", summary)
     results.write_json(out / "summary.json", record)
-    _print_table(
+    _print_summary(
         summary,
         f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, seed {args.seed}",
+        args.format,
     )
     print(f"wrote {out / 'metrics.csv'}, {out / 'summary.csv'}, {out / 'summary.json'}")
 
 
 def cmd_list(args) -> None:
     from aifedge.environments import ENVS
-    from aifedge.registry import ARTIFACTS, BENCHMARKS, policy_names
+    from aifedge.registry import ARTIFACTS, BENCHMARKS
+    from aifedge.simulate import policy_names
 
     print("environments:", ", ".join(ENVS))
     print("policies:    ", ", ".join(policy_names()))
@@ -261,7 +257,8 @@ def _repro_config(base, args):
 
 
 def cmd_repro(args) -> None:
-    from aifedge.paper_repro.common import to_markdown, write_artifact
+    from aifedge.console import print_table
+    from aifedge.paper_repro.common import write_artifact
     from aifedge.registry import ARTIFACTS, load
 
     if args.name == "all":
@@ -289,8 +286,7 @@ def cmd_repro(args) -> None:
         time.perf_counter() - start,
         note="quick mode (reduced budget)" if args.quick else "",
     )
-    print(f"{art.title}\n")
-    print(to_markdown(frame))
+    print_table(frame, art.title, args.format)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -339,7 +335,7 @@ def cmd_logs(args) -> None:
     from aifedge.baselines import HEURISTICS
     from aifedge.llm_bridge.logs import make_logs, save_logs
     from aifedge.llm_bridge.prior import KeywordPrior
-    from aifedge.registry import policy_names
+    from aifedge.simulate import policy_names
 
     params = _env_params(args)
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
@@ -376,6 +372,15 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results/simulate", help="output folder")
 
 
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="result table: rich on a terminal, Markdown when piped (auto), or as given",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aifedge.registry import BENCHMARKS
 
@@ -391,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run one policy for N episodes and write metrics")
     _add_sim_args(p)
+    _add_format(p)
     p.add_argument("--policy", required=True, help="policy name (see `aifedge list`)")
     p.add_argument(
         "--checkpoint",
@@ -421,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="run several policies on the same seeds (make demo)")
     _add_sim_args(p)
+    _add_format(p)
     p.add_argument(
         "--policies", default=",".join(DEMO_POLICIES), help="comma-separated policy names"
     )
@@ -480,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. paper_repro/configs/he2024_medium.toml)",
     )
     p.add_argument("--out", default="results/repro", help="output folder")
+    _add_format(p)
     p.set_defaults(func=cmd_repro)
 
     p = sub.add_parser("bench", help="speed benchmarks, written as JSON rows")

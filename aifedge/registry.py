@@ -1,14 +1,26 @@
-"""Name -> policy, artifact and benchmark lookup for the CLI.
+"""The one home of every name the CLI offers: algorithms, ablations, advisors, agents,
+artifacts and benchmarks (ground layer: imports nothing but ``aifedge.config``).
 
 Agents, artifacts and benchmarks register as ``"module:attribute"`` strings, imported
 only when used, so that building the CLI (``aifedge --help``) imports neither JAX nor
 any optional dependency. A factory is ``factory(params) -> Policy``
-(``aifedge.environments.rollout.Policy``).
+(``aifedge.protocols.Policy``). Library modules take their name lists from here too
+(``baselines.rl``, ``inference.aif_llm_agent``, ``llm_bridge.advisors``).
 """
 
+from collections.abc import Iterable
 from importlib import import_module
 
 from aifedge.config import ConfigError
+
+RL_ALGOS: tuple[str, ...] = ("sac", "ppo", "dqn", "a2c", "rainbow")
+"""Single-agent RL algorithms (``aifedge train --algo``; ``baselines.rl.CONFIGS``)."""
+
+ABLATIONS: tuple[str, ...] = ("prior", "semantic", "meta-lambda")
+"""Components of the ``aif-llm`` agent that ``--ablate`` removes (AIF-LLM Table 4)."""
+
+ADVISORS: tuple[str, ...] = ("template", "smollm", "http")
+"""LLM advisors (``--advisor``; ``llm_bridge.advisors.make_advisor``)."""
 
 AGENTS: dict[str, str] = {
     "aif": "aifedge.inference.policies:make_aif_policy",
@@ -32,15 +44,15 @@ ARTIFACTS: dict[str, str] = {
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 
 BENCHMARKS: dict[str, str] = {
-    "env": "aifedge.bench:bench_env",
-    "decision": "aifedge.inference.bench:bench_decision",
-    "encoder": "aifedge.llm_bridge.bench:bench_encoder",
-    "prior": "aifedge.llm_bridge.bench:bench_prior",
-    "semantic": "aifedge.llm_bridge.bench:bench_semantic",
-    "advisor": "aifedge.llm_bridge.bench:bench_advisor",
-    "gpd": "aifedge.inference.evt:bench_gpd",
-    "meta": "aifedge.inference.meta:bench_meta",
-    "cycle": "aifedge.inference.cycle:bench_cycle",
+    "env": "aifedge.bench.env:bench_env",
+    "decision": "aifedge.bench.decision:bench_decision",
+    "encoder": "aifedge.bench.llm:bench_encoder",
+    "prior": "aifedge.bench.llm:bench_prior",
+    "semantic": "aifedge.bench.llm:bench_semantic",
+    "advisor": "aifedge.bench.llm:bench_advisor",
+    "gpd": "aifedge.bench.gpd:bench_gpd",
+    "meta": "aifedge.bench.meta:bench_meta",
+    "cycle": "aifedge.bench.cycle:bench_cycle",
 }
 """Benchmark name -> ``"module:function"``; each takes ``repeats=`` and returns JSON rows."""
 
@@ -51,26 +63,18 @@ def load(spec: str):
     return getattr(import_module(module), attr)
 
 
-def policy_names(env_id: str = "aif-llm") -> list[str]:
-    """Names accepted by ``--policy`` for ``env_id``."""
-    from aifedge.baselines import HEURISTICS
-
-    del env_id  # all current policies act on aif-llm
-    return [*HEURISTICS, *AGENTS]
-
-
-def get_policy(name: str, env_id: str = "aif-llm", params=None):
-    """The ``Policy`` called ``name``; ``ConfigError`` naming the allowed values otherwise."""
-    from aifedge.baselines import HEURISTICS
-    from aifedge.environments import ENVS, stateless
-
-    if env_id not in ENVS:
-        raise ConfigError(f"--env: unknown environment {env_id!r}; choose from {', '.join(ENVS)}")
-    if name in HEURISTICS:
-        return stateless(HEURISTICS[name])
-    if name in AGENTS:
-        params = ENVS[env_id].make_params() if params is None else params
-        return load(AGENTS[name])(params)
-    raise ConfigError(
-        f"--policy: unknown policy {name!r}; choose from {', '.join(policy_names(env_id))}"
-    )
+def check_ablate(ablate: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Normalise ``ablate`` (a subset of ``ABLATIONS``; a comma-separated string is
+    accepted) into ``ABLATIONS`` order; ``ConfigError`` naming the allowed values otherwise."""
+    if ablate is None:
+        return ()
+    if isinstance(ablate, str):
+        ablate = [a.strip() for a in ablate.split(",") if a.strip()]
+    ablate = tuple(ablate)
+    unknown = [a for a in ablate if a not in ABLATIONS]
+    if unknown:
+        raise ConfigError(
+            f"--ablate: unknown component(s) {unknown}; choose any of "
+            f"{', '.join(ABLATIONS)} (comma-separated)"
+        )
+    return tuple(c for c in ABLATIONS if c in ablate)

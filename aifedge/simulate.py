@@ -1,4 +1,8 @@
-"""Batched episode simulation: the engine behind ``aifedge simulate`` and ``compare``."""
+"""Batched episode simulation: the engine behind ``aifedge simulate`` and ``compare``.
+
+``get_policy`` builds a policy by name: a heuristic (``baselines.HEURISTICS``) or an agent
+(``registry.AGENTS``). This module sits above ``baselines`` and below ``paper_repro``.
+"""
 
 import time
 
@@ -6,15 +10,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from aifedge import console
+from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
-from aifedge.environments import ENVS, Policy, aif_llm, batch_rollout, episode_metrics
+from aifedge.environments import ENVS, Policy, aif_llm, batch_rollout, episode_metrics, stateless
 from aifedge.environments.metrics import METRIC_NAMES
-from aifedge.registry import get_policy
+from aifedge.registry import AGENTS, load
 
-STDERR = Console(stderr=True)
+
+def policy_names(env_id: str = "aif-llm") -> list[str]:
+    """Names accepted by ``--policy`` for ``env_id``."""
+    del env_id  # all current policies act on aif-llm
+    return [*HEURISTICS, *AGENTS]
+
+
+def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
+    """The ``Policy`` called ``name``; ``ConfigError`` naming the allowed values otherwise."""
+    if env_id not in ENVS:
+        raise ConfigError(f"--env: unknown environment {env_id!r}; choose from {', '.join(ENVS)}")
+    if name in HEURISTICS:
+        return stateless(HEURISTICS[name])
+    if name in AGENTS:
+        params = ENVS[env_id].make_params() if params is None else params
+        return load(AGENTS[name])(params)
+    raise ConfigError(
+        f"--policy: unknown policy {name!r}; choose from {', '.join(policy_names(env_id))}"
+    )
 
 
 def _setup(env_id: str, policy_name: str, episodes: int, seed: int, params, steps, policy):
@@ -54,15 +76,7 @@ def simulate(
         return episode_metrics(infos.outcome, infos.latency_ms)
 
     parts = []
-    with Progress(
-        TextColumn(f"{policy_name:>12}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} episodes"),
-        TimeElapsedColumn(),
-        console=STDERR,
-        disable=not progress,
-        transient=True,
-    ) as bar:
+    with console.progress(policy_name, "episodes", progress) as bar:
         task = bar.add_task("sim", total=episodes)
         for start in range(0, keys.shape[0], chunk):
             out = jax.device_get(run_chunk(keys[start : start + chunk]))

@@ -64,7 +64,6 @@ Public API: ``LEARNERS`` (name -> ``Learner``), ``make_config(name, **overrides)
 ``evaluate(key, name, state, params, cfg, n_episodes) -> EpisodeStats (E,)``.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, NamedTuple
@@ -76,6 +75,7 @@ import optax
 from aifedge.config import ConfigError, check_fields
 from aifedge.environments import dag_offload as env
 from aifedge.inference import dag_aif
+from aifedge.protocols import Learner
 
 from . import marl_nets as nets
 
@@ -202,22 +202,6 @@ def _adam(cfg, lr: float | None = None) -> optax.GradientTransformation:
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip), optax.adam(cfg.lr if lr is None else lr)
     )
-
-
-class Learner(NamedTuple):
-    """Pure functions; ``cfg`` and ``params`` are static (hashable).
-
-    init(key, params, cfg, n_episodes) -> state
-    act(key, state, obs, params, cfg, explore: bool) -> actions (I,)
-    observe(key, state, transition, params, cfg) -> state       (after every env step)
-    end_episode(key, state, params, cfg) -> state               (after every episode)
-    """
-
-    init: Callable
-    act: Callable
-    observe: Callable
-    end_episode: Callable
-    config: type
 
 
 def _no_end(key, state, params, cfg):
@@ -665,7 +649,7 @@ def ready_cloud_act(key, s, obs, params, cfg, explore: bool):
     return env.encode_action(jnp.argmax(feasible, -1), env.CLOUD)
 
 
-def _stateless(act) -> "Learner":
+def _stateless(act) -> Learner:
     return Learner(lambda k, p, c, n: (), act, lambda k, s, t, p, c: s, _no_end, RandomConfig)
 
 
@@ -677,7 +661,7 @@ LEARNERS: dict[str, Learner] = {
     "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
     "random": _stateless(random_act),
-    "aif": Learner(*dag_aif.LEARNER),
+    "aif": dag_aif.LEARNER,
     "ready-cloud": _stateless(ready_cloud_act),
     "masked-random": _stateless(masked_random_act),
 }

@@ -49,8 +49,6 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from tianshou.algorithm import A2C, DQN, PPO, DiscreteSAC, RainbowDQN
 from tianshou.algorithm.algorithm_base import Algorithm, OffPolicyAlgorithm
 from tianshou.algorithm.modelfree.c51 import C51Policy
@@ -71,8 +69,9 @@ from tianshou.utils.net.common import Net
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic, NoisyLinear
 from tianshou.utils.torch_utils import policy_within_training_step, torch_train_mode
 
-from aifedge import results
+from aifedge import console, results
 from aifedge.config import ConfigError, check_fields
+from aifedge.registry import RL_ALGOS
 
 QUICK_STEPS = 20_000
 """Training env steps per algorithm of ``--quick`` runs (200 episodes of 100 steps)."""
@@ -81,7 +80,6 @@ FULL_STEPS = 100_000
 
 CHECKPOINT_FORMAT = "aifedge-rl-1"
 CHECKPOINT_NAME = "policy.pt"
-STDERR = Console(stderr=True)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -221,16 +219,11 @@ class A2CConfig(_Common):
     max_grad_norm: float = 0.5
 
 
-CONFIGS: dict[str, type] = {
-    "sac": SACConfig,
-    "ppo": PPOConfig,
-    "dqn": DQNConfig,
-    "a2c": A2CConfig,
-    "rainbow": RainbowConfig,
-}
-"""Algorithm name -> its frozen config class (the names ``--algo`` accepts)."""
-
-ALGOS = tuple(CONFIGS)
+ALGOS = RL_ALGOS
+CONFIGS: dict[str, type] = dict(
+    zip(ALGOS, (SACConfig, PPOConfig, DQNConfig, A2CConfig, RainbowConfig), strict=True)
+)
+"""Algorithm name (``registry.RL_ALGOS``) -> its frozen config class."""
 
 
 def _check_algo(algo: str) -> None:
@@ -501,19 +494,6 @@ class TrainResult(NamedTuple):
     wall_s: float
 
 
-def _progress(label: str, unit: str, enabled: bool) -> Progress:
-    """A rich progress bar on stderr (removed when done)."""
-    return Progress(
-        TextColumn(f"{label:>8}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} " + unit),
-        TimeElapsedColumn(),
-        console=STDERR,
-        disable=not enabled,
-        transient=True,
-    )
-
-
 @contextmanager
 def _global_rng(seed: int, threads: int) -> Iterator[None]:
     """Seed NumPy's and torch's global generators (Tianshou uses them); restore on exit."""
@@ -628,7 +608,7 @@ def train(
         )
         collector.reset()
         env_step, losses = 0, {}
-        bar = _progress(algo, "steps {task.fields[ret]}", progress)
+        bar = console.progress(algo, "steps {task.fields[ret]}", progress)
         try:
             with bar:
                 task = bar.add_task("train", total=cfg.steps, ret="")
@@ -754,7 +734,7 @@ def evaluate(
     envs = [env_factory() for _ in range(min(n_envs, episodes))]
     name = getattr(policy, "algo", type(policy).__name__)
     rows = []
-    bar = _progress(name, "episodes", progress)
+    bar = console.progress(name, "episodes", progress)
     try:
         with bar:
             task = bar.add_task("eval", total=episodes)

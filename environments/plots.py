@@ -77,8 +77,9 @@ def plot_latency_hist(records: pd.DataFrame, bins: int = 60):
     return fig
 
 
-def plot_tail_survival(samples: np.ndarray, shape: float, scale: float):
-    """Empirical survival P(X > x) of spike samples vs GPD(ζ, σ) and an exponential, log-log.
+def plot_tail_survival(samples: np.ndarray, concentration: float, scale: float):
+    """Empirical survival P(X > x) of spike samples vs GPD(ζ = concentration, σ) and an
+    exponential, log-log.
 
     A straight line with slope −1/ζ on log-log axes is the signature of a
     power-law (heavy) tail; the exponential of the same scale drops off quickly.
@@ -88,7 +89,9 @@ def plot_tail_survival(samples: np.ndarray, shape: float, scale: float):
     grid = np.logspace(np.log10(x[0] + 1e-9), np.log10(x[-1]), 200)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.loglog(x, emp, ".", ms=2, label="samples")
-    ax.loglog(grid, stats.genpareto.sf(grid, shape, scale=scale), label=f"GPD ζ={shape}")
+    ax.loglog(
+        grid, stats.genpareto.sf(grid, concentration, scale=scale), label=f"GPD ζ={concentration}"
+    )
     ax.loglog(grid, stats.expon.sf(grid, scale=scale), "--", label="exponential (ζ=0)")
     ax.set(xlabel="spike (ms)", ylabel="P(X > x)", ylim=(1.0 / len(x), 1.0))
     ax.legend(fontsize=8)

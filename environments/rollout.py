@@ -1,21 +1,17 @@
 """Policies as pure function pairs and jitted, vmapped episode rollouts.
 
-A ``Policy`` is ``init(key, params) -> pstate`` and
+A ``Policy`` (``aifedge.protocols``) is ``init(key, params) -> pstate`` and
 ``act(key, pstate, obs, params) -> (action, pstate)`` (blackjax style), so
 stateful agents (active inference) and stateless heuristics share one rollout.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 
+from aifedge.protocols import Policy
+
 from . import aif_llm
-
-
-class Policy(NamedTuple):
-    init: Callable
-    act: Callable
 
 
 def stateless(fn: Callable) -> Policy:

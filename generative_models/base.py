@@ -15,7 +15,7 @@ the flattened action of its control factors (size 1 for a factor no action moves
 """
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -36,6 +36,8 @@ class GenerativeModel(NamedTuple):
     factor_names[f], factor_levels[f][i]: names of factors and their levels.
     modality_names[m], modality_levels[m][o]: names of modalities and their outcomes.
     control_names[c], control_levels[c][u]: names of control factors and their actions.
+    options: the builder's settings the model was made with (``cloud_edge.ModelOptions``),
+    None for a model written by hand.
     """
 
     A: tuple
@@ -54,6 +56,7 @@ class GenerativeModel(NamedTuple):
     modality_levels: tuple
     control_names: tuple
     control_levels: tuple
+    options: Any = None
 
     @property
     def num_states(self) -> tuple[int, ...]:

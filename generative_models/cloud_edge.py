@@ -65,6 +65,7 @@ import numpy as np
 from aifedge.config import ConfigError, check_fields
 from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import NET_NAMES, EnvParams, Obs
+from aifedge.environments.tails import gpd_log_survival
 from aifedge.environments.task_texts import CLASS_NAMES
 
 from .base import GenerativeModel, validate
@@ -85,8 +86,9 @@ def node_names(params: EnvParams) -> tuple[str, ...]:
 class EvtTail(NamedTuple):
     """Peaks-over-threshold model of the latency tail (ms), for the EVT penalty in C.
 
-    P(L > x) = exceed_prob · (1 + shape · (x − threshold_ms) / scale_ms)^(−1/shape) for
-    x ≥ threshold_ms (exponential tail when shape = 0), and ``exceed_prob`` below the
+    P(L > x) = exceed_prob · (1 + ξ · (x − threshold_ms) / scale_ms)^(−1/ξ) for
+    x ≥ threshold_ms, ξ = ``concentration`` (exponential tail when ξ = 0), and ``exceed_prob``
+    below the
     threshold (the model says nothing about the body). ``from_params`` gives the
     simulator's spike GPD (ζ = 1.5, §5.1); a NumPyro fit plugs in as
     ``EvtTail(u, σ̂, ξ̂, fraction of latencies above u)``.
@@ -94,7 +96,7 @@ class EvtTail(NamedTuple):
 
     threshold_ms: float
     scale_ms: float
-    shape: float
+    concentration: float
     exceed_prob: float
 
     @classmethod
@@ -105,15 +107,10 @@ class EvtTail(NamedTuple):
 
 
 def tail_prob(tail: EvtTail, x_ms) -> np.ndarray:
-    """P(L > x) under ``tail`` (see ``EvtTail``); vectorised over ``x_ms``."""
-    excess = np.maximum(np.asarray(x_ms, float) - tail.threshold_ms, 0.0) / tail.scale_ms
-    if abs(tail.shape) < 1e-9:
-        surv = np.exp(-excess)
-    else:
-        base = np.maximum(1.0 + tail.shape * excess, 0.0)
-        with np.errstate(divide="ignore"):
-            surv = np.where(base > 0, base ** (-1.0 / tail.shape), 0.0)
-    return tail.exceed_prob * surv
+    """P(L > x) under ``tail`` (see ``EvtTail``; ``tails.gpd_log_survival``), over ``x_ms``."""
+    excess = np.asarray(x_ms, float) - tail.threshold_ms
+    log_surv = gpd_log_survival(excess, tail.scale_ms, tail.concentration)
+    return tail.exceed_prob * np.exp(np.asarray(log_surv, float))
 
 
 def violation_tail_prob(tail: EvtTail, params: EnvParams) -> float:
@@ -358,7 +355,8 @@ def load_estimate(path: str | Path = MC_FILE) -> tuple[McEstimate, str]:
 
 
 # ---------------------------------------------------------------- the model
-def _normalise(counts: np.ndarray, prior: float) -> np.ndarray:
+def normalise_counts(counts: np.ndarray, prior: float) -> np.ndarray:
+    """Columns of ``counts + prior`` normalised to sum to 1 (axis 0): a Dirichlet posterior mean."""
     c = counts + prior
     return c / c.sum(axis=0, keepdims=True)
 
@@ -413,7 +411,7 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
 
     B, B_deps, B_acts = [], [], []
     for j in range(n_edge):
-        B.append(_normalise(est.load_trans[j], pc))
+        B.append(normalise_counts(est.load_trans[j], pc))
         B_deps.append((j, f_cls))
         B_acts.append((0,))
     B.append(np.asarray(params.net_transition, float).T[..., None])
@@ -444,11 +442,11 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     idle_col = np.array([0.0, 0.0, 0.0, 1.0])
     A, A_deps, mod_names, mod_levels = [], [], [], []
     for j in range(n_edge):
-        A.append(_normalise(est.load_obs[j], pc))
+        A.append(normalise_counts(est.load_obs[j], pc))
         A_deps.append((j,))
         mod_names.append(f"obs_load:{nodes[j + 1]}")
         mod_levels.append(LOAD_LEVELS)
-    A.append(_normalise(est.rtt_obs, pc))
+    A.append(normalise_counts(est.rtt_obs, pc))
     A_deps.append((f_net,))
     mod_names.append("obs_rtt")
     mod_levels.append(NET_LEVELS)
@@ -462,7 +460,7 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
         est.out_cloud.reshape(3, -1),
     ]
     for i, counts in enumerate(outcome_counts):
-        body = np.vstack([_normalise(counts, pc), np.zeros(counts.shape[1])])
+        body = np.vstack([normalise_counts(counts, pc), np.zeros(counts.shape[1])])
         A.append(np.column_stack([idle_col, body]))
         A_deps.append((f_ctx[i],))
         mod_names.append(f"outcome:{nodes[i]}")
@@ -489,6 +487,7 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
         modality_levels=tuple(mod_levels),
         control_names=("target",),
         control_levels=(nodes,),
+        options=opt,
     )
     return validate(model)
 

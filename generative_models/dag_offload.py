@@ -92,7 +92,7 @@ from aifedge.environments import dag_offload as env
 from aifedge.environments.dag_offload import CLOUD, N_EDGE, N_LOC, SUPPORT, EnvParams, Obs
 
 from .base import GenerativeModel, validate
-from .cloud_edge import _normalise, save_estimate
+from .cloud_edge import normalise_counts, save_estimate
 
 SUBTASK_LEVELS = (*env.MODALITIES, "none")
 NONE = len(env.MODALITIES)  # index of "none" in SUBTASK_LEVELS
@@ -477,7 +477,7 @@ def build_model(
 
     # B[subtask][m', m, α]
     b_sub = np.zeros((n_mod + 1, n_mod + 1, N_LOC))
-    trans = _normalise(est.subtask_trans, pc)
+    trans = normalise_counts(est.subtask_trans, pc)
     for a in range(N_LOC):
         for m in range(n_mod + 1):
             if m == NONE or not SUPPORT[a, m]:
@@ -485,7 +485,7 @@ def build_model(
             else:
                 b_sub[:, m, a] = trans[:, m]
     B = [b_sub]
-    B += [_normalise(est.edge_trans[n], pc) for n in range(N_EDGE)]
+    B += [normalise_counts(est.edge_trans[n], pc) for n in range(N_EDGE)]
     B_deps = [(f_sub,), *((f,) for f in f_edge)]
     for a in range(N_LOC):
         lv = placed_levels(a)
@@ -517,8 +517,8 @@ def build_model(
                 if not SUPPORT[a, m] or q == DOWN:
                     a_out[REJECTED, x], a_cost[3, x] = 1.0, 1.0
                 else:
-                    a_out[:4, x] = _normalise(est.out[a, :, m, q], pc)
-                    a_cost[:3, x] = _normalise(est.cost[a, :, m, q], pc)
+                    a_out[:4, x] = normalise_counts(est.out[a, :, m, q], pc)
+                    a_cost[:3, x] = normalise_counts(est.cost[a, :, m, q], pc)
         outcome_a.append(a_out)
         cost_a.append(a_cost)
     A += outcome_a + cost_a

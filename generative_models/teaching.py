@@ -35,15 +35,12 @@ decision core (``aifedge.inference.agent``, which uses pymdp):
                   = G_prag(π) + G_epis(π) + Σ_m ln Σ_o exp C_m(o)
 
   so "risk + ambiguity" and "pragmatic + epistemic" rank policies identically.
-* ``run_trial``: a short episode of an ``AifAgent`` in a world that *is* its model (the
-  true hidden state is fixed, outcomes are sampled from A), recording what the agent saw,
-  believed and chose.
+
+A short episode of an agent in a world that *is* its model is ``aifedge.viz.decision.run_trial``.
 """
 
 from collections.abc import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp, softmax
@@ -159,7 +156,7 @@ def risk_ambiguity(model: GenerativeModel, qs: Sequence) -> tuple[np.ndarray, np
     return np.asarray(risk), np.asarray(amb)
 
 
-def _action_index(model: GenerativeModel, action: Sequence[int], factor: int) -> int:
+def action_index(model: GenerativeModel, action: Sequence[int], factor: int) -> int:
     """Index on B[factor]'s last axis of ``action`` (one level per control factor)."""
     acts = model.B_action_dependencies[factor]
     if not acts:
@@ -177,7 +174,7 @@ def predict(model: GenerativeModel, qs: Sequence, action: Sequence[int]) -> list
             raise ValueError(
                 f"predict: B[{f}] depends on several factors; this teaching helper handles one"
             )
-        u = _action_index(model, action, f)
+        u = action_index(model, action, f)
         out.append(np.asarray(b, float)[..., u] @ np.asarray(qs[f], float))
     return out
 
@@ -219,67 +216,3 @@ def policy_posterior(G, gamma: float) -> np.ndarray:
     if not gamma > 0:
         raise ValueError(f"policy_posterior.gamma: must be > 0 (got {gamma!r})")
     return softmax(-gamma * np.asarray(G, float))
-
-
-# ---------------------------------------------------------------- a short trial
-def run_trial(agent, true_state: Sequence[int], steps: int, key: jax.Array) -> pd.DataFrame:
-    """``steps`` decisions of ``agent`` (an ``AifAgent``) in a world that is its own model.
-
-    The hidden state starts at ``true_state`` (one level per factor); each step the
-    world emits outcomes sampled from A at the true state, the agent decides, and the
-    controlled factors move by B under the chosen action (uncontrolled factors by
-    sampling their B). Returns one row per step: ``t``, the observation labels per
-    modality, the posterior per factor (``q[<factor>]`` as a tuple), ``action`` and the
-    policy terms ``G``, ``G_pragmatic``, ``G_epistemic``, ``q_pi`` (arrays over policies).
-    """
-    from aifedge.inference.agent import split_factors
-
-    model = agent.model
-    state = [int(s) for s in true_state]
-    if len(state) != len(model.B) or any(
-        not 0 <= s < n for s, n in zip(state, model.num_states, strict=True)
-    ):
-        raise ValueError(
-            f"run_trial.true_state: need one level per factor in "
-            f"{model.num_states} (got {true_state})"
-        )
-    if steps < 1:
-        raise ValueError(f"run_trial.steps: must be ≥ 1 (got {steps})")
-    a_state = agent.init()
-    rows = []
-    for t, k in enumerate(jax.random.split(key, steps)):
-        k_obs, k_act, k_move = jax.random.split(k, 3)
-        obs = []
-        for m, (a, deps) in enumerate(zip(model.A, model.A_dependencies, strict=True)):
-            p = np.asarray(a, float)[(slice(None), *(state[f] for f in deps))]
-            obs.append(
-                int(jax.random.choice(jax.random.fold_in(k_obs, m), len(p), p=jnp.asarray(p)))
-            )
-        action, a_state, info = agent.step(k_act, a_state, jnp.asarray(obs, jnp.int32))
-        action = [int(x) for x in np.asarray(action)]
-        qs = split_factors(model, np.asarray(info.qs))
-        row = {
-            "t": t,
-            **{
-                f"o[{name}]": model.modality_levels[m][obs[m]]
-                for m, name in enumerate(model.modality_names)
-            },
-            **{
-                f"q[{name}]": tuple(np.round(qs[f], 3)) for f, name in enumerate(model.factor_names)
-            },
-            "action": model.control_levels[0][action[0]],
-            "G": np.asarray(info.G),
-            "G_pragmatic": np.asarray(info.G_pragmatic),
-            "G_epistemic": np.asarray(info.G_epistemic),
-            "q_pi": np.asarray(info.q_pi),
-        }
-        rows.append(row)
-        for f, b in enumerate(model.B):
-            u = _action_index(model, action, f)
-            col = np.asarray(b, float)[
-                (slice(None), *(state[d] for d in model.B_dependencies[f]), u)
-            ]
-            state[f] = int(
-                jax.random.choice(jax.random.fold_in(k_move, f), len(col), p=jnp.asarray(col))
-            )
-    return pd.DataFrame(rows)

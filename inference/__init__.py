@@ -1,10 +1,10 @@
 """Active-inference decision core, EFE terms, EVT tail, uncertainty and meta-λ.
 
-``agent``: the jitted decision step (Eqs. 4–5); ``policies``: the ``aif`` scheduler;
-``bench``: ``aifedge bench decision``; ``aif_llm_agent``: the full ``aif-llm`` scheduler
-(Algorithm 1) and ``run_advised``; ``meta_train``: f_meta on the real agent; ``cycle``:
-``aifedge bench cycle``. The last three are imported on first use (they pull in NumPyro
-and the LLM bridge).
+``agent``: the jitted decision step (AIF-LLM Eqs. 4–5); ``policies``: the ``aif``
+scheduler; ``aif_llm_agent``: the full ``aif-llm`` scheduler (AIF-LLM Algorithm 1) with its
+advice tables (``aif_llm_advice``), asynchronous runner (``aif_llm_advised.run_advised``)
+and statistics (``aif_llm_stats``); ``meta_train``: f_meta on the real agent. The last
+ones are imported on first use (they pull in NumPyro and the LLM bridge).
 """
 
 from importlib import import_module
@@ -29,12 +29,11 @@ _LAZY = {
     "AifLlmState": "aif_llm_agent",
     "build_agent": "aif_llm_agent",
     "make_aif_llm_policy": "aif_llm_agent",
-    "run_advised": "aif_llm_agent",
+    "run_advised": "aif_llm_advised",
     "MetaTrainConfig": "meta_train",
     "train_meta": "meta_train",
     "evaluate_meta": "meta_train",
     "compare_meta": "meta_train",
-    "bench_cycle": "cycle",
 }
 
 __all__ = [

@@ -14,7 +14,8 @@ each depend on one factor — engine "fast", tested equal to both. The step is o
 For policy π = (u_1, …, u_H) and the posterior Q(s_t) after observing o_t::
 
     Eq. 4   VFE(π) = Σ_{f ∈ F_prune} KL[Q(s_f) ‖ P(s_f,t+1 | π)],  P(s_{t+1}|π) = B(u_1) Q(s_t)
-            keep the K policies of lowest VFE; the others get q(π) = 0 (logit −∞)
+            keep the K first actions u_1 of lowest VFE with all their continuations;
+            the other policies get q(π) = 0 (logit −∞)
     Eq. 5   G(π) = G_prag(π) + G_epis(π) + λ · G_sem(π)
             G_prag = −Σ_τ E_{Q(o_τ|π)}[C(o_τ)]          (C includes the EVT penalty)
             G_epis = −Σ_τ E_{Q(s_τ|π)}[H[Q(o_τ|π)] − H[P(o_τ|s_τ)]]   (state information gain)
@@ -30,7 +31,10 @@ bookkeeping ones that are deterministic copies of the action (the cloud-edge mod
 Under ``jit`` the shapes stay static: G is evaluated for every policy in one vectorised
 pass and the pruned ones are masked, so pruning changes which policies can be chosen,
 not the cost (evaluating K of P policies by a gather is slower at these sizes);
-``top_k=None`` or K ≥ #policies masks nothing.
+``top_k=None`` or K ≥ #first actions masks nothing. Eq. 4's score depends on u_1 alone,
+so pruning acts on first actions: at H = 1 that is "K policies", and at H ≥ 2 it keeps
+K distinct first actions (ranking whole policies by a score shared by all continuations
+of one u_1 would keep K continuations of a single first action).
 
 Observations are int arrays (one entry per modality); −1 marks a modality that was not
 observed, which then carries no evidence (pymdp's ``mask`` semantics).
@@ -55,7 +59,8 @@ class AgentConfig(NamedTuple):
     """Decision-core settings.
 
     policy_len        H, planning horizon (policies = all action sequences of length H).
-    top_k             K of Eq. 4 (paper: 5); None keeps every policy.
+    top_k             K of Eq. 4 (paper: 5): first actions kept, each with all its
+                      continuations (= K policies at H = 1); None keeps every policy.
     gamma             γ, policy precision of q(π) = softmax(−γ G).
     alpha             α, action precision for ``action_selection="stochastic"``.
     action_selection  "deterministic" (argmax q(π)) or "stochastic" (sample q(π)^α).
@@ -239,7 +244,8 @@ def _check_config(config: AgentConfig, n_factors: int) -> None:
         raise ValueError(f"AgentConfig.prune_factors: indices must lie in 0..{n_factors - 1}")
 
 
-def _segments(sizes) -> tuple[np.ndarray, list[slice]]:
+def segments(sizes) -> tuple[np.ndarray, list[slice]]:
+    """``(offsets, slices)`` of blocks of ``sizes`` laid end to end in one flat vector."""
     offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     return offs, [slice(int(offs[i]), int(offs[i + 1])) for i in range(len(sizes))]
 
@@ -258,8 +264,8 @@ def _pymdp_engine(
     A_deps = [list(d) for d in model.A_dependencies]
     B_deps = [list(d) for d in model.B_dependencies]
     num_obs, num_iter = model.num_obs, _num_iter(model, config)
-    _, fsl = _segments(model.num_states)
-    _, msl = _segments(num_obs)
+    _, fsl = segments(model.num_states)
+    _, msl = segments(num_obs)
 
     def infer_states(prior, obs):
         obs = jnp.asarray(obs, jnp.int32)
@@ -323,8 +329,8 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     costs on a CPU at these sizes.
     """
     ns, no = model.num_states, model.num_obs
-    foffs, fsl = _segments(ns)
-    moffs, msl = _segments(no)
+    foffs, fsl = segments(ns)
+    moffs, msl = segments(no)
     n_tot, m_tot, n_u = int(foffs[-1]), int(moffs[-1]), joint_flat.shape[0]
     horizon = config.policy_len
     pad_idx = np.full((len(ns), max(ns)), n_tot, np.int32)  # factors as padded rows
@@ -443,12 +449,13 @@ def make_agent(
     )
     joint_flat = policy_table(model, 1)[1][:, 0]
     n_u = joint_flat.shape[0]
+    n_cont = n_pol // n_u  # continuations per first action (policies are first-action major)
     if engine == "fast":
         infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config)
     else:
         infer_states, predict, policy_terms = _pymdp_engine(model, policies, joint_flat, config)
 
-    _, fsl = _segments(model.num_states)
+    _, fsl = segments(model.num_states)
     in_prune = np.zeros(sum(model.num_states), np.float32)
     for f in prune_factors:
         in_prune[fsl[f]] = 1.0
@@ -458,10 +465,10 @@ def make_agent(
         """Eq. 4 for every policy (its first action decides P(s_{t+1}|π))."""
         w = in_prune * qs
         vfe = jnp.sum(w * log_stable(qs)) - w @ log_stable(pred)
-        return jnp.repeat(vfe, n_pol // n_u)
+        return jnp.repeat(vfe, n_cont)
 
     k = config.top_k
-    prune = k is not None and k < n_pol
+    prune = k is not None and k < n_u
 
     def init(D=None, C=None, lam=0.0, semantic=None) -> AgentState:
         D = _concat(jm.D if D is None else D, model.num_states, "D")
@@ -478,9 +485,9 @@ def make_agent(
 
     def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
-        if prune:
-            _, idx = jax.lax.top_k(-vfe, k)
-            kept = jnp.zeros(n_pol, bool).at[idx].set(True)
+        if prune:  # the K first actions of lowest Eq. 4 score, with all their continuations
+            _, idx = jax.lax.top_k(-vfe[::n_cont], k)
+            kept = jnp.repeat(jnp.zeros(n_u, bool).at[idx].set(True), n_cont)
         else:
             kept = jnp.ones(n_pol, bool)
         prag, epis = policy_terms(qs, pred, state.C)
@@ -494,7 +501,7 @@ def make_agent(
                 key, jnp.where(kept, config.alpha * log_stable(q_pi), -jnp.inf)
             )
         action = actions[pi, 0]
-        prior = pred[:, pi // (n_pol // n_u)]
+        prior = pred[:, pi // n_cont]
         new_state = state._replace(prior=prior, action=action, t=state.t + 1)
         info = DecisionInfo(
             qs=qs,
@@ -543,13 +550,13 @@ def _concat(vectors, sizes, what: str) -> jax.Array:
 
 def split_factors(model: GenerativeModel, flat) -> tuple:
     """Per-factor vectors of a flat (..., N) belief (``AgentState.prior``, ``info.qs``)."""
-    _, sl = _segments(model.num_states)
+    _, sl = segments(model.num_states)
     return tuple(flat[..., s] for s in sl)
 
 
 def split_modalities(model: GenerativeModel, flat) -> tuple:
     """Per-modality vectors of a flat (..., M) array such as ``AgentState.C``."""
-    _, sl = _segments(model.num_obs)
+    _, sl = segments(model.num_obs)
     return tuple(flat[..., s] for s in sl)
 
 

@@ -37,12 +37,14 @@ The EVT-penalised C with the fitted tail is part of every variant; the pure-AIF 
 Table 4 is the ``aif`` policy (``inference.policies``).
 
 Real LLM advisors (``smollm``, ``http``) run asynchronously off the jitted path:
-``run_advised`` drives ``llm_bridge.advisors.advised_episode`` with the same decision
-function, the advice's v_pref coming from the advisor's worker.
+``aif_llm_advised.run_advised`` drives ``llm_bridge.advisors.advised_episode`` with the same
+decision function, the advice's v_pref coming from the advisor's worker. The advice tables
+(template texts, keyword prior) are built in ``aif_llm_advice``; advisor statistics and
+provenance are in ``aif_llm_stats``.
 
 Assumptions (the paper is silent): ``AifLlmConfig`` documents each value. The keyword
 table ships as ``data/keyword_prior.json`` (regenerate: ``python -m
-aifedge.inference.aif_llm_agent``); it is refitted (about 30 s, memoised) for
+aifedge.inference.aif_llm_advice``); it is refitted (about 30 s, memoised) for
 ``EnvParams`` that differ from the defaults in anything but ``max_steps``.
 """
 
@@ -50,11 +52,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,11 +63,27 @@ import numpy as np
 from aifedge.config import ConfigError
 from aifedge.environments import Policy
 from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
-from aifedge.environments.task_texts import TASK_TEXTS
+from aifedge.environments.tails import gpd_log_survival
 from aifedge.generative_models import cloud_edge
+from aifedge.generative_models.base import GenerativeModel
+from aifedge.registry import ADVISORS, check_ablate
 
-from .agent import AgentConfig, AgentState, DecisionInfo, _segments, make_agent, with_semantic
-from .evt import OnlineGPDConfig, OnlineGPDState, gpd_log_survival, online_init, online_push
+from .agent import (
+    AgentConfig,
+    AgentState,
+    AifAgent,
+    DecisionInfo,
+    make_agent,
+    segments,
+    with_semantic,
+)
+from .aif_llm_advice import (
+    default_keyword_prior,
+    evidence_matrix,
+    template_index,
+    template_texts,
+)
+from .evt import OnlineGPDConfig, OnlineGPDState, online_init, online_push
 from .evt import online_refit as _online_refit
 from .uncertainty import (
     UncertaintyConfig,
@@ -78,19 +94,16 @@ from .uncertainty import (
     update_window,
 )
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-PRIOR_FILE = DATA_DIR / "keyword_prior.json"
-"""Keyword table of Eq. 3 for ``EnvParams()`` (``main`` regenerates it)."""
-META_FILE = DATA_DIR / "meta_lambda.eqx"
+if TYPE_CHECKING:
+    import equinox as eqx
+
+    from aifedge.llm_bridge import KeywordPrior, SemanticTables, SentenceEncoder
+
+    from .meta import MetaConfig
+
+
+META_FILE = Path(__file__).resolve().parent / "data" / "meta_lambda.eqx"
 """Default f_meta checkpoint (Eq. 7), made by ``aifedge.inference.meta_train``."""
-
-COMPONENTS: tuple[str, ...] = ("prior", "semantic", "meta-lambda")
-"""Names accepted by ``ablate``."""
-
-PRIOR_LOG_SEED = 7
-"""Seed of the scheduling logs behind the shipped keyword table (distinct from the
-reported seed 0 and the evaluation seeds 1000+)."""
-PRIOR_LOG_EPISODES = 20
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ class AifLlmConfig:
     evt_min_excesses: int = 8
     evt_capacity: int = 256
     advice_delay: int = 1
-    model_options: tuple = field(default_factory=tuple)
+    model_options: tuple[tuple[str, object], ...] = field(default_factory=tuple)
 
     def __post_init__(self):
         def bad(name, rule):
@@ -177,106 +190,6 @@ class AifLlmInfo(NamedTuple):
     decision: DecisionInfo
 
 
-def check_ablate(ablate: Iterable[str] | str | None) -> tuple[str, ...]:
-    """Normalise ``ablate`` (a subset of ``COMPONENTS``; a comma-separated string is
-    accepted); ``ConfigError`` naming the allowed values otherwise."""
-    if ablate is None:
-        return ()
-    if isinstance(ablate, str):
-        ablate = [a.strip() for a in ablate.split(",") if a.strip()]
-    ablate = tuple(ablate)
-    unknown = [a for a in ablate if a not in COMPONENTS]
-    if unknown:
-        raise ConfigError(
-            f"--ablate: unknown component(s) {unknown}; choose any of "
-            f"{', '.join(COMPONENTS)} (comma-separated)"
-        )
-    return tuple(c for c in COMPONENTS if c in ablate)
-
-
-# ------------------------------------------------------------------ template advice table
-def template_texts(params: EnvParams) -> tuple[tuple[str, ...], np.ndarray]:
-    """Every text ``llm_bridge.advisors.template_advice`` can produce, and the index table.
-
-    Returns ``(texts, index)``; ``index[node, congested, down_mask]`` is the row in
-    ``texts`` of the advice recommending ``node`` (0 local, 1..E edge, E + 1 cloud) when
-    the WAN looks congested (0/1) and the edges in bit mask ``down_mask`` are down
-    (−1 where the template never says that). Texts come from ``template_advice`` itself.
-    """
-    from aifedge.llm_bridge.advisors import ObsSummary, template_advice
-
-    n_edge, base = params.n_edge, float(params.cloud_rtt_ms)
-    index = np.full((params.n_nodes, 2, 2**n_edge), -1, np.int32)
-    rows: dict[str, int] = {}
-    for mask in range(2**n_edge):
-        up = tuple(not (mask >> j) & 1 for j in range(n_edge))
-        for congested in (0, 1):
-            choices = [j + 1 for j in range(n_edge) if up[j]] + [0 if congested else n_edge + 1]
-            for node in choices:
-                queue = tuple(0.0 if j == node - 1 else 1e9 for j in range(n_edge))
-                summary = ObsSummary(queue, up, 2.0 * base if congested else base, base, "", 1000.0)
-                text = template_advice(summary).text
-                index[node, congested, mask] = rows.setdefault(text, len(rows))
-    return tuple(rows), index
-
-
-def template_index(obs: Obs, index: jax.Array, params: EnvParams) -> jax.Array:
-    """Row of ``template_texts`` that ``template_advice(summarise(obs))`` returns (jit-able):
-    the shortest up edge queue if it is under half the deadline, else the cloud when the
-    RTT is under twice its normal value, else the local device."""
-    n_edge = params.n_edge
-    up = obs.up > 0
-    queue = jnp.where(up, obs.queue_ms, jnp.inf)
-    best = jnp.argmin(queue)
-    congested = obs.rtt_ms >= 2.0 * params.cloud_rtt_ms
-    to_edge = jnp.any(up) & (queue[best] < 0.5 * obs.task.deadline_ms)
-    node = jnp.where(to_edge, best + 1, jnp.where(congested, 0, n_edge + 1))
-    mask = jnp.sum(jnp.where(up, 0, 2 ** jnp.arange(n_edge)))
-    return index[node, congested.astype(jnp.int32), mask]
-
-
-# ------------------------------------------------------------------ keyword prior
-def _prior_key(params: EnvParams) -> str:
-    return repr(tuple(params._replace(max_steps=0)))
-
-
-def fit_keyword_prior(
-    params: EnvParams, seed: int = PRIOR_LOG_SEED, episodes: int = PRIOR_LOG_EPISODES
-):
-    """``KeywordPrior`` fitted on ``make_logs(params, episodes=…, seed=…)`` (heuristics)."""
-    from aifedge.llm_bridge import KeywordPrior, make_logs
-
-    return KeywordPrior.fit(make_logs(params, episodes=episodes, seed=seed))
-
-
-@functools.lru_cache(maxsize=4)
-def default_keyword_prior(params: EnvParams):
-    """The keyword table for ``params``: the shipped ``PRIOR_FILE`` when it was made from
-    the same parameters (``max_steps`` aside; its ``params_key`` field), else fitted now
-    (memoised per process)."""
-    from aifedge.llm_bridge import KeywordPrior
-
-    if PRIOR_FILE.is_file() and json.loads(PRIOR_FILE.read_text()).get("params_key") == _prior_key(
-        params
-    ):
-        return KeywordPrior.load(PRIOR_FILE)
-    return fit_keyword_prior(params)
-
-
-def _evidence_matrix(prior, model) -> np.ndarray:
-    """(n_texts, N) Σ_k 1[k ∈ text] w_k a_k(s) of every task text over the flat factor
-    layout (zeros for factors the table does not know)."""
-    from aifedge.llm_bridge import evidence_table
-
-    known = [f for f in model.factor_names if f in prior.associations]
-    table = evidence_table(prior, TASK_TEXTS, known)
-    _, fsl = _segments(model.num_states)
-    out = np.zeros((len(TASK_TEXTS), sum(model.num_states)), np.float32)
-    for name in known:
-        out[:, fsl[model.factor_index(name)]] = table[name]
-    return out
-
-
 # ------------------------------------------------------------------ the agent
 @dataclass(frozen=True, eq=False)
 class AifLlmAgent:
@@ -292,24 +205,28 @@ class AifLlmAgent:
     """
 
     params: EnvParams
-    ablate: tuple
+    ablate: tuple[str, ...]  # a subset of registry.ABLATIONS, in that order
     config: AifLlmConfig
-    model: object
-    core: object
-    options: object
-    evidence: jax.Array  # (n_texts, N) or None when the prior is ablated
+    model: GenerativeModel  # cloud_edge.build_model; model.options its ModelOptions
+    core: AifAgent
+    evidence: jax.Array | None  # (n_texts, N); None when the prior is ablated
     prior_mask: jax.Array  # (N,) 1 for the factors D_LLM touches
     factor_ids: jax.Array  # (N,) factor of each flat belief entry
-    sem_slices: tuple  # slices of the sent:* factors in the flat belief
-    sem_tables: object  # SemanticTables or None
-    advice_texts: tuple
-    advice_index: jax.Array
+    sem_slices: tuple[slice, ...]  # slices of the sent:* factors in the flat belief
+    sem_tables: SemanticTables | None  # None when the semantic term is ablated
+    advice_texts: tuple[str, ...]
+    advice_index: jax.Array  # (n_nodes, 2, 2**E) rows of advice_texts
     advice_table: jax.Array  # (n_texts, 384)
     c_unit: jax.Array  # (M,) C for ρ = 1
     tau0: float
-    meta_model: object
-    meta_cfg: object
+    meta_model: eqx.Module
+    meta_cfg: MetaConfig
     gpd_config: OnlineGPDConfig
+
+    @property
+    def options(self) -> cloud_edge.ModelOptions:
+        """The ``ModelOptions`` the generative model was built with."""
+        return self.model.options
 
     @property
     def fixed_lambda(self) -> float:
@@ -485,7 +402,7 @@ class AifLlmAgent:
         return Policy(init=init, act=act)
 
 
-def _flat_ids(model) -> np.ndarray:
+def _flat_ids(model: GenerativeModel) -> np.ndarray:
     return np.repeat(np.arange(len(model.num_states)), model.num_states).astype(np.int32)
 
 
@@ -494,10 +411,10 @@ def build_agent(
     ablate=(),
     config: AifLlmConfig | None = None,
     *,
-    keyword_prior=None,
-    encoder=None,
-    meta_checkpoint=None,
-    meta=None,
+    keyword_prior: KeywordPrior | None = None,
+    encoder: SentenceEncoder | None = None,
+    meta_checkpoint: str | Path | None = None,
+    meta: tuple[eqx.Module, MetaConfig] | None = None,
 ) -> AifLlmAgent:
     """Build the full agent for ``params`` (see the module docstring).
 
@@ -510,18 +427,17 @@ def build_agent(
 
     ablate = check_ablate(ablate)
     config = AifLlmConfig() if config is None else config
-    opts = dict(config.model_options)
-    model = cloud_edge.build_model(params, **opts)
-    options = cloud_edge.make_options(params, **opts)
+    model = cloud_edge.build_model(params, **dict(config.model_options))
+    options = model.options
     core = make_agent(model, config.agent)
-    _, fsl = _segments(model.num_states)
-    _, msl = _segments(model.num_obs)
+    _, fsl = segments(model.num_states)
+    _, msl = segments(model.num_obs)
     factor_ids = _flat_ids(model)
 
     evidence, prior_mask = None, np.zeros(sum(model.num_states), np.float32)
     if "prior" not in ablate:
         kp = default_keyword_prior(params) if keyword_prior is None else keyword_prior
-        evidence = _evidence_matrix(kp, model)
+        evidence = evidence_matrix(kp, model)
         for name in kp.associations:
             if name in model.factor_names:
                 prior_mask[fsl[model.factor_index(name)]] = 1.0
@@ -538,7 +454,7 @@ def build_agent(
         sem_slices = tuple(fsl[model.factor_index(f.name)] for f in factors)
         table = encoder.encode(list(texts))
 
-    unit = cloud_edge.make_options(params, **{**opts, "evt_weight": 1.0, "evt_rate": 0.0})
+    unit = dataclasses.replace(options, evt_weight=1.0, evt_rate=0.0)
     c_unit = np.zeros(sum(model.num_obs), np.float32)
     pref = cloud_edge.outcome_preferences(params, unit)
     for m, name in enumerate(model.modality_names):
@@ -558,7 +474,6 @@ def build_agent(
         config=config,
         model=model,
         core=core,
-        options=options,
         evidence=None if evidence is None else jnp.asarray(evidence),
         prior_mask=jnp.asarray(prior_mask),
         factor_ids=jnp.asarray(factor_ids),
@@ -578,13 +493,11 @@ def build_agent(
 def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template", **opts) -> Policy:
     """The ``aif-llm`` ``Policy`` (jit/vmap-able) with the ``template`` advisor.
 
-    ``ablate``: any subset of ``COMPONENTS``; ``opts``: ``build_agent`` keywords
+    ``ablate``: any subset of ``registry.ABLATIONS``; ``opts``: ``build_agent`` keywords
     (``config``, ``keyword_prior``, ``encoder``, ``meta_checkpoint``). The ``smollm`` and
     ``http`` advisors run asynchronously outside jit: use ``run_advised``.
     """
     if advisor != "template":
-        from aifedge.llm_bridge.advisors import ADVISORS
-
         if advisor not in ADVISORS:
             raise ConfigError(
                 f"--advisor: unknown advisor {advisor!r}; choose from {', '.join(ADVISORS)}"
@@ -592,149 +505,6 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
         raise ConfigError(
             f"--advisor {advisor}: the batched policy supports the template "
             "advisor only; real LLM advisors run asynchronously through "
-            "aifedge.inference.aif_llm_agent.run_advised"
+            "aifedge.inference.aif_llm_advised.run_advised"
         )
     return build_agent(params, ablate, **opts).policy()
-
-
-# ------------------------------------------------------------------ real advisors
-def run_advised(
-    params: EnvParams,
-    episodes: int,
-    seed: int,
-    advisor_name: str,
-    ablate=(),
-    advisor_options: dict | None = None,
-    *,
-    delay_steps: int | None = None,
-    agent: AifLlmAgent | None = None,
-    encoder=None,
-):
-    """Episodes of the full agent with a real asynchronous advisor (Algorithm 1 lines 5–8).
-
-    Episode i uses key ``split(PRNGKey(seed), episodes)[i]`` through
-    ``llm_bridge.advisors.advised_episode`` (which splits it as (reset, loop), not as
-    ``simulate`` does, so episodes differ from ``simulate``'s with the same seed). The
-    advisor ``advisor_name`` (``make_advisor(name, **advisor_options)``) runs in a
-    background worker, triggered when U_t > δ; the decision loop never waits for it
-    (``AsyncAdvisor``, measured-latency mode unless ``delay_steps`` is given; ``template``
-    defaults to ``delay_steps = 1``, which reproduces the jitted policy exactly). Each
-    episode gets a fresh worker, so no advice carries over; a call still in flight when an
-    episode ends is dropped (it finishes in the background).
-
-    ``agent``: a prebuilt ``AifLlmAgent`` (then ``ablate`` is the agent's own).
-    Returns ``(frame, stats)``: per-episode metrics with ``simulate``'s columns and the
-    advisor counters (``AsyncAdvisor.stats``) plus ``advised_fraction`` and
-    ``mean_advisor_wait_s``.
-    """
-    import pandas as pd
-
-    from aifedge.environments.metrics import METRIC_NAMES, episode_metrics
-    from aifedge.llm_bridge import AsyncAdvisor, SentenceEncoder, advised_episode, make_advisor
-
-    if episodes < 1:
-        raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
-    advisor = make_advisor(advisor_name, **(advisor_options or {}))
-    if agent is None:
-        agent = build_agent(params, ablate, encoder=encoder)
-    if "semantic" in agent.ablate:
-        raise ConfigError(
-            f"--advisor {advisor_name}: with the semantic term ablated no advice "
-            "is used; drop --ablate semantic or run the batched policy"
-        )
-    if delay_steps is None and advisor_name == "template":
-        delay_steps = 1
-    encoder = SentenceEncoder() if encoder is None else encoder
-    advisor.load()
-    threshold = agent.config.uncertainty.trigger
-    step, u_index = agent.jitted
-    zero = np.zeros(384, np.float32)
-    rows, waits, advised = [], [], []
-    per_episode = []
-    for key in jax.random.split(jax.random.PRNGKey(seed), episodes):
-        cell = {"state": agent.init()}
-
-        def uncertainty(obs, env_params, cell=cell):
-            del env_params
-            return u_index(cell["state"], obs)
-
-        def act(k, obs, guidance, cell=cell):
-            has = guidance.v_pref is not None
-            action, cell["state"] = step(
-                k, cell["state"], obs, guidance.v_pref if has else zero, has
-            )
-            return action
-
-        # a fresh worker per episode: no advice carries over between independent episodes
-        with AsyncAdvisor(
-            advisor, threshold, params.step_ms / 1000.0, encoder=encoder, delay_steps=delay_steps
-        ) as runner:
-            rec = advised_episode(key, params, act, runner, uncertainty)
-            per_episode.append(runner.stats())
-        m = episode_metrics(rec["outcome"], rec["latency_ms"])
-        rows.append({k: float(m[k]) for k in METRIC_NAMES})
-        waits.append(rec["advisor_wait_s"].mean())
-        advised.append(rec["advised"].mean())
-    stats = merge_advisor_stats(per_episode)
-    stats.update(
-        advised_fraction=float(np.mean(advised)),
-        mean_advisor_wait_s=float(np.mean(waits)),
-        ablate=list(agent.ablate),
-    )
-    frame = pd.DataFrame(
-        {
-            "policy": "aif-llm",
-            "episode": np.arange(episodes),
-            **{k: [r[k] for r in rows] for k in METRIC_NAMES},
-        }
-    )
-    return frame, stats
-
-
-_COUNTERS = ("calls", "successes", "failures", "timeouts", "fallbacks", "busy_skips")
-
-
-def merge_advisor_stats(stats: list[dict]) -> dict:
-    """Combine per-episode ``AsyncAdvisor.stats()``: counters summed, mean latency and
-    delay weighted by the calls that came back, max latency the max."""
-    out = {**stats[0], **{c: sum(s[c] for s in stats) for c in _COUNTERS}}
-    back = [(s["successes"] + s["failures"] + s["timeouts"], s) for s in stats]
-    n = sum(b for b, _ in back)
-    for name in ("mean_latency_s", "mean_delay_steps"):
-        out[name] = (sum(b * s[name] for b, s in back if b) / n) if n else None
-    lat = [s["max_latency_s"] for s in stats if s["max_latency_s"] is not None]
-    out["max_latency_s"] = max(lat) if lat else None
-    return out
-
-
-def describe(agent: AifLlmAgent) -> dict:
-    """JSON-able summary of an agent's settings (for result provenance)."""
-    cfg = dataclasses.asdict(agent.config)
-    cfg["agent"] = agent.config.agent._asdict()
-    return {
-        "ablate": list(agent.ablate),
-        "config": cfg,
-        "lambda_range": [agent.meta_cfg.lambda_min, agent.meta_cfg.lambda_max],
-        "fixed_lambda": agent.fixed_lambda if "meta-lambda" in agent.ablate else None,
-        "advice_texts": len(agent.advice_texts),
-        "tau0": agent.tau0,
-    }
-
-
-def main() -> None:
-    """Regenerate ``PRIOR_FILE`` (and its parameter key) for ``EnvParams()``."""
-    from aifedge.results import write_text_atomic
-
-    params = EnvParams()
-    prior = fit_keyword_prior(params)
-    data = {
-        **prior.to_dict(),
-        "params_key": _prior_key(params),
-        "log_seed": PRIOR_LOG_SEED,
-        "log_episodes": PRIOR_LOG_EPISODES,
-    }
-    print(write_text_atomic(PRIOR_FILE, json.dumps(data, sort_keys=True) + "\n"))
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ lowest-index ready sub-task (``ready_subtask``), α_i the location its policy ch
 The I agents share the model and decide in one ``vmap``-ed, jitted call.
 
 The scheme fits ``baselines.marl``'s episode loop (``train`` / ``evaluate``) as a
-learner without learning: ``LEARNER`` has marl's ``Learner`` fields (init, act, observe,
+learner without learning: ``LEARNER`` is an ``aifedge.protocols.Learner`` (init, act, observe,
 end_episode, config), ``init`` returns no state and ``observe`` / ``end_episode`` change
 nothing, so a "training" curve is the fixed model's performance. That loop's ``act``
 carries no state between steps, so every decision starts from D; this loses nothing:
@@ -32,6 +32,7 @@ from aifedge.config import ConfigError, check_fields
 from aifedge.environments import dag_offload as env
 from aifedge.generative_models import dag_offload as gm
 from aifedge.generative_models.base import GenerativeModel
+from aifedge.protocols import Learner
 
 from .agent import AgentConfig, AifAgent, DecisionInfo, make_agent
 
@@ -142,15 +143,5 @@ def end_episode(key, state, params, cfg):
     return state
 
 
-class DagAifLearner(NamedTuple):
-    """The fields of ``baselines.marl.Learner``, so the lead can register
-    ``marl.Learner(*LEARNER)`` as ``LEARNERS["aif"]`` without this module importing marl."""
-
-    init: Callable
-    act: Callable
-    observe: Callable
-    end_episode: Callable
-    config: type
-
-
-LEARNER = DagAifLearner(init, act, observe, end_episode, DagAifConfig)
+LEARNER = Learner(init, act, observe, end_episode, DagAifConfig)
+"""This scheme as a multi-agent ``Learner`` (``baselines.marl.LEARNERS["aif"]``)."""

@@ -14,7 +14,7 @@ no GPD, so this module provides one and the peaks-over-threshold (POT) workflow 
 * :func:`online_init` / :func:`online_update` (= :func:`online_push` + :func:`online_refit`) —
   the fast path the agent uses: a ring buffer of recent excesses and a warm-started, jitted
   damped-Newton MAP/MLE of (log σ, ξ) after each batch of new excesses (about 1 ms for 1,500
-  excesses on a CPU; see :func:`bench_gpd`).
+  excesses on a CPU; see ``aifedge bench gpd``).
 
 GPD of an excess y = x − loc ≥ 0, z = y/σ (Coles 2001, Eq. 4.2):
 
@@ -28,7 +28,6 @@ limit) is exact and its gradients are finite.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -44,41 +43,11 @@ from numpyro.distributions import constraints
 from numpyro.distributions.transforms import Transform, biject_to
 from numpyro.distributions.util import promote_shapes, validate_sample
 
-_SERIES_CUTOFF = 1e-2  # |y| below which h(y), g(y) use their Taylor series
-
-
-def _log1p_ratio(y):
-    """``log1p(y) / y``, 1 at y = 0, accurate with accurate gradients near 0."""
-    small = jnp.abs(y) < _SERIES_CUTOFF
-    y_safe = jnp.where(small, 1.0, y)
-    series = 1.0 - y * (1.0 / 2 - y * (1.0 / 3 - y * (1.0 / 4 - y / 5)))
-    return jnp.where(small, series, jnp.log1p(y_safe) / y_safe)
-
-
-def _expm1_ratio(y):
-    """``expm1(y) / y``, 1 at y = 0, accurate with accurate gradients near 0."""
-    small = jnp.abs(y) < _SERIES_CUTOFF
-    y_safe = jnp.where(small, 1.0, y)
-    series = 1.0 + y * (1.0 / 2 + y * (1.0 / 6 + y * (1.0 / 24 + y / 120)))
-    return jnp.where(small, series, jnp.expm1(y_safe) / y_safe)
-
-
-def _cumulative_hazard(z, concentration):
-    """``−log S(z) = log1p(ξz)/ξ`` (= z at ξ = 0) for z inside the support."""
-    return z * _log1p_ratio(concentration * z)
-
-
-def gpd_log_survival(excess, scale, concentration):
-    """``log P(Y > excess)`` of a GPD(0, scale, concentration); −inf past an upper endpoint.
-
-    Broadcasts over all arguments. For the EVT penalty of the agent (§4.4.2): the probability
-    that a latency exceeds ``u + excess`` is ``rate · exp(gpd_log_survival(excess, …))`` where
-    ``rate = P(latency > u)``.
-    """
-    z = jnp.maximum(excess, 0.0) / scale
-    inside = 1.0 + concentration * z > 0
-    z_safe = jnp.where(inside, z, 0.0)
-    return jnp.where(inside, -_cumulative_hazard(z_safe, concentration), -jnp.inf)
+from aifedge.environments.tails import (
+    cumulative_hazard,
+    expm1_ratio,
+    gpd_log_survival,
+)
 
 
 class _GPDSupport(constraints._Interval):
@@ -175,7 +144,7 @@ class GeneralizedPareto(dist.Distribution):
     def sample(self, key, sample_shape=()):
         shape = sample_shape + self.batch_shape
         t = jax.random.exponential(key, shape)
-        return self.loc + self.scale * t * _expm1_ratio(self.concentration * t)
+        return self.loc + self.scale * t * expm1_ratio(self.concentration * t)
 
     @validate_sample
     def log_prob(self, value):
@@ -183,7 +152,7 @@ class GeneralizedPareto(dist.Distribution):
         inside = (z >= 0) & (1.0 + self.concentration * z > 0)
         z_safe = jnp.where(inside, z, 0.0)
         log1p_xz = jnp.log1p(self.concentration * z_safe)
-        lp = -jnp.log(self.scale) - log1p_xz - _cumulative_hazard(z_safe, self.concentration)
+        lp = -jnp.log(self.scale) - log1p_xz - cumulative_hazard(z_safe, self.concentration)
         return jnp.where(inside, lp, -jnp.inf)
 
     def cdf(self, value):
@@ -192,7 +161,7 @@ class GeneralizedPareto(dist.Distribution):
 
     def icdf(self, q):
         t = -jnp.log1p(-q)  # Exponential(1) quantile
-        return self.loc + self.scale * t * _expm1_ratio(self.concentration * t)
+        return self.loc + self.scale * t * expm1_ratio(self.concentration * t)
 
     @property
     def mean(self):
@@ -345,7 +314,7 @@ def _nuts_chain(key, y, valid, priors, num_warmup: int, num_samples: int):
     return jnp.stack([t_scale(z[:, 0]), t_xi(z[:, 1])], axis=1), diverging
 
 
-def _import_arviz():
+def import_arviz():
     with warnings.catch_warnings():
         # ArviZ 0.23 emits a once-a-day FutureWarning about its 1.0 refactor at import.
         warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
@@ -418,7 +387,7 @@ def fit_gpd(
         draws.append(np.asarray(chain))
         diverging.append(np.asarray(div))
     draws = np.stack(draws)  # (chains, draws, 2)
-    az = _import_arviz()
+    az = import_arviz()
     idata = az.from_dict(
         posterior={"scale": draws[..., 0], "concentration": draws[..., 1]},
         sample_stats={"diverging": np.stack(diverging)},
@@ -432,7 +401,7 @@ def fit_gpd(
 def check_convergence(idata, rhat_threshold: float = 1.01) -> float:
     """Largest split R-hat of ``scale`` and ``concentration``; issues a
     :class:`ConvergenceWarning` when it exceeds ``rhat_threshold`` (needs ≥ 2 chains)."""
-    rhat = _import_arviz().rhat(idata)
+    rhat = import_arviz().rhat(idata)
     worst = max(float(rhat[k]) for k in ("scale", "concentration"))
     if not worst <= rhat_threshold:
         warnings.warn(
@@ -451,7 +420,7 @@ class TailEstimate(NamedTuple):
     upper: float
 
 
-def _posterior(idata):
+def posterior_draws(idata):
     post = idata.posterior
     return (np.asarray(post["scale"]).ravel(), np.asarray(post["concentration"]).ravel())
 
@@ -476,7 +445,7 @@ def exceedance_probability(
             f"exceedance_probability: level {level} is below the threshold "
             f"{threshold}; the GPD only describes the tail above it"
         )
-    scale, xi = _posterior(idata)
+    scale, xi = posterior_draws(idata)
     draws = rate * np.exp(np.asarray(gpd_log_survival(level - threshold, scale, xi)))
     return _summarise(draws, cred_mass)
 
@@ -488,9 +457,9 @@ def return_level(
     ``x_m = u + σ·[(m·rate)^ξ − 1]/ξ``; requires ``period·rate > 1``."""
     if not period * rate > 1:
         raise ValueError(f"return_level: period·rate must exceed 1 (got {period}·{rate})")
-    scale, xi = _posterior(idata)
+    scale, xi = posterior_draws(idata)
     t = np.log(period * rate)
-    draws = threshold + scale * t * np.asarray(_expm1_ratio(xi * t))
+    draws = threshold + scale * t * np.asarray(expm1_ratio(xi * t))
     return _summarise(draws, cred_mass)
 
 
@@ -565,7 +534,7 @@ def _neg_log_posterior(theta, y, valid, config: OnlineGPDConfig):
     ok = jnp.all(jnp.where(valid, arg > 0, True)) & (xi > config.min_concentration)
     z_safe = jnp.where(valid & (arg > 0), z, 0.0)
     nll = jnp.sum(
-        jnp.where(valid, log_scale + jnp.log1p(xi * z_safe) + _cumulative_hazard(z_safe, xi), 0.0)
+        jnp.where(valid, log_scale + jnp.log1p(xi * z_safe) + cumulative_hazard(z_safe, xi), 0.0)
     )
     if config.concentration_prior_sd is not None:
         nll = nll + 0.5 * (xi / config.concentration_prior_sd) ** 2
@@ -607,7 +576,7 @@ def _quantile_start(y, valid, config):
     q50, q75 = ordered[(n - 1) // 2], ordered[(3 * (n - 1)) // 4]
     xi = jnp.log2(jnp.maximum(q75 / jnp.maximum(q50, 1e-30) - 1.0, 1e-6))
     xi = jnp.clip(xi, config.min_concentration + 0.05, 3.0)
-    scale = jnp.maximum(q50, 1e-30) / _expm1_ratio(xi * jnp.log(2.0)) / jnp.log(2.0)
+    scale = jnp.maximum(q50, 1e-30) / expm1_ratio(xi * jnp.log(2.0)) / jnp.log(2.0)
     theta = jnp.stack([jnp.log(scale), xi])
     # a bounded-tail guess whose endpoint lies below the data: use the same σ with ξ = 0
     feasible = jnp.isfinite(_neg_log_posterior(theta, y, valid, config))
@@ -692,63 +661,3 @@ def online_update(
     excess of every task over the threshold, refit every step or every N steps."""
     _check_state(state, config, "online_update")
     return _update_jit(state, new_excesses, mask, config)
-
-
-# ---------------------------------------------------------------- benchmark
-
-
-def bench_gpd(repeats: int = 10, n_excesses: int = 1500) -> list[dict]:
-    """Timing of the two fits on ``n_excesses`` GPD(σ = 50 ms, ξ = 1.5) excesses.
-
-    ``gpd_nuts_fit_cold``: one :func:`fit_gpd` call with its defaults (4 chains, 300 warm-up
-    + 500 draws each) after ``jax.clear_caches()``, so tracing and compilation are included
-    (target ≤ 5 s); ``first_call_s`` is the very first call in the process (JAX start-up and
-    the ArviZ import too). ``gpd_nuts_fit_warm``: the same with the compiled program reused.
-    Both run ``min(repeats, 3)`` times. ``gpd_online_update``: one jitted
-    :func:`online_update` adding one excess to a buffer of ``n_excesses`` (target ≤ 10 ms).
-    ``cpu_s`` is the median process CPU time of a call (robust to a busy machine).
-    """
-    from aifedge.bench import _row, time_calls
-
-    y = np.asarray(GeneralizedPareto(0.0, 50.0, 1.5).sample(jax.random.PRNGKey(1), (n_excesses,)))
-    first = _timed(lambda: fit_gpd(y))
-    rows = []
-    for name, prepare in (("gpd_nuts_fit_cold", jax.clear_caches), ("gpd_nuts_fit_warm", None)):
-        wall, cpu = [], []
-        for _ in range(max(1, min(repeats, 3))):
-            if prepare is not None:
-                prepare()
-            w, c = _timed(lambda: fit_gpd(y))
-            wall.append(w)
-            cpu.append(c)
-        rows.append(
-            _row(
-                name,
-                np.asarray(wall),
-                n_excesses=n_excesses,
-                cpu_s=float(np.median(cpu)),
-                first_call_s=first[0],
-                target_s=5.0,
-            )
-        )
-    config = OnlineGPDConfig()
-    state = online_update(online_init(config), y[:-1], config=config)
-    one = jnp.asarray(y[-1:])
-    online = time_calls(lambda: online_update(state, one, config=config).concentration, repeats)
-    rows.append(
-        _row(
-            "gpd_online_update",
-            online,
-            n_excesses=n_excesses,
-            target_s=0.01,
-            newton_steps=config.newton_steps,
-        )
-    )
-    return rows
-
-
-def _timed(fn) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    jax.block_until_ready(fn().posterior["scale"].values)
-    return time.perf_counter() - wall, time.process_time() - cpu

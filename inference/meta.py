@@ -200,7 +200,7 @@ def meta_train(
 # ---------------------------------------------------------------- checkpoints
 
 
-def _config_path(path: Path) -> Path:
+def config_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
@@ -217,7 +217,7 @@ def save_checkpoint(
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     write_json(
-        _config_path(path),
+        config_path(path),
         {
             "format": CHECKPOINT_FORMAT,
             "config": dataclasses.asdict(cfg),
@@ -232,7 +232,7 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(model, cfg)``."""
     path = Path(path)
-    cfg_path = _config_path(path)
+    cfg_path = config_path(path)
     for p in (path, cfg_path):
         if not p.is_file():
             raise ConfigError(
@@ -250,47 +250,3 @@ def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
     with path.open("rb") as fh:
         model = eqx.tree_deserialise_leaves(fh, like)
     return model, cfg
-
-
-# ---------------------------------------------------------------- benchmark
-
-
-def bench_meta(repeats: int = 10, calls: int = 1000) -> list[dict]:
-    """Meta-net cost per decision cycle (Table 5's "Meta-Net" row), Eq. 7 on a scalar U_t.
-
-    ``meta_net_call``: ``calls`` back-to-back jitted calls from Python (dispatch included);
-    ``meta_net_in_jit``: ``calls`` evaluations inside one jitted ``lax.scan`` (what it adds to
-    a jitted agent step). ``us_per_call`` = ``median_s / calls`` in µs.
-    """
-    from aifedge.bench import _row, time_calls
-
-    cfg = MetaConfig()
-    model = make_meta_net(cfg, jax.random.PRNGKey(0))
-    params, static = eqx.partition(model, eqx.is_array)
-    call = jax.jit(lambda p, u: meta_lambda(eqx.combine(p, static), u, cfg))
-    u = jnp.asarray(0.3)
-
-    def many():
-        out = None
-        for _ in range(calls):
-            out = call(params, u)
-        return out
-
-    @eqx.filter_jit
-    def scanned(m, us):
-        return jax.lax.scan(lambda c, x: (c + meta_lambda(m, x, cfg), None), 0.0, us)[0]
-
-    us = jnp.linspace(0.0, 1.0, calls)
-    rows = []
-    for name, fn in (("meta_net_call", many), ("meta_net_in_jit", lambda: scanned(model, us))):
-        times = time_calls(fn, repeats)
-        rows.append(
-            _row(
-                name,
-                times,
-                calls=calls,
-                hidden=cfg.hidden,
-                us_per_call=float(np.median(times)) / calls * 1e6,
-            )
-        )
-    return rows

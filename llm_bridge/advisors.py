@@ -61,10 +61,10 @@ from typing import NamedTuple
 import numpy as np
 
 from aifedge.config import ConfigError
+from aifedge.registry import ADVISORS
 
 LOG = logging.getLogger(__name__)
 
-ADVISORS: tuple[str, ...] = ("template", "smollm", "http")
 
 ADVICE_VOCAB: frozenset[str] = frozenset(
     {

@@ -20,7 +20,7 @@ net                 true WAN condition at dispatch (0 good, 1 degraded, 2 conges
 rtt_ms              measured (noisy) cloud RTT the policy saw
 queue_ms_e{j},      observed queue wait and up flag of edge j at dispatch
 up_e{j}
-load_e{j}           load level of edge j at dispatch (``LOAD_LEVELS`` codes from the
+load_e{j}           load level of edge j at dispatch (``cloud_edge.LOAD_LEVELS`` codes from the
                     true queue wait, see ``load_level``)
 next_load_e{j}      load level of edge j one step later, after this task was dispatched
 node                chosen node (0 local, 1..E edge, E+1 cloud)
@@ -44,18 +44,15 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from aifedge.baselines import HEURISTICS
+from aifedge.baselines.heuristics import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
 from aifedge.environments.task_texts import CLASS_NAMES, TASK_TEXTS
+from aifedge.generative_models import cloud_edge
 
-LOAD_LEVELS: tuple[str, ...] = ("low", "medium", "high", "down")
-"""Levels of an edge node's load in the logs (codes 0..3), as in
-``generative_models.cloud_edge.LOAD_LEVELS``."""
-
-LOAD_EDGES_MS: tuple[float, float] = (100.0, 500.0)
-"""Queue-wait edges [ms] low | medium | high, the default ``load_edges_ms`` of
-``generative_models.cloud_edge.ModelOptions``."""
+LOAD_EDGES_MS: tuple[float, float] = cloud_edge.ModelOptions().load_edges_ms
+"""Queue-wait edges [ms] low | medium | high: the generative model's default bins, so the
+keyword prior's load levels are the model's ``cloud_edge.LOAD_LEVELS``."""
 
 
 def load_level(
@@ -64,11 +61,9 @@ def load_level(
     params: aif_llm.EnvParams,
     edges_ms: tuple[float, float] = LOAD_EDGES_MS,
 ) -> jax.Array:
-    """(E,) int32 level of each edge from its true queue wait w = backlog / F_j · 1000 ms:
-    low (0) if w < edges_ms[0], medium (1) if w < edges_ms[1], else high (2); 3 (down)."""
-    wait = backlog / jnp.asarray(params.edge_gflops) * 1000.0
-    level = sum((wait >= e).astype(jnp.int32) for e in edges_ms)
-    return jnp.where(up, level, 3).astype(jnp.int32)
+    """(E,) int32 ``cloud_edge.LOAD_LEVELS`` code of each edge from its true queue wait
+    w = backlog / F_j · 1000 ms (``cloud_edge.load_level`` of that wait; 3 when down)."""
+    return cloud_edge.load_level(backlog / jnp.asarray(params.edge_gflops) * 1000.0, up, edges_ms)
 
 
 def best_node(state: aif_llm.EnvState, params: aif_llm.EnvParams) -> jax.Array:

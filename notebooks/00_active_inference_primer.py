@@ -29,7 +29,7 @@
 # We use two small models: the classic **T-maze** and its scheduling twin, a
 # **two-node offloading toy** (edge or cloud, with a probe that reveals whether the edge
 # is busy). Everything computed here comes from `aifedge.generative_models.teaching`,
-# `aifedge.inference` and `aifedge.inference.plots`; the notebook only calls and displays.
+# `aifedge.inference` and `aifedge.viz`; the notebook only calls and displays.
 
 # %% tags=["parameters"]
 QUICK = True  # nothing here is slow; kept for symmetry with the other notebooks
@@ -41,7 +41,8 @@ import numpy as np
 
 from aifedge.generative_models import describe, plots, teaching, tmaze
 from aifedge.inference import make_agent, split_factors
-from aifedge.inference import plots as iplots
+from aifedge.viz import decision as dplots
+from aifedge.viz.widgets import explore
 
 maze = tmaze.build_tmaze(cue_validity=1.0)
 print(describe(maze))
@@ -64,7 +65,7 @@ plots.plot_A(maze, "reward")
 # %%
 plots.plot_B(maze, "location", action=1)
 # %%
-iplots.plot_beliefs(maze, maze.D, title="D: prior beliefs")
+dplots.plot_beliefs(maze, maze.D, title="D: prior beliefs")
 # %% [markdown]
 # ## The same structure for offloading
 # A task waits on the device. Sending it to the **edge** is fast if the edge is free and
@@ -104,7 +105,7 @@ split_factors(noisy, np.asarray(qs))[1]
 # surprise −ln p(o), reached exactly at the posterior:
 
 # %%
-iplots.plot_free_energy(prior, likelihood, labels=toy.factor_levels[1])
+dplots.plot_free_energy(prior, likelihood, labels=toy.factor_levels[1])
 # %%
 {
     "F at the posterior": teaching.free_energy(posterior, prior, likelihood),
@@ -131,7 +132,7 @@ table = teaching.efe_table(toy)
 table.round(3)
 
 # %%
-iplots.plot_risk_ambiguity(table, title="Offloading toy: EFE of each first move")
+dplots.plot_risk_ambiguity(table, title="Offloading toy: EFE of each first move")
 # %% [markdown]
 # The decision core (`aifedge.inference.make_agent`, on pymdp) writes the same quantity
 # as **pragmatic** (−E[C], expected utility) plus **epistemic** (−information gain) value.
@@ -141,25 +142,25 @@ iplots.plot_risk_ambiguity(table, title="Offloading toy: EFE of each first move"
 # %%
 toy_agent = make_agent(toy)
 action, _, info = toy_agent.step(jax.random.PRNGKey(SEED), toy_agent.init(), np.array([0, 0, 0]))
-decision = iplots.decision_table(toy_agent, info)
+decision = dplots.decision_table(toy_agent, info)
 decision.assign(G_risk_ambiguity=table["G"].to_numpy())[
     ["policy", "G_pragmatic", "G_epistemic", "G", "G_risk_ambiguity", "q_pi"]
 ].round(3)
 
 # %%
-iplots.plot_efe_terms(decision, title="Offloading toy: pragmatic vs epistemic value")
+dplots.plot_efe_terms(decision, title="Offloading toy: pragmatic vs epistemic value")
 # %% [markdown]
 # ## Behaviour: explore, then exploit
 # In a world that *is* the model, the agent first probes (pure information gain), then
 # sends the task to the edge if the probe says free, to the cloud if it says busy.
 
 # %%
-teaching.run_trial(toy_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
+dplots.run_trial(toy_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
     ["t", "o[probe]", "o[latency]", "q[edge_load]", "action"]
 ]
 
 # %%
-teaching.run_trial(toy_agent, true_state=[0, 0], steps=2, key=jax.random.PRNGKey(SEED))[
+dplots.run_trial(toy_agent, true_state=[0, 0], steps=2, key=jax.random.PRNGKey(SEED))[
     ["t", "o[probe]", "o[latency]", "q[edge_load]", "action"]
 ]
 
@@ -168,7 +169,7 @@ teaching.run_trial(toy_agent, true_state=[0, 0], steps=2, key=jax.random.PRNGKey
 
 # %%
 maze_agent = make_agent(maze)
-teaching.run_trial(maze_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
+dplots.run_trial(maze_agent, true_state=[0, 1], steps=2, key=jax.random.PRNGKey(SEED))[
     ["t", "o[cue]", "q[context]", "action"]
 ]
 
@@ -185,8 +186,8 @@ teaching.efe_table(reliable)
 # Try it: the sliders rebuild the toy and redraw its EFE (static figure when headless).
 
 # %%
-iplots.explore(
-    lambda met=2.0, late=-4.0, p_met_cloud=0.7, probe_accuracy=1.0: iplots.plot_risk_ambiguity(
+explore(
+    lambda met=2.0, late=-4.0, p_met_cloud=0.7, probe_accuracy=1.0: dplots.plot_risk_ambiguity(
         teaching.efe_table(
             teaching.build_offload_toy(
                 probe_accuracy=probe_accuracy, p_met_cloud=p_met_cloud, met=met, late=late
@@ -205,11 +206,11 @@ iplots.explore(
 # precision it is almost indifferent; with high precision it is decisive.
 
 # %%
-iplots.plot_policy_precision(table["G"], table["action"])
+dplots.plot_policy_precision(table["G"], table["action"])
 # %%
-iplots.explore(
-    lambda gamma=1.0: iplots.plot_efe_terms(
-        iplots.decision_table(toy_agent, info, gamma=gamma), title=f"γ = {gamma}"
+explore(
+    lambda gamma=1.0: dplots.plot_efe_terms(
+        dplots.decision_table(toy_agent, info, gamma=gamma), title=f"γ = {gamma}"
     ),
     gamma=(0.1, 16.0, 0.1),
 )

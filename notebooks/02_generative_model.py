@@ -35,7 +35,8 @@ import pandas as pd
 from aifedge.environments import aif_llm
 from aifedge.generative_models import build_model, cloud_edge, describe, plots
 from aifedge.inference import AgentConfig, make_agent, split_factors, with_preferences
-from aifedge.inference import plots as iplots
+from aifedge.viz import decision as dplots
+from aifedge.viz.widgets import explore
 
 params = aif_llm.make_params()
 model = build_model(params)
@@ -82,13 +83,13 @@ m_edge1 = model.modality_index("outcome:edge1")
 pd.Series(model.C[m_edge1], index=model.modality_levels[m_edge1], name="C").round(3)
 
 # %%
-iplots.plot_evt_penalty(params)
+dplots.plot_evt_penalty(params)
 # %% [markdown]
 # ## D: the prior
 # Uniform over loads, WAN state and class; every `sent:*` factor starts "idle".
 
 # %%
-iplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent:cloud"], title="D")
+dplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent:cloud"], title="D")
 # %% [markdown]
 # ## One decision, end to end
 # A fresh episode of the simulator; the scheduler's observation is discretised into the
@@ -106,14 +107,14 @@ seen = np.concatenate(
         np.asarray(cloud_edge.outcome_indices(obs, params)),
     ]
 )
-iplots.observation_frame(model, seen).transpose()
+dplots.observation_frame(model, seen).transpose()
 
 # %%
 agent = make_agent(model, AgentConfig(top_k=None))
 state = agent.init()
 action, next_state, info = agent.step(jax.random.PRNGKey(SEED), state, seen)
 qs = split_factors(model, np.asarray(info.qs))
-iplots.plot_beliefs(
+dplots.plot_beliefs(
     model,
     qs,
     factors=[*model.factor_names[:7]],
@@ -125,11 +126,11 @@ iplots.plot_beliefs(
 # epistemic terms (λ = 0 here: no LLM). The chosen policy maximises q(π).
 
 # %%
-table = iplots.decision_table(agent, info, top_k=TOP_K)
+table = dplots.decision_table(agent, info, top_k=TOP_K)
 table[["policy", "vfe", "kept", "G_pragmatic", "G_epistemic", "G", "q_pi"]].round(4)
 
 # %%
-iplots.plot_efe_terms(table, title=f"First decision, K = {TOP_K}")
+dplots.plot_efe_terms(table, title=f"First decision, K = {TOP_K}")
 # %% [markdown]
 # The chosen node, and the prior the agent carries into the next step for that node's
 # `sent:*` factor (B of the chosen action applied to the posterior): it now expects the
@@ -156,10 +157,10 @@ def decision_for(top_k=TOP_K, zeta=1.5, gamma=1.0):
     tail = cloud_edge.EvtTail(0.0, params.spike_scale_ms, zeta, params.spike_prob)
     C = build_model(params, evt_tail=tail).C
     _, _, inf = agent.step(jax.random.PRNGKey(SEED), with_preferences(model, state, C), seen)
-    return iplots.plot_efe_terms(
-        iplots.decision_table(agent, inf, top_k=top_k, gamma=gamma),
+    return dplots.plot_efe_terms(
+        dplots.decision_table(agent, inf, top_k=top_k, gamma=gamma),
         title=f"K = {top_k}, ζ = {zeta:.2f}, γ = {gamma:.1f}",
     )
 
 
-iplots.explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0.1))
+explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0.1))

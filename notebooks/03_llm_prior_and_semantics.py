@@ -22,7 +22,7 @@
 #
 # The LLM is called asynchronously, only when the uncertainty U_t exceeds a trigger
 # (Algorithm 1); decisions never wait for it. Functions: `aifedge.llm_bridge` and
-# `aifedge.llm_bridge.plots`. Nothing is downloaded: the encoder and the small instruct
+# `aifedge.viz.llm`. Nothing is downloaded: the encoder and the small instruct
 # LLM (SmolLM2-135M) ship as Python packages.
 
 # %% tags=["parameters"]
@@ -38,7 +38,7 @@ import numpy as np
 from aifedge.environments import aif_llm
 from aifedge.environments.task_texts import CLASS_NAMES, TASK_TEXTS
 from aifedge.llm_bridge import KeywordPrior, SentenceEncoder, make_logs
-from aifedge.llm_bridge import plots as lplots
+from aifedge.viz import llm as lplots
 
 params = aif_llm.make_params()
 logs = make_logs(params, policies=("random", "greedy"), episodes=LOG_EPISODES, seed=SEED)
@@ -120,7 +120,8 @@ lplots.plot_embedding_map(
 # %%
 from aifedge.generative_models import cloud_edge
 from aifedge.inference import AgentConfig, make_agent, split_factors, with_semantic
-from aifedge.inference import plots as iplots
+from aifedge.viz import decision as dplots
+from aifedge.viz.widgets import explore
 
 options = cloud_edge.make_options(params)
 seen = np.concatenate(
@@ -139,7 +140,7 @@ marginals = semantic.predicted_marginals(
 )
 v_pref = encoder.encode([advice.text])[0]
 scores = np.asarray(semantic.g_semantic(marginals, tables, v_pref))
-lplots.plot_semantic_scores(iplots.policy_labels(agent), scores, advice.text)
+lplots.plot_semantic_scores(dplots.policy_labels(agent), scores, advice.text)
 
 # %% [markdown]
 # Note what the embedding can and cannot say: the advice's node type (edge vs cloud vs
@@ -155,12 +156,12 @@ lplots.plot_semantic_scores(iplots.policy_labels(agent), scores, advice.text)
 # %%
 def decision_with(lam=1.0):
     _, _, inf = agent.step(jax.random.PRNGKey(SEED), with_semantic(state, scores, lam), seen)
-    return iplots.plot_efe_terms(
-        iplots.decision_table(agent, inf, lam=lam, top_k=5), title=f"λ = {lam:.2f}"
+    return dplots.plot_efe_terms(
+        dplots.decision_table(agent, inf, lam=lam, top_k=5), title=f"λ = {lam:.2f}"
     )
 
 
-iplots.explore(decision_with, lam=(0.0, 10.0, 0.25))
+explore(decision_with, lam=(0.0, 10.0, 0.25))
 
 # %% [markdown]
 # ## The advisor loop (Algorithm 1, lines 5–8)

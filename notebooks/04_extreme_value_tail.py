@@ -37,7 +37,8 @@ from aifedge.environments import aif_llm
 from aifedge.environments import plots as env_plots
 from aifedge.environments.tails import sample_gpd
 from aifedge.inference import evt
-from aifedge.inference import plots as iplots
+from aifedge.viz import evt as eplots
+from aifedge.viz.widgets import explore
 
 params = aif_llm.make_params()
 truth = {"scale": params.spike_scale_ms, "concentration": params.spike_shape}
@@ -54,25 +55,25 @@ spikes = np.asarray(
 
 # %%
 idata = evt.fit_gpd(spikes, num_chains=CHAINS, num_warmup=WARMUP, num_samples=DRAWS, seed=SEED)
-iplots.gpd_summary(idata)
+eplots.gpd_summary(idata)
 
 # %%
-iplots.plot_gpd_trace(idata, true=truth)
+eplots.plot_gpd_trace(idata, true=truth)
 # %%
-iplots.plot_gpd_posterior(idata, true=truth)
+eplots.plot_gpd_posterior(idata, true=truth)
 # %% [markdown]
 # **Posterior predictive check**: data simulated from posterior draws (log scale — with
 # ξ > ½ the excesses span orders of magnitude) against the observed spikes.
 
 # %%
-iplots.plot_gpd_ppc(iplots.gpd_predictive(idata, spikes, seed=SEED))
+eplots.plot_gpd_ppc(eplots.gpd_predictive(idata, spikes, seed=SEED))
 # %% [markdown]
 # **Survival function**: the posterior median and 90 % band follow the data and the true
 # GPD over four decades; the band widens where the data run out — that is where the tail
 # model, not the sample, carries the estimate.
 
 # %%
-iplots.plot_gpd_survival(idata, spikes, true=truth)
+eplots.plot_gpd_survival(idata, spikes, true=truth)
 # %% [markdown]
 # ## Exceedance probability with a credible interval
 # P(spike > 1 s) under the posterior, beside the true GPD value and the sample fraction.
@@ -105,7 +106,7 @@ per_task = evt.exceedance_probability(idata, 0.0, level, rate=params.spike_prob)
 }
 
 # %%
-iplots.plot_exceedance(idata, 0.0, np.logspace(1.5, 4.5, 30), empirical=spikes)
+eplots.plot_exceedance(idata, 0.0, np.logspace(1.5, 4.5, 30), empirical=spikes)
 # %% [markdown]
 # ## Task latencies: where does the tail start?
 # Latencies of the greedy scheduler's completed tasks, divided by each task's deadline
@@ -134,10 +135,10 @@ ratio = (tasks["latency_ms"] / tasks["deadline_ms"]).dropna().to_numpy()
 
 # %%
 u = evt.quantile_threshold(ratio, 0.85)
-iplots.plot_mean_residual_life(evt.mean_residual_life(ratio), chosen=u)
+eplots.plot_mean_residual_life(evt.mean_residual_life(ratio), chosen=u)
 # %%
-stability = iplots.threshold_stability(ratio, np.quantile(ratio, np.linspace(0.5, 0.97, 15)))
-iplots.plot_threshold_stability(stability, chosen=u)
+stability = eplots.threshold_stability(ratio, np.quantile(ratio, np.linspace(0.5, 0.97, 15)))
+eplots.plot_threshold_stability(stability, chosen=u)
 # %% [markdown]
 # Read honestly, neither plot shows a clean stable region: ξ̂ keeps rising with u. The
 # latency ratio mixes a light-tailed body (transmission, queueing, compute) with the
@@ -149,7 +150,7 @@ iplots.plot_threshold_stability(stability, chosen=u)
 # %%
 excess = evt.peaks_over_threshold(ratio, u)
 tail_fit = evt.fit_gpd(excess, num_chains=CHAINS, num_warmup=WARMUP, num_samples=DRAWS, seed=SEED)
-iplots.gpd_summary(tail_fit)
+eplots.gpd_summary(tail_fit)
 
 # %% [markdown]
 # P(r > 1 | completed) — a QoS violation — from the tail model, with the fraction of
@@ -179,14 +180,14 @@ viol = evt.exceedance_probability(tail_fit, u, level, rate=rate)
 # choice; the survival plot shows where the fit departs from the data.
 
 # %%
-iplots.plot_gpd_survival(tail_fit, excess)
+eplots.plot_gpd_survival(tail_fit, excess)
 # %% [markdown]
 # ## Explore the shape ζ
 # Survival of 20,000 GPD draws for a chosen shape against the exponential of the same
 # scale (`environments.plots.plot_tail_survival`); ζ ≥ 1 means infinite mean.
 
 # %%
-iplots.explore(
+explore(
     lambda zeta=1.5: env_plots.plot_tail_survival(
         np.asarray(sample_gpd(jax.random.PRNGKey(SEED), zeta, params.spike_scale_ms, (20_000,))),
         zeta,

@@ -22,7 +22,7 @@
 # gradient steps adapt it to a new one.
 #
 # Functions: `aifedge.inference.uncertainty`, `aifedge.inference.meta`, and
-# `aifedge.inference.plots` (`uncertainty_trace` runs an episode with injected
+# `aifedge.viz.meta` (`uncertainty_trace` runs an episode with injected
 # conditions as one jitted scan).
 
 # %% tags=["parameters"]
@@ -37,9 +37,10 @@ import numpy as np
 
 from aifedge.environments import aif_llm
 from aifedge.inference import meta
-from aifedge.inference import plots as iplots
 from aifedge.inference.policies import make_aif_policy
 from aifedge.inference.uncertainty import UncertaintyConfig
+from aifedge.viz import meta as mplots
+from aifedge.viz.widgets import explore
 
 params = aif_llm.make_params()
 u_config = UncertaintyConfig()
@@ -65,8 +66,8 @@ phases = [
     ("recovery", PHASE_STEPS, {}),
 ]
 policy = make_aif_policy(params)
-trace = iplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params, phases, u_config)
-iplots.phase_summary(trace).round(3)
+trace = mplots.uncertainty_trace(jax.random.PRNGKey(SEED), policy, params, phases, u_config)
+mplots.phase_summary(trace).round(3)
 
 # %% [markdown]
 # ## Meta-training f_meta
@@ -80,28 +81,28 @@ iplots.phase_summary(trace).round(3)
 # %%
 meta_cfg = meta.MetaConfig(meta_steps=META_STEPS)
 f_meta, history = meta.meta_train(
-    meta_cfg, iplots.toy_lambda_task, iplots.toy_lambda_loss(meta_cfg), jax.random.PRNGKey(SEED)
+    meta_cfg, mplots.toy_lambda_task, mplots.toy_lambda_loss(meta_cfg), jax.random.PRNGKey(SEED)
 )
-iplots.plot_meta_history(history)
+mplots.plot_meta_history(history)
 # %% [markdown]
 # Adaptation: three held-out conditions, `inner_steps` SGD steps each from the
 # meta-trained f_meta (dashed: each condition's best λ).
 
 # %%
 tasks = {
-    f"condition {i}": iplots.toy_lambda_task(k)
+    f"condition {i}": mplots.toy_lambda_task(k)
     for i, k in enumerate(jax.random.split(jax.random.PRNGKey(SEED + 1), 3))
 }
-loss_fn = iplots.toy_lambda_loss(meta_cfg)
+loss_fn = mplots.toy_lambda_loss(meta_cfg)
 adapted = {
     f"adapted: {name}": meta.adapt(f_meta, task, loss_fn, meta_cfg, jax.random.PRNGKey(SEED + 2))
     for name, task in tasks.items()
 }
-iplots.plot_lambda_response(
+mplots.plot_lambda_response(
     meta_cfg,
     {"meta-trained f_meta": f_meta, **adapted},
     targets={
-        f"best: {name}": (lambda u, task=task: iplots.toy_best_lambda(task, u, meta_cfg))
+        f"best: {name}": (lambda u, task=task: mplots.toy_best_lambda(task, u, meta_cfg))
         for name, task in tasks.items()
     },
 )
@@ -116,7 +117,7 @@ iplots.plot_lambda_response(
 
 # %%
 lam = np.asarray(meta.meta_lambda(f_meta, trace["u_t"].to_numpy(), meta_cfg))
-iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam)
+mplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam)
 # %% [markdown]
 # ## The shipped f_meta, meta-trained on the full agent
 # `inference.meta_train` meta-trains f_meta on the real objective: the QoS-violation
@@ -131,13 +132,13 @@ iplots.plot_uncertainty_trace(trace, trigger=u_config.trigger, lam=lam)
 from aifedge.inference.aif_llm_agent import META_FILE
 
 shipped, shipped_cfg = meta.load_checkpoint(META_FILE)
-iplots.plot_meta_history(
-    iplots.checkpoint_history(META_FILE),
+mplots.plot_meta_history(
+    mplots.checkpoint_history(META_FILE),
     title="Shipped f_meta: meta-training on the agent's QoS",
     log=False,
 )
 # %%
-iplots.plot_lambda_response(shipped_cfg, {"shipped f_meta": shipped})
+mplots.plot_lambda_response(shipped_cfg, {"shipped f_meta": shipped})
 
 # %% [markdown]
 # ## Explore: load and failure rate
@@ -153,18 +154,18 @@ def with_stress(bg_util=0.3, edge_fail_prob=0.3):
         "edge_fail_prob": edge_fail_prob,
         "edge_recover_prob": 0.05,
     }
-    tr = iplots.uncertainty_trace(
+    tr = mplots.uncertainty_trace(
         jax.random.PRNGKey(SEED),
         policy,
         params,
         [*phases[:2], ("failures", PHASE_STEPS, stress), phases[3]],
         u_config,
     )
-    return iplots.plot_uncertainty_trace(
+    return mplots.plot_uncertainty_trace(
         tr,
         trigger=u_config.trigger,
         lam=np.asarray(meta.meta_lambda(f_meta, tr["u_t"].to_numpy(), meta_cfg)),
     )
 
 
-iplots.explore(with_stress, manual=True, bg_util=(0.0, 0.95, 0.05), edge_fail_prob=(0.0, 0.5, 0.01))
+explore(with_stress, manual=True, bg_util=(0.0, 0.95, 0.05), edge_fail_prob=(0.0, 0.5, 0.01))

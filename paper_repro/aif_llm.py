@@ -439,8 +439,9 @@ ARTIFACTS = (TABLE3, RRR, TABLE4, TABLE5, TABLE6)
 def run_all(cfg: Config, out: str | Path, quick: bool) -> Path:
     """Every artifact (sharing the Table 3 runs) plus a combined ``REPRODUCTION.md``."""
     from aifedge import results
+    from aifedge.console import to_markdown
 
-    from .common import to_markdown, write_artifact
+    from .common import write_artifact
 
     parts = [
         f"# AIF-LLM reproduction ({'quick' if quick else 'full'} protocol)\n",

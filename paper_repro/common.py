@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifedge import results
+from aifedge.console import to_markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,20 +36,6 @@ def reproduced(ours: float, paper: float, tol: float) -> str:
     if paper is None or ours is None or math.isnan(paper) or math.isnan(ours):
         return "n/a"
     return "yes" if abs(ours - paper) <= tol else "no"
-
-
-def to_markdown(frame: pd.DataFrame, float_fmt: str = "{:.4g}") -> str:
-    """A GitHub Markdown table (no extra dependency)."""
-
-    def cell(v):
-        if isinstance(v, float):
-            return "" if math.isnan(v) else float_fmt.format(v)
-        return str(v)
-
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *rows]) + "\n"
 
 
 def with_overrides(cfg: Any, **overrides) -> Any:

@@ -15,10 +15,14 @@ from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import MET, VIOLATED
 from aifedge.environments.metrics import episode_metrics
 from aifedge.environments.task_texts import TASK_TEXTS, TEXTS_PER_CLASS
+from aifedge.inference import aif_llm_advice as advice
 from aifedge.inference import aif_llm_agent as al
+from aifedge.inference import aif_llm_stats
+from aifedge.inference.aif_llm_advised import run_advised
 from aifedge.inference.meta import make_meta_net, meta_lambda
 from aifedge.llm_bridge import SentenceEncoder, d_llm, summarise
 from aifedge.llm_bridge.advisors import template_advice
+from aifedge.registry import ABLATIONS, check_ablate
 from aifedge.simulate import simulate
 
 PARAMS = aif_llm.make_params(max_steps=20)
@@ -28,7 +32,7 @@ KEY = jax.random.PRNGKey(0)
 @pytest.fixture(scope="module")
 def shared():
     """Keyword table and encoder shared by every agent built here (default disk cache)."""
-    return {"keyword_prior": al.default_keyword_prior(PARAMS), "encoder": SentenceEncoder()}
+    return {"keyword_prior": advice.default_keyword_prior(PARAMS), "encoder": SentenceEncoder()}
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +73,10 @@ def _obs(
 
 
 def test_check_ablate_and_advisor_errors():
-    assert al.check_ablate("meta-lambda, prior") == ("prior", "meta-lambda")
-    assert al.check_ablate(None) == ()
+    assert check_ablate("meta-lambda, prior") == ("prior", "meta-lambda")
+    assert check_ablate(None) == ()
     with pytest.raises(ConfigError, match="semantics"):
-        al.check_ablate(["semantics"])
+        check_ablate(["semantics"])
     with pytest.raises(ConfigError, match="run_advised"):
         al.make_aif_llm_policy(PARAMS, advisor="smollm")
     with pytest.raises(ConfigError, match="unknown advisor"):
@@ -83,7 +87,7 @@ def test_check_ablate_and_advisor_errors():
 
 def test_template_index_matches_template_advice():
     """The jitted advice lookup returns exactly the text ``template_advice`` writes."""
-    texts, index = al.template_texts(PARAMS)
+    texts, index = advice.template_texts(PARAMS)
     assert len(set(texts)) == len(texts) and (index >= 0).sum() == len(texts)
     key = jax.random.PRNGKey(5)
     k_obs, k_up, k_rtt = jax.random.split(key, 3)
@@ -94,7 +98,7 @@ def test_template_index_matches_template_advice():
         queue_ms=obs.queue_ms * 6.0 * up,
         rtt_ms=jax.random.uniform(k_rtt, (300,), minval=60.0, maxval=300.0),
     )
-    rows = np.asarray(jax.vmap(lambda o: al.template_index(o, jnp.asarray(index), PARAMS))(obs))
+    rows = np.asarray(jax.vmap(lambda o: advice.template_index(o, jnp.asarray(index), PARAMS))(obs))
     obs = jax.device_get(obs)
     seen = set()
     for i in range(300):
@@ -162,10 +166,10 @@ def _rollouts(agent, key, n=20):
     return _CACHE[cache_key][1](key)
 
 
-@pytest.mark.parametrize("ablate", [("prior",), ("semantic",), ("meta-lambda",), al.COMPONENTS])
+@pytest.mark.parametrize("ablate", [("prior",), ("semantic",), ("meta-lambda",), ABLATIONS])
 def test_each_ablation_runs(shared, ablate):
     agent = al.build_agent(PARAMS, ablate, **shared)
-    assert agent.ablate == tuple(c for c in al.COMPONENTS if c in ablate)
+    assert agent.ablate == tuple(c for c in ABLATIONS if c in ablate)
     state, (actions, lam, _, semantic, outcome) = _steps(agent, jax.random.PRNGKey(1), 8)
     assert actions.shape == (8,) and bool(jnp.all((actions >= 0) & (actions < 7)))
     assert bool(jnp.all((outcome >= 0) & (outcome <= 2)))
@@ -176,7 +180,7 @@ def test_each_ablation_runs(shared, ablate):
         assert bool(jnp.all(state.pending == -1))
     elif "meta-lambda" in ablate:
         np.testing.assert_allclose(lam, agent.fixed_lambda)
-    assert al.describe(agent)["ablate"] == list(agent.ablate)
+    assert aif_llm_stats.describe(agent)["ablate"] == list(agent.ablate)
     policy = al.make_aif_llm_policy(PARAMS, ablate, **shared)
     assert set(policy._fields) == {"init", "act"}
 
@@ -311,7 +315,7 @@ def _closed_port() -> int:
 def test_run_advised_http_closed_port_counts_failures(full):
     params = aif_llm.make_params(max_steps=12)
     url = f"http://127.0.0.1:{_closed_port()}/v1"
-    frame, stats_ = al.run_advised(
+    frame, stats_ = run_advised(
         params, 1, 0, "http", advisor_options={"url": url, "timeout_s": 0.5}, agent=full
     )
     assert list(frame.columns) == [
@@ -331,7 +335,7 @@ def test_run_advised_http_closed_port_counts_failures(full):
 def test_run_advised_template_reproduces_jitted_policy(full):
     """The async path (AsyncAdvisor, delay 1, advice encoded in the worker) and the jitted
     template path make the same decisions on the same episodes."""
-    frame, stats_ = al.run_advised(PARAMS, 20, 0, "template", agent=full)
+    frame, stats_ = run_advised(PARAMS, 20, 0, "template", agent=full)
     outcome, latency = _rollouts(full, jax.random.PRNGKey(0))[4:]
     m = episode_metrics(outcome, latency)
     np.testing.assert_allclose(frame.qos, m["qos"], rtol=1e-6)
@@ -378,7 +382,7 @@ def test_merge_advisor_stats_hand_case():
         "max_latency_s": None,
         "mean_delay_steps": None,
     }
-    m = al.merge_advisor_stats([a, b, c])
+    m = aif_llm_stats.merge_advisor_stats([a, b, c])
     assert (m["calls"], m["successes"], m["failures"], m["timeouts"], m["busy_skips"]) == (
         4,
         2,

@@ -92,9 +92,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra
 
 
 def test_bench_env_writes_json_rows(tmp_path, capsys):
-    from aifedge import bench
+    from aifedge.bench.env import bench_env
 
-    rows = bench.bench_env(batch=8, steps=10, repeats=2)
+    rows = bench_env(batch=8, steps=10, repeats=2)
     assert {r["name"] for r in rows} == {"env_single", "env_batched_8"}
     assert all(r["median_s"] > 0 and r["steps_per_s"] > 0 for r in rows)
 

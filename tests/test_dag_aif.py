@@ -151,7 +151,7 @@ def test_never_picks_an_action_its_model_makes_infeasible(tiny):
 
 
 def test_learner_adapter_matches_scheme_and_beats_random(tiny, monkeypatch):
-    monkeypatch.setitem(marl.LEARNERS, "aif", marl.Learner(*dag_aif.LEARNER))
+    monkeypatch.setitem(marl.LEARNERS, "aif", dag_aif.LEARNER)
     monkeypatch.setitem(marl.DEFAULT_CONFIGS, "aif", dag_aif.DagAifConfig())
     cfg = marl.make_config("aif")  # marl's generic checks accept every default
     obs, _ = d.reset(jax.random.PRNGKey(0), TINY)

@@ -165,7 +165,7 @@ def test_posterior_recovers_concentration(posterior):
     scale = np.asarray(idata.posterior["scale"]).ravel()
     assert np.quantile(scale, 0.01) < 50.0 < np.quantile(scale, 0.99)
     assert idata.posterior["scale"].shape == (4, 500)
-    summary = evt._import_arviz().summary(idata)
+    summary = evt.import_arviz().summary(idata)
     assert {"r_hat", "ess_bulk"} <= set(summary.columns)
     assert evt.check_convergence(idata) <= 1.01
     assert int(idata.sample_stats["diverging"].sum()) == 0

@@ -134,7 +134,7 @@ def test_save_and_load_roundtrip(tmp_path, fresh_counts):
 
 
 def test_evt_tail_matches_scipy_and_sets_the_penalty():
-    tail = EvtTail(threshold_ms=20.0, scale_ms=50.0, shape=0.4, exceed_prob=0.1)
+    tail = EvtTail(threshold_ms=20.0, scale_ms=50.0, concentration=0.4, exceed_prob=0.1)
     x = np.array([0.0, 20.0, 100.0, 1000.0])
     want = np.where(x < 20, 0.1, 0.1 * stats.genpareto.sf(x - 20, 0.4, scale=50.0))
     np.testing.assert_allclose(cloud_edge.tail_prob(tail, x), want, rtol=1e-12)

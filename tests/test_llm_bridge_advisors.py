@@ -208,7 +208,7 @@ def test_async_config_errors():
 
 @pytest.mark.slow
 def test_smollm_generates_text():
-    from aifedge.llm_bridge.bench import torch_threads
+    from aifedge.bench import torch_threads
 
     advisor = SmolLMAdvisor(max_new_tokens=12)
     with torch_threads(1):  # as in the background worker; 2 spinning threads thrash 2 cores

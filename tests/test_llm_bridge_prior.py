@@ -8,7 +8,8 @@ from sklearn.metrics import mutual_info_score
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
 from aifedge.environments.task_texts import TASK_TEXTS
-from aifedge.llm_bridge.logs import LOAD_LEVELS, load_logs, make_logs, save_logs
+from aifedge.generative_models.cloud_edge import LOAD_LEVELS
+from aifedge.llm_bridge.logs import load_logs, make_logs, save_logs
 from aifedge.llm_bridge.prior import KeywordPrior, d_llm, d_llm_table, evidence_table, keywords
 
 

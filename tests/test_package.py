@@ -38,6 +38,7 @@ def test_wheel_maps_top_level_folders_into_aifedge(tmp_path):
     for sub in SUBPACKAGES:
         assert f"aifedge/{sub}/__init__.py" in names, sub
     assert "aifedge/cli.py" in names
+    assert {"aifedge/bench/__init__.py", "aifedge/viz/__init__.py"} <= names
     assert "aifedge/paper_repro/configs/he2024_medium.toml" in names
     assert not any(n.startswith(("tests/", "notebooks/", "benchmarks/")) for n in names)
 

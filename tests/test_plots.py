@@ -17,10 +17,14 @@ from aifedge.environments import aif_llm, stateless
 from aifedge.generative_models import teaching, tmaze
 from aifedge.generative_models.base import GenerativeModel
 from aifedge.inference import AgentConfig, evt, make_agent, meta
-from aifedge.inference import plots as iplots
-from aifedge.llm_bridge import plots as lplots
+from aifedge.inference.uncertainty import UncertaintyConfig
 from aifedge.llm_bridge.advisors import ObsSummary, template_advice
 from aifedge.llm_bridge.prior import KeywordPrior, d_llm
+from aifedge.viz import decision as dplots
+from aifedge.viz import evt as eplots
+from aifedge.viz import llm as lplots
+from aifedge.viz import meta as mplots
+from aifedge.viz.widgets import explore
 
 KEY = jax.random.PRNGKey(0)
 
@@ -47,8 +51,8 @@ def test_risk_plus_ambiguity_equals_pymdp_efe_up_to_the_preference_constant(buil
 
 def test_offload_toy_probes_then_exploits():
     agent = make_agent(teaching.build_offload_toy())
-    busy = teaching.run_trial(agent, [0, 1], steps=2, key=KEY)
-    free = teaching.run_trial(agent, [0, 0], steps=2, key=KEY)
+    busy = dplots.run_trial(agent, [0, 1], steps=2, key=KEY)
+    free = dplots.run_trial(agent, [0, 0], steps=2, key=KEY)
     assert list(busy["action"]) == ["probe", "cloud"]
     assert list(free["action"]) == ["probe", "edge"]
     assert busy["q[edge_load]"].iloc[1] == pytest.approx((0.0, 1.0))
@@ -85,7 +89,7 @@ def test_bayes_and_free_energy_hand_case():
 def test_run_trial_rejects_bad_state():
     agent = make_agent(teaching.build_offload_toy())
     with pytest.raises(ValueError, match="true_state"):
-        teaching.run_trial(agent, [0, 2], steps=1, key=KEY)
+        dplots.run_trial(agent, [0, 2], steps=1, key=KEY)
 
 
 # ---------------------------------------------------------------- decision tables
@@ -121,38 +125,38 @@ def test_decision_table_reapplies_eq4_like_a_pruning_agent(top_k, gamma):
     obs = jnp.array([1])
     _, _, info_full = full.step(KEY, full.init(), obs)
     action, _, info = pruned.step(KEY, pruned.init(), obs)
-    table = iplots.decision_table(full, info_full, top_k=top_k, gamma=gamma)
+    table = dplots.decision_table(full, info_full, top_k=top_k, gamma=gamma)
     assert np.array_equal(table["kept"], np.asarray(info.kept))
     np.testing.assert_allclose(table["q_pi"], np.asarray(info.q_pi), atol=1e-6)
     assert table["q_pi"].idxmax() == int(action[0])
-    same = iplots.decision_table(pruned, info)
+    same = dplots.decision_table(pruned, info)
     assert np.array_equal(same["kept"], np.asarray(info.kept))
     with pytest.raises(ValueError, match="top_k=None"):
-        iplots.decision_table(pruned, info, top_k=2)
-    fig = iplots.plot_efe_terms(table)
+        dplots.decision_table(pruned, info, top_k=2)
+    fig = dplots.plot_efe_terms(table)
     assert len(fig.axes) == 2
 
 
 def test_policy_labels_and_observation_frame():
     model = teaching.build_offload_toy()
     agent = make_agent(model, AgentConfig(policy_len=2, top_k=None))
-    labels = iplots.policy_labels(agent)
+    labels = dplots.policy_labels(agent)
     assert len(labels) == 16 and labels[1] == "hold→probe" and labels[-1] == "cloud→cloud"
-    frame = iplots.observation_frame(model, [1, 2, -1])
+    frame = dplots.observation_frame(model, [1, 2, -1])
     assert list(frame["outcome"]) == ["probe", "looks-busy", "(unseen)"]
     with pytest.raises(ValueError, match="one index per modality"):
-        iplots.observation_frame(model, [0])
+        dplots.observation_frame(model, [0])
 
 
 def test_teaching_figures():
     model = teaching.build_offload_toy()
     table = teaching.efe_table(model)
     for fig in (
-        iplots.plot_risk_ambiguity(table),
-        iplots.plot_beliefs(model, model.D),
-        iplots.plot_policy_precision(table["G"], table["action"]),
-        iplots.plot_free_energy([0.5, 0.5], [0.8, 0.2]),
-        iplots.plot_evt_penalty(aif_llm.make_params(), shapes=(0.5, 1.5)),
+        dplots.plot_risk_ambiguity(table),
+        dplots.plot_beliefs(model, model.D),
+        dplots.plot_policy_precision(table["G"], table["action"]),
+        dplots.plot_free_energy([0.5, 0.5], [0.8, 0.2]),
+        dplots.plot_evt_penalty(aif_llm.make_params(), shapes=(0.5, 1.5)),
     ):
         assert isinstance(fig, plt.Figure)
 
@@ -160,7 +164,7 @@ def test_teaching_figures():
 # ---------------------------------------------------------------- EVT views
 def test_threshold_stability_matches_scipy_mle():
     x = stats.genpareto.rvs(0.4, scale=2.0, size=3000, random_state=1)
-    frame = iplots.threshold_stability(x, [0.0, float(np.quantile(x, 0.5))])
+    frame = eplots.threshold_stability(x, [0.0, float(np.quantile(x, 0.5))])
     c, _, scale = stats.genpareto.fit(x, floc=0.0)
     assert frame["concentration"][0] == pytest.approx(c, abs=0.01)
     assert frame["scale"][0] == pytest.approx(scale, rel=0.01)
@@ -169,14 +173,14 @@ def test_threshold_stability_matches_scipy_mle():
         frame["modified_scale"], frame["scale"] - frame["concentration"] * frame["threshold"]
     )
     with pytest.raises(ValueError, match="≥ 2 samples"):
-        iplots.threshold_stability(x, [x.max()])
+        eplots.threshold_stability(x, [x.max()])
 
 
 @pytest.fixture(scope="module")
 def fake_posterior():
     """Draws spread around a known GPD (not a NUTS fit: the views only read draws)."""
     rng = np.random.default_rng(0)
-    az = evt._import_arviz()
+    az = evt.import_arviz()
     return az.from_dict(
         posterior={
             "scale": 50 * np.exp(0.05 * rng.standard_normal((2, 60))),
@@ -187,20 +191,20 @@ def fake_posterior():
 
 def test_gpd_views(fake_posterior):
     y = np.asarray(evt.GeneralizedPareto(0.0, 50.0, 1.5).sample(KEY, (300,)))
-    pred = iplots.gpd_predictive(fake_posterior, y, num_draws=20)
+    pred = eplots.gpd_predictive(fake_posterior, y, num_draws=20)
     assert pred.posterior_predictive["log10_excess"].shape == (2, 20, 300)
     np.testing.assert_allclose(pred.observed_data["log10_excess"], np.log10(y), rtol=1e-6)
     truth = {"scale": 50.0, "concentration": 1.5}
     for fig in (
-        iplots.plot_gpd_ppc(pred, num_pp_samples=10),
-        iplots.plot_gpd_trace(fake_posterior, true=truth),
-        iplots.plot_gpd_posterior(fake_posterior, true=truth),
-        iplots.plot_gpd_survival(fake_posterior, y, true=truth),
-        iplots.plot_exceedance(fake_posterior, 0.0, [10.0, 100.0], empirical=y),
-        iplots.plot_mean_residual_life(evt.mean_residual_life(y), chosen=10.0),
+        eplots.plot_gpd_ppc(pred, num_pp_samples=10),
+        eplots.plot_gpd_trace(fake_posterior, true=truth),
+        eplots.plot_gpd_posterior(fake_posterior, true=truth),
+        eplots.plot_gpd_survival(fake_posterior, y, true=truth),
+        eplots.plot_exceedance(fake_posterior, 0.0, [10.0, 100.0], empirical=y),
+        eplots.plot_mean_residual_life(evt.mean_residual_life(y), chosen=10.0),
     ):
         assert isinstance(fig, plt.Figure)
-    summary = iplots.gpd_summary(fake_posterior)
+    summary = eplots.gpd_summary(fake_posterior)
     assert list(summary.index) == ["scale", "concentration"]
 
 
@@ -214,8 +218,8 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
         ("jam", 8, {"net_transition": congested}),
         ("down", 6, {"edge_fail_prob": 1.0, "edge_recover_prob": 0.0}),
     ]
-    config = iplots.UncertaintyConfig(window=3)
-    tr = iplots.uncertainty_trace(KEY, cloud, params, phases, config)
+    config = UncertaintyConfig(window=3)
+    tr = mplots.uncertainty_trace(KEY, cloud, params, phases, config)
     assert list(tr["phase"].unique()) == ["calm", "jam", "down"] and len(tr) == 20
     assert (tr["net"].iloc[7:14] == 2).all()  # congested from the 2nd step of the jam on
     assert (tr["n_down"].iloc[-5:] == params.n_edge).all()  # all edges fail and stay down
@@ -226,31 +230,31 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
     want = 0.7 * mean / tr["deadline_ms"] + 0.3 * tr["n_down"] / config.n_total
     np.testing.assert_allclose(tr["u_t"], want, rtol=1e-5)
     assert np.array_equal(tr["trigger"], tr["u_t"] > config.trigger)
-    summary = iplots.phase_summary(tr)
+    summary = mplots.phase_summary(tr)
     assert summary["congested"].iloc[1] == pytest.approx(7 / 8)
-    fig = iplots.plot_uncertainty_trace(tr, trigger=0.5, lam=np.zeros(len(tr)))
+    fig = mplots.plot_uncertainty_trace(tr, trigger=0.5, lam=np.zeros(len(tr)))
     assert len(fig.axes) == 5  # 4 panels + the twin axis of failed nodes
     with pytest.raises(ValueError, match="only"):
-        iplots.uncertainty_trace(KEY, cloud, params, [("x", 3, {"spike_shape": 1.0})])
+        mplots.uncertainty_trace(KEY, cloud, params, [("x", 3, {"spike_shape": 1.0})])
     with pytest.raises(ValueError, match="steps"):
-        iplots.uncertainty_trace(KEY, cloud, params, [("x", 0, {})])
+        mplots.uncertainty_trace(KEY, cloud, params, [("x", 0, {})])
 
 
 def test_toy_lambda_family_and_views():
     cfg = meta.MetaConfig(meta_steps=2, meta_batch=2)
-    task = iplots.toy_lambda_task(KEY)
+    task = mplots.toy_lambda_task(KEY)
     assert 4 <= float(task["a"]) <= 10 and 0.2 <= float(task["b"]) <= 0.8
-    best = iplots.toy_best_lambda(task, task["b"], cfg)
+    best = mplots.toy_best_lambda(task, task["b"], cfg)
     assert float(best) == pytest.approx(0.5 * (cfg.lambda_min + cfg.lambda_max))
     net = meta.make_meta_net(cfg, KEY)  # outputs the mid-range λ everywhere
     u = jnp.linspace(0.0, 1.0, 32)
-    want = jnp.mean((0.5 - iplots.toy_best_lambda(task, jax.random.uniform(KEY, (32,)), cfg)) ** 2)
-    assert float(iplots.toy_lambda_loss(cfg)(net, task, KEY)) == pytest.approx(
+    want = jnp.mean((0.5 - mplots.toy_best_lambda(task, jax.random.uniform(KEY, (32,)), cfg)) ** 2)
+    assert float(mplots.toy_lambda_loss(cfg)(net, task, KEY)) == pytest.approx(
         float(want), rel=1e-5
     )
     hist = {"pre_loss": np.array([0.2, 0.1]), "post_loss": np.array([0.1, 0.05])}
-    assert isinstance(iplots.plot_meta_history(hist), plt.Figure)
-    fig = iplots.plot_lambda_response(cfg, {"net": net}, {"best": lambda x: x * 0 + 0.3}, u=u)
+    assert isinstance(mplots.plot_meta_history(hist), plt.Figure)
+    fig = mplots.plot_lambda_response(cfg, {"net": net}, {"best": lambda x: x * 0 + 0.3}, u=u)
     assert len(fig.axes[0].lines) == 2
 
 
@@ -261,16 +265,16 @@ def test_explore_calls_once_and_builds_a_panel():
         calls.append(x)
         return pd.DataFrame({"x": [x]})
 
-    panel = iplots.explore(fn, manual=True, x=(0.0, 4.0, 0.5))
+    panel = explore(fn, manual=True, x=(0.0, 4.0, 0.5))
     assert calls == [2.0]  # the static call; a manual panel waits for its button
     assert panel is not None and panel.children[0].value == 2.0
-    assert iplots.explore(fn, widgets=False, x=(0.0, 4.0)) is None
+    assert explore(fn, widgets=False, x=(0.0, 4.0)) is None
 
     def broken(x=1.0):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        iplots.explore(broken, x=(0.0, 2.0))
+        explore(broken, x=(0.0, 2.0))
 
 
 # ---------------------------------------------------------------- LLM side
@@ -372,10 +376,10 @@ def test_checkpoint_history_reads_saved_metadata(tmp_path):
         cfg,
         {"pre_loss": [0.3, 0.2], "post_loss": [0.25, 0.1]},
     )
-    hist = iplots.checkpoint_history(path)
+    hist = mplots.checkpoint_history(path)
     np.testing.assert_allclose(hist["post_loss"], [0.25, 0.1])
     bare = meta.save_checkpoint(tmp_path / "g.eqx", meta.make_meta_net(cfg, KEY), cfg)
     with pytest.raises(ValueError, match="records no"):
-        iplots.checkpoint_history(bare)
+        mplots.checkpoint_history(bare)
     with pytest.raises(ValueError, match="does not exist"):
-        iplots.checkpoint_history(tmp_path / "missing.eqx")
+        mplots.checkpoint_history(tmp_path / "missing.eqx")

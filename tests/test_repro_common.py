@@ -7,10 +7,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from aifedge.console import to_markdown
 from aifedge.paper_repro.common import (
     Artifact,
     reproduced,
-    to_markdown,
     with_overrides,
     write_artifact,
 )

@@ -5,31 +5,12 @@ Each function takes ``repeats=`` and returns rows ``{name, median_s, p95_s, n_re
 warm-up call. Register them as ``aifedge bench encoder`` / ``prior`` / ``advisor``.
 """
 
-import contextlib
 import tempfile
 import time
 
 import numpy as np
 
-from aifedge.bench import _row, time_calls
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``torch.set_num_threads(n)`` (``None``: unchanged), then restore.
-
-    torch's intra-op pool spins; on a 2-core machine shared with the JAX decision loop
-    (or other processes) 1 thread is typically several times faster than 2.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
+from aifedge.bench import row, time_calls, torch_threads
 
 
 def bench_encoder(repeats: int = 50, batch: int = 24, threads: int | None = 1) -> list[dict]:
@@ -37,8 +18,7 @@ def bench_encoder(repeats: int = 50, batch: int = 24, threads: int | None = 1) -
     ``batch`` texts (per-text cost), a cached lookup (µs) and the model load; torch
     runs with ``threads`` intra-op threads (recorded in the rows)."""
     from aifedge.environments.task_texts import TASK_TEXTS
-
-    from .encoder import SentenceEncoder
+    from aifedge.llm_bridge.encoder import SentenceEncoder
 
     texts = list(TASK_TEXTS)[:batch]
     with tempfile.TemporaryDirectory() as tmp, torch_threads(threads) as n_threads:
@@ -57,24 +37,24 @@ def bench_encoder(repeats: int = 50, batch: int = 24, threads: int | None = 1) -
             disk.encode([text])
             disk_hit.append(time.perf_counter() - t0)
     return [
-        _row(
+        row(
             "encoder_text",
             one,
             per_text_ms=1e3 * float(np.median(one)),
             paper_ms=3.92,
             torch_threads=n_threads,
         ),
-        _row(
+        row(
             f"encoder_batch_{len(texts)}",
             many,
             per_text_ms=1e3 * float(np.median(many)) / len(texts),
             torch_threads=n_threads,
         ),
-        _row("encoder_cached_memory", hit, median_us=1e6 * float(np.median(hit))),
-        _row(
+        row("encoder_cached_memory", hit, median_us=1e6 * float(np.median(hit))),
+        row(
             "encoder_cached_disk", np.asarray(disk_hit), median_us=1e6 * float(np.median(disk_hit))
         ),
-        _row("encoder_load", np.asarray([load_s])),
+        row("encoder_load", np.asarray([load_s])),
     ]
 
 
@@ -82,9 +62,8 @@ def bench_prior(repeats: int = 200, episodes: int = 4, steps: int = 100) -> list
     """Keyword prior: fitting on logs, D_LLM (Eq. 3) of one text over the cloud-edge
     factors (µs), and the per-text table lookup used under jit."""
     from aifedge.environments.task_texts import TASK_TEXTS
-
-    from .logs import make_logs
-    from .prior import DEFAULT_FACTORS, KeywordPrior, d_llm, d_llm_table
+    from aifedge.llm_bridge.logs import make_logs
+    from aifedge.llm_bridge.prior import DEFAULT_FACTORS, KeywordPrior, d_llm, d_llm_table
 
     logs = make_logs(episodes=episodes, steps=steps)
     fit = time_calls(lambda: KeywordPrior.fit(logs), max(3, repeats // 50))
@@ -95,11 +74,11 @@ def bench_prior(repeats: int = 200, episodes: int = 4, steps: int = 100) -> list
     table = d_llm_table(prior, TASK_TEXTS, base)
     look = time_calls(lambda: {f: t[6] for f, t in table.items()}, repeats)
     return [
-        _row("prior_fit", fit, rows=len(logs), vocabulary=len(prior.vocabulary)),
-        _row(
+        row("prior_fit", fit, rows=len(logs), vocabulary=len(prior.vocabulary)),
+        row(
             "prior_d_llm", one, median_us=1e6 * float(np.median(one)), factors=len(DEFAULT_FACTORS)
         ),
-        _row("prior_table_lookup", look, median_us=1e6 * float(np.median(look))),
+        row("prior_table_lookup", look, median_us=1e6 * float(np.median(look))),
     ]
 
 
@@ -109,8 +88,7 @@ def bench_advisor(
     """Advisor latency: ``template`` (µs) and ``smollm`` (s, greedy, ``max_new_tokens``,
     ``threads`` torch threads), with the decision steps k = ⌈ℓ / step_ms⌉ a call spans."""
     from aifedge.environments import aif_llm
-
-    from .advisors import ObsSummary, SmolLMAdvisor, TemplateAdvisor
+    from aifedge.llm_bridge.advisors import ObsSummary, SmolLMAdvisor, TemplateAdvisor
 
     step_s = aif_llm.EnvParams().step_ms / 1000.0
     summary = ObsSummary(
@@ -129,9 +107,9 @@ def bench_advisor(
         load_s = time.perf_counter() - start
         gen = time_calls(lambda: smol(summary), repeats)
     return [
-        _row("advisor_template", tmpl, median_us=1e6 * float(np.median(tmpl))),
-        _row("advisor_smollm_load", np.asarray([load_s]), torch_threads=n_threads),
-        _row(
+        row("advisor_template", tmpl, median_us=1e6 * float(np.median(tmpl))),
+        row("advisor_smollm_load", np.asarray([load_s]), torch_threads=n_threads),
+        row(
             "advisor_smollm",
             gen,
             max_new_tokens=max_new_tokens,
@@ -149,9 +127,13 @@ def bench_semantic(repeats: int = 1000) -> list[dict]:
     import jax.numpy as jnp
 
     from aifedge.generative_models.cloud_edge import build_model
-
-    from .encoder import SentenceEncoder
-    from .semantic import build_tables, cloud_edge_texts, g_semantic, predicted_marginals
+    from aifedge.llm_bridge.encoder import SentenceEncoder
+    from aifedge.llm_bridge.semantic import (
+        build_tables,
+        cloud_edge_texts,
+        g_semantic,
+        predicted_marginals,
+    )
 
     model = build_model()
     with tempfile.TemporaryDirectory() as tmp, torch_threads(1):
@@ -166,14 +148,14 @@ def bench_semantic(repeats: int = 1000) -> list[dict]:
     )
     t = time_calls(lambda: scores(prior, v_pref), repeats)
     return [
-        _row(
+        row(
             "semantic_scores",
             t,
             median_us=1e6 * float(np.median(t)),
             policies=int(model.num_controls[0]),
             factors=len(tables.names),
         ),
-        _row(
+        row(
             "semantic_tables_build",
             np.asarray([build_s]),
             texts=sum(int(x.shape[0]) for x in tables.tables),

@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.bench import _row, time_calls
+from aifedge.bench import row, time_calls
 from aifedge.generative_models import cloud_edge
-
-from .agent import AgentConfig, make_agent, to_pymdp_agent
+from aifedge.inference.agent import AgentConfig, make_agent, to_pymdp_agent
 
 
 def bench_decision(
@@ -68,21 +67,21 @@ def bench_decision(
     n_pol = int(fast.policies.shape[0])
     common = {"n_policies": n_pol, "top_k": config.top_k, "policy_len": config.policy_len}
     return [
-        _row("decision_single", t_fast, decisions_per_s=1.0 / ours, **common),
-        _row(
+        row("decision_single", t_fast, decisions_per_s=1.0 / ours, **common),
+        row(
             f"decision_batched_{batch}",
             t_batch,
             batch=batch,
             decisions_per_s=batch / float(np.median(t_batch)),
             **common,
         ),
-        _row(
+        row(
             "decision_single_pymdp_engine",
             t_ref,
             ratio_to_ours=float(np.median(t_ref)) / ours,
             **common,
         ),
-        _row(
+        row(
             "pymdp_agent_single", t_pymdp, ratio_to_ours=float(np.median(t_pymdp)) / ours, **common
         ),
     ]

@@ -21,10 +21,8 @@ import numpy as np
 import pandas as pd
 
 from aifedge.environments.aif_llm import OUTCOME_NAMES
-
-from .prior import KeywordPrior, d_llm
-
-OUTCOME_COLORS = ("tab:green", "tab:orange", "tab:red")
+from aifedge.llm_bridge.prior import KeywordPrior, d_llm
+from aifedge.viz import OUTCOME_COLORS
 
 
 def plot_keyword_weights(prior: KeywordPrior, top: int = 20):

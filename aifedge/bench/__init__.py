@@ -1,17 +1,20 @@
 """Speed measurements behind ``aifedge bench`` (``benchmarks/run.py`` runs them all).
 
+The bench layer sits above the library (it imports environments … baselines) and below
+``paper_repro`` (AIF-LLM Table 5 is a timing table). One module per subject: ``env``,
+``decision``, ``llm`` (encoder, prior, semantic, advisor), ``gpd``, ``meta``, ``cycle``.
+
 Each benchmark returns rows ``{name, median_s, p95_s, n_repeats, ...}``; a row's
 ``median_s`` is the wall time of one call after a compile/warm-up call.
 """
 
+import contextlib
+import os
 import platform
 import time
 
 import jax
 import numpy as np
-
-from aifedge.baselines import random_policy
-from aifedge.environments import aif_llm, batch_rollout, rollout, stateless
 
 
 def time_calls(fn, repeats: int) -> np.ndarray:
@@ -25,7 +28,8 @@ def time_calls(fn, repeats: int) -> np.ndarray:
     return np.asarray(times)
 
 
-def _row(name: str, times: np.ndarray, **extra) -> dict:
+def row(name: str, times: np.ndarray, **extra) -> dict:
+    """A benchmark row: ``name``, median and p95 of ``times`` (s), ``n_repeats``, ``extra``."""
     return {
         "name": name,
         "median_s": float(np.median(times)),
@@ -35,29 +39,22 @@ def _row(name: str, times: np.ndarray, **extra) -> dict:
     }
 
 
-def bench_env(batch: int = 1024, steps: int = 100, repeats: int = 10) -> list[dict]:
-    """Env steps/s of the jitted ``aif-llm`` step under a random policy.
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``torch.set_num_threads(n)`` (``None``: unchanged), then restore.
 
-    ``env_single``: one episode of ``steps`` steps (``lax.scan``);
-    ``env_batched``: ``batch`` episodes vmapped.
+    torch's intra-op pool spins; on a 2-core machine shared with the JAX decision loop
+    (or other processes) 1 thread is typically several times faster than 2.
     """
-    params = aif_llm.make_params(max_steps=steps)
-    policy = stateless(random_policy)
-    key = jax.random.PRNGKey(0)
-    single = jax.jit(lambda k: rollout(k, policy, params, steps).outcome)
-    keys = jax.random.split(key, batch)
-    batched = jax.jit(lambda k: batch_rollout(k, policy, params, steps).outcome)
-    t1 = time_calls(lambda: single(key), repeats)
-    tb = time_calls(lambda: batched(keys), repeats)
-    return [
-        _row("env_single", t1, steps=steps, steps_per_s=steps / float(np.median(t1))),
-        _row(
-            f"env_batched_{batch}",
-            tb,
-            steps=steps * batch,
-            steps_per_s=steps * batch / float(np.median(tb)),
-        ),
-    ]
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def _cpu_model() -> str:
@@ -73,8 +70,6 @@ def _cpu_model() -> str:
 
 def machine() -> dict:
     """Where a benchmark ran."""
-    import os
-
     return {
         "platform": platform.platform(),
         "processor": _cpu_model(),

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.bench import _row, time_calls
+from aifedge.bench import row, time_calls, torch_threads
 from aifedge.environments import aif_llm
 
 
@@ -41,12 +41,10 @@ def _warm_state(agent, params, steps: int = 8):
 
 def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
     """Table 5 rows for this machine (see the module docstring)."""
+    from aifedge.inference.aif_llm_agent import build_agent
+    from aifedge.inference.meta import meta_lambda
     from aifedge.llm_bridge import SentenceEncoder, summarise
     from aifedge.llm_bridge.advisors import TemplateAdvisor
-    from aifedge.llm_bridge.bench import torch_threads
-
-    from .aif_llm_agent import build_agent
-    from .meta import meta_lambda
 
     params = aif_llm.make_params()
     agent = build_agent(params)
@@ -70,7 +68,7 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
         encode = time_calls(lambda: enc.encode_uncached([advice.text]), max(3, repeats // 4))
 
     rows = [
-        _row(
+        row(
             "cycle_aif_core",
             core,
             ms=1e3 * float(np.median(core)),
@@ -80,7 +78,7 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
             top_k=agent.config.agent.top_k,
             paper_ms=1.68,
         ),
-        _row(
+        row(
             "cycle_meta_net",
             meta,
             us=1e6 * float(np.median(meta)),
@@ -88,7 +86,7 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
             hidden=agent.meta_cfg.hidden,
             paper_ms=1.0,
         ),
-        _row(
+        row(
             "cycle_encoder",
             encode,
             ms=1e3 * float(np.median(encode)),
@@ -97,7 +95,7 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
             text=advice.text,
             paper_ms=3.92,
         ),
-        _row(
+        row(
             "cycle_llm_advisor",
             llm,
             ms=1e3 * float(np.median(llm)),
@@ -114,7 +112,7 @@ def bench_cycle(repeats: int = 200, threads: int | None = 1) -> list[dict]:
             smol.load()
             times = time_calls(lambda: smol(summary), max(1, min(repeats, 3)))
         rows.append(
-            _row(
+            row(
                 "cycle_llm_advisor_smollm",
                 times,
                 ms=1e3 * float(np.median(times)),
