@@ -1,16 +1,18 @@
-# make demo — create .venv, install, run the main job on embedded defaults.
-# make test — same install if needed, then ruff and the test suite.
+# make demo  — create .venv, install, run the main job on embedded defaults.
+# make test  — same install if needed, then `make lint` and the whole test suite.
+# make check — `make lint` and the fast tests (-m "not slow"), for development.
+# make lint  — ruff check, ruff format --check, mypy (the same hooks as .pre-commit-config.yaml).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,llm,rl,notebooks
+EXTRAS := dev,llm,rl,notebooks,cluster
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint bench notebooks repro-quick repro-full install clean
+.PHONY: demo test check lint typecheck bench notebooks repro-quick repro-full install clean
 
 install: $(STAMP)
 
@@ -25,18 +27,28 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aifedge repro table3 --quick --out results/demo
+	$(BIN)/aifedge repro table3 --quick --force --out results/demo
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python benchmarks/typecheck.py
+
+typecheck: $(STAMP)
+	$(BIN)/python benchmarks/typecheck.py
+
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
 
+check: lint
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" || [ $$? -eq 5 ]
+
 repro-quick: $(STAMP)
-	$(BIN)/aifedge repro all --quick --out results/repro-quick
+	$(BIN)/aifedge repro all --quick --force --out results/repro-quick
 
 # The paper's protocol (≈ 40 min on 2 cores); its REPRODUCTION.md is copied into README.md.
 repro-full: $(STAMP)
-	$(BIN)/aifedge repro all --out results/full
+	$(BIN)/aifedge repro all --force --out results/full
 	$(BIN)/python benchmarks/embed_readme.py results/full/REPRODUCTION.md
 
 bench: $(STAMP)
@@ -48,4 +60,4 @@ notebooks: $(STAMP)
 	env -u MPLBACKEND $(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) results build .pytest_cache .ruff_cache .mypy_cache

@@ -1,8 +1,10 @@
 """The ``aifedge`` console command.
 
 Errors in user input print one line ``aifedge: error: ...`` and exit with code 2;
-nothing is written to ``--out`` unless the run succeeds (files are renamed into
-place only when complete).
+nothing is written to ``--out`` unless the run succeeds. A run folder is one
+transaction (``aifedge.results.run_folder``): staged beside ``--out`` and swapped into
+place when complete; an existing non-empty ``--out`` is refused unless ``--force``
+(which replaces it whole), and two runs cannot write one ``--out`` at once.
 """
 
 import argparse
@@ -32,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2^32 − 1] (got {value})")
+    return value
+
+
 def _env_params(args):
     from aifedge.environments import ENVS
 
@@ -48,9 +60,11 @@ def _env_params(args):
     return ENVS[args.env].make_params(**overrides)
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder; pass a folder path")
+def _out_folder(args):
+    """The run-folder transaction of ``--out`` (checked now, before any computation)."""
+    from aifedge import results
+
+    return results.run_folder(args.out, force=args.force)
 
 
 def _print_summary(summary, title: str, fmt: str) -> None:
@@ -115,11 +129,16 @@ def _advisor_options(args) -> dict:
                 "--llm-url: the http advisor needs an OpenAI-compatible endpoint, "
                 "e.g. --llm-url http://127.0.0.1:8080/v1"
             )
-        return {"url": args.llm_url, "model": args.llm_model, "timeout_s": args.llm_timeout}
+        return {
+            "url": args.llm_url,
+            "model": args.llm_model,
+            "timeout_s": args.llm_timeout,
+            "allow_insecure_token": args.allow_insecure_token,
+        }
     return {}
 
 
-def _run_policies(args, policies) -> None:
+def _run_policies(args, policies, stage: Path) -> None:
     import pandas as pd
 
     from aifedge import results
@@ -134,11 +153,15 @@ def _run_policies(args, policies) -> None:
                 f"choose from {', '.join(policy_names(args.env))} "
                 f"(RL with --checkpoint: {', '.join(RL_ALGOS)})"
             )
+    if not policies:
+        raise ConfigError("--policies: name at least one policy, e.g. random,greedy")
+    from aifedge.simulate import check_memory
+
+    check_memory(args.episodes, params.max_steps, len(policies))
     advisor = getattr(args, "advisor", "template")
     if advisor != "template" and policies != ["aif-llm"]:
         raise ConfigError(f"--advisor {advisor}: only --policy aif-llm consults an LLM advisor")
     out = Path(args.out)
-    _check_out(out)
     start = time.perf_counter()
     advisor_stats = None
     if advisor != "template":
@@ -170,14 +193,13 @@ def _run_policies(args, policies) -> None:
         )
     summary = summarise(frame)
     record = {
-        "commit": results.git_commit(),
+        **results.provenance(),
         "seed": args.seed,
         "env": args.env,
         "policies": list(policies),
         "episodes": args.episodes,
         "steps": params.max_steps,
         "config": params._asdict(),
-        "versions": results.versions(),
         "wall_s": time.perf_counter() - start,
         "summary": {
             row.policy: {
@@ -194,9 +216,9 @@ def _run_policies(args, policies) -> None:
     if len(policies) == 1:
         record["policy"] = policies[0]
         record["summary"] = record["summary"][policies[0]]
-    results.write_csv(out / "metrics.csv", frame)
-    results.write_csv(out / "summary.csv", summary)
-    results.write_json(out / "summary.json", record)
+    results.write_csv(stage / "metrics.csv", frame)
+    results.write_csv(stage / "summary.csv", summary)
+    results.write_json(stage / "summary.json", record)
     _print_summary(
         summary,
         f"{args.env}: {args.episodes} episodes × {params.max_steps} steps, seed {args.seed}",
@@ -217,26 +239,30 @@ def cmd_list(args) -> None:
 
 
 def cmd_simulate(args) -> None:
-    _run_policies(args, [args.policy])
+    with _out_folder(args) as stage:
+        _run_policies(args, [args.policy], stage)
 
 
 def cmd_compare(args) -> None:
-    _run_policies(args, [p.strip() for p in args.policies.split(",") if p.strip()])
+    with _out_folder(args) as stage:
+        _run_policies(args, [p.strip() for p in args.policies.split(",") if p.strip()], stage)
 
 
 def cmd_bench(args) -> None:
     from aifedge import bench, results
 
+    if args.json:
+        results.check_writable_file(args.json, "--json")
     rows = bench.run_benchmark(args.what, repeats=args.repeats)
     payload = {
         "benchmark": args.what,
         "machine": bench.machine(),
-        "commit": results.git_commit(),
-        "versions": results.versions(),
+        **results.provenance(),
         "rows": rows,
     }
     for row in rows:
         extra = f"  {row['steps_per_s']:.3g} steps/s" if "steps_per_s" in row else ""
+        extra += f"  speed-up {row['speedup']:.2f}×" if "speedup" in row else ""
         print(f"{row['name']:<24} median {row['median_s'] * 1e3:9.3f} ms{extra}")
     if args.json:
         results.write_json(args.json, payload)
@@ -257,6 +283,13 @@ def _repro_config(base, args):
 
 
 def cmd_repro(args) -> None:
+    from aifedge import executor
+
+    with executor.using(executor.make_executor(args.ray)):
+        _cmd_repro(args)
+
+
+def _cmd_repro(args) -> None:
     from aifedge.console import print_table
     from aifedge.paper_repro.common import write_artifact
     from aifedge.registry import ARTIFACTS, load
@@ -265,8 +298,9 @@ def cmd_repro(args) -> None:
         from aifedge.paper_repro import aif_llm
 
         cfg = _repro_config(aif_llm.QUICK if args.quick else aif_llm.FULL, args)
-        _check_out(Path(args.out))
-        print(f"wrote {aif_llm.run_all(cfg, args.out, quick=args.quick)}")
+        with _out_folder(args) as stage:
+            aif_llm.run_all(cfg, stage, quick=args.quick)
+        print(f"wrote {Path(args.out) / 'REPRODUCTION.md'}")
         return
     if args.name not in ARTIFACTS:
         raise ConfigError(
@@ -275,19 +309,38 @@ def cmd_repro(args) -> None:
     art = load(ARTIFACTS[args.name])
     cfg = _repro_config(art.quick if args.quick else art.full, args)
     out = Path(args.out)
-    _check_out(out)
-    start = time.perf_counter()
-    frame = art.run(cfg)
-    paths = write_artifact(
-        art,
-        frame,
-        cfg,
-        out,
-        time.perf_counter() - start,
-        note="quick mode (reduced budget)" if args.quick else "",
-    )
+    with _out_folder(args) as stage:
+        start = time.perf_counter()
+        frame = art.run(cfg)
+        paths = write_artifact(
+            art,
+            frame,
+            cfg,
+            stage,
+            time.perf_counter() - start,
+            note="quick mode (reduced budget)" if args.quick else "",
+        )
     print_table(frame, art.title, args.format)
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    print("wrote " + ", ".join(str(out / p.name) for p in paths.values()))
+
+
+def cmd_sweep(args) -> None:
+    from aifedge import executor, sweep
+
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    cfg = sweep.SweepConfig(
+        env=args.env,
+        policies=policies,
+        grid=sweep.parse_grid(args.grid, args.env),
+        seeds=args.seeds,
+        episodes=args.episodes,
+        base_seed=args.seed,
+        claims=tuple(sweep.parse_claim(c, policies) for c in args.claim),
+    )
+    sweep.validate(cfg)
+    with _out_folder(args) as stage, executor.using(executor.make_executor(args.ray)):
+        paths = sweep.sweep(cfg, stage)
+    print("wrote " + ", ".join(str(Path(args.out) / p.name) for p in paths))
 
 
 def cmd_train(args) -> None:
@@ -303,10 +356,10 @@ def cmd_train(args) -> None:
         overrides["steps"] = args.train_steps
     cfg = rl.make_config(args.algo, **overrides)
     out = Path(args.out)
-    _check_out(out)
-    res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=out)
+    with _out_folder(args) as stage:
+        res = rl.train(args.algo, lambda: AifLlmEnv(params), cfg, seed=args.seed, out_dir=stage)
     print(
-        f"wrote {res.checkpoint}, {out / 'curve.csv'}, {out / 'config.json'} "
+        f"wrote {out / res.checkpoint.name}, {out / 'curve.csv'}, {out / 'config.json'} "
         f"({res.env_steps} env steps, {res.wall_s:.0f} s)"
     )
 
@@ -314,11 +367,11 @@ def cmd_train(args) -> None:
 def cmd_train_meta(args) -> None:
     import dataclasses
 
+    from aifedge import results
     from aifedge.inference import meta_train
 
     out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} is a folder; pass a checkpoint file path")
+    results.check_writable_file(out)
     meta = meta_train.default_meta_config()
     if args.meta_steps is not None:
         meta = dataclasses.replace(meta, meta_steps=args.meta_steps)
@@ -348,6 +401,13 @@ def cmd_logs(args) -> None:
             )
     if Path(args.out).suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out: {args.out!r} needs a .csv or .parquet suffix")
+    from aifedge import results
+    from aifedge.simulate import check_memory
+
+    check_memory(args.episodes, params.max_steps, len(policies), chunk=args.episodes)  # unchunked
+    results.check_writable_file(args.out)
+    if args.prior_out:
+        results.check_writable_file(args.prior_out, "--prior-out")
     logs = make_logs(params, policies=policies, episodes=args.episodes, seed=args.seed)
     print(f"wrote {save_logs(logs, args.out)} ({len(logs)} tasks)")
     if args.prior_out:
@@ -363,13 +423,37 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="steps per episode (default: the env's max_steps, 100)",
     )
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed; same seed, same bytes")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="PRNG seed in [0, 2^32); same seed, same bytes"
+    )
     p.add_argument(
         "--config",
         default=None,
         help="JSON/TOML file of simulator parameter overrides (EnvParams fields)",
     )
     p.add_argument("--out", default="results/simulate", help="output folder")
+    _add_force(p)
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing non-empty --out folder (default: refuse)",
+    )
+
+
+def _add_ray_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run the jobs on Ray (needs [cluster]): HOST:PORT of `ray start --head`, auto, "
+        "local or local:N (N CPUs); bare --ray: $RAY_ADDRESS, else local. Results are "
+        "identical to a serial run",
+    )
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
@@ -422,7 +506,17 @@ def build_parser() -> argparse.ArgumentParser:
         "http://127.0.0.1:8080/v1 (API key from $AIFEDGE_LLM_API_KEY)",
     )
     p.add_argument("--llm-model", default="llama-3-8b-instruct", help="http advisor: model name")
-    p.add_argument("--llm-timeout", type=float, default=10.0, help="http advisor: seconds")
+    p.add_argument(
+        "--llm-timeout",
+        type=float,
+        default=10.0,
+        help="http advisor: deadline of one call (connect + answer), seconds",
+    )
+    p.add_argument(
+        "--allow-insecure-token",
+        action="store_true",
+        help="http advisor: send $AIFEDGE_LLM_API_KEY over plain http (default: https only)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("compare", help="run several policies on the same seeds (make demo)")
@@ -447,9 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train, out="results/train")
 
-    p = sub.add_parser("train-meta", help="meta-train f_meta of Eq. 7 (λ_t) on the simulator")
+    p = sub.add_parser(
+        "train-meta", help="meta-train f_meta of AIF-LLM Eq. 7 (λ_t) on the simulator"
+    )
     p.add_argument("--out", default="results/meta_lambda.eqx", help="checkpoint file")
-    p.add_argument("--seed", type=int, default=100, help="training seed (held-out: 20000)")
+    p.add_argument("--seed", type=_seed, default=100, help="training seed (held-out: 20000)")
     p.add_argument(
         "--meta-steps",
         type=_positive_int,
@@ -487,8 +583,37 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. paper_repro/configs/he2024_medium.toml)",
     )
     p.add_argument("--out", default="results/repro", help="output folder")
+    _add_force(p)
     _add_format(p)
+    _add_ray_arg(p)
     p.set_defaults(func=cmd_repro)
+
+    p = sub.add_parser(
+        "sweep", help="every grid point × policy × seed; CSVs, plots and claim maps (--ray)"
+    )
+    p.add_argument("--env", default="aif-llm", help="environment (sweeps: aif-llm)")
+    p.add_argument("--policies", required=True, help="comma-separated policy names")
+    p.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="FIELD=V1,V2",
+        help="an EnvParams field and its values (repeat for a 2-D grid)",
+    )
+    p.add_argument("--seeds", type=_positive_int, default=3, help="runs per grid point and policy")
+    p.add_argument("--episodes", type=_positive_int, default=20, help="episodes per run")
+    p.add_argument("--seed", type=_seed, default=0, help="first seed (runs use seed .. seed+N−1)")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="METRIC:A>B",
+        help="claim tested per cell (Welch p), e.g. qos:aif>greedy or latency_ms:aif<greedy",
+    )
+    p.add_argument("--out", default="results/sweep", help="output folder")
+    _add_force(p)
+    _add_ray_arg(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("bench", help="speed benchmarks, written as JSON rows")
     p.add_argument("what", choices=list(BENCHMARKS), help="what to measure")

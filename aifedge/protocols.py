@@ -15,12 +15,12 @@ PolicyState = Any
 
 
 class PolicyInit(Protocol):
-    def __call__(self, key: jax.Array, params: Any) -> PolicyState: ...
+    def __call__(self, key: jax.Array, params: Any, /) -> PolicyState: ...
 
 
 class PolicyAct(Protocol):
     def __call__(
-        self, key: jax.Array, state: PolicyState, obs: Any, params: Any
+        self, key: jax.Array, state: PolicyState, obs: Any, params: Any, /
     ) -> tuple[jax.Array, PolicyState]: ...
 
 
@@ -36,12 +36,12 @@ class Policy(NamedTuple):
 
 
 class LearnerInit(Protocol):
-    def __call__(self, key: jax.Array, params: Any, cfg: Any, n_episodes: int) -> Any: ...
+    def __call__(self, key: jax.Array, params: Any, cfg: Any, n_episodes: int, /) -> Any: ...
 
 
 class LearnerAct(Protocol):
     def __call__(
-        self, key: jax.Array, state: Any, obs: Any, params: Any, cfg: Any, explore: bool
+        self, key: jax.Array, state: Any, obs: Any, params: Any, cfg: Any, explore: bool, /
     ) -> jax.Array: ...
 
 
@@ -52,7 +52,7 @@ class LearnerObserve(Protocol):
 
 
 class LearnerEndEpisode(Protocol):
-    def __call__(self, key: jax.Array, state: Any, params: Any, cfg: Any) -> Any: ...
+    def __call__(self, key: jax.Array, state: Any, params: Any, cfg: Any, /) -> Any: ...
 
 
 class Learner(NamedTuple):

@@ -53,6 +53,7 @@ BENCHMARKS: dict[str, str] = {
     "gpd": "aifedge.bench.gpd:bench_gpd",
     "meta": "aifedge.bench.meta:bench_meta",
     "cycle": "aifedge.bench.cycle:bench_cycle",
+    "sweep": "aifedge.sweep:bench_sweep",
 }
 """Benchmark name -> ``"module:function"``; each takes ``repeats=`` and returns JSON rows."""
 

@@ -39,13 +39,76 @@ def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
     )
 
 
+SEED_LIMIT = 2**32
+"""Seeds are integers in [0, 2^32): ``PRNGKey`` keeps only 32 bits, so larger seeds would
+alias smaller ones (2^32 gives seed 0's bytes)."""
+
+
+def check_seed(seed, what: str = "--seed") -> int:
+    """``seed`` if it is an integer in [0, 2^32), else ``ConfigError``."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{what}: must be an integer in [0, 2^32 − 1] (got {seed!r})")
+    return seed
+
+
+def episode_keys(seed: int, start: int, stop: int) -> jax.Array:
+    """(stop − start, 2) keys ``split(PRNGKey(seed), n)[start:stop]`` for any n ≥ stop,
+    computed without materialising the n keys (memory independent of ``--episodes``).
+
+    With JAX's partitionable threefry (the default), key i of ``split(key, n)`` is
+    ``threefry_2x32(key, (0, i))`` whatever n is; tests check equality with ``split``.
+    """
+    key = jax.random.PRNGKey(check_seed(seed, "seed"))
+    if not jax.config.jax_threefry_partitionable:  # keys depend on n: the plain way
+        return jax.random.split(key, stop)[start:]
+    from jax.extend.random import threefry_2x32
+
+    idx = jnp.arange(start, stop, dtype=jnp.uint32)
+    bits = threefry_2x32(key, jnp.concatenate([jnp.zeros_like(idx), idx]))
+    return jnp.stack([bits[: stop - start], bits[stop - start :]], axis=1)
+
+
+STEP_BYTES = 256
+"""Upper bound on the bytes a simulated step keeps while its chunk runs (stacked
+``StepInfo`` and carried state)."""
+ROW_BYTES = 400
+"""Upper bound on the bytes one episode's result row takes (metrics, frame, CSV text)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(episodes: int, steps: int, policies: int = 1, chunk: int = 64) -> int:
+    """Estimated peak bytes of ``simulate`` runs; ``ConfigError`` before any computation
+    when it exceeds 80 % of the available memory. Returns the estimate."""
+    need = episodes * policies * ROW_BYTES + min(chunk, episodes) * steps * STEP_BYTES
+    free = available_memory()
+    if free is not None and need > 0.8 * free:
+        raise ConfigError(
+            f"--episodes/--steps: {episodes} episodes × {steps} steps would need about "
+            f"{need / 2**30:.1f} GiB of memory, {free / 2**30:.1f} GiB are available; "
+            "reduce --episodes or --steps"
+        )
+    return need
+
+
 def _setup(env_id: str, policy_name: str, episodes: int, seed: int, params, steps, policy):
-    """``(env, steps, policy, keys)`` shared by ``simulate`` and ``records``."""
+    """``(env, steps, policy)`` shared by ``simulate`` and ``records``."""
     if episodes < 1:
         raise ConfigError(f"episodes: must be ≥ 1 (got {episodes})")
+    check_seed(seed, "seed")
     steps = params.max_steps if steps is None else steps
     policy = get_policy(policy_name, env_id, params) if policy is None else policy
-    return ENVS[env_id], steps, policy, jax.random.split(jax.random.PRNGKey(seed), episodes)
+    return ENVS[env_id], steps, policy
 
 
 def simulate(
@@ -65,10 +128,8 @@ def simulate(
     depend on ``chunk`` (episodes per vmapped call). ``policy`` (optional) is used
     instead of looking ``policy_name`` up; the name then only labels the rows.
     """
-    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps, policy)
+    env, steps, policy = _setup(env_id, policy_name, episodes, seed, params, steps, policy)
     chunk = min(chunk, episodes)
-    pad = (-episodes) % chunk
-    keys = jnp.concatenate([keys, jnp.repeat(keys[:1], pad, axis=0)])
 
     @jax.jit
     def run_chunk(k):
@@ -78,8 +139,11 @@ def simulate(
     parts = []
     with console.progress(policy_name, "episodes", progress) as bar:
         task = bar.add_task("sim", total=episodes)
-        for start in range(0, keys.shape[0], chunk):
-            out = jax.device_get(run_chunk(keys[start : start + chunk]))
+        for start in range(0, episodes, chunk):
+            keys = episode_keys(seed, start, min(start + chunk, episodes))
+            pad = chunk - keys.shape[0]  # the last chunk: same shape, padding dropped
+            keys = jnp.concatenate([keys, jnp.repeat(keys[:1], pad, axis=0)])
+            out = jax.device_get(run_chunk(keys))
             parts.append(out)
             bar.update(task, completed=min(start + chunk, episodes))
     cols = {name: np.concatenate([p[name] for p in parts])[:episodes] for name in METRIC_NAMES}
@@ -109,7 +173,8 @@ def records(
     Same keys as ``simulate`` (episode i uses ``split(PRNGKey(seed), episodes)[i]``).
     ``latency_ms`` is NaN for failed tasks (their latency is unbounded or undefined).
     """
-    env, steps, policy, keys = _setup(env_id, policy_name, episodes, seed, params, steps, None)
+    env, steps, policy = _setup(env_id, policy_name, episodes, seed, params, steps, None)
+    keys = episode_keys(seed, 0, episodes)
     infos = jax.device_get(jax.jit(lambda k: batch_rollout(k, policy, params, steps, env))(keys))
     shape = infos.outcome.shape
     failed = infos.outcome == aif_llm.FAILED

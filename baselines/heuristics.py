@@ -41,7 +41,7 @@ def expected_completion_ms(obs: Obs, params: EnvParams) -> jax.Array:
     """
     gflops = node_gflops(params)
     backlog = obs.queue_ms / 1000.0 * gflops[1:-1]
-    parts = latency_components(obs.task, backlog, 0, params)
+    parts = latency_components(obs.task, backlog, jnp.int32(0), params)
     mult = obs.rtt_ms / params.cloud_rtt_ms
     mults = jnp.asarray(params.net_rtt_mult)
     net_guess = jnp.argmin(jnp.abs(mults - mult))

@@ -1,4 +1,4 @@
-"""Multi-agent learners for ``dag-offload`` (seed 001 §4.2, §5.2): UCB-COMA and its baselines.
+"""Multi-agent learners for ``dag-offload`` (UCB-COMA §4.2, §5.2): UCB-COMA and its baselines.
 
 One agent per task L_i; every learner acts through the same env and the same episode
 loop (``train`` / ``evaluate``) with the same number of episodes, so budgets are equal.

@@ -1,4 +1,4 @@
-"""Networks shared by the multi-agent learners on ``dag-offload`` (seed 001 §4.1.1, §4.2).
+"""Networks shared by the multi-agent learners on ``dag-offload`` (UCB-COMA §4.1.1, §4.2).
 
 Plain JAX parameter pytrees (dicts and lists of arrays), so one agent's network and a
 stack of per-agent networks (``jax.vmap`` over the init key) are the same code.

@@ -1,8 +1,8 @@
 """Deep-RL baselines on any Gymnasium env: discrete SAC, PPO, DQN, A2C and Rainbow (Tianshou 2.0.1).
 
 Needs the ``[rl]`` extra (torch, tianshou); ``import aifedge.baselines`` never imports it.
-Used by the AIF-LLM reproduction (SAC / PPO / DQN / A2C, seed 000 Table 3) and the He et al.
-reproduction (Rainbow / PPO / SAC, seed 002 Fig. 3)::
+Used by the AIF-LLM reproduction (SAC / PPO / DQN / A2C, AIF-LLM Table 3) and the He et al.
+reproduction (Rainbow / PPO / SAC, He et al. Fig. 3)::
 
     from aifedge.baselines import rl
     from aifedge.environments.gym_wrapper import AifLlmEnv
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +80,7 @@ FULL_STEPS = 100_000
 """Training env steps per algorithm of full runs (1,000 episodes of 100 steps); the default."""
 
 CHECKPOINT_FORMAT = "aifedge-rl-1"
+LOG = logging.getLogger(__name__)
 CHECKPOINT_NAME = "policy.pt"
 
 
@@ -438,10 +440,33 @@ def _save_checkpoint(path: Path, algo: str, cfg, policy: RLPolicy) -> Path:
         "obs_shape": list(policy.obs_shape),
         "n_actions": policy.n_actions,
         "state_dict": policy.module.state_dict(),
+        "meta": {"commit": results.git_commit(), "versions": results.versions()},
     }
     with results.atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def _check_meta(path: Path, meta) -> None:
+    """Log a warning when the checkpoint was written with other library versions (its
+    numbers may then not reproduce); older checkpoints carry no metadata."""
+    if not isinstance(meta, dict):
+        LOG.warning("checkpoint %s carries no version metadata (written before 2026-12)", path)
+        return
+    now = results.versions()
+    then = meta.get("versions", {})
+    diff = [
+        f"{k} {then[k]} → {now.get(k)}"
+        for k in ("torch", "tianshou", "aifedge")
+        if k in then and then[k] != now.get(k)
+    ]
+    if diff:
+        LOG.warning(
+            "checkpoint %s was written with %s (commit %s); results may differ",
+            path,
+            ", ".join(diff),
+            str(meta.get("commit", "?"))[:10],
+        )
 
 
 def load_policy(
@@ -458,25 +483,42 @@ def load_policy(
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ConfigError(f"--checkpoint: {str(path)!r} is not a torch checkpoint: {err}") from None
+    except Exception as err:  # torch's message may suggest weights_only=False: never relay it
+        raise ConfigError(
+            f"--checkpoint: {str(path)!r} is not a loadable aifedge checkpoint "
+            f"({type(err).__name__}: corrupted, truncated or foreign); retrain it with "
+            "`aifedge train`"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--checkpoint: {str(path)!r} was not written by aifedge.baselines.rl")
-    algo = payload["algo"]
-    cfg = make_config(algo, **json.loads(payload["config"]))
-    obs_shape, n = tuple(payload["obs_shape"]), int(payload["n_actions"])
+    try:
+        algo = payload["algo"]
+        cfg = make_config(algo, **json.loads(payload["config"]))
+        obs_shape, n = tuple(int(d) for d in payload["obs_shape"]), int(payload["n_actions"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(
+            f"--checkpoint: {str(path)!r} lacks or garbles a field ({err}); retrain it"
+        ) from None
+    _check_meta(path, payload.get("meta"))
     obs_space = gym.spaces.Box(-np.inf, np.inf, shape=obs_shape, dtype=np.float32)
     act_space = gym.spaces.Discrete(n)
     if env_factory is not None:
         env_obs, env_act = _spaces(env_factory)
         if env_obs.shape != obs_shape or int(env_act.n) != n:
-            raise ValueError(
-                f"checkpoint {path.name}: trained on obs {obs_shape} / {n} actions, "
-                f"env gives obs {env_obs.shape} / {env_act.n} actions"
+            raise ConfigError(
+                f"--checkpoint: {path.name} was trained on obs {obs_shape} / {n} actions, "
+                f"this env gives obs {env_obs.shape} / {env_act.n} actions (another number "
+                "of edge nodes?); train one for these parameters"
             )
         obs_space, act_space = env_obs, env_act
     module = _build_policy(algo, cfg, obs_space, act_space)
-    module.load_state_dict(payload["state_dict"])
+    try:
+        module.load_state_dict(payload["state_dict"])
+    except (KeyError, RuntimeError, TypeError, AttributeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(
+            f"--checkpoint: {path.name}: weights do not fit a {algo} network ({first})"
+        ) from None
     module.eval()
     return RLPolicy(algo=algo, config=cfg, module=module, obs_shape=obs_shape, n_actions=n)
 
@@ -816,7 +858,9 @@ def checkpoint_policy(checkpoint_path: str | Path, params, algo: str | None = No
     """``jax_policy(load_policy(checkpoint_path), params)``; ``ConfigError`` if the checkpoint
     holds another algorithm than ``algo`` (for ``aifedge simulate --policy ALGO --checkpoint``).
     """
-    policy = load_policy(checkpoint_path)
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    policy = load_policy(checkpoint_path, lambda: AifLlmEnv(params))
     if algo is not None and policy.algo != algo:
         raise ConfigError(
             f"--checkpoint: holds a {policy.algo!r} policy, not {algo!r}; pass "

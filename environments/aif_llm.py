@@ -1,4 +1,4 @@
-"""The AIF-LLM cloud-edge scheduling simulator (env id ``aif-llm``; seed 000 §5.1).
+"""The AIF-LLM cloud-edge scheduling simulator (env id ``aif-llm``; AIF-LLM §5.1).
 
 Pure functional JAX: ``reset(key, params) -> (obs, state)`` and
 ``step(key, state, action, params) -> (obs, state, reward, done, info)``; no hidden
@@ -39,7 +39,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
 from .tails import sample_gpd
 from .task_texts import CLASS_NAMES, TASK_TEXTS, TEXTS_PER_CLASS
@@ -50,7 +50,7 @@ NET_NAMES = ("good", "degraded", "congested")
 
 
 class EnvParams(NamedTuple):
-    """Simulator parameters. Units in brackets; (§5.1) = seed 000, else assumption.
+    """Simulator parameters. Units in brackets; (§5.1) = AIF-LLM, else assumption.
 
     Topology
       cloud_gflops [GFLOPS]        10,000 (§5.1), unbounded parallel capacity.
@@ -160,9 +160,9 @@ class Obs(NamedTuple):
     rtt_ms: jax.Array  # noisy measured cloud RTT
     task: Task
     t: jax.Array
-    last_node: jax.Array = -1
-    last_outcome: jax.Array = -1
-    last_latency_ms: jax.Array = 0.0
+    last_node: jax.Array = -1  # type: ignore[assignment]  # a scalar default, an array once stepped
+    last_outcome: jax.Array = -1  # type: ignore[assignment]
+    last_latency_ms: jax.Array = 0.0  # type: ignore[assignment]
 
 
 class StepInfo(NamedTuple):
@@ -173,7 +173,7 @@ class StepInfo(NamedTuple):
     node: jax.Array
     task_class: jax.Array
     deadline_ms: jax.Array
-    net_delay_ms: jax.Array  # true WAN RTT this step (for U_t, Eq. 6)
+    net_delay_ms: jax.Array  # true WAN RTT this step (for U_t, AIF-LLM Eq. 6)
     n_down: jax.Array
 
 
@@ -199,12 +199,7 @@ def _distribution(name: str, value, length: int) -> None:
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError``."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {
-        k: tuple(tuple(r) if isinstance(r, list) else r for r in v) if isinstance(v, list) else v
-        for k, v in overrides.items()
-    }
-    p = EnvParams(**overrides)
+    p = EnvParams(**check_overrides("EnvParams", EnvParams(), overrides))
     for name in (
         "cloud_gflops",
         "edge_gflops",
@@ -231,8 +226,9 @@ def make_params(**overrides) -> EnvParams:
         _probability(name, getattr(p, name))
     if not 0 <= p.bg_util < 1:
         raise ConfigError(f"EnvParams.bg_util: must lie in [0, 1) (got {p.bg_util})")
-    if p.jitter_sigma < 0 or p.obs_noise < 0:
-        raise ConfigError("EnvParams.jitter_sigma / obs_noise: must be ≥ 0")
+    for name in ("jitter_sigma", "obs_noise"):
+        if getattr(p, name) < 0:
+            raise ConfigError(f"EnvParams.{name}: must be ≥ 0 (got {getattr(p, name)!r})")
     n_cls = len(CLASS_NAMES)
     for name in (
         "class_probs",
@@ -244,15 +240,24 @@ def make_params(**overrides) -> EnvParams:
         "deadline_ms",
     ):
         if len(getattr(p, name)) != n_cls:
-            raise ConfigError(f"EnvParams.{name}: needs one entry per class {CLASS_NAMES}")
+            raise ConfigError(
+                f"EnvParams.{name}: needs one entry per class {CLASS_NAMES} "
+                f"(got {getattr(p, name)!r})"
+            )
     for lo, hi in (("compute_lo", "compute_hi"), ("data_in_lo", "data_in_hi")):
         if any(a > b for a, b in zip(getattr(p, lo), getattr(p, hi), strict=True)):
-            raise ConfigError(f"EnvParams.{lo}: must be ≤ {hi} entry by entry")
+            raise ConfigError(
+                f"EnvParams.{lo}: must be ≤ {hi} entry by entry "
+                f"(got {getattr(p, lo)!r} and {getattr(p, hi)!r})"
+            )
     _distribution("class_probs", p.class_probs, n_cls)
     _distribution("net_init", p.net_init, 3)
     _distribution("net_transition", p.net_transition, 3)
     if len(p.net_transition) != 3 or len(p.net_rtt_mult) != 3 or len(p.net_bw_div) != 3:
-        raise ConfigError("EnvParams.net_*: the WAN chain has exactly 3 states")
+        raise ConfigError(
+            "EnvParams.net_transition / net_rtt_mult / net_bw_div: the WAN chain has exactly "
+            f"3 states (got {len(p.net_transition)}, {len(p.net_rtt_mult)}, {len(p.net_bw_div)})"
+        )
     if not isinstance(p.max_steps, int):
         raise ConfigError(f"EnvParams.max_steps: must be an integer (got {p.max_steps!r})")
     return p

@@ -1,4 +1,4 @@
-"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``dag-offload``; seed 001).
+"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``dag-offload``; UCB-COMA).
 
 Liao, Tao et al., 电子学报 2025 (UCB-COMA). Pure functional JAX:
 ``reset(key, params) -> (obs, state)`` and
@@ -76,7 +76,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
 TEXT, IMAGE, AUDIO, MULTI = 0, 1, 2, 3
 MODALITIES = ("text", "image", "audio", "multimodal")
@@ -139,7 +139,7 @@ SUPPORT = np.array(
 class EnvParams(NamedTuple):
     """Simulator parameters; units in brackets, source after the dash.
 
-    §5.1 / Table 2 = seed 001's experiment setup; "assumption" = the paper is silent.
+    §5.1 / Table 2 = UCB-COMA's experiment setup; "assumption" = the paper is silent.
 
       n_tasks              I, tasks (= agents) per episode — assumption (5: one per DAG type)
       task_types (I,)      task type of each agent, index into TASK_TYPES — assumption
@@ -290,8 +290,7 @@ def _check_range(name, lo_name, lo, hi_name, hi):
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError`` naming the field."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    overrides = check_overrides("EnvParams", EnvParams(), overrides)
     if "n_tasks" in overrides and "task_types" not in overrides:
         n = overrides["n_tasks"]
         if isinstance(n, int) and n > 0:

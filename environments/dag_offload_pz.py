@@ -1,4 +1,4 @@
-"""PettingZoo parallel-API wrapper over the pure-JAX ``dag-offload`` step (seed 001).
+"""PettingZoo parallel-API wrapper over the pure-JAX ``dag-offload`` step (UCB-COMA).
 
 Agents ``task_0 … task_{I-1}``, one per LLM inference task (§4.1). Each agent observes its
 own s_i = (P_i, S, DAG) flattened (``agent_obs_dim`` floats, all ≥ 0) and picks one of the

@@ -1,4 +1,4 @@
-"""LLM inference offloading in cloud-edge computing (env id ``he2024``; seeds 002 §III, §V).
+"""LLM inference offloading in cloud-edge computing (env id ``he2024``; He et al. §III, §V).
 
 He, Fang, Yu, Leung, IEEE TMC 2024. Pure functional JAX, static shapes:
 ``reset(key, params) -> (obs, state)`` and
@@ -24,7 +24,7 @@ Action a = [j, c_j, w_j, m_j] (§IV.A). ``step`` takes a flat discrete index ove
 above the server's remaining resources (or ≤ 0) is invalid and the task fails
 (§IV.A); a memory allocation below ``task_mem_gb`` runs out of memory and fails.
 
-Latency of an accepted task, Eq. 8::
+Latency of an accepted task, He et al. Eq. 8::
 
     L = (PS_x + PS_y) / R + (d1 + d2) / c + L_q + L_c                      (s)
     R = w log2(1 + P·G / N),  G[dB] = g − PL − X_σ,  N = N0·w                (Eqs. 3–4)
@@ -38,7 +38,7 @@ radio distance at dispatch, d2 after the task's latency (terminals keep moving);
 the cloud adds a fibre backhaul both ways. L_q: each server runs at most
 ``parallel_limit`` requests at once; a further request waits for the earliest
 running one to finish (§III.E). A task with L > t_max is dropped (§III.E).
-Reward, Eq. 14 (= rewardless guidance Eq. 11): r = tc · (1/L + P), P the server's
+Reward, He et al. Eq. 14 (= rewardless guidance, Eq. 11): r = tc · (1/L + P), P the server's
 pass@100 (Table I); tc = 1 iff the task completed within t_max.
 """
 
@@ -47,16 +47,16 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from aifedge.config import ConfigError, check_fields
+from aifedge.config import ConfigError, check_overrides
 
-SPEED_OF_LIGHT = 299_792_458.0  # m/s, the paper's c in Eq. 8
+SPEED_OF_LIGHT = 299_792_458.0  # m/s, the paper's c in He et al. Eq. 8
 G2G, G2A, A2A = 0, 1, 2
 CHANNEL_NAMES = ("G2G", "G2A", "A2A")
 N_RESOURCES = 3  # compute, bandwidth, memory
 
 
 class EnvParams(NamedTuple):
-    """Simulator parameters: unit, then source ("§" = seed 002, else assumption).
+    """Simulator parameters: unit, then source ("§" = He et al., else assumption).
 
     Servers (index 0 cloud, 1..E edge)
       edge_xy_m ((E, 2) m)         MEC positions, quadrant centres of the area; E = 4
@@ -95,7 +95,7 @@ class EnvParams(NamedTuple):
       antenna_gain_dbi (dB)        g, 0 dBi; assumption.
       noise_dbm_hz (dBm/Hz)        thermal noise density, −174 (kT at 290 K).
       shadow_sigma_db ((3,) dB)    σ of X_σ for G2G / G2A / A2A: 8 / 4 / 2; assumption.
-      g2a_alpha, g2a_const_db      α = 2.2 and C = 38.5 dB (free space at 1 m, 2 GHz) in Eq. 6;
+      g2a_alpha, g2a_const_db      α = 2.2 and C = 38.5 dB (free space at 1 m, 2 GHz), Eq. 6;
                                    assumption within [38].
       a2a_alpha                    α = 2.0 (line of sight, "small value"), Eq. 7; assumption.
     Tasks
@@ -222,15 +222,15 @@ class StepInfo(NamedTuple):
     invalid: jax.Array  # allocation exceeded the remaining resources (or ≤ 0)
     oom: jax.Array  # memory allocation below task_mem_gb
     executed: jax.Array  # accepted and run (not invalid, not oom)
-    completed: jax.Array  # executed and L ≤ t_max (tc of Eq. 11)
-    latency_s: jax.Array  # Eq. 8 latency of an executed task (also when dropped), else 0
+    completed: jax.Array  # executed and L ≤ t_max (tc of He et al. Eq. 11)
+    latency_s: jax.Array  # He et al. Eq. 8 latency of an executed task (also when dropped), else 0
     pass_at_100: jax.Array  # the server's pass@100 if completed, else 0
     server_pass: jax.Array  # the chosen server's pass@100 (Table I)
     rate_bps: jax.Array  # Shannon rate R
     queue_s: jax.Array  # L_q
     compute_s: jax.Array  # L_c
     channel: jax.Array  # int32 G2G / G2A / A2A
-    reward: jax.Array  # Eq. 14
+    reward: jax.Array  # He et al. Eq. 14
 
 
 # --------------------------------------------------------------------------- validation
@@ -242,12 +242,7 @@ def _fail(name: str, msg: str, value) -> None:
 
 def make_params(**overrides) -> EnvParams:
     """Default ``EnvParams`` with validated overrides; raises ``ConfigError`` naming the field."""
-    check_fields(overrides, EnvParams._fields, "EnvParams")
-    overrides = {
-        k: tuple(tuple(r) if isinstance(r, list) else r for r in v) if isinstance(v, list) else v
-        for k, v in overrides.items()
-    }
-    p = EnvParams(**overrides)
+    p = EnvParams(**check_overrides("EnvParams", EnvParams(), overrides))
     for name in (
         "n_ref_tasks",
         "parallel_limit",
@@ -381,7 +376,7 @@ def channel_kind(h_a: jax.Array, h_b: jax.Array, air_threshold_m: float) -> jax.
 
 
 def path_loss_db(kind: jax.Array, d_m: jax.Array, params: EnvParams) -> jax.Array:
-    """PL [dB] of Eqs. 5–7 for channel ``kind`` at distance ``d_m`` [m] (clipped at 1 m)."""
+    """PL [dB] of He et al. Eqs. 5–7 for channel ``kind`` at distance ``d_m`` [m] (≥ 1 m)."""
     d_m = jnp.maximum(d_m, 1.0)
     g2g = 128.1 + 37.6 * jnp.log10(d_m / 1000.0)
     g2a = 10.0 * params.g2a_alpha * jnp.log10(d_m) + params.g2a_const_db
@@ -390,7 +385,7 @@ def path_loss_db(kind: jax.Array, d_m: jax.Array, params: EnvParams) -> jax.Arra
 
 
 def shannon_rate(w_hz: jax.Array, gain_db: jax.Array, params: EnvParams) -> jax.Array:
-    """Eq. 3: R = W log2(1 + P·G/N) [bit/s], N = N0·W (thermal noise over the allocation)."""
+    """He et al. Eq. 3: R = W log2(1 + P·G/N) [bit/s], N = N0·W (thermal noise in the band)."""
     p_w = 10.0 ** ((params.tx_power_dbm - 30.0) / 10.0)
     n_w = 10.0 ** ((params.noise_dbm_hz - 30.0) / 10.0) * w_hz
     return w_hz * jnp.log2(1.0 + p_w * 10.0 ** (gain_db / 10.0) / n_w)
@@ -405,7 +400,7 @@ def compute_time(server: jax.Array, c: jax.Array, params: EnvParams) -> jax.Arra
 
 
 def latency_eq8(ps_x_bit, ps_y_bit, rate_bps, d1_m, d2_m, queue_s, compute_s) -> jax.Array:
-    """Eq. 8: L = (PS_x + PS_y)/R + (d1 + d2)/c + L_q + L_c [s]."""
+    """He et al. Eq. 8: L = (PS_x + PS_y)/R + (d1 + d2)/c + L_q + L_c [s]."""
     return (ps_x_bit + ps_y_bit) / rate_bps + (d1_m + d2_m) / SPEED_OF_LIGHT + queue_s + compute_s
 
 
@@ -505,7 +500,7 @@ def step_alloc(
     oom = ~invalid & (alloc[2] < params.task_mem_gb - 1e-6)
     executed = ~invalid & ~oom
 
-    # Uplink channel at dispatch (Eqs. 3–7).
+    # Uplink channel at dispatch (He et al. Eqs. 3–7).
     srv_pos = server_positions(params)[server]
     kind = channel_kind(pos[2], srv_pos[2], params.air_threshold_m)
     d1 = jnp.linalg.norm(pos - srv_pos)
@@ -604,7 +599,7 @@ def obs_dim(params: EnvParams) -> int:
 def episode_metrics(info: StepInfo) -> dict:
     """§V.A metrics of one episode (fields (T,)) or a batch (…, T); JAX-traceable.
 
-    sum_reward = Σ r (Eq. 14); tcr = #completed / T; avg_latency_s over completed tasks
+    sum_reward = Σ r (He et al. Eq. 14); tcr = #completed / T; avg_latency_s over completed tasks
     (NaN if none); avg_pass = mean over all tasks of pass@100 (0 for tasks not completed);
     edge_frac = share of executed tasks sent to an edge server (NaN if none executed).
     """

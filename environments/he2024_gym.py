@@ -10,7 +10,7 @@ allocation (1 CPU unit, 1 MHz, 2 GB). The paper's action a = [j, c_j, w_j, m_j]
 (§IV.A) is continuous in the resource shares; this grid is our discretisation.
 
 Observation: ``Box`` of ``he2024.flatten_obs`` (28 float32 features, all ≥ 0).
-Reward: Eq. 14. Episodes end by truncation after ``n_tasks`` requests (a round has no
+Reward: He et al. Eq. 14. Episodes end by truncation after ``n_tasks`` requests (a round has no
 terminal state). Key and state handling: ``gym_base.JaxEnv``; the raw ``Obs`` and
 ``StepInfo`` (numpy) are in ``info``.
 """

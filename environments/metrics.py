@@ -1,4 +1,4 @@
-"""Episode metrics (seed 000 §5.1.2, Eq. 8) and the comparison statistics.
+"""Episode metrics (AIF-LLM §5.1.2, AIF-LLM Eq. 8) and the comparison statistics.
 
 For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
 
@@ -8,7 +8,7 @@ For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
     QoS-violation risk risk         = 1 − qos
     mean latency       latency_ms   = mean latency over completed tasks only
                                       (failed tasks have no finite latency)
-    RRR (Eq. 8)        (risk_baseline − risk_method) / risk_baseline
+    RRR (AIF-LLM Eq. 8)        (risk_baseline − risk_method) / risk_baseline
 """
 
 import jax.numpy as jnp
@@ -27,22 +27,25 @@ def episode_metrics(outcome, latency_ms) -> dict:
     """
     outcome = jnp.asarray(outcome)
     latency_ms = jnp.asarray(latency_ms)
-    met = jnp.mean(outcome == MET, axis=-1)
+    n_steps = outcome.shape[-1]
+
+    def rate(mask):  # from an integer count, clipped: XLA may divide as x · (1/T) in float32
+        return jnp.clip(mask.sum(-1) / n_steps, 0.0, 1.0)
+
     completed = outcome != FAILED
     n_done = completed.sum(-1)
     lat = jnp.where(completed, latency_ms, 0.0).sum(-1) / jnp.where(n_done > 0, n_done, jnp.nan)
-    tcr = jnp.mean(completed, axis=-1)
     return {
-        "qos": met,
+        "qos": rate(outcome == MET),
         "latency_ms": lat,
-        "tcr": tcr,
-        "violation_risk": 1.0 - met,
-        "failure_rate": 1.0 - tcr,
+        "tcr": rate(completed),
+        "violation_risk": rate(outcome != MET),  # not 1 − qos: exactly 0 when all are met
+        "failure_rate": rate(~completed),
     }
 
 
 def rrr(metric_baseline, metric_method):
-    """Relative risk reduction, Eq. 8, for success-rate metrics in [0, 1].
+    """Relative risk reduction, AIF-LLM Eq. 8, for success-rate metrics in [0, 1].
 
     RRR = ((1 − m_base) − (1 − m_ours)) / (1 − m_base); NaN if the baseline has no risk.
     """

@@ -70,7 +70,7 @@ def plot_latency_hist(records: pd.DataFrame, bins: int = 60):
         np.log10(max(done["latency_ms"].min(), 1e-1)), np.log10(done["latency_ms"].max()), bins
     )
     for name, group in done.groupby("policy", sort=False):
-        ax.hist(group["latency_ms"], bins=edges, histtype="step", label=str(name))
+        ax.hist(group["latency_ms"], bins=edges.tolist(), histtype="step", label=str(name))
     ax.set(xscale="log", yscale="log", xlabel="latency of completed tasks (ms)", ylabel="count")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -5,7 +5,7 @@ a ``text_id`` into ``TASK_TEXTS``. Texts are drawn from the task's own class
 templates, or (with probability ``EnvParams.text_noise``) from another class, so
 keywords are informative about the class but not a perfect label.
 
-The keywords follow the paper's examples (seed 000 §4.3.1: "实时性" real-time,
+The keywords follow the paper's examples (AIF-LLM §4.3.1: "实时性" real-time,
 "隐私" privacy, batch, video); the exact phrasing is ours.
 """
 

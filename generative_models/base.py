@@ -150,6 +150,12 @@ def validate(model: GenerativeModel) -> GenerativeModel:
                 f"list factors in 0..{n_fac - 1}"
             )
         acts = model.B_action_dependencies[f]
+        n_ctrl = len(model.num_controls)
+        if any(not isinstance(c, int) or not 0 <= c < n_ctrl for c in acts):
+            raise ValueError(
+                f"B_action_dependencies[{f}] ({name}): {acts} must list control factors "
+                f"in 0..{n_ctrl - 1}"
+            )
         n_u = int(np.prod([model.num_controls[c] for c in acts])) if acts else 1
         want = (ns[f], *(ns[d] for d in deps), n_u)
         b = np.asarray(model.B[f])
@@ -168,10 +174,13 @@ def validate(model: GenerativeModel) -> GenerativeModel:
         if arrs is None:
             continue
         for i, (p, r) in enumerate(zip(arrs, ref, strict=True)):
-            if np.shape(p) != np.shape(r) or np.any(np.asarray(p) < 0):
+            if np.shape(p) != np.shape(r) or not np.all(np.asarray(p) >= 0):  # NaN fails too
                 raise ValueError(
-                    f"{label}[{i}]: must be ≥ 0 with the shape {np.shape(r)} of {label[1]}[{i}]"
+                    f"{label}[{i}]: must be finite, ≥ 0, with the shape {np.shape(r)} of "
+                    f"{label[1]}[{i}]"
                 )
+            if not np.all(np.isfinite(np.asarray(p))):
+                raise ValueError(f"{label}[{i}]: has non-finite counts; use finite values ≥ 0")
     if len(model.control_levels) != len(model.num_controls) or any(
         len(lv) != n for lv, n in zip(model.control_levels, model.num_controls, strict=True)
     ):

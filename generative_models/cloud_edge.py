@@ -1,4 +1,4 @@
-"""Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (seed 000 §4.4).
+"""Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
 The agent's model and the simulator share one source of truth: every number below comes
 from ``EnvParams`` (directly, or by Monte-Carlo through ``aif_llm.step`` with a fixed seed).
@@ -409,7 +409,9 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
         + tuple(context_levels(i, params) for i in range(n_nodes))
     )
 
-    B, B_deps, B_acts = [], [], []
+    B: list[np.ndarray] = []
+    B_deps: list[tuple[int, ...]] = []
+    B_acts: list[tuple[int, ...]] = []
     for j in range(n_edge):
         B.append(normalise_counts(est.load_trans[j], pc))
         B_deps.append((j, f_cls))
@@ -440,7 +442,10 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
         B_acts.append((0,))
 
     idle_col = np.array([0.0, 0.0, 0.0, 1.0])
-    A, A_deps, mod_names, mod_levels = [], [], [], []
+    A: list[np.ndarray] = []
+    A_deps: list[tuple[int, ...]] = []
+    mod_names: list[str] = []
+    mod_levels: list[tuple[str, ...]] = []
     for j in range(n_edge):
         A.append(normalise_counts(est.load_obs[j], pc))
         A_deps.append((j,))

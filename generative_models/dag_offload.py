@@ -1,4 +1,4 @@
-"""Discrete POMDP of sub-task placement on the ``dag-offload`` env (seed 001), per task agent.
+"""Discrete POMDP of sub-task placement on the ``dag-offload`` env (UCB-COMA), per task agent.
 
 The toolkit's active-inference counterpart of UCB-COMA's agents: one generative model,
 instantiated once per task L_i, whose control is the location α of the task's next

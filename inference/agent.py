@@ -1,6 +1,6 @@
-"""Active-inference decision core: belief update, VFE pruning (Eq. 4), EFE (Eq. 5), action.
+"""Active-inference decision core: belief update, VFE pruning, EFE, action (AIF-LLM Eqs. 4–5).
 
-Seed 000 §4.4 and Algorithm 1, lines 11–16. One decision is the pure function
+AIF-LLM §4.4 and Algorithm 1, lines 11–16. One decision is the pure function
 
     step(key, state, obs) -> (action, state, info)
 
@@ -11,7 +11,7 @@ or a vectorised re-implementation of exactly those terms for models whose modali
 each depend on one factor — engine "fast", tested equal to both. The step is one
 ``jit``-ed function with static shapes; ``AifAgent.batch_step`` is its ``vmap``.
 
-For policy π = (u_1, …, u_H) and the posterior Q(s_t) after observing o_t::
+For policy π = (u_1, …, u_H) and the posterior Q(s_t) after observing o_t (AIF-LLM)::
 
     Eq. 4   VFE(π) = Σ_{f ∈ F_prune} KL[Q(s_f) ‖ P(s_f,t+1 | π)],  P(s_{t+1}|π) = B(u_1) Q(s_t)
             keep the K first actions u_1 of lowest VFE with all their continuations;
@@ -24,14 +24,14 @@ For policy π = (u_1, …, u_H) and the posterior Q(s_t) after observing o_t::
     action  = first action of argmax q(π) ("deterministic") or of π ~ q(π)^α ("stochastic")
     prior for t + 1 = B(action) Q(s_t)
 
-Eq. 4 reads Q(s_{t+1}) as the current belief held forward (the policies "most consistent
+AIF-LLM Eq. 4 reads Q(s_{t+1}) as the current belief held forward (the policies "most consistent
 with the current belief", §4.4.1). ``F_prune`` defaults to every factor except the
 bookkeeping ones that are deterministic copies of the action (the cloud-edge model's
 ``sent:*``, a T-maze's location): their KL only says whether π repeats the last action.
 Under ``jit`` the shapes stay static: G is evaluated for every policy in one vectorised
 pass and the pruned ones are masked, so pruning changes which policies can be chosen,
 not the cost (evaluating K of P policies by a gather is slower at these sizes);
-``top_k=None`` or K ≥ #first actions masks nothing. Eq. 4's score depends on u_1 alone,
+``top_k=None`` or K ≥ #first actions masks nothing. AIF-LLM Eq. 4's score depends on u_1 alone,
 so pruning acts on first actions: at H = 1 that is "K policies", and at H ≥ 2 it keeps
 K distinct first actions (ranking whole policies by a score shared by all continuations
 of one u_1 would keep K continuations of a single first action).
@@ -59,7 +59,7 @@ class AgentConfig(NamedTuple):
     """Decision-core settings.
 
     policy_len        H, planning horizon (policies = all action sequences of length H).
-    top_k             K of Eq. 4 (paper: 5): first actions kept, each with all its
+    top_k             K of AIF-LLM Eq. 4 (paper: 5): first actions kept, each with all its
                       continuations (= K policies at H = 1); None keeps every policy.
     gamma             γ, policy precision of q(π) = softmax(−γ G).
     alpha             α, action precision for ``action_selection="stochastic"``.
@@ -67,7 +67,7 @@ class AgentConfig(NamedTuple):
     num_iter          fixed-point iterations of state inference; None = 1 when every
                       modality depends on one factor (then one pass is exact), else 16.
     use_utility, use_states_info_gain   include G_prag / G_epis.
-    prune_factors     factor indices of Eq. 4's KL; None = the default in the module doc.
+    prune_factors     factor indices of AIF-LLM Eq. 4's KL; None = the default in the module doc.
     """
 
     policy_len: int = 1
@@ -88,7 +88,7 @@ class AgentState(NamedTuple):
               vectors concatenated (N = Σ n_f; ``split_factors`` gives them back).
     C         (M,): log-preferences of G_prag, the modalities' vectors concatenated
               (M = Σ n_m; swap them for a refitted EVT tail with ``with_preferences``).
-    lam       (): λ of Eq. 5 (0 for pure AIF; the meta-λ network sets it per step).
+    lam       (): λ of AIF-LLM Eq. 5 (0 for pure AIF; the meta-λ network sets it per step).
     semantic  (P,): per-policy semantic score; G_sem = −semantic.
     action    (n_control,): last action, −1 before the first decision.
     t         (): decisions taken.
@@ -105,9 +105,9 @@ class AgentState(NamedTuple):
 class DecisionInfo(NamedTuple):
     """Everything behind one decision; (P,) arrays are over all policies.
 
-    qs: (N,) posterior, factors concatenated (``split_factors``). vfe: Eq. 4 score.
+    qs: (N,) posterior, factors concatenated (``split_factors``). vfe: AIF-LLM Eq. 4 score.
     kept: the K policies kept by pruning.
-    G, G_pragmatic, G_epistemic, G_semantic: Eq. 5 and its terms (G = +inf and the
+    G, G_pragmatic, G_epistemic, G_semantic: AIF-LLM Eq. 5 and its terms (G = +inf and the
     terms NaN for pruned policies; G_semantic is already multiplied by nothing, so
     G = G_pragmatic + G_epistemic + λ·G_semantic). q_pi: posterior over policies.
     policy: index of the chosen policy.
@@ -131,7 +131,7 @@ class AifAgent(NamedTuple):
     step(key, state, obs) -> (action, state, DecisionInfo)      jitted
     batch_step(keys, states, obs) -> same with a leading batch axis   jitted vmap
     infer_states(prior, obs) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
-    under each of the U joint actions;  prune_scores(qs, pred) -> (P,) Eq. 4;
+    under each of the U joint actions;  prune_scores(qs, pred) -> (P,) AIF-LLM Eq. 4;
     policy_terms(qs, pred, C) -> (G_prag, G_epis) for every policy (no pruning);
     decide(key, state, qs, pred) -> what ``step`` returns, from ``qs = infer_states(
     state.prior, obs)`` and ``pred = predict(qs)`` already at hand (``step`` = these three).
@@ -175,7 +175,7 @@ def policy_table(model: GenerativeModel, policy_len: int) -> tuple[np.ndarray, n
 
 
 def default_prune_factors(model: GenerativeModel) -> tuple[int, ...]:
-    """Factors of Eq. 4: all but those moved by an action with 0/1 transitions."""
+    """Factors of AIF-LLM Eq. 4: all but those moved by an action with 0/1 transitions."""
     keep = []
     for f, (b, acts) in enumerate(zip(model.B, model.B_action_dependencies, strict=True)):
         b = np.asarray(b)
@@ -346,7 +346,7 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
     groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
-        b = np.asarray(model.B[f], np.float32)
+        b: np.ndarray = np.asarray(model.B[f], np.float32)
         deps = list(model.B_dependencies[f])
         for ax in range(len(deps), 0, -1):  # drop dependencies B does not vary along
             if len(deps) > 1 and np.array_equal(b, np.broadcast_to(b.take([0], axis=ax), b.shape)):
@@ -462,13 +462,13 @@ def make_agent(
     in_prune = jnp.asarray(in_prune)
 
     def prune_scores(qs, pred):
-        """Eq. 4 for every policy (its first action decides P(s_{t+1}|π))."""
+        """AIF-LLM Eq. 4 for every policy (its first action decides P(s_{t+1}|π))."""
         w = in_prune * qs
         vfe = jnp.sum(w * log_stable(qs)) - w @ log_stable(pred)
         return jnp.repeat(vfe, n_cont)
 
-    k = config.top_k
-    prune = k is not None and k < n_u
+    k = n_u if config.top_k is None else config.top_k
+    prune = k < n_u
 
     def init(D=None, C=None, lam=0.0, semantic=None) -> AgentState:
         D = _concat(jm.D if D is None else D, model.num_states, "D")
@@ -485,7 +485,7 @@ def make_agent(
 
     def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
-        if prune:  # the K first actions of lowest Eq. 4 score, with all their continuations
+        if prune:  # the K first actions of lowest AIF-LLM Eq. 4 score, with all their continuations
             _, idx = jax.lax.top_k(-vfe[::n_cont], k)
             kept = jnp.repeat(jnp.zeros(n_u, bool).at[idx].set(True), n_cont)
         else:
@@ -561,7 +561,7 @@ def split_modalities(model: GenerativeModel, flat) -> tuple:
 
 
 def with_semantic(state: AgentState, scores, lam=None) -> AgentState:
-    """Set the per-policy semantic scores (and optionally λ) of Eq. 5's hook.
+    """Set the per-policy semantic scores (and optionally λ) of AIF-LLM Eq. 5's hook.
 
     ``scores`` (P,) — e.g. cosine similarity of each policy's predicted-state embedding
     with v_pref; higher = better aligned, entering G as −λ·scores.
@@ -577,7 +577,7 @@ def with_semantic(state: AgentState, scores, lam=None) -> AgentState:
 
 
 def with_prior(model: GenerativeModel, state: AgentState, D) -> AgentState:
-    """Replace the belief prior for the next observation (e.g. D_LLM, Eq. 3).
+    """Replace the belief prior for the next observation (e.g. D_LLM, AIF-LLM Eq. 3).
 
     ``D``: one probability vector per factor, in ``model.factor_names`` order.
     """

@@ -3,7 +3,7 @@
 * Template advice: every text ``llm_bridge.advisors.template_advice`` can produce, and a
   jit-able index from an observation to its row (``template_texts``, ``template_index``), so
   the template advisor runs inside the jitted decision.
-* Keyword prior (Eq. 3): the shipped table ``PRIOR_FILE`` for ``EnvParams()``, refitted on
+* Keyword prior (AIF-LLM Eq. 3): the shipped table ``PRIOR_FILE`` for ``EnvParams()``, refitted on
   simulator logs (about 30 s, memoised) for other parameters (``default_keyword_prior``);
   ``evidence_matrix`` lays its evidence out over the model's flat belief.
   Regenerate the file: ``python -m aifedge.inference.aif_llm_advice``.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PRIOR_FILE = DATA_DIR / "keyword_prior.json"
-"""Keyword table of Eq. 3 for ``EnvParams()`` (``main`` regenerates it)."""
+"""Keyword table of AIF-LLM Eq. 3 for ``EnvParams()`` (``main`` regenerates it)."""
 
 PRIOR_LOG_SEED = 7
 """Seed of the scheduling logs behind the shipped keyword table (distinct from the

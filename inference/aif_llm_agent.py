@@ -1,4 +1,4 @@
-"""The full ``aif-llm`` scheduler: Algorithm 1 of seed 000 with its ablations (Table 4).
+"""The full ``aif-llm`` scheduler: AIF-LLM Algorithm 1 with its ablations (Table 4).
 
 One decision at step t (everything below is one pure, ``jit``/``vmap``-able function of the
 policy state ``AifLlmState``, a NamedTuple)::
@@ -11,11 +11,11 @@ policy state ``AifLlmState``, a NamedTuple)::
                    ρ = w_evt · exp(η τ̂),  τ̂ = p̂_u · S_GPD(1 − u; σ̂, ξ̂),  p̂_u = #{r > u} / #done
                    (τ̂ = P(L > L_QoS) from the fitted tail; before ``evt_min_excesses``
                    excesses, τ is the simulator's spike tail as in ``cloud_edge``).
-    Eq. 6          U_t = α · L̄_net / L_QoS + β · N_fail / N_total over a sliding window of
+    AIF-LLM Eq. 6          U_t = α · L̄_net / L_QoS + β · N_fail / N_total over a sliding window of
                    the measured cloud RTT; N_fail = edges observed down, plus the node of
                    the previous task if that task failed on a node that is up (a cloud
                    timeout, an edge overflow), capped at N_total.
-    line 2 (Eq. 3) if the task's class has not been seen yet (t = 0 included):
+    line 2 (AIF-LLM Eq. 3) if the task's class has not been seen yet (t = 0 included):
                    prior_f ← softmax(ln prior_f + α_D · Σ_k 1[k ∈ text] w_k a_k(s)) for the
                    factors the keyword table knows (class, net, load:*); Base = ln of the
                    agent's current prior, which is D at t = 0 and the B-propagated belief
@@ -25,8 +25,8 @@ policy state ``AifLlmState``, a NamedTuple)::
                    called on o_t and its advice arrives ``delay_steps = 1`` step later
                    (``template``: the advice text is a function of o_t from a finite set,
                    pre-encoded into a (n_texts, 384) table, so the whole loop is jitted).
-    line 10 (Eq. 7) λ_t = λ_min + (λ_max − λ_min) · σ(f_meta(U_t)) (shipped checkpoint).
-    lines 11–16    Eq. 4 pruning and Eq. 5 EFE in ``inference.agent`` with
+    line 10 (AIF-LLM Eq. 7) λ_t = λ_min + (λ_max − λ_min) · σ(f_meta(U_t)) (shipped checkpoint).
+    lines 11–16    AIF-LLM Eq. 4 pruning and AIF-LLM Eq. 5 EFE in ``inference.agent`` with
                    G_sem(π) = cos(E_{Q(s_t+1|π)}[v_state], v_pref) over the ``sent:*``
                    factors (``llm_bridge.semantic``), 0 while no advice has arrived.
 
@@ -103,7 +103,7 @@ if TYPE_CHECKING:
 
 
 META_FILE = Path(__file__).resolve().parent / "data" / "meta_lambda.eqx"
-"""Default f_meta checkpoint (Eq. 7), made by ``aifedge.inference.meta_train``."""
+"""Default f_meta checkpoint (AIF-LLM Eq. 7), made by ``aifedge.inference.meta_train``."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,8 @@ class AifLlmConfig:
     """Settings of the full agent (this project's assumptions; the paper gives none).
 
     agent: decision core (K = 5 pruning as in §4.4.1, horizon 1, deterministic).
-    prior_alpha: α of Eq. 3 (keyword evidence scale).
-    uncertainty: Eq. 6 weights, window and Algorithm 1's trigger δ.
+    prior_alpha: α of AIF-LLM Eq. 3 (keyword evidence scale).
+    uncertainty: AIF-LLM Eq. 6 weights, window and Algorithm 1's trigger δ.
     evt_threshold: u, the POT threshold on the normalised latency L / L_QoS.
     evt_every: N, decisions between refits of the online GPD.
     evt_min_excesses: excesses needed before the fitted tail replaces the simulator's.
@@ -154,7 +154,7 @@ class AifLlmState(NamedTuple):
     """Policy state (pure; every field an array, so it vmaps).
 
     agent: ``AgentState`` (prior, C, λ, semantic scores, last action, t).
-    window: Eq. 6 sliding window.  tail: online GPD fit of normalised latency excesses.
+    window: AIF-LLM Eq. 6 sliding window.  tail: online GPD fit of normalised latency excesses.
     n_done, n_excess: completed tasks seen and those with L / L_QoS > u.
     prev_deadline_ms: deadline of the task decided last (to normalise its latency).
     seen: (K,) task classes seen (Algorithm 1 line 2).
@@ -290,7 +290,7 @@ class AifLlmAgent:
         return window, uncertainty_index(window, obs.task.deadline_ms, uc.n_total, uc.alpha)
 
     def u_index(self, s: AifLlmState, obs: Obs) -> jax.Array:
-        """U_t (Eq. 6) of the decision about to be taken on ``obs`` (no state change)."""
+        """U_t (AIF-LLM Eq. 6) of the decision about to be taken on ``obs`` (no state change)."""
         return self._uncertainty(s, obs)[1]
 
     def _lambda(self, u_t, meta_model):

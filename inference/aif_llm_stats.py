@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .aif_llm_agent import AifLlmAgent
+from aifedge.llm_bridge.advisors import COUNTERS  # the fields that add up over episodes
 
-COUNTERS = ("calls", "successes", "failures", "timeouts", "fallbacks", "busy_skips")
-"""``AsyncAdvisor.stats()`` fields that add up over episodes."""
+from .aif_llm_agent import AifLlmAgent
 
 
 def merge_advisor_stats(stats: list[dict]) -> dict:

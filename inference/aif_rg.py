@@ -1,11 +1,11 @@
-"""Active inference with rewardless guidance (policy ``aif-rg``; seed 002 §IV, Algorithm 1).
+"""Active inference with rewardless guidance (policy ``aif-rg``; He et al. §IV, Algorithm 1).
 
 He et al. plan like Tschantz et al. (2020, "Reinforcement learning through active
 inference"): a learned ensemble transition model, candidate action sequences sampled
 from q(π), scored by expected free energy, refined by top-k selection (cross-entropy
 method) over I iterations. The reward model is replaced by the rewardless guidance
 
-    rg(s_t, a_t) = tc · (1/L_T + P_T)                                         (Eq. 11)
+    rg(s_t, a_t) = tc · (1/L_T + P_T)                                         (He et al. Eq. 11)
 
 used as the agent's preference over predicted outcomes.
 
@@ -18,7 +18,7 @@ server it is asked about without having to learn the indexing). Outputs:
 
     o_{t+1} − o_t ~ N(μ_Δ, σ²_Δ)          next observation
     executed      ~ Bernoulli(p_x)       the server accepted the request (valid, no OOM)
-    L / 10 s      ~ N(μ_L, σ²_L)         Eq. 8 latency of an executed request
+    L / 10 s      ~ N(μ_L, σ²_L)         He et al. Eq. 8 latency of an executed request
     P             ≈ μ_P                  pass@100 of the result
 
 Each member is fitted on its own bootstrap minibatches from the replay buffer by
@@ -27,7 +27,7 @@ maximum likelihood (Gaussian NLL, Bernoulli cross-entropy, squared error).
 Expected free energy of a sequence π = a_{0:H−1} (lower is better), Algorithm 1 l. 9–11:
 
     −G(π) = Σ_h [ E_b rg_b,h  +  λ · IG_h ]
-    rg_b,h = p_x · Φ((t_max − L̂)/σ_L) · (1/L̂ + μ_P)      (Eq. 11 under the model; tc is
+    rg_b,h = p_x · Φ((t_max − L̂)/σ_L) · (1/L̂ + μ_P)      (He et al. Eq. 11 under the model; tc is
              completion within the request's t_max, which the request carries in o_t)
     IG_h   = ½ Σ_d log(1 + Var_b[μ_{b,d}] / E_b[σ²_{b,d}])  (information gain about θ:
              ensemble disagreement over predicted next observation and latency)
@@ -292,7 +292,7 @@ def member_losses(pred: Prediction, obs, next_obs, executed, latency_s, server_p
 
 
 def guidance(pred: Prediction, t_max_s: jax.Array) -> jax.Array:
-    """Eq. 11 under the model: p_exec · P(L ≤ t_max) · (1/L̂ + P̂), shape (B, N)."""
+    """He et al. Eq. 11 under the model: p_exec · P(L ≤ t_max) · (1/L̂ + P̂), shape (B, N)."""
     lat_s = jnp.maximum(pred.lat_mean * LAT_SCALE_S, 0.1)
     sd_s = jnp.exp(0.5 * pred.lat_logvar) * LAT_SCALE_S
     p_done = jax.nn.sigmoid(pred.exec_logit) * jax.scipy.stats.norm.cdf((t_max_s - lat_s) / sd_s)

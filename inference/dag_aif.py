@@ -1,7 +1,7 @@
-"""The ``aif`` scheme on ``dag-offload`` (seed 001): one active-inference agent per task.
+"""The ``aif`` scheme on ``dag-offload`` (UCB-COMA): one active-inference agent per task.
 
 Each task agent ag_i (§4.1, one per LLM task L_i) runs the decision core of
-``inference.agent`` (Eq. 5: G = G_prag + G_epis, horizon ``policy_len``, deterministic
+``inference.agent`` (UCB-COMA Eq. 5: G = G_prag + G_epis, horizon ``policy_len``, deterministic
 argmax q(π), no pruning, λ = 0) on the placement POMDP of
 ``generative_models.dag_offload`` and acts a_i = j_i · 4 + α_i: j_i the task's
 lowest-index ready sub-task (``ready_subtask``), α_i the location its policy chooses.
@@ -41,7 +41,7 @@ from .agent import AgentConfig, AifAgent, DecisionInfo, make_agent
 class DagAifConfig(gm.ModelOptions):
     """``generative_models.dag_offload.ModelOptions`` plus the planning horizon.
 
-    policy_len  H of Eq. 5 (policies = all 4^H location sequences).
+    policy_len  H of UCB-COMA Eq. 5 (policies = all 4^H location sequences).
     """
 
     policy_len: int = 1

@@ -1,6 +1,6 @@
 """Extreme-value tail model: a NumPyro Generalized Pareto, Bayesian and online fits.
 
-AIF-LLM (seed 000) §4.4.2 puts an extreme-value (EVT) penalty on QoS violations into
+AIF-LLM §4.4.2 puts an extreme-value (EVT) penalty on QoS violations into
 ``G_pragmatic``, and §5.1 draws latency spikes from a GPD with shape ζ = 1.5. NumPyro ships
 no GPD, so this module provides one and the peaks-over-threshold (POT) workflow around it:
 
@@ -16,7 +16,7 @@ no GPD, so this module provides one and the peaks-over-threshold (POT) workflow 
   damped-Newton MAP/MLE of (log σ, ξ) after each batch of new excesses (about 1 ms for 1,500
   excesses on a CPU; see ``aifedge bench gpd``).
 
-GPD of an excess y = x − loc ≥ 0, z = y/σ (Coles 2001, Eq. 4.2):
+GPD of an excess y = x − loc ≥ 0, z = y/σ (Coles 2001, AIF-LLM Eq. 4.2):
 
     F(y) = 1 − (1 + ξ z)^(−1/ξ)  (ξ ≠ 0),   F(y) = 1 − exp(−z)  (ξ = 0),
 
@@ -255,13 +255,20 @@ class ConvergenceWarning(RuntimeWarning):
 def default_priors(exceedances) -> dict[str, dist.Distribution]:
     """Weakly informative priors in the units of the data.
 
-    ``scale ~ LogNormal(log median(y), 2)`` (a factor e² ≈ 7 per standard deviation around
-    the data's own scale, so the fit is unit-free) and ``concentration ~ Normal(0, 1)``
-    (covers bounded tails, ξ < 0, through the paper's ζ = 1.5).
+    ``scale ~ LogNormal(log median(y > 0), 2)`` (a factor e² ≈ 7 per standard deviation
+    around the data's own scale, so the fit is unit-free; zeros, e.g. ties at the threshold,
+    are left out of the median) and ``concentration ~ Normal(0, 1)`` (covers bounded tails,
+    ξ < 0, through the paper's ζ = 1.5).
     """
     y = np.asarray(exceedances, dtype=float)
+    positive = y[y > 0]
+    if positive.size == 0:
+        raise ValueError(
+            "default_priors: every excess is 0, so the GPD scale is undefined; "
+            "choose a threshold below the data's upper values"
+        )
     return {
-        "scale": dist.LogNormal(float(np.log(np.median(y))), 2.0),
+        "scale": dist.LogNormal(float(np.log(np.median(positive))), 2.0),
         "concentration": dist.Normal(0.0, 1.0),
     }
 
@@ -365,6 +372,12 @@ def fit_gpd(
       and ESS.
     """
     y = _check_excesses(exceedances, "fit_gpd")
+    if np.mean(y == 0) >= 0.5:  # the quantile start (lower median) must be > 0; a GPD is continuous
+        raise ValueError(
+            f"fit_gpd: {int(np.sum(y == 0))} of {y.size} excesses are exactly 0 (ties at the "
+            "threshold); a GPD is continuous: drop them (peaks_over_threshold keeps only "
+            "x > u) or choose a threshold between distinct values"
+        )
     priors = default_priors(y) if priors is None else priors
     if set(priors) != {"scale", "concentration"}:
         raise ValueError(
@@ -453,7 +466,7 @@ def exceedance_probability(
 def return_level(
     idata, threshold: float, period: float, *, rate: float = 1.0, cred_mass: float = 0.9
 ) -> TailEstimate:
-    """Level exceeded once every ``period`` observations (Coles 2001, Eq. 4.12):
+    """Level exceeded once every ``period`` observations (Coles 2001, AIF-LLM Eq. 4.12):
     ``x_m = u + σ·[(m·rate)^ξ − 1]/ξ``; requires ``period·rate > 1``."""
     if not period * rate > 1:
         raise ValueError(f"return_level: period·rate must exceed 1 (got {period}·{rate})")
@@ -501,7 +514,7 @@ class OnlineGPDState(NamedTuple):
     log_scale: jax.Array
     concentration: jax.Array
     buffer: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # a field named like tuple.count
     fit_count: jax.Array
 
 

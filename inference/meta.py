@@ -1,6 +1,6 @@
-"""Meta-learned semantic weight λ_t (AIF-LLM, seed 000, §4.5 Eq. 7) with first-order MAML.
+"""Meta-learned semantic weight λ_t (AIF-LLM §4.5 AIF-LLM Eq. 7) with first-order MAML.
 
-    λ_t = λ_min + (λ_max − λ_min) · σ(f_meta(U_t))                                  (Eq. 7)
+    λ_t = λ_min + (λ_max − λ_min) · σ(f_meta(U_t))                                  (AIF-LLM Eq. 7)
 
 ``f_meta`` is a small equinox MLP (scalar U_t → scalar logit). It is meta-trained with
 first-order MAML (Finn et al. 2017; FOMAML) so that ``inner_steps`` SGD steps on a new
@@ -44,7 +44,7 @@ CHECKPOINT_FORMAT = 1
 class MetaConfig:
     """Meta-network and FOMAML settings (all assumed; the paper is silent).
 
-    lambda_min, lambda_max: range of λ_t (Eq. 7).
+    lambda_min, lambda_max: range of λ_t (AIF-LLM Eq. 7).
     hidden, depth: MLP width and number of hidden layers (tanh).
     inner_lr, inner_steps: SGD adaptation on one task.
     outer_lr, meta_batch, meta_steps: Adam on the meta-parameters, tasks per step, steps.
@@ -96,14 +96,14 @@ def make_meta_net(cfg: MetaConfig, key: jax.Array) -> eqx.nn.MLP:
     return eqx.tree_at(
         lambda m: (m.layers[-1].weight, m.layers[-1].bias),
         net,
-        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
+        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),  # type: ignore[arg-type]
     )
 
 
 def meta_lambda(model: eqx.Module, u_t, cfg: MetaConfig) -> jax.Array:
-    """Eq. 7: λ_t for an uncertainty index ``u_t`` of any shape (elementwise)."""
+    """AIF-LLM Eq. 7: λ_t for an uncertainty index ``u_t`` of any shape (elementwise)."""
     u = jnp.asarray(u_t, jnp.float32)
-    logits = jax.vmap(model)(u.ravel()).reshape(u.shape)
+    logits = jax.vmap(model)(u.ravel()).reshape(u.shape)  # type: ignore[type-var, operator]
     lam = cfg.lambda_min + (cfg.lambda_max - cfg.lambda_min) * jax.nn.sigmoid(logits)
     return jnp.clip(lam, cfg.lambda_min, cfg.lambda_max)  # float32 rounding at saturation
 
@@ -239,14 +239,26 @@ def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
                 f"meta checkpoint: {str(p)!r} does not exist; write it with "
                 "save_checkpoint (aifedge train-meta)"
             )
-    info = json.loads(cfg_path.read_text())
-    if info.get("format") != CHECKPOINT_FORMAT:
+    try:
+        info = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        info = None
+    if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
+        found = info.get("format") if isinstance(info, dict) else "unreadable JSON"
         raise ConfigError(
-            f"meta checkpoint: {cfg_path.name!r} has format "
-            f"{info.get('format')!r}, this version reads {CHECKPOINT_FORMAT}"
+            f"meta checkpoint: {cfg_path.name!r} has format {found!r}, this version reads "
+            f"{CHECKPOINT_FORMAT}; retrain it (aifedge train-meta)"
         )
-    cfg = MetaConfig.from_dict(info["config"])
-    like = make_meta_net(cfg, jax.random.PRNGKey(0))
-    with path.open("rb") as fh:
-        model = eqx.tree_deserialise_leaves(fh, like)
+    try:
+        cfg = MetaConfig.from_dict(info["config"])
+        like = make_meta_net(cfg, jax.random.PRNGKey(0))
+        with path.open("rb") as fh:
+            model = eqx.tree_deserialise_leaves(fh, like)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, EOFError) as err:
+        raise ConfigError(
+            f"meta checkpoint: {path.name!r} does not fit its config ({type(err).__name__}: "
+            "truncated, altered or from another network size); retrain it"
+        ) from None
     return model, cfg

@@ -1,7 +1,7 @@
-"""Meta-training f_meta (Eq. 7) on the real ``aif-llm`` agent, and its held-out evaluation.
+"""Meta-training f_meta (AIF-LLM Eq. 7) on the real ``aif-llm`` agent, and its held-out evaluation.
 
-The meta-network maps the uncertainty index U_t (Eq. 6) to the semantic weight λ_t of
-Eq. 5. It is meta-trained with first-order MAML (``inference.meta.meta_train``) across a
+The meta-network maps the uncertainty index U_t (AIF-LLM Eq. 6) to the semantic weight λ_t of
+AIF-LLM Eq. 5. It is meta-trained with first-order MAML (``inference.meta.meta_train``) across a
 distribution of simulator conditions; the loss of a condition is the QoS-violation rate
 (1 − QoS: violated or failed tasks) of the full agent (template advisor) over short
 episodes. The agent is an argmax over policies in a stochastic simulator, so gradients
@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -105,13 +105,14 @@ def condition_params(base: aif_llm.EnvParams, cond: Condition) -> aif_llm.EnvPar
     """``base`` with ``cond`` applied (fields may be traced: no validation here)."""
     trans = jnp.asarray(base.net_transition)
     v = cond.net_volatility
-    return base._replace(
-        compute_lo=jnp.asarray(base.compute_lo) * cond.compute_scale,
-        compute_hi=jnp.asarray(base.compute_hi) * cond.compute_scale,
-        bg_util=cond.bg_util,
-        edge_fail_prob=cond.edge_fail_prob,
-        net_transition=(1.0 - v) * trans + v / 3.0,
-    )
+    traced: dict[str, Any] = {  # arrays where EnvParams declares tuples and floats
+        "compute_lo": jnp.asarray(base.compute_lo) * cond.compute_scale,
+        "compute_hi": jnp.asarray(base.compute_hi) * cond.compute_scale,
+        "bg_util": cond.bg_util,
+        "edge_fail_prob": cond.edge_fail_prob,
+        "net_transition": (1.0 - v) * trans + v / 3.0,
+    }
+    return base._replace(**traced)
 
 
 def default_meta_config() -> MetaConfig:
@@ -281,7 +282,7 @@ def compare_meta(frame: pd.DataFrame) -> dict:
         index="condition", columns="lam", values="violation_rate"
     )
     best = float(fixed.mean().idxmin())
-    out = {
+    out: dict[str, Any] = {
         "best_fixed_lambda": best,
         "best_fixed": float(fixed[best].mean()),
         "fixed_by_lambda": {f"{k:g}": float(v) for k, v in fixed.mean().items()},

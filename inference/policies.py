@@ -1,6 +1,6 @@
 """The ``aif`` scheduler for the ``aif-llm`` env: pure active inference (Table 4, "pure AIF").
 
-No LLM prior (D uniform), no semantic term (λ = 0), Eq. 4 pruning with K = 5, horizon 1.
+No LLM prior (D uniform), no semantic term (λ = 0), AIF-LLM Eq. 4 pruning with K = 5, horizon 1.
 Each step maps the simulator's ``Obs`` to the model's discrete observations
 (``cloud_edge.observation_indices``: load bins, RTT bin, task class;
 ``cloud_edge.outcome_indices``: how the previous task ended) and runs one jitted decision.
@@ -24,7 +24,7 @@ def make_aif_policy(
     ``model_options``: ``cloud_edge.ModelOptions`` fields.
     """
     model = cloud_edge.build_model(params, **model_options)
-    options = cloud_edge.make_options(params, **model_options)
+    options = model.options
     agent = make_agent(model, config)
 
     def init(key, env_params):

@@ -1,6 +1,6 @@
-"""Environment uncertainty index U_t (AIF-LLM, seed 000, §4.5 Eq. 6) and the advisor trigger.
+"""Environment uncertainty index U_t (AIF-LLM §4.5 AIF-LLM Eq. 6) and the advisor trigger.
 
-    U_t = α · L̄_net,t / L_QoS + β · N_fail,t / N_total,     α + β = 1, α > β   (Eq. 6)
+    U_t = α · L̄_net,t / L_QoS + β · N_fail,t / N_total,     α + β = 1, α > β   (AIF-LLM Eq. 6)
 
 * ``L̄_net,t`` — mean network delay (ms) over a sliding window of the last ``size`` steps
   (the simulator's ``StepInfo.net_delay_ms``, or the agent's measured RTT ``Obs.rtt_ms``);
@@ -28,7 +28,7 @@ from aifedge.config import ConfigError
 
 @dataclass(frozen=True)
 class UncertaintyConfig:
-    """Eq. 6 settings.
+    """AIF-LLM Eq. 6 settings.
 
     alpha: weight of the network term (β = 1 − α); α > β per §4.5, value assumed.
     window: steps in the sliding mean of the network delay.
@@ -60,7 +60,7 @@ class Window(NamedTuple):
     ``count`` steps seen; ``n_fail`` the latest failed-node count."""
 
     delays: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # a field named like tuple.count
     n_fail: jax.Array
 
 
@@ -89,7 +89,7 @@ def mean_delay(window: Window) -> jax.Array:
 
 
 def uncertainty_index(window: Window, l_qos_ms, n_total, alpha=0.7) -> jax.Array:
-    """Eq. 6: ``α·L̄_net/L_QoS + (1 − α)·N_fail/N_total`` (dimensionless, ≥ 0).
+    """AIF-LLM Eq. 6: ``α·L̄_net/L_QoS + (1 − α)·N_fail/N_total`` (dimensionless, ≥ 0).
 
     ``l_qos_ms`` > 0 and ``n_total`` ≥ 1 (traced values are not checked).
     """

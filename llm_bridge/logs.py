@@ -1,4 +1,4 @@
-"""Historical scheduling logs for the keyword prior (seed 000 §4.3.1, Eq. 3).
+"""Historical scheduling logs for the keyword prior (AIF-LLM §4.3.1, AIF-LLM Eq. 3).
 
 The paper derives its keyword weights from "historical scheduling logs". We make
 such logs by running the ``aif-llm`` simulator with given policies (the

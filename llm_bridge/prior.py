@@ -1,4 +1,4 @@
-"""Keyword prior D_LLM (seed 000 §4.3.1, Eq. 3, Algorithm 1 line 2).
+"""Keyword prior D_LLM (AIF-LLM §4.3.1, AIF-LLM Eq. 3, Algorithm 1 line 2).
 
     D_LLM(s) = softmax( Base(s) + α · Σ_{k ∈ K} 1[k ∈ text] · w_k · a_k(s) )          (3)
 
@@ -116,7 +116,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 class KeywordPrior:
-    """Static keyword table of Eq. 3: vocabulary, weights w_k and level associations a_k(s).
+    """Static keyword table of AIF-LLM Eq. 3: vocabulary, weights w_k and level associations a_k(s).
 
     Build with ``KeywordPrior.fit(logs)``; ``save``/``load`` a JSON file. Attributes:
       vocabulary: tuple of K keywords.
@@ -128,11 +128,11 @@ class KeywordPrior:
     def __init__(
         self,
         vocabulary: Sequence[str],
-        weights: Sequence[float],
+        weights: Sequence[float] | np.ndarray,
         associations: Mapping[str, np.ndarray],
         target: str,
-        mutual_info: Sequence[float],
-        idf: Sequence[float],
+        mutual_info: Sequence[float] | np.ndarray,
+        idf: Sequence[float] | np.ndarray,
     ):
         self.vocabulary = tuple(vocabulary)
         k = len(self.vocabulary)
@@ -149,10 +149,18 @@ class KeywordPrior:
                 raise ValueError(
                     f"KeywordPrior.{name}: needs one entry per keyword ({k}), got shape {arr.shape}"
                 )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"KeywordPrior.{name}: has non-finite entries; refit it (KeywordPrior.fit)"
+                )
         for f, a in self.associations.items():
             if a.ndim != 2 or a.shape[0] != k:
                 raise ValueError(
                     f"KeywordPrior.associations[{f!r}]: needs shape ({k}, L), got {a.shape}"
+                )
+            if not np.all(np.isfinite(a)):
+                raise ValueError(
+                    f"KeywordPrior.associations[{f!r}]: has non-finite entries; refit the prior"
                 )
         self.n_levels = {f: a.shape[1] for f, a in self.associations.items()}
         self.target = target
@@ -199,9 +207,24 @@ class KeywordPrior:
             )
         if len(logs) == 0:
             raise ConfigError("KeywordPrior.fit: logs are empty; make them with make_logs")
-        texts = logs[text_column].astype(str).tolist()
+        column = logs[text_column]
+        if column.isna().any() or not column.map(lambda t: isinstance(t, str)).all():
+            bad = column[column.isna() | ~column.map(lambda t: isinstance(t, str))].index[0]
+            raise ConfigError(
+                f"KeywordPrior.fit: {text_column!r} must hold text in every row; row {bad} "
+                f"holds {column[bad]!r} (drop or fill missing texts first)"
+            )
+        texts = column.tolist()
+        if not any(keywords(t) for t in texts):
+            raise ConfigError(
+                f"KeywordPrior.fit: no keyword in any {text_column!r} (only stop words, "
+                "one-letter words or punctuation); the prior needs descriptive task texts"
+            )
         vec = TfidfVectorizer(analyzer=keywords, min_df=min_df, smooth_idf=True)
-        tfidf = vec.fit_transform(texts)
+        try:
+            tfidf = vec.fit_transform(texts)
+        except ValueError as err:  # e.g. min_df leaves no keyword
+            raise ConfigError(f"KeywordPrior.fit: {err}; lower min_df") from None
         vocab = vec.get_feature_names_out()
         presence = (tfidf > 0).toarray()
         mi = mutual_information(presence, logs[target].to_numpy())
@@ -230,7 +253,7 @@ class KeywordPrior:
         return sorted({self._index[k] for k in keywords(text) if k in self._index})
 
     def evidence(self, text: str, factor: str, idx: list[int] | None = None) -> np.ndarray:
-        """(L_f,) Σ_k 1[k ∈ text] · w_k · a_k(s) of Eq. 3 (each keyword counted once);
+        """(L_f,) Σ_k 1[k ∈ text] · w_k · a_k(s) of AIF-LLM Eq. 3 (each keyword counted once);
         ``idx`` = ``keyword_index(text)`` if already computed."""
         if factor not in self.associations:
             raise ValueError(
@@ -285,18 +308,18 @@ class KeywordPrior:
 def d_llm(
     prior: KeywordPrior, text: str, base: Mapping[str, np.ndarray], alpha: float = 1.0
 ) -> dict[str, np.ndarray]:
-    """Eq. 3 for every factor in ``base``: {factor: (L_f,) D_LLM}, each summing to 1.
+    """AIF-LLM Eq. 3 for every factor in ``base``: {factor: (L_f,) D_LLM}, each summing to 1.
 
     ``base`` maps factor name -> stored prior D_f (L_f,) (a probability vector; Base =
     ln D_f). Factors the prior does not know keep D_f.
     """
-    if alpha < 0:
-        raise ValueError(f"d_llm.alpha: must be ≥ 0 (got {alpha})")
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"d_llm.alpha: must be a finite number ≥ 0 (got {alpha})")
     idx = prior.keyword_index(text)
     out = {}
     for name, d in base.items():
         d = np.asarray(d, float)
-        if d.ndim != 1 or np.any(d < 0) or not np.isclose(d.sum(), 1.0, atol=1e-6):
+        if d.ndim != 1 or not np.all(d >= 0) or not np.isclose(d.sum(), 1.0, atol=1e-6):
             raise ValueError(f"d_llm: base[{name!r}] must be a probability vector; got {d}")
         if name not in prior.associations:
             out[name] = d
@@ -322,8 +345,8 @@ def d_llm_table(
 def evidence_table(
     prior: KeywordPrior, texts: Sequence[str], factors: Sequence[str] | None = None
 ) -> dict[str, np.ndarray]:
-    """{factor: (n_texts, L_f)} Σ_k 1[k ∈ text] w_k a_k(s) of every text (Eq. 3 without
+    """{factor: (n_texts, L_f)} Σ_k 1[k ∈ text] w_k a_k(s) of every text (AIF-LLM Eq. 3 without
     Base and α), so that under jit ``softmax(ln prior_f + α · table[f][text_id])`` applies
-    Eq. 3 to any current belief (``Base = ln D_stored``)."""
+    AIF-LLM Eq. 3 to any current belief (``Base = ln D_stored``)."""
     factors = list(prior.associations) if factors is None else list(factors)
     return {f: np.stack([prior.evidence(t, f) for t in texts]) for f in factors}

@@ -1,4 +1,4 @@
-"""Semantic preferences (seed 000 §4.3.2, Eq. 5's G_semantic) and the Eqs. 1–2 fusion.
+"""Semantic preferences (AIF-LLM §4.3.2, Eq. 5's G_semantic) and the AIF-LLM Eqs. 1–2 fusion.
 
 **State embeddings.** Every level of a hidden-state factor (and every outcome of an
 observation modality) gets a one-sentence description; its embedding is v_f(s)
@@ -25,7 +25,7 @@ description per level (``FactorTexts``), and per-policy predicted marginals as a
 ``aifedge.generative_models.cloud_edge``; ``predicted_marginals`` computes Q(s_{t+1}|π)
 from any ``GenerativeModel`` with pymdp.
 
-**Eqs. 1–2.** ``o_t = Linear(Concat(x_struct, z_text))`` with z_text the MiniLM
+**AIF-LLM Eqs. 1–2.** ``o_t = Linear(Concat(x_struct, z_text))`` with z_text the MiniLM
 embedding of the task text (the paper's image and audio encoders have no counterpart in
 this simulator): ``init_fusion``, ``fuse``, ``task_text_table``.
 """
@@ -83,7 +83,10 @@ def expected_embedding(marginals: Sequence[jax.Array], tables: Sequence[jax.Arra
             f"expected_embedding: {len(marginals)} marginals for {len(tables)} "
             f"tables; pass one (P, L_f) array per table"
         )
-    return sum(jnp.asarray(q) @ t for q, t in zip(marginals, tables, strict=True))
+    return sum(
+        (jnp.asarray(q) @ t for q, t in zip(marginals, tables, strict=True)),
+        start=jnp.float32(0.0),
+    )
 
 
 def g_semantic(
@@ -213,9 +216,11 @@ def cloud_edge_texts(model, factors: Sequence[str] | None = None) -> list[Factor
     return factor_texts(factors, levels)
 
 
-# ------------------------------------------------------------- Eqs. 1-2 fusion
+# ------------------------------------------------------------- AIF-LLM Eqs. 1-2 fusion
 class FusionParams(NamedTuple):
-    """o_t = W · Concat(x_struct, z_text) + b (Eq. 2). W (d_obs, d_struct + d_text), b (d_obs,)."""
+    """o_t = W · Concat(x_struct, z_text) + b (AIF-LLM Eq. 2).
+
+    W (d_obs, d_struct + d_text), b (d_obs,)."""
 
     W: jax.Array
     b: jax.Array
@@ -236,7 +241,7 @@ def init_fusion(key: jax.Array, d_struct: int, d_obs: int, d_text: int = EMBED_D
 
 
 def fuse(params: FusionParams, x_struct: jax.Array, z_text: jax.Array) -> jax.Array:
-    """Eq. 2: (..., d_struct), (..., d_text) -> (..., d_obs)."""
+    """AIF-LLM Eq. 2: (..., d_struct), (..., d_text) -> (..., d_obs)."""
     x = jnp.concatenate(
         [jnp.asarray(x_struct, jnp.float32), jnp.asarray(z_text, jnp.float32)], axis=-1
     )
@@ -249,7 +254,7 @@ def fuse(params: FusionParams, x_struct: jax.Array, z_text: jax.Array) -> jax.Ar
 
 
 def task_text_table(encoder, texts: Sequence[str] | None = None) -> jax.Array:
-    """z_text of Eq. 1 for every task text: (n_texts, 384), row ``text_id``.
+    """z_text of AIF-LLM Eq. 1 for every task text: (n_texts, 384), row ``text_id``.
 
     Default texts: the simulator's ``TASK_TEXTS``; under jit, z_text = table[text_id].
     """

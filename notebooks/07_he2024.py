@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 07 — He et al.: LLM inference offloading with active inference and rewardless guidance
 #
-# The `he2024` simulator (seeds 002/004: 1 cloud + 4 MEC servers, mobile terminals,
+# The `he2024` simulator (He et al.: 1 cloud + 4 MEC servers, mobile terminals,
 # Shannon rate with G2G/G2A/A2A path loss, latency Eq. 8, drops past t_max) and the
 # `aif-rg` agent (ensemble transition model, rewardless guidance rg = tc·(1/L + P), Eq. 11,
 # CEM-refined expected free energy). Figures come from `aifedge.paper_repro.he2024`, the

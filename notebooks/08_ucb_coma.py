@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 08 — UCB-COMA: DAG offloading of LLM inference sub-tasks
 #
-# The `dag-offload` simulator (seeds 001/003: 3-stage DAGs, modality-specialised edges and
+# The `dag-offload` simulator (UCB-COMA: 3-stage DAGs, modality-specialised edges and
 # a multimodal cloud, Table 1 parameters) and the multi-agent learners of
 # `aifedge.baselines.marl` (UCB-COMA, COMA, MAPPO, MADDPG, CS-UCB, Random, and the
 # toolkit's `aif` agent). Figures come from `aifedge.paper_repro.ucb_coma`, the same code as

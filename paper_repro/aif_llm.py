@@ -1,4 +1,4 @@
-"""Reproduction of the AIF-LLM paper's §5 (seed 000): Table 3, RRR, Table 4, Table 5, Table 6.
+"""Reproduction of the AIF-LLM paper's §5: Table 3, RRR, Table 4, Table 5, Table 6.
 
 Each artifact is a frozen config -> ``run(cfg) -> DataFrame`` registered as an
 ``Artifact`` (``aifedge repro NAME``). Every table prints the paper's number beside
@@ -13,7 +13,8 @@ Gymnasium wrapper of the same env for ``train_steps`` env steps (equal for all) 
 configs in ``aifedge.baselines.rl``; checkpoints are kept under ``checkpoints`` and
 reused when the same algorithm, seed, budget and env parameters ask for them again.
 Within one process the trained networks, the AIF agents and their evaluation episodes
-are built once per config and shared by the tables (``repro all``).
+are built once per config and shared by the tables (``repro all``); they are executor
+jobs (``aifedge.executor``), run in parallel on Ray with ``--ray``.
 """
 
 import dataclasses
@@ -29,13 +30,15 @@ import pandas as pd
 
 from aifedge.environments import aif_llm
 from aifedge.environments.metrics import rrr, welch_test
+from aifedge.executor import Job, read_files, save_files
+from aifedge.executor import run as run_jobs
 from aifedge.simulate import simulate, summarise
 
 from .common import Artifact, reproduced
 
 PAPER_TABLE3 = pd.DataFrame(
     [
-        # method, QoS %, ±, latency ms, ±, TCR %, ±   (seed 000, Table 3)
+        # method, QoS %, ±, latency ms, ±, TCR %, ±   (AIF-LLM Table 3)
         ("AIF-LLM", 92.57, 1.26, 433.04, 16.29, 95.50, 1.12),
         ("SAC", 89.67, 2.54, 451.99, 30.61, 91.40, 2.22),
         ("PPO", 87.67, 4.15, 458.60, 30.35, 88.50, 3.18),
@@ -111,6 +114,24 @@ class Config:
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
 
+    def __post_init__(self):
+        from aifedge.config import ConfigError
+        from aifedge.llm_bridge.advisors import ADVISORS
+
+        for name in ("episodes", "steps", "seeds", "train_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"Config.{name}: must be an integer ≥ 1 (got {v!r})")
+        if not isinstance(self.eval_seed, int) or not 0 <= self.eval_seed < 2**32 - self.seeds:
+            raise ConfigError(
+                "Config.eval_seed: must be an integer in [0, 2^32 − seeds) "
+                f"(got {self.eval_seed!r})"
+            )
+        if self.advisor not in ADVISORS:
+            raise ConfigError(
+                f"Config.advisor: unknown {self.advisor!r}; choose from {', '.join(ADVISORS)}"
+            )
+
 
 FULL = Config()
 QUICK = Config(episodes=50, seeds=1, train_steps=20_000)
@@ -133,71 +154,195 @@ def _aif_policy(ablate: tuple[str, ...] | None, cfg: Config):
     return load(AGENTS["aif-llm"])(params, ablate=ablate, advisor=cfg.advisor)
 
 
-@functools.lru_cache(maxsize=8)
-def _aif_episodes(ablate: tuple[str, ...] | None, cfg: Config) -> pd.DataFrame:
-    """``evaluate_aif``'s episodes, computed once per ablation and config (Table 3's
-    AIF-LLM and Table 4's "full" row are the same runs)."""
+# The protocol's shared work as executor jobs (``aifedge.executor``), keyed
+# "train:ALGO:SEED" (checkpoint files as bytes), "rl:METHOD:SEED" and "aif:VARIANT:SEED"
+# (evaluation episodes), "met:VARIANT" (Table 4's met sequence). Each job's seeds come
+# from its key; ``_results`` runs the missing ones in one executor call (independent jobs
+# in parallel on Ray) and keeps them per config for every table of the process.
+RL_FILES = ("policy.pt", "curve.csv", "config.json")
+_VARIANT = {ablate: variant for variant, ablate in ABLATIONS.items()}
+_DONE: dict[tuple[Config, str], object] = {}
+
+
+def _train_job(algo: str, seed: int, cfg: Config) -> dict[str, bytes]:
+    """Train ``algo`` with training seed ``seed``; its checkpoint files (``RL_FILES``) as
+    bytes, written to a scratch folder of the worker and read back."""
+    import tempfile
+
+    from aifedge.baselines import rl
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    factory = functools.partial(AifLlmEnv, _params(cfg))
+    with tempfile.TemporaryDirectory() as tmp:
+        rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
+        rl.train(algo, factory, rl_cfg, seed=seed, out_dir=tmp, progress=False)
+        return read_files(tmp, RL_FILES)
+
+
+def _load_rl(files: dict[str, bytes], params):
+    """The greedy RL policy of checkpoint bytes ``files["policy.pt"]``."""
+    import tempfile
+
+    from aifedge.baselines import rl
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_files(tmp, {rl.CHECKPOINT_NAME: files[rl.CHECKPOINT_NAME]})
+        return rl.load_policy(tmp, functools.partial(AifLlmEnv, params))
+
+
+def _rl_episodes_job(method: str, seed: int, cfg: Config, files: dict) -> pd.DataFrame:
+    """``cfg.episodes`` episodes (keys from ``eval_seed + seed``) of network ``files``."""
+    from aifedge.baselines import rl
+
     params = _params(cfg)
-    policy = _aif_policy(ablate, cfg)
+    policy = rl.jax_policy(_load_rl(files, params), params)
+    frame = simulate(
+        "aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params, policy=policy, progress=False
+    )
+    return frame.assign(seed=seed)
+
+
+def _aif_episodes_job(variant: str, seed: int, cfg: Config) -> pd.DataFrame:
+    """``cfg.episodes`` episodes (keys from ``eval_seed + seed``) of an AIF variant."""
+    ablate = ABLATIONS[variant]
     name = "aif" if ablate is None else "aif-llm" + "".join(f" w/o {c}" for c in ablate)
-    frames = [
-        simulate("aif-llm", name, cfg.episodes, cfg.eval_seed + s, params, policy=policy).assign(
-            seed=s
+    policy = _aif_policy(ablate, cfg)
+    frame = simulate(
+        "aif-llm",
+        name,
+        cfg.episodes,
+        cfg.eval_seed + seed,
+        _params(cfg),
+        policy=policy,
+        progress=False,
+    )
+    return frame.assign(seed=seed)
+
+
+def _met_job(variant: str, cfg: Config) -> np.ndarray:
+    return _met_sequence(_aif_policy(ABLATIONS[variant], cfg), _params(cfg), cfg)
+
+
+def _job(key: str, cfg: Config) -> Job:
+    kind, name, *seed = key.split(":")
+    kwargs = {"cfg": cfg} | ({"seed": int(seed[0])} if seed else {})
+    if kind == "train":
+        return Job(key, _train_job, {"algo": name, **kwargs})
+    if kind == "rl":
+        deps = {"files": f"train:{ALGOS[name]}:{seed[0]}"}
+        return Job(key, _rl_episodes_job, {"method": name, **kwargs}, deps)
+    return Job(key, _aif_episodes_job if kind == "aif" else _met_job, {"variant": name, **kwargs})
+
+
+def _results(cfg: Config, keys: list[str]) -> list:
+    """The results of jobs ``keys`` (and of the jobs they depend on): the missing ones run
+    in one executor call; RL checkpoints are reused from ``cfg.checkpoints`` when there
+    and written there (by this process) when trained."""
+    from aifedge.baselines import rl
+
+    jobs: dict[str, Job] = {}
+
+    def add(key: str) -> None:
+        if (cfg, key) in _DONE or key in jobs:
+            return
+        if key.startswith("train:"):
+            _, algo, seed = key.split(":")
+            folder = _checkpoint_dir(algo, int(seed), cfg)
+            if (folder / rl.CHECKPOINT_NAME).is_file():
+                _DONE[cfg, key] = read_files(folder, [rl.CHECKPOINT_NAME])
+                return
+        job = _job(key, cfg)
+        for dep in job.deps.values():
+            add(dep)
+        known = {k: _DONE[cfg, d] for k, d in job.deps.items() if (cfg, d) in _DONE}
+        job = dataclasses.replace(
+            job,
+            kwargs={**job.kwargs, **known},
+            deps={k: d for k, d in job.deps.items() if k not in known},
         )
-        for s in range(cfg.seeds)
-    ]
-    return pd.concat(frames, ignore_index=True)
+        jobs[key] = job
+
+    for key in keys:
+        add(key)
+    if jobs:
+        done = run_jobs(jobs.values(), label="aif-llm")
+        for key, value in done.items():
+            if key.startswith("train:"):
+                _, algo, seed = key.split(":")
+                save_files(_checkpoint_dir(algo, int(seed), cfg), value)
+            _DONE[cfg, key] = value
+    return [_DONE[cfg, key] for key in keys]
+
+
+def _protocol_keys(cfg: Config, tables: str = "3") -> list[str]:
+    """The jobs of Table 3 (and RRR, Table 6) and/or Table 4 ("34": both, as ``repro all``)."""
+    keys = []
+    if "3" in tables:
+        keys += [f"rl:{m}:{s}" for m in ALGOS for s in range(cfg.seeds)]
+    variants = list(ABLATIONS) if "4" in tables else ["full"]
+    keys += [f"aif:{v}:{s}" for v in variants for s in range(cfg.seeds)]
+    return keys + ([f"met:{v}" for v in ABLATIONS] if "4" in tables else [])
 
 
 def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
     """Per-episode metrics of an AIF variant over ``cfg.seeds`` × ``cfg.episodes`` episodes
     (episode keys ``split(PRNGKey(eval_seed + s), episodes)``, shared with the baselines);
-    ``policy`` column = ``label``."""
-    return _aif_episodes(ablate, cfg).assign(policy=label)
+    ``policy`` column = ``label``. Computed once per variant and config (Table 3's AIF-LLM
+    and Table 4's "full" row are the same runs)."""
+    keys = [f"aif:{_VARIANT[ablate]}:{s}" for s in range(cfg.seeds)]
+    return pd.concat(_results(cfg, keys), ignore_index=True).assign(policy=label)
 
 
-def _checkpoint_dir(algo: str, seed: int, cfg: Config, rl_cfg, params) -> Path:
-    blob = json.dumps([dataclasses.asdict(rl_cfg), params._asdict()], sort_keys=True, default=str)
+def _training_code() -> dict[str, str]:
+    """Library versions and hashes of the sources that determine a trained network: a
+    cached checkpoint is reused only when they are unchanged."""
+    from aifedge import results
+    from aifedge.baselines import rl
+    from aifedge.environments import gym_wrapper
+
+    files = (rl.__file__, aif_llm.__file__, gym_wrapper.__file__)
+    return {
+        **results.versions(),
+        **{Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
+    }
+
+
+def _checkpoint_dir(algo: str, seed: int, cfg: Config) -> Path:
+    """``checkpoints/ALGO-seedS-DIGEST``: the digest covers the RL config, the env
+    parameters, the library versions and the training code (``_training_code``)."""
+    from aifedge.baselines import rl
+
+    rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
+    params = _params(cfg)
+    blob = json.dumps(
+        [dataclasses.asdict(rl_cfg), params._asdict(), _training_code()],
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
     return Path(cfg.checkpoints) / f"{algo}-seed{seed}-{digest}"
 
 
 @functools.lru_cache(maxsize=32)
 def trained_rl(algo: str, seed: int, cfg: Config):
-    """The ``algo`` network of training seed ``seed``: reloaded if its checkpoint exists.
-    Kept in memory per (algo, seed, config), so Tables 3 and 6 load it once."""
-    from aifedge.baselines import rl
-    from aifedge.environments.gym_wrapper import AifLlmEnv
-
-    params = _params(cfg)
-    factory = functools.partial(AifLlmEnv, params)
-    rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
-    folder = _checkpoint_dir(algo, seed, cfg, rl_cfg, params)
-    if (folder / rl.CHECKPOINT_NAME).is_file():
-        return rl.load_policy(folder, factory)
-    return rl.train(algo, factory, rl_cfg, seed=seed, out_dir=folder).policy
+    """The ``algo`` network of training seed ``seed`` (a "train" job, or its checkpoint
+    when one exists). Kept in memory per (algo, seed, config)."""
+    (files,) = _results(cfg, [f"train:{algo}:{seed}"])
+    return _load_rl(files, _params(cfg))
 
 
 def evaluate_rl(method: str, cfg: Config) -> pd.DataFrame:
     """Per-episode metrics of ``method`` (one trained network per seed), evaluated by the
     same vmapped engine and on the same episode keys as the AIF agents."""
-    from aifedge.baselines import rl
-
-    params = _params(cfg)
-    frames = []
-    for seed in range(cfg.seeds):
-        policy = rl.jax_policy(trained_rl(ALGOS[method], seed, cfg), params)
-        frames.append(
-            simulate(
-                "aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params, policy=policy
-            ).assign(seed=seed)
-        )
-    return pd.concat(frames, ignore_index=True)
+    keys = [f"rl:{method}:{s}" for s in range(cfg.seeds)]
+    return pd.concat(_results(cfg, keys), ignore_index=True)
 
 
 @functools.lru_cache(maxsize=4)
 def episodes_table3(cfg: Config) -> pd.DataFrame:
     """Per-episode results of AIF-LLM and the four DRL baselines (cached per config)."""
+    _results(cfg, _protocol_keys(cfg, "3"))
     frames = [evaluate_aif("AIF-LLM", (), cfg)]
     frames += [evaluate_rl(method, cfg) for method in ALGOS]
     return pd.concat(frames, ignore_index=True)
@@ -232,7 +377,7 @@ def run_table3(cfg: Config) -> pd.DataFrame:
 
 
 def run_rrr(cfg: Config) -> pd.DataFrame:
-    """Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values."""
+    """AIF-LLM Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values."""
     frame = episodes_table3(cfg)
     ours = frame[frame.policy == "AIF-LLM"]
     rows = []
@@ -294,12 +439,12 @@ def run_table4(cfg: Config) -> pd.DataFrame:
     does not define its rule). None of our agents learns across episodes except through
     the online GPD fit, so convergence mostly measures how fast beliefs settle."""
     rows = []
-    params = _params(cfg)
+    _results(cfg, _protocol_keys(cfg, "4"))
     for p in PAPER_TABLE4.itertuples():
-        ablate = ABLATIONS[p.variant]
-        frame = evaluate_aif(p.variant, ablate, cfg)
+        frame = evaluate_aif(p.variant, ABLATIONS[p.variant], cfg)
         q = 100 * frame.qos.mean()
-        steps = convergence_step(_met_sequence(_aif_policy(ablate, cfg), params, cfg))
+        (met,) = _results(cfg, [f"met:{p.variant}"])
+        steps = convergence_step(met)
         rows.append(
             {
                 "variant": p.variant,
@@ -392,7 +537,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         & (y[None, :] >= y[:, None])
         & ((x[None, :] < x[:, None]) | (y[None, :] > y[:, None]))
     ).any(axis=1)
-    return ~dominated
+    return np.logical_not(dominated)
 
 
 def plot_table6(frame: pd.DataFrame):
@@ -447,6 +592,7 @@ def run_all(cfg: Config, out: str | Path, quick: bool) -> Path:
         f"# AIF-LLM reproduction ({'quick' if quick else 'full'} protocol)\n",
         f"Config: `{dataclasses.asdict(cfg)}`; commit {results.git_commit()[:10]}.\n",
     ]
+    _results(cfg, _protocol_keys(cfg, "34"))  # every table's jobs in one executor call
     for art in ARTIFACTS:
         start = time.perf_counter()
         frame = art.run(cfg)

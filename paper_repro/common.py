@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifedge import results
+from aifedge.config import check_like
 from aifedge.console import to_markdown
 
 
@@ -41,13 +42,13 @@ def reproduced(ours: float, paper: float, tol: float) -> str:
 def with_overrides(cfg: Any, **overrides) -> Any:
     """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones.
 
-    ``None`` values are ignored; lists (from JSON/TOML files) become tuples, so configs
-    stay hashable. A field holding a nested config cannot be replaced by a plain value.
+    ``None`` values are ignored; each value must have the type and shape of the field's
+    current value (``aifedge.config.check_like``: bools are not ints, numbers are finite);
+    lists (from JSON/TOML files) become tuples, so configs stay hashable. A field holding
+    a nested config cannot be replaced by a plain value.
     """
     fields = {f.name for f in dataclasses.fields(cfg)}
-    given = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
-    }
+    given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
         raise ValueError(
@@ -61,6 +62,8 @@ def with_overrides(cfg: Any, **overrides) -> Any:
                 f"{k}: holds a nested {type(current).__name__} and cannot be set "
                 "from a file; change it in Python with dataclasses.replace"
             )
+        if not dataclasses.is_dataclass(current):
+            given[k] = check_like(type(cfg).__name__, k, v, current)
     return dataclasses.replace(cfg, **given)
 
 
@@ -78,15 +81,18 @@ def write_artifact(
             paths[extra] = results.write_csv(out / f"{art.name}_{extra}.csv", frame.attrs[extra])
     if art.plot is not None:
         paths["png"] = results.save_figure(out / f"{art.name}.png", art.plot(frame))
-    config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    config = (
+        dataclasses.asdict(cfg)
+        if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type)
+        else dict(cfg)
+    )
     paths["json"] = results.write_json(
         out / f"{art.name}.json",
         {
             "artifact": art.name,
-            "commit": results.git_commit(),
+            **results.provenance(),
             "config": config,
             "seeds": config.get("seeds", config.get("seed")),
-            "versions": results.versions(),
             "wall_s": wall_s,
         },
     )

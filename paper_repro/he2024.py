@@ -1,4 +1,4 @@
-"""He et al. (seed 002, IEEE TMC 2024) Figs. 3–5 on the ``he2024`` simulator.
+"""He et al. (IEEE TMC 2024) Figs. 3–5 on the ``he2024`` simulator.
 
 Three artifacts, each a frozen config and ``run(cfg) -> DataFrame``:
 
@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 from aifedge.config import ConfigError
 from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import He2024Env
+from aifedge.executor import map_jobs
 from aifedge.inference import aif_rg
 
 from .common import Artifact, reproduced
@@ -66,7 +67,7 @@ Evaluator = Callable[[he2024.EnvParams, int, int], list[dict]]
 
 
 def paper_values() -> pd.DataFrame:
-    """Every number / claim of seed 002 §V.B–D (and 004 §6.1.2 where 002 gives none).
+    """Every number / claim of He et al. §V.B–D (and the 6G IoT paper's §6.1.2 where it gives none).
 
     Columns: figure, metric, method, setting, relation (≈, ≥, ≤, decreasing, increasing,
     highest), paper (NaN for trend claims), tol, source.
@@ -317,12 +318,26 @@ def train_method(method: str, cfg: TrainConfig, seed: int) -> tuple[list[dict], 
     return _train_drl(method, params, cfg, seed)
 
 
-def _trained(cfg: TrainConfig):
-    """Yield (method, seed, training rows, evaluator) for every method and seed."""
-    for method in cfg.methods:
-        for seed in range(cfg.seeds):
-            rows, evaluate = train_method(method, cfg, seed)
-            yield method, seed, rows, evaluate
+def _train_and_evaluate(method: str, cfg: TrainConfig, seed: int, settings: tuple) -> tuple:
+    """One executor job: train ``method`` (seed ``seed``), then evaluate the frozen policy
+    at each setting (EnvParams overrides) on ``cfg.eval_episodes`` episodes, eval seed
+    ``seed + 1000``. Returns (training rows, [evaluation rows per setting])."""
+    rows, evaluate = train_method(method, cfg, seed)
+    evals = [evaluate(cfg.env_params(**dict(s)), cfg.eval_episodes, seed + 1_000) for s in settings]
+    return rows, evals
+
+
+def _trained(cfg: TrainConfig, settings: tuple = ((),)):
+    """Yield (method, seed, training rows, evaluation rows per setting) for every method
+    and seed; each (method, seed) is one job of the current executor (``--ray``)."""
+    calls = [
+        (f"{m}:{s}", {"method": m, "cfg": cfg, "seed": s, "settings": settings})
+        for m in cfg.methods
+        for s in range(cfg.seeds)
+    ]
+    done = map_jobs(_train_and_evaluate, calls, "he2024")
+    for (_, kw), (rows, evals) in zip(calls, done, strict=True):
+        yield kw["method"], kw["seed"], rows, evals
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -415,9 +430,8 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
     mean of each method's last ``final_window`` training episodes (ours_std: std over those
     episodes, all seeds). The frozen policies' evaluation is added as reference rows.
     """
-    params = cfg.env_params()
     curves, finals = [], []
-    for method, seed, rows, evaluate in _trained(cfg):
+    for method, seed, rows, (evaluated,) in _trained(cfg):
         for i, row in enumerate(rows):
             curves.append(
                 {
@@ -427,7 +441,7 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
                     **{m: row.get(m, math.nan) for m in METRICS},
                 }
             )
-        for row in evaluate(params, cfg.eval_episodes, seed + 1_000):
+        for row in evaluated:
             finals.append({"method": method, "seed": seed, **{m: row[m] for m in METRICS}})
     data = pd.DataFrame(curves)
     final = pd.DataFrame(finals)
@@ -485,10 +499,9 @@ def run_fig3(cfg: Fig3Config) -> pd.DataFrame:
 
 def _sweep(cfg: TrainConfig, key: str, values: tuple) -> pd.DataFrame:
     rows = []
-    for method, seed, _, evaluate in _trained(cfg):
-        for v in values:
-            params = cfg.env_params(**{key: v})
-            for row in evaluate(params, cfg.eval_episodes, seed + 1_000):
+    for method, seed, _, evals in _trained(cfg, tuple(((key, v),) for v in values)):
+        for v, evaluated in zip(values, evals, strict=True):
+            for row in evaluated:
                 rows.append(
                     {"method": method, "seed": seed, key: v, **{m: row[m] for m in METRICS}}
                 )

@@ -1,4 +1,4 @@
-"""Seed 001 (UCB-COMA, Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``dag-offload``.
+"""UCB-COMA (Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``dag-offload``.
 
 Every figure is a ``common.Artifact``: one frozen ``UcbComaConfig`` (``full`` = the paper's
 700 episodes, ``quick`` = 120), ``run(cfg) -> DataFrame`` of claims with a verdict, the raw
@@ -44,7 +44,6 @@ episodes' reward decomposition (θ term, objective term, η1, η2, η3, fault pe
 
 import argparse
 import dataclasses
-import functools
 import math
 import shutil
 import time
@@ -59,6 +58,7 @@ from aifedge import results
 from aifedge.baselines import marl
 from aifedge.config import ConfigError
 from aifedge.environments import dag_offload as dag
+from aifedge.executor import map_jobs
 
 from .common import Artifact, to_markdown, write_artifact
 
@@ -164,10 +164,9 @@ FULL = UcbComaConfig()
 QUICK = UcbComaConfig(n_episodes=120, quick_compile=True)
 
 
-@functools.cache
 def _run_one(cfg: UcbComaConfig, scheme: str, seed: int, setting: tuple):
-    """One training run and its greedy evaluation: (per-episode training, per-episode
-    evaluation) frames. Cached on the fields that matter, so figures share runs."""
+    """One executor job: a training run and its greedy evaluation, as (per-episode
+    training, per-episode evaluation) frames."""
     params = cfg.env_params(**dict(setting))
     lcfg = marl.make_config(scheme)
     key = jax.random.PRNGKey(seed)
@@ -204,12 +203,25 @@ def _run_key(cfg: UcbComaConfig) -> UcbComaConfig:
     )
 
 
+_RUNS: dict = {}
+"""(run key, scheme, seed, setting) -> ``_run_one``'s frames: figures share runs."""
+
+
 def _curves(cfg: UcbComaConfig, setting: tuple, schemes: tuple | None = None):
     """(training, evaluation) frames of ``schemes`` (default: paper schemes + references)
-    and every seed in one env setting."""
+    and every seed in one env setting; runs not done yet go to the current executor
+    (``--ray``) as one job per scheme and seed."""
     schemes = (*cfg.schemes, *cfg.references) if schemes is None else schemes
     key = _run_key(cfg)
-    runs = [_run_one(key, s, seed, setting) for s in schemes for seed in range(cfg.seeds)]
+    wanted = [(s, seed) for s in schemes for seed in range(cfg.seeds)]
+    todo = [(s, seed) for s, seed in wanted if (key, s, seed, setting) not in _RUNS]
+    calls = [
+        (f"{s}:{seed}", {"cfg": key, "scheme": s, "seed": seed, "setting": setting})
+        for s, seed in todo
+    ]
+    for (s, seed), frames in zip(todo, map_jobs(_run_one, calls, "ucb-coma"), strict=True):
+        _RUNS[(key, s, seed, setting)] = frames
+    runs = [_RUNS[(key, s, seed, setting)] for s, seed in wanted]
     return tuple(pd.concat(list(part), ignore_index=True) for part in zip(*runs, strict=True))
 
 

@@ -21,7 +21,7 @@ from aifedge.inference import aif_llm_stats
 from aifedge.inference.aif_llm_advised import run_advised
 from aifedge.inference.meta import make_meta_net, meta_lambda
 from aifedge.llm_bridge import SentenceEncoder, d_llm, summarise
-from aifedge.llm_bridge.advisors import template_advice
+from aifedge.llm_bridge.advisors import COUNTERS, template_advice
 from aifedge.registry import ABLATIONS, check_ablate
 from aifedge.simulate import simulate
 
@@ -346,6 +346,7 @@ def test_run_advised_template_reproduces_jitted_policy(full):
 
 def test_merge_advisor_stats_hand_case():
     base = {"advisor": "http", "threshold": 0.5, "step_s": 0.1, "delay_mode": "measured"}
+    base.update(dict.fromkeys(COUNTERS, 0))  # failure kinds not set below stay 0
     a = {
         **base,
         "calls": 3,

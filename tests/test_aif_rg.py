@@ -1,4 +1,4 @@
-"""Active inference with rewardless guidance (seed 002 §IV): model, EFE terms, planner, agent."""
+"""Active inference with rewardless guidance (He et al. §IV): model, EFE terms, planner, agent."""
 
 import math
 
@@ -192,6 +192,7 @@ AGENT_CFG = aif_rg.AifRgConfig(
 )
 
 
+@pytest.mark.slow
 def test_aif_rg_beats_random_on_tcr():
     """After 10 training episodes (1,000 requests) aif-rg completes more tasks than uniform
     random actions: one-sided Welch t-test on 8 + 8 evaluation episodes, p < 0.01."""

@@ -31,6 +31,7 @@ def test_help_for_every_subcommand(capsys):
         ["train"],
         ["train-meta"],
         ["logs"],
+        ["sweep"],
     ):
         code, out, _ = _run([*sub, "--help"], capsys)
         assert code == 0 and "usage: aifedge" in out

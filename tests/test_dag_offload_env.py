@@ -1,4 +1,4 @@
-"""The dag-offload simulator (seed 001) against hand computation and brute-force enumeration."""
+"""The dag-offload simulator (UCB-COMA) against hand computation and brute-force enumeration."""
 
 import math
 

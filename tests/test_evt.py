@@ -270,3 +270,14 @@ def test_online_map_with_prior_matches_scipy_optimiser():
         evt.online_init(config, concentration=0.3), y, mask=np.arange(500) < 1, config=config
     )
     assert float(one.concentration) == pytest.approx(0.3) and int(one.count) == 1
+
+
+def test_fit_gpd_refuses_half_zero_excesses_clearly():
+    y = np.concatenate([np.zeros(50), np.linspace(1.0, 20.0, 50)])
+    with pytest.raises(ValueError, match="50 of 100 excesses are exactly 0"):
+        evt.fit_gpd(y, num_samples=10, num_warmup=10, num_chains=1)
+    # fewer zeros: the prior's scale comes from the positive excesses (finite)
+    prior = evt.default_priors(np.concatenate([np.zeros(10), np.full(30, 4.0)]))
+    assert prior["scale"].loc == pytest.approx(np.log(4.0))
+    with pytest.raises(ValueError, match="every excess is 0"):
+        evt.default_priors(np.zeros(5))

@@ -241,6 +241,18 @@ def test_validate_names_the_problem(model):
     nan[1] = np.full_like(np.asarray(A[1]), np.nan)
     with pytest.raises(ValueError, match="non-finite"):
         base.validate(_broken(model, A=tuple(nan)))
+    acts = list(model.B_action_dependencies)
+    acts[0] = (len(model.num_controls),)  # a control factor that does not exist
+    with pytest.raises(ValueError, match=r"B_action_dependencies\[0\] \(load:edge1\).*0\.\."):
+        base.validate(_broken(model, B_action_dependencies=tuple(acts)))
+    pa = [np.asarray(a) * 10.0 for a in A]
+    base.validate(_broken(model, pA=tuple(pa)))  # finite counts: fine
+    pa[2] = np.full_like(pa[2], np.nan)
+    with pytest.raises(ValueError, match=r"pA\[2\]: must be finite, ≥ 0"):
+        base.validate(_broken(model, pA=tuple(pa)))
+    pa[2] = np.full_like(pa[2], np.inf)
+    with pytest.raises(ValueError, match=r"pA\[2\]: has non-finite counts"):
+        base.validate(_broken(model, pA=tuple(pa)))
 
 
 def test_describe_and_plots(model):

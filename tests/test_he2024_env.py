@@ -1,4 +1,4 @@
-"""The ``he2024`` simulator (seed 002 §III): formulas vs hand computation, invariants."""
+"""The ``he2024`` simulator (He et al. §III): formulas vs hand computation, invariants."""
 
 import math
 

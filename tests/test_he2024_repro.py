@@ -1,4 +1,4 @@
-"""He et al. Figs. 3–5 reproduction modules at toy size (seed 002 §V)."""
+"""He et al. Figs. 3–5 reproduction modules at toy size (He et al. §V)."""
 
 import math
 
@@ -11,6 +11,8 @@ from aifedge.config import ConfigError
 from aifedge.inference import aif_rg
 from aifedge.paper_repro import he2024 as repro
 from aifedge.paper_repro.common import write_artifact
+
+pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
 
 # Same agent config as tests/test_aif_rg.py: the jitted episode is compiled once per process.
 AGENT_CFG = aif_rg.AifRgConfig(

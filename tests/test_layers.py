@@ -4,7 +4,7 @@ Layers, bottom to top (a module may import its own layer and the layers below):
 
 0. ground       ``aifedge`` (root), ``config``, ``console`` (progress bars, tables),
                 ``results``, ``protocols`` (Policy, Learner),
-                ``registry`` (names only, no JAX)
+                ``registry`` (names only, no JAX), ``executor`` (jobs: serial or Ray)
 1. environments pure-JAX simulators and the shared GPD tail
 2. heuristics   ``baselines.heuristics``: the simulator's reference policies. The keyword
                 prior's scheduling logs are made with them (``llm_bridge.logs``), so this
@@ -13,7 +13,8 @@ Layers, bottom to top (a module may import its own layer and the layers below):
 4. inference    agents, EVT, uncertainty, meta-λ
 5. baselines    RL, multi-agent learners
 6. engine       ``simulate`` (named policies over batched episodes), ``bench`` (timings: the
-                AIF-LLM Table 5 artifact measures them, so bench sits below ``paper_repro``)
+                AIF-LLM Table 5 artifact measures them, so bench sits below ``paper_repro``),
+                ``sweep`` (grid × policy × seed runs of ``simulate``)
 7. paper_repro  one module per paper artifact
 8. apps         ``cli``, ``viz`` (notebook helpers and plots)
 
@@ -44,13 +45,14 @@ LAYERS = (
         "aifedge.results",
         "aifedge.protocols",
         "aifedge.registry",
+        "aifedge.executor",
     ),
     ("aifedge.environments",),
     ("aifedge.baselines.heuristics",),
     ("aifedge.generative_models", "aifedge.llm_bridge"),
     ("aifedge.inference",),
     ("aifedge.baselines",),
-    ("aifedge.simulate", "aifedge.bench"),
+    ("aifedge.simulate", "aifedge.bench", "aifedge.sweep"),
     ("aifedge.paper_repro",),
     ("aifedge.cli", "aifedge.viz"),
 )

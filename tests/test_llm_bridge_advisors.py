@@ -110,7 +110,13 @@ def test_summarise_obs():
 def test_http_advisor_modes(server, monkeypatch):
     url, srv = server
     monkeypatch.setenv("TEST_LLM_KEY", "sekret")
-    ok = HttpAdvisor(f"{url}/ok/v1", model="m", api_key_env="TEST_LLM_KEY", timeout_s=2.0)
+    ok = HttpAdvisor(
+        f"{url}/ok/v1",
+        model="m",
+        api_key_env="TEST_LLM_KEY",
+        timeout_s=2.0,
+        allow_insecure_token=True,
+    )
     advice = ok(SUMMARY)
     assert advice == Advice("Send it to the cloud.", ("send", "cloud"), "http")
     mode, body, auth = srv.requests[-1]

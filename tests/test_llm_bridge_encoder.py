@@ -66,6 +66,34 @@ def test_memory_and_disk_cache(encoder, cache_dir):
     assert no_disk.cache_dir is None and no_disk.lookup(text) is None
 
 
+def test_bad_cache_entries_are_misses_and_recomputed(encoder, cache_dir, caplog):
+    from aifedge.llm_bridge.encoder import text_hash
+
+    text = "cache entry to be damaged"
+    good = encoder.encode([text])[0]
+    file = cache_dir / encoder.key / text_hash(encoder.key, text)[:2]
+    file = file / f"{text_hash(encoder.key, text)}.npy"
+    for damage in ("truncate", "scale", "shape"):
+        if damage == "truncate":
+            file.write_bytes(file.read_bytes()[:60])
+        else:
+            np.save(file, good * 137 if damage == "scale" else good[:10])
+        fresh = SentenceEncoder(cache_dir=cache_dir)
+        assert fresh.lookup(text) is None  # a miss, not a crash or a norm-137 vector
+        np.testing.assert_allclose(fresh.encode([text])[0], good, atol=1e-5)  # recomputed
+        assert np.load(file).shape == (EMBED_DIM,)  # and the entry rewritten
+    assert "ignoring invalid entry" in caplog.text
+
+
+def test_lone_surrogate_and_truncation_are_handled(encoder, caplog):
+    emb = encoder.encode(["edge node \ud800 down"])
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(emb, encoder.encode(["edge node ? down"]))
+    before = encoder.truncated
+    encoder.encode_uncached(["word " * 400, "short"])
+    assert encoder.truncated == before + 1 and "truncated to 256" in caplog.text
+
+
 def test_bad_input(encoder):
     with pytest.raises(ValueError, match="list of strings"):
         encoder.encode("one string")

@@ -1,5 +1,7 @@
 """Keyword prior D_LLM (Eq. 3) and the scheduling logs it is fitted on."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,6 +138,23 @@ def test_bad_input_errors(tmp_path):
         d_llm(prior, "video", {"f": np.array([0.5, 0.5])})
     with pytest.raises(ConfigError, match="does not exist"):
         KeywordPrior.load(tmp_path / "missing.json")
+    for alpha in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match=r"d_llm\.alpha: must be a finite number"):
+            d_llm(prior, "video", {"f": np.full(3, 1 / 3)}, alpha=alpha)
+    with pytest.raises(ValueError, match="probability vector"):
+        d_llm(prior, "video", {"f": np.array([np.nan, 0.5, 0.5])})
+    data = prior.to_dict()
+    data["weights"][0] = float("nan")
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(data))  # json writes NaN as a bare token; load reads it
+    with pytest.raises(ValueError, match=r"KeywordPrior\.weights: has non-finite entries"):
+        KeywordPrior.load(path)
+    stop = logs.assign(text=["the and of", "a an the", "is it", "to be"] * (len(logs) // 4))
+    with pytest.raises(ConfigError, match="no keyword in any 'text'"):
+        KeywordPrior.fit(stop, factors={"f": "load_e1"})
+    holes = logs.assign(text=logs.text.where(logs.index != 1, np.nan))
+    with pytest.raises(ConfigError, match="row 1 holds nan"):
+        KeywordPrior.fit(holes, factors={"f": "load_e1"})
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def test_latency_is_nan_when_nothing_completed():
 
 
 def test_rrr_reproduces_paper_example():
-    # Seed 000 §5.2.2: SAC QoS 89.67 %, AIF-LLM 92.57 % -> RRR 28.07 %
+    # AIF-LLM §5.2.2: SAC QoS 89.67 %, AIF-LLM 92.57 % -> RRR 28.07 %
     assert float(rrr(0.8967, 0.9257)) == pytest.approx(0.2807, abs=5e-4)
     # failure: TCR 91.40 % vs 95.50 % -> 47.67 %
     assert float(rrr(0.914, 0.955)) == pytest.approx(0.4767, abs=5e-4)

@@ -5,6 +5,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SUBPACKAGES = (
     "environments",
@@ -16,6 +18,7 @@ SUBPACKAGES = (
 )
 
 
+@pytest.mark.slow
 def test_wheel_maps_top_level_folders_into_aifedge(tmp_path):
     subprocess.run(
         [

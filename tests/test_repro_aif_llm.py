@@ -7,6 +7,8 @@ import pytest
 
 from aifedge.paper_repro import aif_llm as repro
 
+pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
+
 
 def test_convergence_step_hand_case():
     # 300 misses then hits: final level 1 (band 0); the 100-window average reaches 1.0

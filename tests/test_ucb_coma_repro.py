@@ -11,6 +11,8 @@ from aifedge.config import ConfigError
 from aifedge.paper_repro import ucb_coma as u
 from aifedge.paper_repro.common import write_artifact
 
+pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
+
 # Same env and episode count as tests/test_marl.py, so the jit cache is shared in one run.
 TOY = u.UcbComaConfig(
     seeds=2,

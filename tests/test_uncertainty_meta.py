@@ -202,3 +202,11 @@ def test_checkpoint_round_trip(trained, tmp_path):
     (tmp_path / "meta" / "f_meta.eqx.json").write_text(json.dumps(info))
     with pytest.raises(ConfigError, match="hiden"):
         meta.load_checkpoint(path)
+    del info["config"]["hiden"]
+    (tmp_path / "meta" / "f_meta.eqx.json").write_text(json.dumps(info))
+    path.write_bytes(path.read_bytes()[:40])  # truncated weights: one line, no traceback
+    with pytest.raises(ConfigError, match="does not fit its config"):
+        meta.load_checkpoint(path)
+    (tmp_path / "meta" / "f_meta.eqx.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="unreadable JSON"):
+        meta.load_checkpoint(path)

@@ -1,11 +1,11 @@
-"""Per-cycle timing of the full ``aif-llm`` agent (seed 000 Table 5): ``aifedge bench cycle``.
+"""Per-cycle timing of the full ``aif-llm`` agent (AIF-LLM Table 5): ``aifedge bench cycle``.
 
 Rows (wall seconds per call after one warm-up call; ``aifedge.bench.time_calls``):
 
 * ``cycle_aif_core``: one jitted decision of the full agent (``template_step``: EVT
   bookkeeping, U_t, meta-net λ_t, D_LLM check, semantic scores from the pre-encoded
-  tables, Eq. 4 pruning and Eq. 5 EFE), batch 1, advice in force; no encoder call.
-* ``cycle_meta_net``: one jitted Eq. 7 call λ_t = f(U_t) from Python (dispatch included;
+  tables, AIF-LLM Eq. 4 pruning and AIF-LLM Eq. 5 EFE), batch 1, advice in force; no encoder call.
+* ``cycle_meta_net``: one jitted AIF-LLM Eq. 7 call λ_t = f(U_t) from Python (dispatch included;
   inside ``cycle_aif_core`` it is fused into the decision).
 * ``cycle_encoder``: MiniLM encoding of one advice text, uncached (torch, 1 thread).
 * ``cycle_llm_advisor``: one ``template`` advisor call (rule-based text). With

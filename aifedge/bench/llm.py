@@ -59,7 +59,7 @@ def bench_encoder(repeats: int = 50, batch: int = 24, threads: int | None = 1) -
 
 
 def bench_prior(repeats: int = 200, episodes: int = 4, steps: int = 100) -> list[dict]:
-    """Keyword prior: fitting on logs, D_LLM (Eq. 3) of one text over the cloud-edge
+    """Keyword prior: fitting on logs, D_LLM (AIF-LLM Eq. 3) of one text over the cloud-edge
     factors (µs), and the per-text table lookup used under jit."""
     from aifedge.environments.task_texts import TASK_TEXTS
     from aifedge.llm_bridge.logs import make_logs

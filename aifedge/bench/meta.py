@@ -10,7 +10,7 @@ from aifedge.inference.meta import MetaConfig, make_meta_net, meta_lambda
 
 
 def bench_meta(repeats: int = 10, calls: int = 1000) -> list[dict]:
-    """Meta-net cost per decision cycle (Table 5's "Meta-Net" row), Eq. 7 on a scalar U_t.
+    """Meta-net cost per decision cycle (Table 5's "Meta-Net" row), AIF-LLM Eq. 7 on a scalar U_t.
 
     ``meta_net_call``: ``calls`` back-to-back jitted calls from Python (dispatch included);
     ``meta_net_in_jit``: ``calls`` evaluations inside one jitted ``lax.scan`` (what it adds to

@@ -1,6 +1,6 @@
 """Views of one decision of the AIF core (AIF-LLM Eqs. 4–5) for the notebooks.
 
-``decision_table`` (one row per policy: Eq. 4 score, kept/pruned, Eq. 5 terms, q(π)),
+``decision_table`` (one row per policy: AIF-LLM Eq. 4 score, kept/pruned, Eq. 5 terms, q(π)),
 ``plot_efe_terms``, ``plot_risk_ambiguity``, ``plot_beliefs``, ``plot_policy_precision``,
 ``plot_free_energy``, ``plot_evt_penalty``, and ``run_trial`` (a short episode of an agent in
 a world that is its own model). Every ``plot_*`` returns a ``matplotlib.figure.Figure``.
@@ -55,11 +55,11 @@ def decision_table(
 ) -> pd.DataFrame:
     """One row per policy of one decision (``DecisionInfo`` of ``agent.step``).
 
-    Columns: ``policy`` (label), ``vfe`` (Eq. 4 score), ``kept``, ``G_pragmatic``,
+    Columns: ``policy`` (label), ``vfe`` (AIF-LLM Eq. 4 score), ``kept``, ``G_pragmatic``,
     ``G_epistemic``, ``G_semantic`` (−semantic score), ``lam_G_semantic`` (λ·G_semantic),
-    ``G`` (Eq. 5), ``q_pi``.
+    ``G`` (AIF-LLM Eq. 5), ``q_pi``.
 
-    With ``top_k`` (and optionally ``gamma``), Eq. 4 and q(π) are re-applied to the
+    With ``top_k`` (and optionally ``gamma``), AIF-LLM Eq. 4 and q(π) are re-applied to the
     unpruned terms: keep the ``top_k`` first actions of lowest ``vfe`` with all their
     continuations (ties: lower index first, as ``jax.lax.top_k``) and q(π) = softmax(−γ G)
     over them. This needs ``info`` from an agent that pruned nothing
@@ -105,8 +105,8 @@ def decision_table(
 
 
 def plot_efe_terms(table: pd.DataFrame, title: str = ""):
-    """Eq. 5 per policy: pragmatic / epistemic / λ·semantic bars (lower = preferred),
-    pruned policies (Eq. 4) greyed out, and q(π) below."""
+    """AIF-LLM Eq. 5 per policy: pragmatic / epistemic / λ·semantic bars (lower = preferred),
+    pruned policies (AIF-LLM Eq. 4) greyed out, and q(π) below."""
     n = len(table)
     x = np.arange(n)
     fig, (ax, ax_q) = plt.subplots(
@@ -126,7 +126,9 @@ def plot_efe_terms(table: pd.DataFrame, title: str = ""):
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_ylabel("nats (lower = preferred)")
     ax.legend(fontsize=7, ncol=2, loc="best")
-    ax.set_title(title or "Expected free energy per policy (Eq. 5), pruning (Eq. 4)")
+    ax.set_title(
+        title or "Expected free energy per policy (AIF-LLM Eq. 5), pruning (AIF-LLM Eq. 4)"
+    )
     ax_q.bar(x, table["q_pi"], color=np.where(table["kept"], "tab:blue", "0.7"))
     ax_q.set_ylabel("q(π)")
     ax_q.set_ylim(0, 1)

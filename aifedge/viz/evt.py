@@ -39,7 +39,7 @@ def gpd_summary(idata) -> pd.DataFrame:
 def plot_gpd_trace(idata, true: Mapping[str, float] | None = None):
     """ArviZ trace plot of ``scale`` and ``concentration`` (``true`` values as lines)."""
     az = evt.import_arviz()
-    lines = [(k, {}, [v]) for k, v in (true or {}).items()]
+    lines: list[tuple[str, dict, list[float]]] = [(k, {}, [v]) for k, v in (true or {}).items()]
     with _arviz_quiet():
         axes = az.plot_trace(
             idata, var_names=["scale", "concentration"], lines=lines, figsize=(9, 4)

@@ -2,8 +2,8 @@
 
 Every ``plot_*`` function returns a ``matplotlib.figure.Figure`` and runs headless.
 
-* ``plot_keyword_weights``: the static keyword table w_k of Eq. 3 (``KeywordPrior``).
-* ``d_llm_frame`` / ``plot_d_llm``: D_LLM (Eq. 3) of one factor for example texts.
+* ``plot_keyword_weights``: the static keyword table w_k of AIF-LLM Eq. 3 (``KeywordPrior``).
+* ``d_llm_frame`` / ``plot_d_llm``: D_LLM (AIF-LLM Eq. 3) of one factor for example texts.
 * ``embedding_pca`` / ``plot_embedding_map``: 2-D PCA of sentence embeddings (state
   descriptions, advice) from ``SentenceEncoder``.
 * ``plot_semantic_scores``: G_semantic per policy (``semantic.g_semantic``).
@@ -39,7 +39,7 @@ def plot_keyword_weights(prior: KeywordPrior, top: int = 20):
     ax.set(
         xlabel="w_k (TF-IDF × MI, normalised)",
         xlim=(0, 1.25),
-        title=f"Keyword weights of Eq. 3 (target: {prior.target})",
+        title=f"Keyword weights of AIF-LLM Eq. 3 (target: {prior.target})",
     )
     fig.tight_layout()
     return fig
@@ -53,7 +53,7 @@ def d_llm_frame(
     labels: Sequence[str],
     alpha: float = 1.0,
 ) -> pd.DataFrame:
-    """D_LLM(factor) of each text (rows) over the factor's ``labels`` (columns), Eq. 3
+    """D_LLM(factor) of each text (rows) over the factor's ``labels`` (columns), AIF-LLM Eq. 3
     with Base = ln ``base[factor]``; a column ``keywords`` lists the known keywords found."""
     rows = [d_llm(prior, t, {factor: base[factor]}, alpha)[factor] for t in texts]
     frame = pd.DataFrame(np.asarray(rows), index=pd.Index(texts, name="text"), columns=list(labels))
@@ -77,7 +77,7 @@ def plot_d_llm(frame: pd.DataFrame):
     ax.set_yticks(
         range(vals.shape[0]), [t if len(t) <= 48 else t[:45] + "…" for t in probs.index], fontsize=8
     )
-    ax.set_title("D_LLM(s) = softmax(Base(s) + α Σ_k 1[k ∈ text] w_k a_k(s))  (Eq. 3)")
+    ax.set_title("D_LLM(s) = softmax(Base(s) + α Σ_k 1[k ∈ text] w_k a_k(s))  (AIF-LLM Eq. 3)")
     fig.tight_layout()
     return fig
 
@@ -131,7 +131,7 @@ def plot_embedding_map(
     if extra:
         for name, v in extra.items():
             p = (np.asarray(v, float) - mean) @ comps.T
-            ax.scatter(*p, marker="*", s=160, color="k")
+            ax.scatter(p[0], p[1], marker="*", s=160, color="k")
             ax.annotate(name, p, fontsize=7, xytext=(4, -8), textcoords="offset points")
     ax.set(
         xlabel=f"PC1 ({ratio[0]:.0%} of variance)",
@@ -145,7 +145,7 @@ def plot_embedding_map(
 
 def plot_semantic_scores(labels: Sequence[str], scores, advice: str = ""):
     """Bars of the semantic score cos(E_Q(s|π)[v_state], v_pref) per policy (higher =
-    closer to the advice; G_semantic = −score enters Eq. 5 times λ)."""
+    closer to the advice; G_semantic = −score enters AIF-LLM Eq. 5 times λ)."""
     scores = np.asarray(scores, float)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(labels)), 3.2))
     ax.bar(
@@ -184,7 +184,7 @@ def follow_advice(params, default: int | None = None):
     where the advice in force says (``advised_node``), else to ``default`` (the cloud).
 
     A teaching baseline: it shows what advice alone achieves when it arrives a step late;
-    the AIF-LLM agent instead turns advice into the G_semantic term of Eq. 5.
+    the AIF-LLM agent instead turns advice into the G_semantic term of AIF-LLM Eq. 5.
     """
     fallback = params.n_edge + 1 if default is None else int(default)
 
@@ -199,7 +199,7 @@ def follow_advice(params, default: int | None = None):
 
 
 def observed_uncertainty(alpha: float = 0.7, n_total: int = 6):
-    """``uncertainty(obs, params) -> U_t`` of Eq. 6 from one observation (a window of one
+    """``uncertainty(obs, params) -> U_t`` of AIF-LLM Eq. 6 from one observation (a window of one
     step): α·RTT_measured/L_QoS + (1 − α)·(edges observed down)/N_total."""
     import jax
     import jax.numpy as jnp

@@ -1,6 +1,6 @@
-"""U_t (AIF-LLM Eq. 6) and λ_t (Eq. 7) in the notebooks: traces, meta-training curves, toys.
+"""U_t (AIF-LLM Eq. 6) and λ_t (AIF-LLM Eq. 7) in the notebooks: traces, meta-training curves, toys.
 
-``uncertainty_trace`` (an ``aif-llm`` episode with injected congestion / failures, Eq. 6 per
+``uncertainty_trace`` (an ``aif-llm`` episode with injected congestion / failures, AIF-LLM Eq. 6 per
 step), ``phase_summary``, ``plot_uncertainty_trace``, ``plot_meta_history``,
 ``checkpoint_history``, ``plot_lambda_response``, and a toy task family for meta-λ
 demonstrations (``toy_lambda_task``, ``toy_best_lambda``, ``toy_lambda_loss``).
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -45,7 +46,7 @@ def uncertainty_trace(
     phases: Sequence[tuple[str, int, Mapping]],
     config: UncertaintyConfig | None = None,
 ) -> pd.DataFrame:
-    """One ``aif-llm`` episode in phases with injected conditions, U_t (Eq. 6) per step.
+    """One ``aif-llm`` episode in phases with injected conditions, U_t (AIF-LLM Eq. 6) per step.
 
     ``phases``: ``(name, steps, overrides)`` run back to back, ``overrides`` a dict of
     ``PHASE_FIELDS`` (e.g. ``{"net_transition": ((0, 0, 1),) * 3}`` forces congestion,
@@ -156,10 +157,10 @@ def plot_uncertainty_trace(
     if trigger is not None:
         axes[1].axhline(trigger, color="k", ls="--", lw=1, label=f"trigger δ = {trigger}")
         axes[1].legend(fontsize=8, loc="upper left")
-    axes[1].set_ylabel("U_t (Eq. 6)")
+    axes[1].set_ylabel("U_t (AIF-LLM Eq. 6)")
     if lam is not None:
         axes[2].plot(t, lam, color="tab:green")
-        axes[2].set_ylabel("λ_t (Eq. 7)")
+        axes[2].set_ylabel("λ_t (AIF-LLM Eq. 7)")
     ax_o = axes[-1]
     for o, (name, color) in enumerate(zip(OUTCOME_NAMES, OUTCOME_COLORS, strict=True)):
         sel = frame["outcome"].to_numpy() == o
@@ -230,11 +231,11 @@ def checkpoint_history(path) -> dict[str, np.ndarray]:
 
 def plot_lambda_response(
     cfg,
-    nets: Mapping[str, object],
+    nets: Mapping[str, eqx.Module],
     targets: Mapping[str, Callable] | None = None,
     u: Sequence[float] = tuple(np.linspace(0.0, 1.5, 61)),
 ):
-    """λ = Eq. 7 (``meta.meta_lambda``) against U for each f_meta in ``nets``;
+    """λ = AIF-LLM Eq. 7 (``meta.meta_lambda``) against U for each f_meta in ``nets``;
     ``targets`` maps a label to ``fn(u) -> λ`` drawn dashed (e.g. a task's best λ)."""
     from aifedge.inference.meta import meta_lambda
 
@@ -276,7 +277,7 @@ def toy_best_lambda(task: Mapping, u, cfg) -> jax.Array:
 
 def toy_lambda_loss(cfg) -> Callable:
     """``loss_fn(model, task, key)`` for ``meta.meta_train``: mean squared distance of
-    Eq. 7's λ to ``toy_best_lambda`` at 32 uniform U ∈ [0, 1]."""
+    AIF-LLM Eq. 7's λ to ``toy_best_lambda`` at 32 uniform U ∈ [0, 1]."""
     from aifedge.inference.meta import meta_lambda
 
     def loss_fn(model, task, key):
