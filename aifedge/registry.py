@@ -39,6 +39,7 @@ ARTIFACTS: dict[str, str] = {
     **{f"he2024-fig{n}": f"aifedge.paper_repro.he2024:FIG{n}" for n in (3, 4, 5)},
     **{f"ucbcoma-fig{n}": f"aifedge.paper_repro.ucb_coma:FIG{n}" for n in range(4, 10)},
     "ucbcoma-aif": "aifedge.paper_repro.ucb_coma:AIF",
+    "ucbcoma-sensitivity": "aifedge.paper_repro.ucb_coma:SENSITIVITY",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 

@@ -9,13 +9,32 @@ ucb-coma    COMA (Foerster et al. 2018) with a centralised Q(S, A) critic, a tar
             the UCB action selection of Eqs. (2)–(3): argmax_a ln ω(a|s_i) +
             ε √(2 ln N_i / (n_i(a) + 1)), ε decaying linearly to 0 over training.
 coma        the same learner, actions sampled from ω (no UCB term).
-mappo       on-policy PPO per agent with a centralised V(S), GAE, clipped ratio.
+ucb-coma-softmax  not the paper's method, a named variant: actions *sampled* from
+            softmax(g) with g the Eqs. (2)–(3) score, instead of argmax g; as ε → 0 it
+            becomes COMA's sampling, so a near-deterministic wrong choice is not absorbing.
+mappo       on-policy PPO per agent with a centralised V(S), GAE, clipped ratio; one
+            update per rollout of ``rollout_episodes`` episodes.
 maddpg      per-agent actors and centralised Q_i(S, A) critics, Gumbel-softmax (straight-
             through) for the discrete actions, soft target updates.
 cs-ucb      PerLLM's constraint-satisfaction UCB: filter the actions that satisfy every
             constraint, play the feasible arm with the highest UCB1 value (no network).
-random      uniform over the 16 joint (sub-task, location) actions.
+random      uniform over the action space: every location of every pending sub-task.
 ==========  ===============================================================================
+
+Reference policies (not in the paper; rows that show the headroom of every table):
+
+=============  ============================================================================
+ready-cloud    the first pending sub-task whose predecessors are all scheduled, on the
+               cloud (feasible by construction; the best policy found, the "ceiling").
+masked-random  uniform over the fully feasible actions (``valid_action_mask``).
+=============  ============================================================================
+
+Action space (§4.1.2): the sub-task is chosen among the sub-tasks awaiting scheduling
+("待调度子任务"): every actor's sub-task head is masked with P_i (``marl_nets``), Random
+draws from ``pending_action_mask``, and the COMA baseline, UCB scores and Gumbel samples
+therefore give a scheduled sub-task probability 0. Constraint violations inside that space
+(precedence η1, modality η2) are penalised by the env, never masked, except by CS-UCB and
+the reference policies whose definition is a feasibility filter.
 
 COMA quantities (§4.2): critic loss L = E[(y − Q(S, A))²], y = r + ψ Q'(S', A');
 counterfactual baseline B_i(S, A^{-i}) = Σ_{a'} ω(a'|s_i) Q(S, (a', A^{-i}));
@@ -25,12 +44,20 @@ The critic takes (S, A^{-i}, one-hot i) and returns Q for all 16 actions of agen
 Hyper-parameters the paper states: lr 1e-3 and ψ = 0.95 (Table 2), target every 10
 updates (Alg. 1), 700 episodes (Fig. 4), GCN 2 × 64 → 16. The rest (batch 64, buffer 5000,
 MLP widths, ε0 = 1, entropy 0.01, PPO and MADDPG constants, UCB c = 1) are this project's
-assumptions, the same for every learner where they apply. Two deviations, found in
-development and applied to COMA, UCB-COMA and MADDPG alike: Alg. 1 updates every 32 env
-steps, which on this env (≤ 12 steps per episode) is ≈ 260 updates in 700 episodes and
-left every replay learner at the random policy's reward, so they update every 4 steps;
-and with the paper's lr 1e-3 for the COMA actors the policies collapsed onto one action
-before the critic separated the actions, so the COMA actors use 1e-4 (critic 1e-3).
+assumptions, the same for every learner where they apply. Deviations, found in
+development (before the action-space fix of issue #18) and applied to COMA, UCB-COMA and
+MADDPG alike: Alg. 1 updates every 32 env steps, ≈ 260 updates in 700 episodes on this env
+(≤ 12 steps per episode), so they update every 4 steps; the COMA actors use lr 1e-4
+(critic 1e-3). The COMA actor loss standardises the advantage 𝒜_i over the sampled batch
+(active agents only, ``standardise``): with raw advantages (|𝒜| ≈ 10 at θ = 2) and entropy
+0.01 the policies reached zero entropy within ≈ 240 episodes and the sampled COMA gradient
+vanished; standardising fixes the gradient's scale, and ``ComaConfig.standardise = False``
+restores the raw form for ablation. Scale-only normalisation (no mean subtraction) was also
+tried, one 700-episode run each at W = 6 MHz: COMA seed 0 completed 80 % of tasks (100 %
+centred), UCB-COMA seeds 0 / 1 / 2 80 / 60 / 100 % (seed 0: 60 % centred); the centred form
+was kept, as the issue's diagnosis had tested it.
+MAPPO standardises its GAE advantages over the whole rollout (``rollout_episodes`` ×
+``max_steps`` steps), not one 12-step episode.
 
 Public API: ``LEARNERS`` (name -> ``Learner``), ``make_config(name, **overrides)``,
 ``train(key, name, params, cfg, n_episodes) -> (state, EpisodeStats (E,))`` and
@@ -74,6 +101,8 @@ class ComaConfig:
     critic_hidden: int = 128  # assumption
     grad_clip: float = 10.0  # assumption
     entropy: float = 0.01  # policy-entropy bonus, assumption (as MAPPO's)
+    standardise: bool = True  # per-batch advantage standardisation (module docstring)
+    ucb_sample: bool = False  # sample from softmax(g) (variant ucb-coma-softmax), not argmax g
 
 
 @dataclass(frozen=True)
@@ -84,6 +113,7 @@ class MappoConfig:
     clip: float = 0.2  # assumption (MAPPO default)
     epochs: int = 4  # assumption
     entropy: float = 0.01  # assumption
+    rollout_episodes: int = 8  # episodes per update, advantages standardised over all, assumption
     gcn_hidden: int = 64
     embed: int = 16
     hidden: int = 64
@@ -152,14 +182,18 @@ def _buffer_init(params: env.EnvParams, capacity: int) -> Buffer:
 
 
 def _buffer_add(buf: Buffer, tr: Transition) -> Buffer:
-    """Write at ``ptr``; advance only for a valid step (an invalid slot is overwritten)."""
-    data = jax.tree.map(lambda d, x: d.at[buf.ptr].set(x), buf.data, tr)
+    """Write a valid step at ``ptr`` and advance; an invalid step (after the episode ended)
+    writes nothing, so every slot below ``size`` (all of them once full) is a real step."""
+    data = jax.tree.map(
+        lambda d, x: d.at[buf.ptr].set(jnp.where(tr.valid, x, d[buf.ptr])), buf.data, tr
+    )
     cap = buf.data.done.shape[0]
     adv = tr.valid.astype(jnp.int32)
     return Buffer(data, (buf.ptr + adv) % cap, jnp.minimum(buf.size + adv, cap))
 
 
 def _buffer_sample(key: jax.Array, buf: Buffer, n: int) -> Transition:
+    """``n`` slots uniformly (with replacement) among the ``size`` filled ones."""
     idx = jax.random.randint(key, (n,), 0, jnp.maximum(buf.size, 1))
     return jax.tree.map(lambda d: d[idx], buf.data)
 
@@ -176,6 +210,20 @@ def _no_end(key, state, params, cfg):
 
 def _onehot_actions(actions: jax.Array) -> jax.Array:
     return jax.nn.one_hot(actions, A)
+
+
+def standardise(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """(x − mean) / std over every entry where ``mask`` (the whole batch), 0 elsewhere."""
+    m = mask.astype(jnp.float32)
+    n = jnp.maximum(m.sum(), 1.0)
+    mean = (x * m).sum() / n
+    std = jnp.sqrt((((x - mean) * m) ** 2).sum() / n)
+    return jnp.where(mask, (x - mean) / (std + 1e-8), 0.0)
+
+
+def _active(obs: env.Obs) -> jax.Array:
+    """(..., I) bool: the agent's task still has a sub-task awaiting scheduling."""
+    return jnp.any(obs.progress < 0.5, -1)
 
 
 # --------------------------------------------------------------------------- (UCB-)COMA
@@ -250,7 +298,8 @@ def coma_act(key, state: ComaState, obs, params, cfg: ComaConfig, explore: bool)
     if not explore:
         return jnp.argmax(logp, -1)
     if cfg.ucb_eps > 0:
-        return jnp.argmax(ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg)), -1)
+        g = ucb_scores(logp, state.counts, state.tries, ucb_epsilon(state, cfg))
+        return jax.random.categorical(key, g) if cfg.ucb_sample else jnp.argmax(g, -1)
     return jax.random.categorical(key, logp)
 
 
@@ -282,12 +331,17 @@ def _coma_update(key, s: ComaState, cfg: ComaConfig) -> ComaState:
     upd, opt_c = _adam(cfg).update(g, s.opt_critic, s.critic)
     critic = optax.apply_updates(s.critic, upd)
 
+    active = _active(batch.obs)  # (B, I): idle agents' actions change nothing
+
     def actor_loss(actor):
         logp = jax.vmap(nets.actors_logp, (None, 0))(actor, batch.obs)  # (B, I, 16)
         adv = jax.lax.stop_gradient(coma_advantage(logp, q_all, batch.actions))
+        if cfg.standardise:
+            adv = standardise(adv, active)
         logp_a = jnp.take_along_axis(logp, batch.actions[..., None], -1)[..., 0]
         ent = -jnp.sum(jnp.exp(logp) * logp, -1)
-        return -jnp.mean(logp_a * adv + cfg.entropy * ent)
+        per = (logp_a * adv + cfg.entropy * ent) * active
+        return -per.sum() / jnp.maximum(active.sum(), 1.0)
 
     g = jax.grad(actor_loss)(s.actor)
     upd, opt_a = _adam(cfg, cfg.actor_lr).update(g, s.opt_actor, s.actor)
@@ -323,8 +377,9 @@ class MappoState(NamedTuple):
     critic: Any
     opt_actor: Any
     opt_critic: Any
-    traj: Transition  # this episode's steps, leading axis max_steps
-    t: jax.Array
+    traj: Transition  # the rollout's steps, leading axes (rollout_episodes, max_steps)
+    t: jax.Array  # step within the episode
+    ep: jax.Array  # episode within the rollout
 
 
 def mappo_init(key, params, cfg: MappoConfig, n_episodes: int) -> MappoState:
@@ -333,8 +388,11 @@ def mappo_init(key, params, cfg: MappoConfig, n_episodes: int) -> MappoState:
     actor = nets.actors_init(k_a, n, cfg.gcn_hidden, cfg.embed, cfg.hidden)
     critic = nets.mlp_init(k_c, (nets.global_state_dim(n), cfg.critic_hidden, cfg.critic_hidden, 1))
     opt = _adam(cfg)
-    traj = _buffer_init(params, params.max_steps).data
-    return MappoState(actor, critic, opt.init(actor), opt.init(critic), traj, jnp.int32(0))
+    one = _buffer_init(params, params.max_steps).data
+    traj = jax.tree.map(lambda x: jnp.stack([x] * cfg.rollout_episodes), one)
+    return MappoState(
+        actor, critic, opt.init(actor), opt.init(critic), traj, jnp.int32(0), jnp.int32(0)
+    )
 
 
 def mappo_act(key, s, obs, params, cfg, explore: bool):
@@ -344,7 +402,7 @@ def mappo_act(key, s, obs, params, cfg, explore: bool):
 
 
 def mappo_observe(key, s: MappoState, tr: Transition, params, cfg) -> MappoState:
-    traj = jax.tree.map(lambda d, x: d.at[s.t].set(x), s.traj, tr)
+    traj = jax.tree.map(lambda d, x: d.at[s.ep, s.t].set(x), s.traj, tr)
     return s._replace(traj=traj, t=s.t + 1)
 
 
@@ -366,21 +424,36 @@ def _mappo_value(critic, obs: env.Obs) -> jax.Array:
     return nets.mlp_apply(critic, nets.global_state(obs))[0]
 
 
-def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
-    tr = s.traj
-    valid = tr.valid
-    vf = valid.astype(jnp.float32)
-    team_r = tr.rewards.sum(-1)
-    value = jax.vmap(_mappo_value, (None, 0))
-    v, v_next = value(s.critic, tr.obs), value(s.critic, tr.next_obs)
-    adv = _gae(team_r, v, v_next, tr.done.astype(jnp.float32), valid, cfg.psi, cfg.gae_lambda)
-    ret = adv + v
+def mappo_advantages(critic, tr: Transition, cfg: MappoConfig):
+    """GAE per episode, standardised over the whole rollout; (E, T) advantages and returns.
+
+    ``tr`` has leading axes (episodes E, steps T). The standardisation pools every valid
+    step of every episode (PPO's batch normalisation), so an episode's advantages keep
+    their sign and scale relative to the other episodes of the rollout.
+    """
+    value = jax.vmap(jax.vmap(_mappo_value, (None, 0)), (None, 0))
+    v, v_next = value(critic, tr.obs), value(critic, tr.next_obs)
+    gae = jax.vmap(_gae, (0, 0, 0, 0, 0, None, None))
+    adv = gae(
+        tr.rewards.sum(-1),
+        v,
+        v_next,
+        tr.done.astype(jnp.float32),
+        tr.valid,
+        cfg.psi,
+        cfg.gae_lambda,
+    )
+    return standardise(adv, tr.valid), adv + v
+
+
+def _mappo_update(s: MappoState, cfg: MappoConfig) -> MappoState:
+    tr = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), s.traj)  # (E·T, ...)
+    adv_n, ret = (x.reshape(-1) for x in mappo_advantages(s.critic, s.traj, cfg))
+    vf = tr.valid.astype(jnp.float32)
     n_valid = jnp.maximum(vf.sum(), 1.0)
-    mean = (adv * vf).sum() / n_valid
-    std = jnp.sqrt((((adv - mean) * vf) ** 2).sum() / n_valid) + 1e-8
-    adv_n = (adv - mean) / std
+    value = jax.vmap(_mappo_value, (None, 0))
     old_logp = jax.vmap(nets.actors_logp, (None, 0))(s.actor, tr.obs)
-    old_a = jnp.take_along_axis(old_logp, tr.actions[..., None], -1)[..., 0]  # (T, I)
+    old_a = jnp.take_along_axis(old_logp, tr.actions[..., None], -1)[..., 0]  # (E·T, I)
 
     def actor_loss(actor):
         logp = jax.vmap(nets.actors_logp, (None, 0))(actor, tr.obs)
@@ -410,7 +483,15 @@ def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
     (actor, critic, oa, oc), _ = jax.lax.scan(
         epoch, (s.actor, s.critic, s.opt_actor, s.opt_critic), None, length=cfg.epochs
     )
-    return s._replace(actor=actor, critic=critic, opt_actor=oa, opt_critic=oc, t=jnp.int32(0))
+    return s._replace(actor=actor, critic=critic, opt_actor=oa, opt_critic=oc)
+
+
+def mappo_end(key, s: MappoState, params, cfg: MappoConfig) -> MappoState:
+    """Close the episode; after ``rollout_episodes`` of them, one PPO update on all."""
+    s = s._replace(t=jnp.int32(0), ep=s.ep + 1)
+    full = s.ep == cfg.rollout_episodes
+    s = jax.lax.cond(full, lambda st: _mappo_update(st, cfg), lambda st: st, s)
+    return s._replace(ep=jnp.where(full, 0, s.ep))
 
 
 # --------------------------------------------------------------------------- MADDPG
@@ -491,7 +572,10 @@ def _maddpg_update(key, s: MaddpgState, cfg: MaddpgConfig) -> MaddpgState:
             critic, batch.obs, mixed
         )  # (B, i, I)
         own = jnp.diagonal(q, axis1=1, axis2=2)
-        return -jnp.mean(own) + 1e-3 * jnp.mean(logp**2) / bsz
+        # small logit regulariser over the action space only: a masked log-probability
+        # (≈ MASKED = −1e9) squared would swamp the Q gradient after clipping
+        allowed = logp > nets.MASKED / 2
+        return -jnp.mean(own) + 1e-3 * jnp.mean(jnp.where(allowed, logp, 0.0) ** 2) / bsz
 
     g = jax.grad(actor_loss)(s.actor)
     upd, opt_a = _adam(cfg).update(g, s.opt_actor, s.actor)
@@ -543,32 +627,59 @@ def csucb_observe(key, s: UcbState, tr: Transition, params, cfg) -> UcbState:
     return UcbState(mean, counts, s.tries + tr.valid)
 
 
+def _uniform(key, mask: jax.Array) -> jax.Array:
+    """One action per agent, uniform over ``mask`` (I, 16); any action if the row is empty."""
+    mask = mask | ~mask.any(-1, keepdims=True)
+    return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf))
+
+
 def random_act(key, s, obs, params, cfg, explore: bool):
-    return jax.random.randint(key, (params.n_tasks,), 0, A)
+    """Random (§5.2 (5)): sub-task and location uniform over the action space."""
+    return _uniform(key, env.pending_action_mask(obs))
+
+
+def masked_random_act(key, s, obs, params, cfg, explore: bool):
+    """Reference: uniform over the actions that satisfy every constraint."""
+    return _uniform(key, env.valid_action_mask(obs))
+
+
+def ready_cloud_act(key, s, obs, params, cfg, explore: bool):
+    """Reference ceiling: the first ready pending sub-task (lowest index), on the cloud."""
+    feasible = env.valid_action_mask(obs).reshape(-1, env.J_MAX, env.N_LOC)[..., env.CLOUD]
+    return env.encode_action(jnp.argmax(feasible, -1), env.CLOUD)
+
+
+def _stateless(act) -> Learner:
+    return Learner(lambda k, p, c, n: (), act, lambda k, s, t, p, c: s, _no_end, RandomConfig)
 
 
 LEARNERS: dict[str, Learner] = {
     "ucb-coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
     "coma": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
+    "ucb-coma-softmax": Learner(coma_init, coma_act, coma_observe, coma_end, ComaConfig),
     "mappo": Learner(mappo_init, mappo_act, mappo_observe, mappo_end, MappoConfig),
     "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
-    "random": Learner(
-        lambda k, p, c, n: (), random_act, lambda k, s, t, p, c: s, _no_end, RandomConfig
-    ),
+    "random": _stateless(random_act),
     "aif": dag_aif.LEARNER,
+    "ready-cloud": _stateless(ready_cloud_act),
+    "masked-random": _stateless(masked_random_act),
 }
-"""Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), plus this
-toolkit's active-inference agent ``aif`` (``inference.dag_aif``; it does not learn)."""
+"""Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), this toolkit's
+active-inference agent ``aif`` (``inference.dag_aif``; it does not learn) and the two
+reference policies ``ready-cloud`` and ``masked-random``."""
 
 DEFAULT_CONFIGS = {
     "ucb-coma": ComaConfig(ucb_eps=1.0),
     "coma": ComaConfig(ucb_eps=0.0),
+    "ucb-coma-softmax": ComaConfig(ucb_eps=1.0, ucb_sample=True),
     "mappo": MappoConfig(),
     "maddpg": MaddpgConfig(),
     "cs-ucb": CsUcbConfig(),
     "random": RandomConfig(),
     "aif": dag_aif.DagAifConfig(),
+    "ready-cloud": RandomConfig(),
+    "masked-random": RandomConfig(),
 }
 """One frozen configuration per learner (the values used for every figure)."""
 
@@ -585,11 +696,15 @@ def make_config(name: str, **overrides):
         v = getattr(cfg, f.name)
         if f.name == "ucb_eps":
             ok = v == 0 if name == "coma" else v > 0
-            fix = "> 0 for ucb-coma, 0 for coma"
+            fix = "> 0 for ucb-coma and ucb-coma-softmax, 0 for coma"
         elif f.name in ("gae_lambda", "psi", "clip", "tau"):
             ok, fix = 0 < v <= 1, "in (0, 1]"
         elif f.name == "entropy":
             ok, fix = v >= 0, "≥ 0"
+        elif f.name in ("standardise", "ucb_sample"):
+            ok, fix = isinstance(v, bool), "True or False"
+        elif f.name in ("rollout_episodes", "epochs", "batch_size", "buffer_size"):
+            ok, fix = isinstance(v, int) and v > 0, "a positive integer"
         else:
             ok, fix = v > 0, "> 0"
         if not ok:
@@ -601,7 +716,9 @@ def make_config(name: str, **overrides):
 class EpisodeStats(NamedTuple):
     """Per-episode outcome: ``reward`` Σ_t Σ_i r_i; ``weighted`` mean over completed tasks
     of γ T_i + (1 − γ) Cost_i (the summand of (1)); ``delay`` [s], ``cost`` [$], ``energy``
-    [J] means over completed tasks; ``completion`` and ``deadline`` task fractions."""
+    [J] means over completed tasks; ``completion`` and ``deadline`` task fractions;
+    ``r_theta`` … ``r_fault``: Σ_t Σ_i of each reward term (``env.REWARD_TERMS``; they sum
+    to ``reward``); ``not_pending``: picks outside the action space (0 for every learner)."""
 
     reward: jax.Array
     weighted: jax.Array
@@ -610,6 +727,13 @@ class EpisodeStats(NamedTuple):
     energy: jax.Array
     completion: jax.Array
     deadline: jax.Array
+    r_theta: jax.Array
+    r_objective: jax.Array
+    r_eta1: jax.Array
+    r_eta2: jax.Array
+    r_eta3: jax.Array
+    r_fault: jax.Array
+    not_pending: jax.Array
 
 
 def _episode(key, name: str, state, params, cfg, learn: bool):
@@ -621,14 +745,16 @@ def _episode(key, name: str, state, params, cfg, learn: bool):
         obs, es, state, finished = carry
         k_a, k_s, k_o = jax.random.split(k, 3)
         actions = learner.act(k_a, state, obs, params, cfg, learn)
-        obs2, es2, rewards, done, _ = env.step(k_s, es, actions, params)
+        obs2, es2, rewards, done, info = env.step(k_s, es, actions, params)
         valid = ~finished
         if learn:
             tr = Transition(obs, actions, rewards, obs2, done, valid)
             state = learner.observe(k_o, state, tr, params, cfg)
-        return (obs2, es2, state, finished | done), rewards.sum() * valid
+        terms = {f: getattr(info, f).sum() * valid for f in env.REWARD_TERMS}
+        terms["not_pending"] = info.not_pending.sum() * valid
+        return (obs2, es2, state, finished | done), (rewards.sum() * valid, terms)
 
-    (_, es, state, _), rewards = jax.lax.scan(
+    (_, es, state, _), (rewards, terms) = jax.lax.scan(
         body, (obs, es, state, jnp.bool_(False)), jax.random.split(k_steps, params.max_steps)
     )
     if learn:
@@ -642,11 +768,30 @@ def _episode(key, name: str, state, params, cfg, learn: bool):
         energy=jnp.nanmean(m.energy),
         completion=jnp.mean(m.complete.astype(jnp.float32)),
         deadline=jnp.mean(m.deadline_met.astype(jnp.float32)),
+        **{k: v.sum().astype(jnp.float32) for k, v in terms.items()},
     )
     return state, stats
 
 
-def _train(key, name, params, cfg, n_episodes):
+_DYNAMIC = ("bandwidth_mhz", "t_max_s", "fault_prob", "theta", "vartheta", "delay_unit_s", "gamma")
+"""Scalar ``EnvParams`` fields traced, not static, so a sweep over them compiles once."""
+
+
+def _split(name: str, params: env.EnvParams):
+    """(static params with the ``_DYNAMIC`` fields zeroed, their values as float32 scalars);
+    ``aif`` builds its pymdp model from the numbers eagerly, so it keeps them all static."""
+    if name == "aif":
+        return params, None
+    dyn = tuple(jnp.float32(getattr(params, f)) for f in _DYNAMIC)
+    return params._replace(**dict.fromkeys(_DYNAMIC, 0.0)), dyn
+
+
+def _join(params: env.EnvParams, dyn) -> env.EnvParams:
+    return params if dyn is None else params._replace(**dict(zip(_DYNAMIC, dyn, strict=True)))
+
+
+def _train(key, name, params, cfg, n_episodes, dyn):
+    params = _join(params, dyn)
     k_init, k_run = jax.random.split(key)
     state = LEARNERS[name].init(k_init, params, cfg, n_episodes)
 
@@ -656,7 +801,8 @@ def _train(key, name, params, cfg, n_episodes):
     return jax.lax.scan(one, state, jax.random.split(k_run, n_episodes))
 
 
-def _evaluate(key, name, state, params, cfg, n_episodes):
+def _evaluate(key, name, state, params, cfg, n_episodes, dyn):
+    params = _join(params, dyn)
     run = jax.vmap(lambda k: _episode(k, name, state, params, cfg, False)[1])
     return run(jax.random.split(key, n_episodes))
 
@@ -684,8 +830,12 @@ def train(
 
     ``quick_compile`` lowers XLA's optimisation level: for short runs (tests, ``--quick``)
     where compilation, not the run, dominates. Results are identical up to float rounding.
+    The ``_DYNAMIC`` env fields are traced, so a W / T_max / fault / θ sweep compiles once.
     """
-    return _JIT[quick_compile][0](key, name=name, params=params, cfg=cfg, n_episodes=n_episodes)
+    static, dyn = _split(name, params)
+    return _JIT[quick_compile][0](
+        key, name=name, params=static, cfg=cfg, n_episodes=n_episodes, dyn=dyn
+    )
 
 
 def evaluate(
@@ -698,6 +848,7 @@ def evaluate(
     quick_compile: bool = False,
 ):
     """Exploit-only episodes of a trained learner, vmapped; EpisodeStats with (E,)."""
+    static, dyn = _split(name, params)
     return _JIT[quick_compile][1](
-        key, name=name, state=state, params=params, cfg=cfg, n_episodes=n_episodes
+        key, name=name, state=state, params=static, cfg=cfg, n_episodes=n_episodes, dyn=dyn
     )

@@ -10,7 +10,10 @@ stack of per-agent networks (``jax.vmap`` over the init key) are the same code.
 * ``actor_*``: the policy ω_φi(a | s_i) of agent i over a = (sub-task, location), input
   s_i = (P_i, S, Task_i) (§4.1.1). Two heads, joint log-probability
   ln ω(a) = ln ω(sub) + ln ω(loc), so the 16 joint actions keep the env's encoding
-  a = sub · 4 + loc.
+  a = sub · 4 + loc. The sub-task head is a softmax over the sub-tasks awaiting scheduling
+  only ("待调度子任务", §4.1.2): logits of scheduled and padding sub-tasks (P_i[j] = 1) are
+  set to ``MASKED`` (finite, so ω = 0 exactly in float32 and 0 · ln ω = 0 in entropies);
+  a complete task (nothing pending) keeps the unmasked head (its agent idles).
 * ``global_state``: S for the centralised critics (all agents' raw observations, flattened).
 """
 
@@ -80,12 +83,17 @@ def actor_init(key: jax.Array, gcn_hidden: int, embed: int, hidden: int) -> dict
     }
 
 
+MASKED = -1e9  # logit of a sub-task outside the action space
+
+
 def actor_logp(p: dict, nodes, adj, progress, servers, t) -> jax.Array:
-    """One agent: (16,) joint log-probabilities ln ω(sub) + ln ω(loc)."""
+    """One agent: (16,) joint log-probabilities ln ω(sub) + ln ω(loc), sub over P_i = 0."""
     task = gcn_apply(p["gcn"], nodes, adj)
     x = jnp.concatenate([task, progress, servers.reshape(-1), jnp.atleast_1d(t)])
     out = mlp_apply(p["mlp"], x)
-    sub = jax.nn.log_softmax(out[: env.J_MAX])
+    pending = progress < 0.5
+    pending = pending | ~pending.any()
+    sub = jax.nn.log_softmax(jnp.where(pending, out[: env.J_MAX], MASKED))
     loc = jax.nn.log_softmax(out[env.J_MAX :])
     return (sub[:, None] + loc[None, :]).reshape(-1)
 

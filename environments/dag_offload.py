@@ -28,7 +28,16 @@ cloud LLM. The paper numbers only three equations; the others are cited by secti
              η1 = ϑ·#unfinished predecessors, η2 = ϑ·1[modality mismatch],
              η3 = ϑ·max(0, EN_{i,j} − T_max), q = 1 iff all constraints hold
 
-Action of agent i (§4.1.2): a_i = (L_{i,j}, α_{i,j}), flattened as ``j · 4 + α``.
+Action of agent i (§4.1.2): a_i = (L_{i,j}, α_{i,j}), flattened as ``j · 4 + α``. The
+paper's sub-task is "待调度子任务" (the sub-task *awaiting scheduling*), and the agent observes
+P_i (§4.1.1), so the action space of agent i in state s is A_i(s) = {(j, α) : P_i[j] = 0}:
+``pending_action_mask``. This module keeps the fixed 16-way encoding and masks it (rather
+than re-indexing actions over the pending sub-tasks), so shapes stay static and every
+learner sees the same action ids; the learners' sub-task heads are masked with P_i
+(``baselines.marl_nets``). A pick outside A_i(s) (a scheduled sub-task or a padding slot)
+is a no-op with reward 0, flagged ``StepInfo.not_pending``; it is not part of the paper's
+MDP and no shipped learner produces it. ``valid_action_mask`` is the narrower set of
+actions that satisfy every constraint (CS-UCB's filter; a reference, not the action space).
 
 Deviations and assumptions (the paper is silent or inconsistent; fixed before any method ran):
 
@@ -41,9 +50,13 @@ Deviations and assumptions (the paper is silent or inconsistent; fixed before an
   server also has zero transfer time.
 * "Completed" predecessor (η1, state P_i) = already scheduled: the schedule is computed in
   closed form, so a scheduled sub-task's EN is known.
-* An action that violates a constraint (η1, η2, an unknown or already scheduled sub-task
-  [penalty ϑ], or an edge server that is down [fault penalty ϑ]) is not executed: the
-  sub-task stays pending and the delay and cost terms are 0; q = 0.
+* An action in A_i(s) that violates a constraint (η1 precedence, η2 modality, or an edge
+  server that is down [fault penalty ϑ, for Fig. 9; the paper does not say]) is not
+  executed: the sub-task stays pending and the delay and cost terms are 0; q = 0. There is
+  no penalty for picking a non-pending sub-task: such a pick is outside the action space.
+* Delay unit of r_i: the paper does not give it; ``delay_unit_s`` = 1 reads TR + T^com in
+  seconds (the default, the units of T_max), 1e-3 in milliseconds (sensitivity study only).
+  η3 stays in seconds (it compares EN with T_max).
 * Channel gain G_{i,n} ~ U(−75, −65) dB per (task, edge server), drawn at reset (no channel
   model in the paper); it gives edge uplinks of ≈ 1.6–9 Mbit/s at W = 6 MHz.
 * All tasks arrive at time 0; agents act simultaneously each step and are served in index
@@ -154,6 +167,8 @@ class EnvParams(NamedTuple):
       theta                θ = 2.0, reward for a constraint-satisfying action — Table 2
       fault_prob           per-step edge-server fault probability, {0, 0.1, 0.2} — §5.2 Fig. 9
       max_steps            decision steps per episode — assumption (3 · J_MAX)
+      delay_unit_s [s]     unit of the delay term γ (TR + T^com) in r_i: 1 = seconds —
+                           assumption (the paper gives none); 1e-3 = ms for sensitivity
     """
 
     n_tasks: int = 5
@@ -183,6 +198,7 @@ class EnvParams(NamedTuple):
     theta: float = 2.0
     fault_prob: float = 0.0
     max_steps: int = 12
+    delay_unit_s: float = 1.0
 
 
 class EnvState(NamedTuple):
@@ -232,9 +248,11 @@ class StepInfo(NamedTuple):
 
     sub, loc: decoded action; executed: the sub-task was scheduled; fault: it was sent to
     an edge server that is down; n_pred_open: unfinished predecessors (η1 / ϑ);
-    modality_ok: C4 held; bad_pick: unknown or already scheduled sub-task;
+    modality_ok: C4 held; not_pending: the pick lies outside A_i(s) (no-op, reward 0);
     delay [s] = TR + T^com, cost [$], energy [J], st / en [s]: the executed sub-task's
     schedule (0 if not executed); active: the agent's task was incomplete before the step.
+    Reward terms (§4.1.2), summing to r_i: r_theta = q·θ, r_objective = −γ (TR + T^com) /
+    delay_unit − (1 − γ) Cost, r_eta1 = −η1, r_eta2 = −η2, r_eta3 = −η3, r_fault = −ϑ·fault.
     """
 
     sub: jax.Array
@@ -243,13 +261,23 @@ class StepInfo(NamedTuple):
     fault: jax.Array
     n_pred_open: jax.Array
     modality_ok: jax.Array
-    bad_pick: jax.Array
+    not_pending: jax.Array
     delay: jax.Array
     cost: jax.Array
     energy: jax.Array
     st: jax.Array
     en: jax.Array
     active: jax.Array
+    r_theta: jax.Array
+    r_objective: jax.Array
+    r_eta1: jax.Array
+    r_eta2: jax.Array
+    r_eta3: jax.Array
+    r_fault: jax.Array
+
+
+REWARD_TERMS = ("r_theta", "r_objective", "r_eta1", "r_eta2", "r_eta3", "r_fault")
+"""``StepInfo`` fields whose sum is r_i (§4.1.2)."""
 
 
 def _check_range(name, lo_name, lo, hi_name, hi):
@@ -303,6 +331,7 @@ def make_params(**overrides) -> EnvParams:
         "p_edge_w",
         "t_max_s",
         "cycles_per_bit",
+        "delay_unit_s",
     ):
         v = getattr(p, name)
         if not v > 0:
@@ -515,27 +544,31 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
         i, sub, loc = inp
         active = ~jnp.all(st_.scheduled[i])
         ttype = st_.types[i]
-        bad_pick = ~jnp.asarray(DAG_VALID)[ttype, sub] | st_.scheduled[i, sub]
+        not_pending = st_.scheduled[i, sub]  # padding slots count as scheduled (reset)
+        live = active & ~not_pending
         pred = jnp.asarray(DAG_PRED)[ttype, sub]
         n_open = jnp.sum(pred & ~st_.scheduled[i])
         mod = jnp.maximum(jnp.asarray(DAG_MODALITY)[ttype, sub], 0)
         modality_ok = jnp.asarray(SUPPORT)[loc, mod]
         edge = jnp.minimum(loc, N_EDGE - 1)
         server_up = jnp.where(loc == CLOUD, True, st_.up[edge])
-        allowed = active & ~bad_pick & (n_open == 0) & modality_ok
+        allowed = live & (n_open == 0) & modality_ok
         fault = allowed & ~server_up
         q = allowed & server_up
         st, tr, t_com, en = _schedule_one(st_, i, sub, loc, params)
         cost = st_.cycles[i, sub] / 1e9 * price[loc]
         energy = params.p_device_w * tr
-        eta1 = vt * n_open
-        eta2 = vt * (~modality_ok)
-        eta3 = vt * jnp.maximum(0.0, en - params.t_max_s)
-        penalty = -eta1 - eta2 - vt * bad_pick - vt * fault
-        reward = jnp.where(
-            q, theta - eta3 - params.gamma * (tr + t_com) - (1 - params.gamma) * cost, penalty
-        )
-        reward = jnp.where(active, reward, 0.0)
+        z = jnp.float32(0.0)
+        objective = params.gamma * (tr + t_com) / params.delay_unit_s + (1 - params.gamma) * cost
+        terms = {
+            "r_theta": jnp.where(q, theta, z),
+            "r_objective": jnp.where(q, -objective, z),
+            "r_eta1": jnp.where(live, -vt * n_open, z),
+            "r_eta2": jnp.where(live, -vt * (~modality_ok), z),
+            "r_eta3": jnp.where(q, -vt * jnp.maximum(0.0, en - params.t_max_s), z),
+            "r_fault": jnp.where(fault, -vt, z),
+        }
+        reward = sum(terms.values())
         new = st_._replace(
             scheduled=st_.scheduled.at[i, sub].set(st_.scheduled[i, sub] | q),
             loc=st_.loc.at[i, sub].set(jnp.where(q, loc, st_.loc[i, sub])),
@@ -543,7 +576,6 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
             en=st_.en.at[i, sub].set(jnp.where(q, en, st_.en[i, sub])),
             busy=st_.busy.at[edge].set(jnp.where(q & (loc != CLOUD), en, st_.busy[edge])),
         )
-        z = jnp.float32(0.0)
         info = StepInfo(
             sub=sub,
             loc=loc,
@@ -551,13 +583,14 @@ def step(key: jax.Array, state: EnvState, actions: jax.Array, params: EnvParams)
             fault=fault,
             n_pred_open=n_open,
             modality_ok=modality_ok,
-            bad_pick=bad_pick,
+            not_pending=active & not_pending,
             delay=jnp.where(q, tr + t_com, z),
             cost=jnp.where(q, cost, z),
             energy=jnp.where(q, energy, z),
             st=jnp.where(q, st, z),
             en=jnp.where(q, en, z),
             active=active,
+            **terms,
         )
         return new, (reward, info)
 
@@ -614,6 +647,15 @@ def task_metrics(state: EnvState, params: EnvParams) -> TaskMetrics:
         weighted=jnp.where(complete, weighted, nan),
         deadline_met=complete & (delay <= params.t_max_s),
     )
+
+
+def pending_action_mask(obs: Obs) -> jax.Array:
+    """(I, 16) bool: the action space A_i(s) = {(j, α) : P_i[j] = 0} (§4.1.2, "待调度子任务").
+
+    Every location of every pending real sub-task; all False once the task is complete.
+    """
+    pending = (obs.nodes[..., 10] > 0.5) & (obs.progress < 0.5)  # (I, J)
+    return jnp.repeat(pending, N_LOC, axis=-1)
 
 
 def valid_action_mask(obs: Obs) -> jax.Array:

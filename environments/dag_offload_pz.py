@@ -4,8 +4,16 @@ Agents ``task_0 … task_{I-1}``, one per LLM inference task (§4.1). Each agent
 own s_i = (P_i, S, DAG) flattened (``agent_obs_dim`` floats, all ≥ 0) and picks one of the
 16 joint actions a = sub-task · 4 + location. An agent *terminates* when its task is fully
 scheduled; all agents are *truncated* at ``max_steps``. ``state()`` is the global S of the
-centralised critics; ``infos[agent]["action_mask"]`` lists the actions that satisfy every
-constraint (the env does not mask: invalid actions are penalised, §4.1.2). The dynamics are
+centralised critics. Two masks, (16,) int8, in ``infos[agent]``:
+
+* ``"action_mask"``: the action space A_i(s) of §4.1.2, every location of every sub-task
+  "待调度子任务" (awaiting scheduling, P_i = 0) — ``dag_offload.pending_action_mask``. An
+  action outside it is ignored (reward 0), as in the core env.
+* ``"feasible_mask"``: the actions that also satisfy every constraint (precedence C5,
+  modality C4, server up) — ``dag_offload.valid_action_mask``. Feasible actions inside the
+  action space that violate a constraint are penalised (η1, η2), not masked (§4.1.2).
+
+The dynamics are
 exactly ``dag_offload.step``; the wrapper only owns the PRNG key and the state (the same
 key handling as ``gym_base.JaxEnv``).
 
@@ -43,18 +51,23 @@ def flatten_agent_obs(obs: dag.Obs) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
+def _masks(obs: dag.Obs):
+    """(pending = the action space, fully feasible), each (I, 16) bool."""
+    return dag.pending_action_mask(obs), dag.valid_action_mask(obs)
+
+
 # Compiled once per process and per ``EnvParams`` (hashable, hence static), not once per env
 # instance; the action mask and task completion are computed inside the same compiled call.
 @partial(jax.jit, static_argnames=("params",))
 def _reset(key, params):
     obs, state = dag.reset(key, params)
-    return obs, state, dag.valid_action_mask(obs)
+    return obs, state, _masks(obs)
 
 
 @partial(jax.jit, static_argnames=("params",))
 def _step(key, state, actions, params):
     obs, state, rewards, _, _ = dag.step(key, state, actions, params)
-    return obs, state, rewards, dag.valid_action_mask(obs), dag.task_complete(state)
+    return obs, state, rewards, _masks(obs), dag.task_complete(state)
 
 
 class DagOffloadParallelEnv(ParallelEnv):
@@ -84,9 +97,12 @@ class DagOffloadParallelEnv(ParallelEnv):
 
     def _package(self):
         flat = flatten_agent_obs(self._obs)
-        mask = np.asarray(self._mask).astype(np.int8)
+        pending, feasible = (np.asarray(m).astype(np.int8) for m in self._mask)
         obs = {a: flat[self._index[a]] for a in self.agents}
-        infos = {a: {"action_mask": mask[self._index[a]]} for a in self.agents}
+        infos = {
+            a: {"action_mask": pending[self._index[a]], "feasible_mask": feasible[self._index[a]]}
+            for a in self.agents
+        }
         return obs, infos
 
     def reset(self, seed=None, options=None):

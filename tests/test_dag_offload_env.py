@@ -137,13 +137,15 @@ def test_penalties_eta1_eta2_and_deadline_eta3():
     # mismatch only: image sub-task 0 on the text edge
     _, _, r, _, _ = _act(s, [(0, 0)], p)
     assert float(r[0]) == pytest.approx(-1.0)
-    # an already scheduled sub-task, or the padding slot of a 3-node DAG, costs ϑ
+    # an already scheduled sub-task, or the padding slot of a 3-node DAG, lies outside the
+    # action space (§4.1.2: the sub-task awaiting scheduling): a no-op, no penalty
     _, s3, _, _, _ = _act(s, [(0, 3)], p)
-    _, _, r, _, info = _act(s3, [(0, 3)], p)
-    assert float(r[0]) == pytest.approx(-1.0) and bool(info.bad_pick[0])
+    _, s4, r, _, info = _act(s3, [(0, 3)], p)
+    assert float(r[0]) == 0.0 and bool(info.not_pending[0]) and not bool(info.executed[0])
+    np.testing.assert_array_equal(np.asarray(s4.en), np.asarray(s3.en))
     s_text = _state([0], [[2e3, 2e3, 2e3, 0.0]], [[1e3] * 4])
     _, _, r, _, info = _act(s_text, [(3, 3)], d.make_params(n_tasks=1, task_types=(0,)))
-    assert float(r[0]) == pytest.approx(-1.0) and bool(info.bad_pick[0])
+    assert float(r[0]) == 0.0 and bool(info.not_pending[0])
     # η3 = ϑ · max(0, EN − T_max): with T_max = 0.01 s the cloud sub-task is late
     tight = d.make_params(n_tasks=1, task_types=(1,), t_max_s=0.01)
     _, _, r, _, info = _act(s, [(0, 3)], tight)
@@ -194,6 +196,46 @@ def test_valid_action_mask_matches_brute_force_enumeration():
         active = np.asarray(active)
         np.testing.assert_array_equal(np.asarray(executed)[active], np.asarray(mask)[active])
         key = jax.random.split(key)[0]
+
+
+def test_pending_mask_is_the_action_space_and_terms_sum_to_reward():
+    """mask[a] == 'a picks a sub-task awaiting scheduling' for random mid-episode states,
+    and the six reward terms of ``StepInfo`` sum to r_i (§4.1.2) for every action."""
+    p = d.make_params(n_tasks=5, fault_prob=0.3, t_max_s=0.05)
+    _, s = RESET(KEY, p)
+    every = jnp.repeat(jnp.arange(d.N_ACTIONS)[:, None], 5, axis=1)  # (16, I)
+
+    @jax.jit
+    def check(key, s):
+        mask = d.pending_action_mask(d.observe(s, p))
+        _, _, r, _, info = jax.vmap(lambda a: d.step(key, s, a, p))(every)
+        terms = sum(getattr(info, f) for f in d.REWARD_TERMS)
+        k1, k2 = jax.random.split(key)
+        s = d.step(k1, s, jax.random.randint(k2, (5,), 0, d.N_ACTIONS), p)[1]
+        return mask, info.not_pending.T, info.active[0], r, terms, info.r_eta3, s
+
+    key = jax.random.PRNGKey(5)
+    eta3_seen = False
+    for _ in range(4):
+        mask, not_pending, active, r, terms, eta3, s = check(key, s)
+        active = np.asarray(active)
+        np.testing.assert_array_equal(~np.asarray(not_pending)[active], np.asarray(mask)[active])
+        assert not np.asarray(mask)[~active].any()
+        np.testing.assert_allclose(np.asarray(terms), np.asarray(r), rtol=1e-6, atol=1e-6)
+        eta3_seen |= bool((np.asarray(eta3) < 0).any())
+        key = jax.random.split(key)[0]
+    assert eta3_seen  # T_max = 0.05 s makes late sub-tasks, so η3 is exercised
+
+
+def test_delay_unit_scales_only_the_delay_term():
+    s = _state([0], [[2e3, 2e3, 2e3, 0.0]], [[1e3] * 4])
+    sec, ms = (d.make_params(n_tasks=1, task_types=(0,), delay_unit_s=u) for u in (1.0, 1e-3))
+    _, _, _, _, a = _act(s, [(0, 3)], sec)
+    _, _, _, _, b = _act(s, [(0, 3)], ms)
+    delay, cost = float(a.delay[0]), float(a.cost[0])
+    assert float(a.r_objective[0]) == pytest.approx(-0.5 * delay - 0.5 * cost, rel=1e-5)
+    assert float(b.r_objective[0]) == pytest.approx(-0.5 * delay * 1e3 - 0.5 * cost, rel=1e-5)
+    assert float(a.r_theta[0]) == float(b.r_theta[0]) == 2.0
 
 
 def test_random_rollouts_respect_precedence_and_modality():
@@ -258,11 +300,27 @@ def test_pettingzoo_parallel_api_and_same_dynamics():
     obs, infos = env.reset(seed=3)
     jobs, _ = RESET(jax.random.split(jax.random.PRNGKey(3))[1], p)
     np.testing.assert_allclose(obs["task_0"], flatten_agent_obs(jobs)[0], rtol=1e-5)
-    mask = infos["task_1"]["action_mask"]
-    np.testing.assert_array_equal(mask, np.asarray(d.valid_action_mask(jobs))[1])
-    acts = {a: int(np.argmax(infos[a]["action_mask"])) for a in env.agents}
+    for agent, i in (("task_0", 0), ("task_1", 1)):
+        np.testing.assert_array_equal(
+            infos[agent]["action_mask"], np.asarray(d.pending_action_mask(jobs))[i]
+        )
+        np.testing.assert_array_equal(
+            infos[agent]["feasible_mask"], np.asarray(d.valid_action_mask(jobs))[i]
+        )
+    acts = {a: int(np.argmax(infos[a]["feasible_mask"])) for a in env.agents}
     _, rew, term, trunc, _ = env.step(acts)
     assert all(r > 0 for r in rew.values()) and not any(term.values()) and not any(trunc.values())
     assert env.state().shape == (2 * obs["task_0"].shape[0],)
+    # after a step the masks still match the env's functions on the new state, and the
+    # sub-task just scheduled has left the action space
+    _, _, _, _, infos2 = env.step({a: acts[a] for a in env.agents})
+    jobs2 = d.observe(env._state, p)
+    for agent, i in (("task_0", 0), ("task_1", 1)):
+        np.testing.assert_array_equal(
+            infos2[agent]["action_mask"], np.asarray(d.pending_action_mask(jobs2))[i]
+        )
+        np.testing.assert_array_equal(
+            infos2[agent]["feasible_mask"], np.asarray(d.valid_action_mask(jobs2))[i]
+        )
     with pytest.raises(ValueError, match="actions"):
         env.step({"task_0": 99})
