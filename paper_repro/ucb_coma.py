@@ -751,7 +751,7 @@ def run_all(cfg: UcbComaConfig, out, store=None, names=None) -> list[Path]:
 
 def main(argv=None) -> None:
     """``python -m aifedge.paper_repro.ucb_coma --out DIR [--store DIR] [--quick]``."""
-    ap = argparse.ArgumentParser(description=run_all.__doc__.split(";")[0])
+    ap = argparse.ArgumentParser(description=(run_all.__doc__ or "").split(";")[0])
     ap.add_argument("--out", default="results/ucb-full", help="every file, data included")
     ap.add_argument("--store", default=None, help="also copy the small files here")
     ap.add_argument("--quick", action="store_true", help="120 episodes instead of 700")
