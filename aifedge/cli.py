@@ -245,15 +245,25 @@ def _run_policies(args, policies, stage: Path) -> None:
 
 
 def cmd_list(args) -> None:
+    import pandas as pd
+
+    from aifedge.console import print_table
     from aifedge.environments import ENVS
-    from aifedge.registry import ARTIFACTS, BENCHMARKS
+    from aifedge.paper_repro.he2024 import LEARNED
+    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS
     from aifedge.simulate import policy_names
 
-    print("environments:", ", ".join(ENVS))
-    print("policies:    ", ", ".join(policy_names()))
-    print("he2024:      ", ", ".join(policy_names("he2024")), "(through `aifedge repro`)")
-    print("benchmarks:  ", ", ".join(BENCHMARKS))
-    print("artifacts:   ", ", ".join(["all", *ARTIFACTS]))
+    rows = [
+        ("environments", "", ", ".join(ENVS)),
+        *((f"policies ({env})", "simulate, compare", ", ".join(policy_names(env))) for env in ENVS),
+        ("RL algorithms (aif-llm)", "train; simulate --checkpoint", ", ".join(RL_ALGOS)),
+        ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(LEARNED)),
+        ("ablations (aif-llm)", "simulate --ablate", ", ".join(ABLATIONS)),
+        ("LLM advisors (aif-llm)", "simulate --advisor", ", ".join(ADVISORS)),
+        ("artifacts", "repro", ", ".join(["all", *ARTIFACTS])),
+        ("benchmarks", "bench", ", ".join(BENCHMARKS)),
+    ]
+    print_table(pd.DataFrame(rows, columns=["what", "command", "names"]), fmt=args.format)
 
 
 def cmd_simulate(args) -> None:
@@ -494,7 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("list", help="list environments, policies and benchmarks")
+    p = sub.add_parser(
+        "list", help="list environments, policies, learners, algorithms, artifacts, benchmarks"
+    )
+    _add_format(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("simulate", help="run one policy for N episodes and write metrics")

@@ -37,9 +37,60 @@ def test_help_for_every_subcommand(capsys):
         assert code == 0 and "usage: aifedge" in out
 
 
-def test_list_names_env_and_policies(capsys):
-    code, out, _ = _run(["list"], capsys)
-    assert code == 0 and "aif-llm" in out and "greedy" in out and "he-greedy" in out
+def test_list_names_every_env_policy_learner_algorithm_artifact_and_benchmark(capsys):
+    from aifedge.baselines.marl import LEARNERS
+    from aifedge.environments import ENVS
+    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS, RL_ALGOS
+    from aifedge.simulate import policy_names
+
+    code, out, _ = _run(["list", "--format", "markdown"], capsys)
+    rows = [line.split("|")[-2] for line in out.splitlines() if line.startswith("| ")]
+    names = {n.strip() for row in rows for n in row.split(",")}
+    registered = {
+        *ENVS,
+        *(p for env in ENVS for p in policy_names(env)),
+        *LEARNERS,
+        *RL_ALGOS,
+        *he2024.LEARNED,
+        *ABLATIONS,
+        *ADVISORS,
+        *ARTIFACTS,
+        *BENCHMARKS,
+    }
+    assert code == 0 and registered <= names, registered - names
+
+
+def test_he2024_episodes_match_the_env_rollout_on_the_same_keys(tmp_path, capsys):
+    """compare --env he2024: episode i is he2024.rollout on split(PRNGKey(seed), n)[i]."""
+    import jax
+    import pandas as pd
+
+    from aifedge.baselines.heuristics import he_greedy
+    from aifedge.environments import he2024 as env
+
+    args = ["compare", "--env", "he2024", "--policies", "he-greedy,random", "--episodes", "2"]
+    assert _run([*args, "--seed", "5", "--out", str(tmp_path)], capsys)[0] == 0
+    frame = pd.read_csv(tmp_path / "metrics.csv")
+    params = env.make_params()
+    for i, key in enumerate(jax.random.split(jax.random.PRNGKey(5), 2)):
+        ref = env.episode_metrics(env.rollout(key, he_greedy, params)[3])
+        row = frame[(frame.policy == "he-greedy") & (frame.episode == i)].iloc[0]
+        assert row.tcr == pytest.approx(float(ref["tcr"]))
+        assert row.sum_reward == pytest.approx(float(ref["sum_reward"]), rel=1e-6)
+    assert (frame[frame.policy == "he-greedy"].tcr == 1.0).all()  # the reference rule fits
+    assert (frame[frame.policy == "random"].tcr < 1.0).all()
+
+
+def test_dag_offload_learners_run_through_compare(tmp_path, capsys):
+    """ready-cloud completes every task and scores the ceiling θ·#sub-tasks − objective."""
+    args = ["compare", "--env", "dag-offload", "--policies", "ready-cloud,random"]
+    assert _run([*args, "--episodes", "3", "--out", str(tmp_path)], capsys)[0] == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())["summary"]
+    ceiling = summary["ready-cloud"]
+    assert ceiling["completion"] == 1.0
+    assert ceiling["reward"] == pytest.approx(ceiling["r_theta"] + ceiling["r_objective"])
+    assert summary["random"]["completion"] < 1.0
+    assert summary["random"]["reward"] < ceiling["reward"]
 
 
 def test_simulate_writes_metrics_and_is_byte_identical(tmp_path, capsys):
