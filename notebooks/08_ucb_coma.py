@@ -31,22 +31,7 @@ from aifedge.paper_repro import ucb_coma as repro
 dag_offload.make_params()
 
 # %%
-if TOY:
-    cfg = repro.UcbComaConfig(
-        seeds=2,
-        n_episodes=100,
-        eval_episodes=5,
-        schemes=("cs-ucb", "random"),
-        extras=(),
-        bandwidths_mhz=(5.0, 6.0),
-        t_max_values=(2.5, 3.0),
-        fault_probs=(0.0, 0.5),
-        fig9_scheme="cs-ucb",
-        env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
-        quick_compile=True,
-    )
-else:
-    cfg = repro.QUICK
+cfg = repro.TOY if TOY else repro.QUICK
 fig4 = repro.run_fig4(cfg)
 repro.plot_fig4(fig4)
 fig4

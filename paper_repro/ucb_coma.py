@@ -162,6 +162,20 @@ class UcbComaConfig:
 
 FULL = UcbComaConfig()
 QUICK = UcbComaConfig(n_episodes=120, quick_compile=True)
+TOY = UcbComaConfig(
+    seeds=2,
+    n_episodes=100,
+    eval_episodes=5,
+    schemes=("cs-ucb", "random"),
+    extras=(),
+    bandwidths_mhz=(5.0, 6.0),
+    t_max_values=(2.5, 3.0),
+    fault_probs=(0.0, 0.5),
+    fig9_scheme="cs-ucb",
+    env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
+    quick_compile=True,
+)
+"""Toy size for tests and notebook 08 (2-task env, two schemes; seconds, not results)."""
 
 
 def _run_one(cfg: UcbComaConfig, scheme: str, seed: int, setting: tuple):

@@ -14,19 +14,7 @@ from aifedge.paper_repro.common import write_artifact
 pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
 
 # Same env and episode count as tests/test_marl.py, so the jit cache is shared in one run.
-TOY = u.UcbComaConfig(
-    seeds=2,
-    n_episodes=100,
-    eval_episodes=5,
-    schemes=("cs-ucb", "random"),
-    extras=(),
-    bandwidths_mhz=(5.0, 6.0),
-    t_max_values=(2.5, 3.0),
-    fault_probs=(0.0, 0.5),
-    fig9_scheme="cs-ucb",
-    env_overrides=(("n_tasks", 2), ("task_types", (0, 2)), ("max_steps", 8)),
-    quick_compile=True,
-)
+TOY = u.TOY
 VERDICTS = {"yes", "no", "n/a"}
 
 
