@@ -6,7 +6,6 @@ own temp dir, no dashboard) and stopped at the end of the session.
 """
 
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -67,12 +66,9 @@ def ray_head():
         "--object-store-memory=100000000",
         f"--temp-dir={temp}",
     ]
-    # Token authentication with a token of this session, given to the head and (through
-    # the environment, as a user would) to the driver before Ray is first imported (Ray
-    # reads it once); ~/.ray is not consulted.
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    saved = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)
+    # Token authentication: conftest.py puts this session's token in the environment before
+    # Ray is first imported (Ray reads it once); the head gets it from the same environment.
+    assert os.environ.get("RAY_AUTH_MODE") == "token" and os.environ.get("RAY_AUTH_TOKEN")
     pytest.importorskip("ray")  # the [cluster] extra (make test installs it)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, start_new_session=True)
@@ -96,11 +92,6 @@ def ray_head():
             proc.wait()
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
