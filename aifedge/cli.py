@@ -63,6 +63,16 @@ def _env_params(args, any_env: bool = False):
     overrides = load_overrides(args.config) if args.config else {}
     if args.steps is not None:
         overrides[STEPS_FIELD[args.env]] = args.steps
+    scenario = getattr(args, "scenario", "v1")
+    if scenario != "v1":
+        from aifedge.environments import SCENARIOS
+
+        if args.env != "aif-llm" or args.command not in ("simulate", "compare", "train"):
+            raise ConfigError(
+                f"--scenario {scenario}: applies to aif-llm in simulate, compare and train "
+                f"(not {args.env!r} in `aifedge {args.command}`); drop --scenario"
+            )
+        return SCENARIOS[scenario].make_params(**overrides)
     return ENVS[args.env].make_params(**overrides)
 
 
@@ -213,6 +223,7 @@ def _run_policies(args, policies, stage: Path) -> None:
         **results.provenance(),
         "seed": args.seed,
         "env": args.env,
+        "scenario": getattr(args, "scenario", "v1"),
         "policies": list(policies),
         "episodes": args.episodes,
         "steps": params.max_steps,
@@ -258,6 +269,7 @@ def cmd_list(args) -> None:
         *((f"policies ({env})", "simulate, compare", ", ".join(policy_names(env))) for env in ENVS),
         ("RL algorithms (aif-llm)", "train; simulate --checkpoint", ", ".join(RL_ALGOS)),
         ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(LEARNED)),
+        ("scenarios (aif-llm)", "simulate, compare, train --scenario", "v1, paper"),
         ("ablations (aif-llm)", "simulate --ablate", ", ".join(ABLATIONS)),
         ("LLM advisors (aif-llm)", "simulate --advisor", ", ".join(ADVISORS)),
         ("artifacts", "repro", ", ".join(["all", *ARTIFACTS])),
@@ -459,6 +471,13 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         "--config",
         default=None,
         help="JSON/TOML file of simulator parameter overrides (EnvParams fields)",
+    )
+    p.add_argument(
+        "--scenario",
+        default="v1",
+        choices=("v1", "paper"),
+        help="aif-llm simulator: v1 (default until the paper calibration is frozen) or "
+        "paper (issue #17: bursty multi-task slots, failures, shared uplink)",
     )
     p.add_argument("--out", default="results/simulate", help="output folder")
     _add_force(p)

@@ -28,6 +28,9 @@ AGENTS: dict[str, str] = {
 }
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
+REFERENCE_POLICIES: dict[str, str] = {"oracle": "aifedge.baselines.reference:make_oracle"}
+"""Reference policies that read the true state (``aif-llm --scenario paper`` only)."""
+
 
 ARTIFACTS: dict[str, str] = {
     "table3": "aifedge.paper_repro.aif_llm:TABLE3",

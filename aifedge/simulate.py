@@ -24,9 +24,18 @@ import pandas as pd
 from aifedge import console
 from aifedge.baselines import HEURISTICS
 from aifedge.config import ConfigError
-from aifedge.environments import ENVS, Policy, aif_llm, batch_rollout, episode_metrics, stateless
+from aifedge.environments import (
+    ENVS,
+    Policy,
+    aif_llm,
+    aif_llm_paper,
+    batch_rollout,
+    env_module,
+    episode_metrics,
+    stateless,
+)
 from aifedge.environments.metrics import METRIC_NAMES
-from aifedge.registry import AGENTS, load
+from aifedge.registry import AGENTS, REFERENCE_POLICIES, load
 
 
 def policy_names(env_id: str = "aif-llm") -> list[str]:
@@ -39,7 +48,7 @@ def policy_names(env_id: str = "aif-llm") -> list[str]:
         from aifedge.baselines.marl import LEARNERS
 
         return list(LEARNERS)
-    return [*HEURISTICS, *AGENTS]
+    return [*HEURISTICS, *REFERENCE_POLICIES, *AGENTS]
 
 
 def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
@@ -48,7 +57,15 @@ def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
         raise ConfigError(f"--env: unknown environment {env_id!r}; choose from {', '.join(ENVS)}")
     if name in HEURISTICS:
         return stateless(HEURISTICS[name])
+    if name in REFERENCE_POLICIES:
+        params = ENVS[env_id].make_params() if params is None else params
+        return load(REFERENCE_POLICIES[name])(params)
     if name in AGENTS:
+        if isinstance(params, aif_llm_paper.EnvParams):
+            raise ConfigError(
+                f"--policy {name}: runs on --scenario v1 only (its generative model is built "
+                "for v1's parameters; the paper scenario's is not built yet)"
+            )
         params = ENVS[env_id].make_params() if params is None else params
         return load(AGENTS[name])(params)
     raise ConfigError(
@@ -126,7 +143,7 @@ def _setup(env_id: str, policy_name: str, episodes: int, seed: int, params, step
     check_seed(seed, "seed")
     steps = params.max_steps if steps is None else steps
     policy = get_policy(policy_name, env_id, params) if policy is None else policy
-    return ENVS[env_id], steps, policy
+    return env_module(env_id, params), steps, policy
 
 
 def simulate(

@@ -7,7 +7,7 @@
 import jax
 import jax.numpy as jnp
 
-from aifedge.environments import he2024
+from aifedge.environments import aif_llm_paper, he2024
 from aifedge.environments.aif_llm import EnvParams, Obs, latency_components, node_gflops
 
 
@@ -56,9 +56,12 @@ def expected_completion_ms(obs: Obs, params: EnvParams) -> jax.Array:
 
 
 def greedy(key: jax.Array, obs: Obs, params: EnvParams) -> jax.Array:
-    """Least expected completion time (``expected_completion_ms``)."""
+    """Least expected completion time (``expected_completion_ms``; on scenario ``paper``
+    ``aif_llm_paper.expected_completion_ms``, from the observed, stale quantities)."""
     del key
-    return jnp.argmin(expected_completion_ms(obs, params)).astype(jnp.int32)
+    paper = isinstance(params, aif_llm_paper.EnvParams)
+    model = aif_llm_paper.expected_completion_ms if paper else expected_completion_ms
+    return jnp.argmin(model(obs, params)).astype(jnp.int32)
 
 
 HEURISTICS = {

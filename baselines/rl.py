@@ -850,9 +850,10 @@ def jax_policy(policy: RLPolicy, params):
     import jax
     import jax.numpy as jnp
 
-    from aifedge.environments import aif_llm, stateless
+    from aifedge.environments import env_module, stateless
 
-    dim = aif_llm.obs_dim(params)
+    env = env_module("aif-llm", params)
+    dim = env.obs_dim(params)
     if policy.obs_shape != (dim,) or policy.n_actions != params.n_nodes:
         raise ValueError(
             f"policy: trained on obs {policy.obs_shape} / {policy.n_actions} actions; "
@@ -865,7 +866,7 @@ def jax_policy(policy: RLPolicy, params):
 
     def act(key, obs, p):
         del key
-        flat = aif_llm.flatten_obs(obs, p)
+        flat = env.flatten_obs(obs, p)
         out = jax.ShapeDtypeStruct(flat.shape[:-1], jnp.int32)
         return jax.pure_callback(host_act, out, flat, vmap_method="expand_dims")
 

@@ -687,7 +687,7 @@ def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
         last_node=s.last_node,
         last_outcome=s.last_outcome,
         last_latency_ms=s.last_latency_ms,
-        telemetry=jnp.where(s.up, telemetry, 0.0),
+        telemetry=jnp.where(s.up, jnp.maximum(telemetry, 0.0), 0.0),
         event=s.event,
         slot=s.slot,
         pending=s.n_tasks - s.idx,
