@@ -65,11 +65,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import ndtri
 
 from aifedge.config import ConfigError, check_overrides
 
 from .aif_llm import FAILED, MET, VIOLATED
-from .tails import gpd_log_survival, sample_gpd
+from .tails import gpd_icdf, gpd_log_survival
 from .task_texts import PAPER_CLASS_NAMES, PAPER_PHRASES_PER_TYPE
 
 __all__ = ["FAILED", "MET", "VIOLATED"]
@@ -363,6 +364,7 @@ def params_from_knobs(
         if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1e6):
             raise ConfigError(f"EnvParams.{name}: knob must be a number > 0 (got {v!r})")
     base = EnvParams(**check_overrides("EnvParams", EnvParams(), fields))
+    _validate(base)
     pi_b = burst_fraction(base)
     rate = rho * service_rate(base) * base.slot_ms / 1000.0 / (1 - pi_b + pi_b * base.burst_mult)
     default = EnvParams()
@@ -454,44 +456,66 @@ def _history(p: EnvParams) -> int:
     return max(p.telemetry_lag, p.detect_delay) + 1
 
 
+class _Uniforms:
+    """Slices of ONE ``jax.random.uniform`` draw on (0, 1) (one threefry call per function
+    instead of one per variable: the step compiles several times faster)."""
+
+    def __init__(self, key: jax.Array, n: int):
+        self.u, self.i = jax.random.uniform(key, (n,), minval=1e-7, maxval=1 - 1e-7), 0
+
+    def take(self, *shape: int) -> jax.Array:
+        n = int(np.prod(shape))
+        assert self.i + n <= self.u.shape[0], "draw more uniforms"
+        self.i += n
+        return self.u[self.i - n : self.i].reshape(shape)
+
+    def exponential(self, *shape: int) -> jax.Array:
+        return -jnp.log(self.take(*shape))
+
+    def categorical(self, probs: jax.Array, *shape: int) -> jax.Array:
+        """Index drawn with probabilities ``probs`` (inversion)."""
+        cdf = jnp.cumsum(probs)
+        idx = jnp.sum(self.take(*shape)[..., None] > cdf[:-1], axis=-1)
+        return idx.astype(jnp.int32)
+
+
 def sample_spike(key: jax.Array, output_tokens, params: EnvParams) -> jax.Array:
     """1[u < spike_prob] · GPD(ζ = spike_shape, σ = spike_ms_per_token · output_tokens)."""
-    k_u, k_g = jax.random.split(key)
-    scale = params.spike_ms_per_token * output_tokens
-    gpd = sample_gpd(k_g, params.spike_shape, 1.0, jnp.shape(output_tokens)) * scale
-    return jnp.where(
-        jax.random.uniform(k_u, jnp.shape(output_tokens)) < params.spike_prob, gpd, 0.0
-    )
+    shape = jnp.shape(output_tokens)
+    u = jax.random.uniform(key, (2, *shape))
+    gpd = gpd_icdf(u[1], params.spike_shape, 1.0) * params.spike_ms_per_token * output_tokens
+    return jnp.where(u[0] < params.spike_prob, gpd, 0.0)
 
 
 def _sample_tasks(key: jax.Array, slot, params: EnvParams) -> tuple[Task, Hidden]:
     """K tasks (the slot buffer): type, tokens, hidden flags and their noisy text."""
     k = params.max_tasks_per_slot
-    keys = jax.random.split(key, 8)
+    u = _Uniforms(key, 9 * k)
     probs = jnp.where(
         slot >= params.new_types_slot,
         jnp.asarray(params.late_type_probs),
         jnp.asarray(params.type_probs),
     )
-    cls = jax.random.choice(keys[0], N_TYPES, (k,), p=probs).astype(jnp.int32)
+    cls = u.categorical(probs, k)
 
-    def tokens(kk, medians):
-        z = jax.random.normal(kk, (k,))
+    def tokens(medians):
+        z = ndtri(u.take(k))
         return jnp.maximum(
             jnp.round(jnp.asarray(medians)[cls] * jnp.exp(params.token_sigma * z)), 1.0
         )
 
-    prompt, output = tokens(keys[1], params.prompt_tokens), tokens(keys[2], params.output_tokens)
+    prompt, output = tokens(params.prompt_tokens), tokens(params.output_tokens)
     n_b = jnp.asarray(params.model_params_b)[cls]
     mean_out = jnp.asarray(params.output_tokens)[cls] * np.exp(params.token_sigma**2 / 2)
-    private = jax.random.uniform(keys[3], (k,)) < jnp.asarray(params.private_prob)[cls]
-    strict = jax.random.uniform(keys[4], (k,)) < jnp.asarray(params.strict_prob)[cls]
-    flip = jax.random.uniform(keys[5], (2, k)) < params.text_noise
+    private = u.take(k) < jnp.asarray(params.private_prob)[cls]
+    strict = u.take(k) < jnp.asarray(params.strict_prob)[cls]
+    flip = u.take(2, k) < params.text_noise
     said_priv, said_strict = private ^ flip[0], strict ^ flip[1]
-    phrase = jax.random.randint(keys[6], (k,), 0, PAPER_PHRASES_PER_TYPE)
+    phrase = u.categorical(jnp.full(PAPER_PHRASES_PER_TYPE, 1.0 / PAPER_PHRASES_PER_TYPE), k)
     text = ((cls * 2 + said_priv) * 2 + said_strict) * PAPER_PHRASES_PER_TYPE + phrase
     nominal = jnp.asarray(params.deadline_ms)[cls]
-    device = jax.random.choice(keys[7], jnp.asarray(params.device_gflops), (k,))
+    n_dev = len(params.device_gflops)
+    device = jnp.asarray(params.device_gflops)[u.categorical(jnp.full(n_dev, 1.0 / n_dev), k)]
     task = Task(
         compute_gflop=2.0 * n_b * (prompt + mean_out),
         data_in_mb=jnp.asarray(params.data_in_mb)[cls],
@@ -516,21 +540,25 @@ def _hazard_mult(regime, params: EnvParams):
     return jnp.where(regime == 1, params.stress_hazard_mult, 1.0)
 
 
-def _new_life(key, now, regime, params: EnvParams):
+def _new_life(u: _Uniforms, now, regime, params: EnvParams):
     """(t_deg, t_fail) (E,) of edges that come up at ``now``."""
-    k1, k2 = jax.random.split(key)
     e = len(params.edge_gflops)
     h = _hazard_mult(regime, params)
-    t_deg = now + jax.random.exponential(k1, (e,)) * params.mean_ok_s * 1000.0 / h
-    return t_deg, t_deg + jax.random.exponential(k2, (e,)) * params.mean_degraded_s * 1000.0 / h
+    t_deg = now + u.exponential(e) * params.mean_ok_s * 1000.0 / h
+    return t_deg, t_deg + u.exponential(e) * params.mean_degraded_s * 1000.0 / h
 
 
-def _geometric_stay(key, regime, params: EnvParams):
+def _geometric_stay(u: _Uniforms, regime, params: EnvParams):
     """Slots until the next regime switch, ≥ 1, mean ``regime_mean_slots[regime]``."""
-    mean = jnp.asarray(params.regime_mean_slots)[regime]
-    q = 1.0 / jnp.maximum(mean, 1.0)
-    u = jax.random.uniform(key, minval=1e-12)
-    return 1 + jnp.floor(jnp.log(u) / jnp.log1p(-q + 1e-12)).astype(jnp.int32)
+    q = 1.0 / jnp.maximum(jnp.asarray(params.regime_mean_slots)[regime], 1.0)
+    return 1 + jnp.floor(jnp.log(u.take(1)[0]) / jnp.log1p(-q + 1e-12)).astype(jnp.int32)
+
+
+def capped_poisson(u: jax.Array, rate, cap: int) -> jax.Array:
+    """min(Poisson(rate), cap) from a uniform ``u`` by inversion over 0..cap (exact)."""
+    j = jnp.arange(cap, dtype=jnp.float32)
+    cdf = jnp.cumsum(jnp.exp(j * jnp.log(rate) - rate - jax.lax.lgamma(j + 1.0)))
+    return jnp.sum(u > cdf).astype(jnp.int32)
 
 
 def arrival_rate(state_burst, regime, params: EnvParams):
@@ -539,24 +567,20 @@ def arrival_rate(state_burst, regime, params: EnvParams):
     return rate * jnp.where(regime == 1, params.stress_load_mult, 1.0)
 
 
-def _event(key, s: EnvState, degraded, params: EnvParams):
+def _event(u: _Uniforms, s: EnvState, degraded, params: EnvParams):
     """This slot's event id (priority: maintenance, forecast, congestion; 0 none)."""
     e = len(params.edge_gflops)
-    k = jax.random.split(key, 6)
-    u = jax.random.uniform(k[0], (e,))
-    notice = degraded & (u < params.event_detect)
-    first = jnp.argmax(notice)
-    false_edge = jax.random.randint(k[1], (), 0, e)
+    notice = degraded & (u.take(e) < params.event_detect)
+    false_edge = u.categorical(jnp.full(e, 1.0 / e), 1)[0]
     maint = jnp.where(
         jnp.any(notice),
-        1 + first,
-        jnp.where(jax.random.uniform(k[2]) < params.event_false, 1 + false_edge, 0),
+        1 + jnp.argmax(notice),
+        jnp.where(u.take(1)[0] < params.event_false, 1 + false_edge, 0),
     )
     ahead = (s.next_switch - s.slot == params.forecast_lead) & (s.regime == 0)
-    forecast = (ahead & (jax.random.uniform(k[3]) < params.event_detect)) | (
-        jax.random.uniform(k[4]) < params.event_false
-    )
-    congest = (s.wan == 2) & (jax.random.uniform(k[5]) < params.event_detect)
+    v = u.take(3)
+    forecast = (ahead & (v[0] < params.event_detect)) | (v[1] < params.event_false)
+    congest = (s.wan == 2) & (v[2] < params.event_detect)
     return jnp.where(
         maint > 0, maint, jnp.where(forecast, e + 1, jnp.where(congest, e + 2, 0))
     ).astype(jnp.int32)
@@ -565,47 +589,41 @@ def _event(key, s: EnvState, degraded, params: EnvParams):
 def _advance_slot(key: jax.Array, s: EnvState, params: EnvParams) -> EnvState:
     """One slot of dynamics: clock, regime, arrivals chain, WAN, failures/repairs,
     background work, telemetry snapshots, event, new tasks."""
-    keys = jax.random.split(key, 9)
+    k_u, k_tasks = jax.random.split(key)
+    e = len(params.edge_gflops)
+    u = _Uniforms(k_u, 4 + 5 * e + 6)
     slot_ms = params.slot_ms
     now = s.now_ms + slot_ms
     slot = s.slot + 1
     switch = slot >= s.next_switch
     regime = jnp.where(switch, 1 - s.regime, s.regime)
-    next_switch = jnp.where(switch, slot + _geometric_stay(keys[0], regime, params), s.next_switch)
-    u = jax.random.uniform(keys[1])
-    burst = jnp.where(s.burst == 1, u >= params.burst_leave, u < params.burst_enter).astype(
-        jnp.int32
-    )
-    trans = jnp.asarray(params.wan_transition)[regime, s.wan]
-    wan = jax.random.choice(keys[2], 3, p=trans).astype(jnp.int32)
+    next_switch = jnp.where(switch, slot + _geometric_stay(u, regime, params), s.next_switch)
+    v = u.take(1)[0]
+    burst = jnp.where(s.burst == 1, v >= params.burst_leave, v < params.burst_enter)
+    wan = u.categorical(jnp.asarray(params.wan_transition)[regime, s.wan], 1)[0]
     # Failures at t_fail (already inside an earlier interval: those tasks failed at dispatch).
     fails = s.up & (now >= s.t_fail)
-    t_repair = jnp.where(
-        fails,
-        s.t_fail + jax.random.exponential(keys[3], s.t_fail.shape) * params.mean_repair_s * 1000.0,
-        s.t_repair,
-    )
+    repair_ms = u.exponential(e) * params.mean_repair_s * 1000.0
+    t_repair = jnp.where(fails, s.t_fail + repair_ms, s.t_repair)
     repaired = ~s.up & (now >= t_repair)
     up = (s.up & ~fails) | repaired
-    t_deg_new, t_fail_new = _new_life(keys[4], now, regime, params)
+    t_deg_new, t_fail_new = _new_life(u, now, regime, params)
     t_deg = jnp.where(repaired, t_deg_new, s.t_deg)
     t_fail = jnp.where(repaired, t_fail_new, s.t_fail)
-    gflops = jnp.asarray(params.edge_gflops)
-    bg = jax.random.exponential(keys[5], gflops.shape) * params.bg_util * slot_ms
+    bg = u.exponential(e) * params.bg_util * slot_ms
     free = jnp.where(up, jnp.maximum(jnp.where(fails, now, s.free_ms), now) + bg, now)
     queue = jnp.maximum(free - now, 0.0)
-    queue_hist = jnp.concatenate([queue[None], s.queue_hist[:-1]])
-    up_hist = jnp.concatenate([up[None], s.up_hist[:-1]])
-    rate = arrival_rate(burst, regime, params)
-    n = jnp.minimum(jax.random.poisson(keys[6], rate), params.max_tasks_per_slot)
-    tasks, hidden = _sample_tasks(keys[7], slot, params)
+    burst = burst.astype(jnp.int32)
+    n = capped_poisson(u.take(1)[0], arrival_rate(burst, regime, params), params.max_tasks_per_slot)
+    tasks, hidden = _sample_tasks(k_tasks, slot, params)
     s = s._replace(
-        now_ms=now, slot=slot, tasks=tasks, hidden=hidden, n_tasks=n.astype(jnp.int32),
-        idx=jnp.int32(0), free_ms=free, up=up, t_deg=t_deg, t_fail=t_fail, t_repair=t_repair,
-        queue_hist=queue_hist, up_hist=up_hist, wan=wan, burst=burst, regime=regime,
-        next_switch=next_switch,
+        now_ms=now, slot=slot, tasks=tasks, hidden=hidden, n_tasks=n, idx=jnp.int32(0),
+        free_ms=free, up=up, t_deg=t_deg, t_fail=t_fail, t_repair=t_repair,
+        queue_hist=jnp.concatenate([queue[None], s.queue_hist[:-1]]),
+        up_hist=jnp.concatenate([up[None], s.up_hist[:-1]]),
+        wan=wan, burst=burst, regime=regime, next_switch=next_switch,
     )  # fmt: skip
-    return s._replace(event=_event(keys[8], s, up & (now >= t_deg), params))
+    return s._replace(event=_event(u, s, up & (now >= t_deg), params))
 
 
 def _next_task(key: jax.Array, s: EnvState, params: EnvParams) -> EnvState:
@@ -670,14 +688,13 @@ def _current(s: EnvState) -> tuple[Task, Hidden]:
 
 
 def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
-    k_q, k_t = jax.random.split(key)
     task, hidden = _current(s)
     e = len(params.edge_gflops)
+    z = jax.random.normal(key, (2, e))
     up_seen = s.up_hist[params.detect_delay]
-    noise = jnp.exp(params.obs_noise * jax.random.normal(k_q, (e,)))
-    queue = s.queue_hist[params.telemetry_lag] * noise
+    queue = s.queue_hist[params.telemetry_lag] * jnp.exp(params.obs_noise * z[0])
     degraded = s.up & (s.now_ms >= s.t_deg)
-    telemetry = 1.0 + degraded + params.telemetry_noise * jax.random.normal(k_t, (e,))
+    telemetry = 1.0 + degraded + params.telemetry_noise * z[1]
     return Obs(
         queue_ms=jnp.where(up_seen, queue, 0.0),
         up=up_seen.astype(jnp.float32),
@@ -698,26 +715,27 @@ def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
 def reset(key: jax.Array, params: EnvParams) -> tuple[Obs, EnvState]:
     """Start an episode: queues U(0, 0.5 s), all edges up, chains from their stationary
     (arrivals) or initial (WAN good, regime normal) states, then the first non-empty slot."""
-    keys = jax.random.split(key, 7)
+    keys = jax.random.split(key, 4)
     e, h = len(params.edge_gflops), _history(params)
+    u = _Uniforms(keys[0], 4 * e + 2)
     now = jnp.float32(0.0)
-    t_deg, t_fail = _new_life(keys[0], now, 0, params)
-    free = jax.random.uniform(keys[1], (e,)) * 500.0
-    tasks, hidden = _sample_tasks(keys[2], 0, params)
-    burst = (jax.random.uniform(keys[3]) < burst_fraction(params)).astype(jnp.int32)
+    t_deg, t_fail = _new_life(u, now, 0, params)
+    free = u.take(e) * 500.0
+    tasks, hidden = _sample_tasks(keys[1], 0, params)
+    burst = (u.take(1)[0] < burst_fraction(params)).astype(jnp.int32)
     s = EnvState(
         now_ms=now, slot=jnp.int32(-1), t=jnp.int32(0), tasks=tasks, hidden=hidden,
         n_tasks=jnp.int32(0), idx=jnp.int32(0), free_ms=free, up=jnp.ones(e, bool),
         t_deg=t_deg, t_fail=t_fail, t_repair=jnp.full(e, jnp.inf),
         queue_hist=jnp.tile(free[None], (h, 1)), up_hist=jnp.ones((h, e), bool),
         uplink_free_ms=now, wan=jnp.int32(0), burst=burst, regime=jnp.int32(0),
-        next_switch=_geometric_stay(keys[4], 0, params), event=jnp.int32(0),
+        next_switch=_geometric_stay(u, 0, params), event=jnp.int32(0),
         rtt_seen_ms=jnp.float32(params.cloud_rtt_ms), last_node=jnp.int32(-1),
         last_outcome=jnp.int32(-1), last_latency_ms=jnp.float32(0.0),
     )  # fmt: skip
     # Slot 0 starts at now = 0: step back one slot so the first advance lands on it.
-    s = _next_task(keys[5], s._replace(now_ms=now - params.slot_ms), params)
-    return _observe(keys[6], s, params), s
+    s = _next_task(keys[2], s._replace(now_ms=now - params.slot_ms), params)
+    return _observe(keys[3], s, params), s
 
 
 def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):

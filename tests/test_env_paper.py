@@ -1,0 +1,258 @@
+"""Scenario ``paper`` of the aif-llm simulator (issue #17): hand computations, conservation,
+statistical checks against analytic values and scipy, and v1 left unchanged."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from aifedge.baselines import greedy
+from aifedge.baselines.reference import oracle_action
+from aifedge.config import ConfigError
+from aifedge.environments import SCENARIOS, aif_llm, batch_rollout, episode_metrics, stateless
+from aifedge.environments import aif_llm_paper as P
+from aifedge.simulate import episode_keys, get_policy, simulate
+
+STEP = jax.jit(P.step, static_argnums=3)
+RESET = jax.jit(P.reset, static_argnums=1)
+
+# Deterministic latencies: no spikes, no observation noise, no failures unless placed. One
+# parameter set for the step-by-step tests, so ``STEP`` compiles once.
+QUIET = P.make_params(base_spike_prob=0.0, obs_noise=0.0, hazard=1e-4, rho=1.5, max_steps=300)
+
+
+def _slot_state(params, n=3, seed=0):
+    """A state at the start of a slot with ``n`` undecided, non-private, loose tasks."""
+    _, s = RESET(jax.random.PRNGKey(seed), params)
+    hidden = s.hidden._replace(
+        private=jnp.zeros_like(s.hidden.private),
+        deadline_ms=jnp.full_like(s.hidden.deadline_ms, 1e6),
+        kv_mb=jnp.zeros_like(s.hidden.kv_mb),
+    )
+    return s._replace(hidden=hidden, n_tasks=jnp.int32(n), idx=jnp.int32(0), wan=jnp.int32(0))
+
+
+def test_every_task_is_decided_exactly_once_with_several_per_slot():
+    params = QUIET
+    _, s = RESET(jax.random.PRNGKey(3), params)
+    seen, per_slot = [], {}
+    for i in range(params.max_steps):
+        slot, idx, n = int(s.slot), int(s.idx), int(s.n_tasks)
+        assert 0 <= idx < n <= params.max_tasks_per_slot
+        seen.append((slot, idx))
+        per_slot[slot] = n
+        _, s, _, done, info = STEP(jax.random.PRNGKey(100 + i), s, i % params.n_nodes, params)
+        assert int(info.outcome) in (P.MET, P.VIOLATED, P.FAILED)
+        assert bool(done) == (i + 1 == params.max_steps)
+    assert len(set(seen)) == len(seen)  # no task decided twice
+    slots = sorted(per_slot)
+    for slot in slots[:-1]:  # every arrived task of a finished slot was decided, in order
+        assert [i for sl, i in seen if sl == slot] == list(range(per_slot[slot]))
+    assert max(per_slot.values()) > 1  # several tasks per slot did occur
+    assert [sl for sl, _ in seen] == sorted(sl for sl, _ in seen)  # arrival order
+
+
+def test_shared_fifo_uplink_delay_matches_hand_computation():
+    params = QUIET
+    s = _slot_state(params)
+    s = s._replace(uplink_free_ms=s.now_ms + 50.0)
+    cloud = params.n_nodes - 1
+    bw = params.uplink_mbps  # good WAN state
+    t0, t1 = (jax.tree.map(lambda x, i=i: float(x[i]), s.tasks) for i in (0, 1))
+    c0, c1 = (float(s.hidden.compute_gflop[i]) for i in (0, 1))
+    up0 = 8 * t0.data_in_mb / bw * 1000
+    up1 = 8 * t1.data_in_mb / bw * 1000
+    comp = lambda c: c / params.cloud_gflops * 1000  # noqa: E731
+    _, s1, _, _, info0 = STEP(jax.random.PRNGKey(1), s, cloud, params)
+    _, _, _, _, info1 = STEP(jax.random.PRNGKey(2), s1, cloud, params)
+    np.testing.assert_allclose(float(info0.latency_ms), 50 + up0 + 80 + comp(c0), rtol=1e-5)
+    np.testing.assert_allclose(float(info1.latency_ms), 50 + up0 + up1 + 80 + comp(c1), rtol=1e-5)
+    np.testing.assert_allclose(float(s1.uplink_free_ms), float(s.now_ms) + 50 + up0, rtol=1e-6)
+
+
+def test_failure_kills_exactly_the_tasks_running_or_queued_on_that_node():
+    params = QUIET
+    s = _slot_state(params)
+    e, node = 2, 3  # edge index 2 = action 3
+    now = float(s.now_ms)
+    s = s._replace(free_ms=s.free_ms.at[e].set(now), t_deg=s.t_deg.at[e].set(1e9))
+    f = params.edge_gflops[e]
+    access = params.edge_access_ms + 8 * np.asarray(s.tasks.data_in_mb) / 100 * 1000
+    comp = np.asarray(s.hidden.compute_gflop) / f * 1000
+    finish0 = now + access[0] + comp[0]
+    finish1 = max(now + access[1], finish0) + comp[1]
+    s = s._replace(t_fail=s.t_fail.at[e].set((finish0 + finish1) / 2))  # during task 1
+    outcomes, killed = [], []
+    other = params.n_nodes - 1  # task 2 goes to the cloud: untouched by the edge failure
+    for i, a in enumerate((node, node, other)):
+        _, s, _, _, info = STEP(jax.random.PRNGKey(i), s, a, params)
+        outcomes.append(int(info.outcome))
+        killed.append(bool(info.killed))
+    assert outcomes[0] != P.FAILED and outcomes[1] == P.FAILED and outcomes[2] != P.FAILED
+    assert killed == [False, True, False]
+    # The failure is applied at the next slot start past t_fail: node down, queue empty.
+    while float(s.now_ms) < (finish0 + finish1) / 2:
+        _, s, _, _, _ = STEP(jax.random.PRNGKey(9), s, 0, params)
+    assert not bool(s.up[e])
+    assert float(s.free_ms[e]) == pytest.approx(float(s.now_ms))
+
+
+def test_private_task_fails_in_the_cloud_and_not_on_the_edge():
+    params = QUIET
+    s = _slot_state(params)
+    private = s._replace(hidden=s.hidden._replace(private=s.hidden.private.at[0].set(True)))
+    cloud = params.n_nodes - 1
+    assert int(STEP(jax.random.PRNGKey(0), private, cloud, params)[4].outcome) == P.FAILED
+    assert int(STEP(jax.random.PRNGKey(0), s, cloud, params)[4].outcome) != P.FAILED
+    assert int(STEP(jax.random.PRNGKey(0), private, 0, params)[4].outcome) != P.FAILED
+
+
+def test_observed_queue_lags_the_true_queue_by_exactly_the_configured_slots():
+    params, lag = QUIET, QUIET.telemetry_lag
+    assert lag == 2
+    obs, s = RESET(jax.random.PRNGKey(5), params)
+    true, seen = {}, {}
+    for i in range(200):
+        true[int(s.slot)] = np.asarray(s.queue_hist[0])
+        seen[int(s.slot)] = np.asarray(obs.queue_ms)
+        obs, s, _, _, _ = STEP(jax.random.PRNGKey(i), s, 0, params)
+    pairs = [(sl, sl - lag) for sl in seen if sl - lag in true]
+    assert len(pairs) >= 15
+    for now, then in pairs:
+        np.testing.assert_allclose(seen[now], true[then], rtol=1e-6)
+    # and not the current one (queues move between slots)
+    assert any(not np.allclose(seen[a], true[a]) for a, _ in pairs)
+
+
+def test_arrivals_match_the_stationary_rate_and_burst_fraction():
+    """MMPP per slot: P(burst) = enter/(enter+leave); E[n] = Σ_z π_z E[min(Pois(λ_z), K)].
+    Tolerance: 4 standard errors across 256 independent chains (started stationary)."""
+    params = P.make_params(stress_load_mult=1.0, max_tasks_per_slot=6, rho=1.2)
+    _, s0 = RESET(jax.random.PRNGKey(0), params)
+
+    @jax.jit
+    @jax.vmap
+    def chain(key):
+        k0, k1 = jax.random.split(key)
+        burst = (jax.random.uniform(k0) < P.burst_fraction(params)).astype(jnp.int32)
+
+        def body(s, k):
+            s = P._advance_slot(k, s, params)
+            return s, (s.n_tasks, s.burst)
+
+        _, (n, b) = jax.lax.scan(body, s0._replace(burst=burst), jax.random.split(k1, 200))
+        return n.mean(), b.mean()
+
+    n, b = (np.asarray(x) for x in chain(jax.random.split(jax.random.PRNGKey(1), 256)))
+    pi_b = P.burst_fraction(params)
+    k = params.max_tasks_per_slot
+
+    def capped_mean(lam):
+        j = np.arange(k)
+        return float(np.sum(j * stats.poisson.pmf(j, lam)) + k * stats.poisson.sf(k - 1, lam))
+
+    lam_c, lam_b = params.rate_calm, params.rate_calm * params.burst_mult
+    expected = (1 - pi_b) * capped_mean(lam_c) + pi_b * capped_mean(lam_b)
+    se = lambda x: x.std(ddof=1) / np.sqrt(x.size)  # noqa: E731
+    assert abs(b.mean() - pi_b) < 4 * se(b)
+    assert abs(n.mean() - expected) < 4 * se(n)
+
+
+def test_spikes_follow_a_gpd_whose_scale_grows_with_output_tokens():
+    """KS test against scipy's genpareto(ζ = 1.5, σ = spike_ms_per_token · tokens), α = 0.01."""
+    params = P.make_params(base_spike_prob=1.0)
+    for seed, tokens in enumerate((20.0, 200.0)):
+        x = P.sample_spike(jax.random.PRNGKey(seed), jnp.full(4000, tokens), params)
+        ref = stats.genpareto(c=1.5, scale=params.spike_ms_per_token * tokens)
+        assert stats.kstest(np.asarray(x, np.float64), ref.cdf).pvalue > 0.01
+    off = P.make_params(base_spike_prob=0.0)
+    assert (
+        float(jnp.abs(P.sample_spike(jax.random.PRNGKey(0), jnp.full(100, 50.0), off)).max()) == 0
+    )
+
+
+def test_v1_scenario_is_aif_llm_byte_for_byte():
+    params = SCENARIOS["v1"].make_params()
+    assert SCENARIOS["v1"] is aif_llm and params == aif_llm.EnvParams()
+    frame = simulate("aif-llm", "greedy", 4, 7, params, progress=False)
+    keys = episode_keys(7, 0, 4)
+    infos = batch_rollout(keys, stateless(greedy), aif_llm.make_params(), 100, aif_llm)
+    direct = episode_metrics(infos.outcome, infos.latency_ms)
+    for name in ("qos", "latency_ms", "tcr"):
+        np.testing.assert_array_equal(frame[name].to_numpy(), np.asarray(direct[name]))
+
+
+def test_oracle_qos_at_least_greedys_on_every_seed():
+    """Same keys, so both see the same arrivals (common random numbers); 8 episodes a seed."""
+    params = P.make_params(max_steps=200)
+    oracle = get_policy("oracle", "aif-llm", params)
+
+    @jax.jit
+    def qos(keys):
+        return [
+            episode_metrics(
+                *(lambda i: (i.outcome, i.latency_ms))(
+                    batch_rollout(keys, pol, params, params.max_steps, P)
+                )
+            )["qos"]
+            for pol in (stateless(greedy), oracle)
+        ]
+
+    for seed in (0, 1, 2):
+        q_greedy, q_oracle = qos(episode_keys(seed, 0, 8))
+        assert float(q_oracle.mean()) >= float(q_greedy.mean()), seed
+
+
+def test_oracle_field_is_the_true_outcome_model():
+    """Without spikes, P(met) is 1 exactly where the dispatched task is met."""
+    params = QUIET
+    obs, s = RESET(jax.random.PRNGKey(4), params)
+    for i in range(60):
+        a = i % params.n_nodes
+        p_met = float(obs.oracle[a, 0])
+        obs, s, _, _, info = STEP(jax.random.PRNGKey(i), s, a, params)
+        assert p_met == float(int(info.outcome) == P.MET)
+    assert int(oracle_action(obs)) in range(params.n_nodes)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"rho": -1.0}, "rho"),
+        ({"tightness": 0.0}, "tightness"),
+        ({"type_probs": (1.0, 0.0)}, "type_probs"),
+        ({"edge_kv_mb": (1.0, 2.0)}, "edge_kv_mb"),
+        ({"private_prob": (2.0, 0, 0, 0, 0, 0)}, "private_prob"),
+        ({"wan_transition": ((1.0, 0.0, 0.0),) * 3}, "wan_transition"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_config_raises_config_error_naming_the_field(overrides, needle):
+    with pytest.raises(ConfigError, match=needle):
+        P.make_params(**overrides)
+
+
+def test_knobs_derive_their_fields():
+    base = P.make_params()
+    p = P.params_from_knobs(rho=0.45, hazard=2.0, tail=2.0, tightness=1.5)
+    assert p.rate_calm == pytest.approx(base.rate_calm / 2)
+    assert p.mean_ok_s == pytest.approx(base.mean_ok_s / 2)
+    assert p.spike_prob == pytest.approx(2 * base.spike_prob)
+    np.testing.assert_allclose(p.deadline_ms, 1.5 * np.asarray(base.base_deadline_ms))
+    assert P.make_params(rho=0.45) == P.params_from_knobs(rho=0.45)
+
+
+def test_gym_wrapper_exposes_the_flat_paper_observation():
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    params = QUIET
+    env = AifLlmEnv(params)
+    flat, info = env.reset(seed=0)
+    assert flat.shape == (P.obs_dim(params),) == env.observation_space.shape
+    np.testing.assert_allclose(flat, np.asarray(P.flatten_obs(info["obs"], params)), rtol=1e-6)
+    for _ in range(5):
+        flat, _, _, _, info = env.step(params.n_nodes - 1)
+        assert env.observation_space.contains(flat)
+        np.testing.assert_allclose(flat, np.asarray(P.flatten_obs(info["obs"], params)), rtol=1e-6)
+    assert "oracle" in info["obs"]._fields
