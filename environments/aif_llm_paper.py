@@ -176,7 +176,7 @@ class EnvParams(NamedTuple):
     data_in_mb: tuple = (0.002, 0.3, 0.01, 0.005, 0.004, 0.32)
     base_deadline_ms: tuple = (300.0, 500.0, 1500.0, 3000.0, 600.0, 1200.0)
     deadline_ms: tuple = (300.0, 500.0, 1500.0, 3000.0, 600.0, 1200.0)
-    private_prob: tuple = (0.15, 0.2, 0.3, 0.05, 0.1, 0.9)
+    private_prob: tuple = (0.05, 0.05, 0.1, 0.02, 0.05, 0.6)
     strict_prob: tuple = (0.5, 0.3, 0.1, 0.0, 0.4, 0.2)
     strict_factor: float = 0.5
     type_probs: tuple = (0.4, 0.25, 0.2, 0.15, 0.0, 0.0)
