@@ -147,7 +147,12 @@ def test_bench_env_writes_json_rows(tmp_path, capsys):
     from aifedge.bench.env import bench_env
 
     rows = bench_env(batch=8, steps=10, repeats=2)
-    assert {r["name"] for r in rows} == {"env_single", "env_batched_8"}
+    assert {r["name"] for r in rows} == {
+        "env_single",
+        "env_batched_8",
+        "env_single_paper",
+        "env_batched_8_paper",
+    }
     assert all(r["median_s"] > 0 and r["steps_per_s"] > 0 for r in rows)
 
 

@@ -4,6 +4,7 @@ statistical checks against analytic values and scipy, and v1 left unchanged."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -256,3 +257,83 @@ def test_gym_wrapper_exposes_the_flat_paper_observation():
         assert env.observation_space.contains(flat)
         np.testing.assert_allclose(flat, np.asarray(P.flatten_obs(info["obs"], params)), rtol=1e-6)
     assert "oracle" in info["obs"]._fields
+
+
+def _cli(args, capsys):
+    from aifedge.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(args))
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+@pytest.mark.slow
+def test_cli_compare_on_scenario_paper_with_config(tmp_path, capsys):
+    import json
+
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text("rho = 0.5\ntightness = 2.0\n")
+    out = tmp_path / "run"
+    args = ["compare", "--scenario", "paper", "--policies", "greedy,oracle", "--episodes", "2"]
+    code, _, err = _cli([*args, "--steps", "30", "--config", str(cfg), "--out", str(out)], capsys)
+    assert code in (0, None), err
+    record = json.loads((out / "summary.json").read_text())
+    assert record["scenario"] == "paper" and record["config"]["rho"] == 0.5
+    assert record["config"]["rate_calm"] == pytest.approx(P.make_params(rho=0.5).rate_calm)
+    assert set(record["summary"]) == {"greedy", "oracle"}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["simulate", "--policy", "oracle"], "--policy oracle"),
+        (["simulate", "--scenario", "paper", "--policy", "aif"], "--policy aif"),
+        (
+            ["simulate", "--scenario", "paper", "--env", "he2024", "--policy", "random"],
+            "--scenario",
+        ),
+    ],
+)
+def test_cli_scenario_errors_are_one_line(args, needle, tmp_path, capsys):
+    code, _, err = _cli([*args, "--episodes", "1", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and err.startswith("aifedge: error:") and needle in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_calibration_admits_points_that_bracket_the_sac_target():
+    from aifedge.paper_repro import calibration as cal
+
+    def trial(method, hazard, qc, tcr):
+        return {"stage": "surrogate", "method": method, "rho": 0.9, "hazard": hazard,
+                "tail": 1.0, "tightness": 2.0, "episodes": 32, "qos": qc, "qos_completed": qc,
+                "tcr": tcr, "latency_ms": 450.0}  # fmt: skip
+
+    trials = pd.DataFrame(
+        [
+            trial("greedy", 1.0, 85.0, 88.0),  # brackets 89.67 / 91.40 with the oracle
+            trial("oracle", 1.0, 93.0, 95.0),
+            trial("greedy", 2.0, 95.0, 96.0),  # greedy already above the target
+            trial("oracle", 2.0, 97.0, 98.0),
+        ]
+    )
+    ranked = cal.rank_points(trials, cal.CalibrationConfig()).set_index("hazard")
+    assert bool(ranked.loc[1.0, "admissible"]) and not bool(ranked.loc[2.0, "admissible"])
+    assert ranked.loc[1.0, "headroom_qos"] == pytest.approx(8.0)
+    mid = {"qos_completed": 89.0, "latency_ms": 450.0, "tcr": 91.5}
+    assert ranked.loc[1.0, "mid_distance"] == pytest.approx(cal.distance(mid))
+    assert cal.distance({k: v[0] for k, v in cal.TARGET.items()}) == 0.0
+
+
+@pytest.mark.slow
+def test_calibration_surrogate_stage_writes_every_trial(tmp_path):
+    import dataclasses
+
+    from aifedge.paper_repro import calibration as cal
+
+    cfg = dataclasses.replace(cal.QUICK, tightness=(2.0,), episodes=2, out=str(tmp_path / "t.csv"))
+    trials = cal.run(cfg, "surrogate")
+    assert len(trials) == 2 and list(trials.method) == ["greedy", "oracle"]
+    again = cal.append_trials(cfg.out, trials)  # appended, not overwritten
+    assert pd.read_csv(tmp_path / "t.csv").shape == again.shape == (4, trials.shape[1])
+    assert trials.qos.between(0, 100).all() and (trials.qos <= trials.qos_completed + 1e-9).all()

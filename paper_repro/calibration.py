@@ -1,0 +1,220 @@
+"""Calibration of scenario ``paper`` (issue #17), as pre-registered in
+``paper_repro/calibration.md``: four knobs, fitted to the SAC row of AIF-LLM Table 3 only.
+
+    python -m aifedge.paper_repro.calibration --stage surrogate   # greedy + oracle grid
+    python -m aifedge.paper_repro.calibration --stage sac         # frozen SAC on the best points
+
+Both stages append their trials (one row per knob point and method) to ``trials.csv``
+(rewritten atomically); ``--quick`` runs a toy grid for tests and smoke runs.
+"""
+
+import argparse
+import dataclasses
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aifedge import results
+from aifedge.config import ConfigError
+from aifedge.environments import aif_llm_paper
+from aifedge.simulate import get_policy, simulate
+
+TARGET = {"qos_completed": (89.67, 2.54), "latency_ms": (451.99, 30.61), "tcr": (91.40, 2.22)}
+"""SAC row of AIF-LLM Table 3 (§5.2.1): mean and per-episode s.d.; QoS read as met/completed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationConfig:
+    """The pre-registered search (``calibration.md``); grids are the knob values tried."""
+
+    rho: float = 0.9
+    hazard: tuple = (0.25, 0.5, 1.0, 2.0)
+    tail: tuple = (0.5, 1.0, 2.0)
+    tightness: tuple = (1.5, 2.0, 2.5, 3.0)
+    episodes: int = 32
+    seed: int = 0
+    n_sac: int = 4
+    sac_steps: int | None = None  # None: the frozen SAC config's budget
+    sac_eval_episodes: int = 200
+    sac_train_seed: int = 0
+    sac_eval_seed: int = 1
+    out: str = "paper_repro/results/calibration/trials.csv"
+
+
+QUICK = CalibrationConfig(
+    hazard=(1.0,), tail=(1.0,), tightness=(2.0, 3.0), episodes=4, n_sac=1, sac_steps=800,
+    sac_eval_episodes=4, out="results/calibration-quick/trials.csv",
+)  # fmt: skip
+
+
+def episode_summary(frame: pd.DataFrame) -> dict:
+    """Means over episodes in % / ms: qos (met/all), qos_completed (met/completed), tcr,
+    failure_rate, latency_ms, and the s.d. of qos_completed."""
+    qc = frame.qos / frame.tcr.where(frame.tcr > 0)
+    return {
+        "qos": 100 * frame.qos.mean(),
+        "qos_completed": 100 * qc.mean(),
+        "qos_completed_sd": 100 * qc.std(),
+        "tcr": 100 * frame.tcr.mean(),
+        "failure_rate": 100 * frame.failure_rate.mean(),
+        "latency_ms": frame.latency_ms.mean(),
+    }
+
+
+def distance(m: dict) -> float:
+    """D = Σ ((m − target) / s.d.)² over QoS (met/completed), latency, TCR (calibration.md)."""
+    return float(sum(((m[k] - mu) / sd) ** 2 for k, (mu, sd) in TARGET.items()))
+
+
+def _row(stage, method, knobs, cfg, episodes, summary, wall) -> dict:
+    return {
+        "stage": stage,
+        "method": method,
+        **knobs,
+        "episodes": episodes,
+        **summary,
+        "distance": distance(summary),
+        "wall_s": wall,
+        "seed": cfg.seed,
+        "commit": results.git_commit(),
+        "run_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def grid(cfg: CalibrationConfig) -> list[dict]:
+    """Knob points of the surrogate stage (ρ fixed)."""
+    return [
+        {"rho": cfg.rho, "hazard": h, "tail": t, "tightness": d}
+        for h, t, d in itertools.product(cfg.hazard, cfg.tail, cfg.tightness)
+    ]
+
+
+def surrogate_stage(cfg: CalibrationConfig, progress: bool = False) -> pd.DataFrame:
+    """greedy and oracle on every grid point (``cfg.episodes`` episodes, seed ``cfg.seed``)."""
+    rows = []
+    for knobs in grid(cfg):
+        params = aif_llm_paper.make_params(**knobs)
+        for method in ("greedy", "oracle"):
+            start = time.perf_counter()
+            frame = simulate(
+                "aif-llm", method, cfg.episodes, cfg.seed, params, progress=progress,
+                policy=get_policy(method, "aif-llm", params),
+            )  # fmt: skip
+            wall = time.perf_counter() - start
+            rows.append(
+                _row("surrogate", method, knobs, cfg, cfg.episodes, episode_summary(frame), wall)
+            )
+    return pd.DataFrame(rows)
+
+
+def rank_points(trials: pd.DataFrame, cfg: CalibrationConfig) -> pd.DataFrame:
+    """Admissible surrogate points ranked by D of the greedy–oracle midpoint.
+
+    Admissible: the SAC target of QoS (met/completed) and TCR lies within
+    [greedy − 2 s.e., oracle + 2 s.e.], s.e. = the paper's SAC s.d. / √episodes.
+    """
+    sur = trials[trials.stage == "surrogate"]
+    keys = ["rho", "hazard", "tail", "tightness"]
+    out = []
+    for knobs, group in sur.groupby(keys):
+        by = group.drop_duplicates("method", keep="last").set_index("method")
+        if not {"greedy", "oracle"} <= set(by.index):
+            continue
+        g, o = by.loc["greedy"], by.loc["oracle"]
+        ok = True
+        for k in ("qos_completed", "tcr"):
+            mu, sd = TARGET[k]
+            se = sd / np.sqrt(g.episodes)
+            ok &= g[k] - 2 * se <= mu <= o[k] + 2 * se
+        mid = {k: (g[k] + o[k]) / 2 for k in TARGET}
+        out.append(
+            {
+                **dict(zip(keys, knobs, strict=True)),
+                "admissible": bool(ok),
+                "mid_distance": distance(mid),
+                "headroom_qos": o.qos - g.qos,
+                "headroom_qos_completed": o.qos_completed - g.qos_completed,
+            }
+        )
+    frame = pd.DataFrame(out)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["admissible", "mid_distance"], ascending=[False, True])
+
+
+def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = False):
+    """Frozen SAC (``rl.make_config("sac")``) on the ``cfg.n_sac`` best admissible points."""
+    try:
+        from aifedge.baselines import rl
+    except ImportError:
+        raise ConfigError("calibration --stage sac: needs the [rl] extra") from None
+    from aifedge.environments.gym_wrapper import AifLlmEnv
+
+    ranked = rank_points(trials, cfg)
+    best = ranked[ranked.admissible].head(cfg.n_sac) if not ranked.empty else ranked
+    if best.empty:
+        raise ConfigError("calibration --stage sac: no admissible surrogate point; run the grid")
+    overrides = {} if cfg.sac_steps is None else {"steps": cfg.sac_steps}
+    sac_cfg = rl.make_config("sac", **overrides)
+    rows = []
+    for point in best.to_dict("records"):
+        knobs = {k: point[k] for k in ("rho", "hazard", "tail", "tightness")}
+        params = aif_llm_paper.make_params(**knobs)
+        start = time.perf_counter()
+        res = rl.train(
+            "sac", lambda p=params: AifLlmEnv(p), sac_cfg, seed=cfg.sac_train_seed,
+            progress=progress,
+        )  # fmt: skip
+        frame = simulate(
+            "aif-llm", "sac", cfg.sac_eval_episodes, cfg.sac_eval_seed, params,
+            progress=False, policy=rl.jax_policy(res.policy, params),
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        summary = {**episode_summary(frame), "sac_steps": sac_cfg.steps}
+        rows.append(_row("sac", "sac", knobs, cfg, cfg.sac_eval_episodes, summary, wall))
+    return pd.DataFrame(rows)
+
+
+def append_trials(path: str | Path, new: pd.DataFrame) -> pd.DataFrame:
+    """``trials.csv`` with ``new`` appended (the whole file rewritten atomically)."""
+    path = Path(path)
+    old = pd.read_csv(path) if path.is_file() else None
+    frame = new if old is None else pd.concat([old, new], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results.write_csv(path, frame)
+    return frame
+
+
+def run(cfg: CalibrationConfig, stage: str = "surrogate", progress: bool = False):
+    """Run ``stage`` (surrogate | sac), append its trials to ``cfg.out``; returns all trials."""
+    if stage == "surrogate":
+        return append_trials(cfg.out, surrogate_stage(cfg, progress))
+    if stage == "sac":
+        path = Path(cfg.out)
+        if not path.is_file():
+            raise ConfigError(f"--stage sac: {path} does not exist; run --stage surrogate first")
+        return append_trials(path, sac_stage(pd.read_csv(path), cfg, progress))
+    raise ConfigError(f"--stage: unknown stage {stage!r}; choose surrogate or sac")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m aifedge.paper_repro.calibration")
+    ap.add_argument("--stage", default="surrogate", choices=("surrogate", "sac"))
+    ap.add_argument("--quick", action="store_true", help="toy grid (smoke test)")
+    ap.add_argument("--out", default=None, help="trials CSV (default: the config's)")
+    args = ap.parse_args(argv)
+    cfg = QUICK if args.quick else CalibrationConfig()
+    if args.out:
+        cfg = dataclasses.replace(cfg, out=args.out)
+    trials = run(cfg, args.stage, progress=True)
+    ranked = rank_points(trials, cfg)
+    print(f"wrote {cfg.out} ({len(trials)} trials)")
+    if not ranked.empty:
+        print(ranked.head(8).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
