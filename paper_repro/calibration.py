@@ -5,7 +5,8 @@
     python -m aifedge.paper_repro.calibration --stage sac         # frozen SAC on the best points
 
 Both stages append their trials (one row per knob point and method) to ``trials.csv``
-(rewritten atomically); ``--quick`` runs a toy grid for tests and smoke runs.
+(rewritten atomically after every point, so an interrupted run keeps what it did);
+``--quick`` runs a toy grid for tests and smoke runs.
 """
 
 import argparse
@@ -93,9 +94,11 @@ def grid(cfg: CalibrationConfig) -> list[dict]:
 
 
 def surrogate_stage(cfg: CalibrationConfig, progress: bool = False) -> pd.DataFrame:
-    """greedy and oracle on every grid point (``cfg.episodes`` episodes, seed ``cfg.seed``)."""
+    """greedy and oracle on every grid point (``cfg.episodes`` episodes, seed ``cfg.seed``);
+    each point's trials are appended to ``cfg.out`` as soon as they exist."""
     rows = []
     for knobs in grid(cfg):
+        point = []
         params = aif_llm_paper.make_params(**knobs)
         for method in ("greedy", "oracle"):
             start = time.perf_counter()
@@ -104,9 +107,13 @@ def surrogate_stage(cfg: CalibrationConfig, progress: bool = False) -> pd.DataFr
                 policy=get_policy(method, "aif-llm", params),
             )  # fmt: skip
             wall = time.perf_counter() - start
-            rows.append(
+            point.append(
                 _row("surrogate", method, knobs, cfg, cfg.episodes, episode_summary(frame), wall)
             )
+        append_trials(cfg.out, pd.DataFrame(point))
+        rows += point
+        if progress:
+            print(f"surrogate {len(rows) // 2}/{len(grid(cfg))}: {knobs}", flush=True)
     return pd.DataFrame(rows)
 
 
@@ -175,6 +182,7 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
         wall = time.perf_counter() - start
         summary = {**episode_summary(frame), "sac_steps": sac_cfg.steps}
         rows.append(_row("sac", "sac", knobs, cfg, cfg.sac_eval_episodes, summary, wall))
+        append_trials(cfg.out, pd.DataFrame(rows[-1:]))
     return pd.DataFrame(rows)
 
 
@@ -189,14 +197,17 @@ def append_trials(path: str | Path, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(cfg: CalibrationConfig, stage: str = "surrogate", progress: bool = False):
-    """Run ``stage`` (surrogate | sac), append its trials to ``cfg.out``; returns all trials."""
+    """Run ``stage`` (surrogate | sac), appending its trials to ``cfg.out`` point by point;
+    returns all trials of the file."""
     if stage == "surrogate":
-        return append_trials(cfg.out, surrogate_stage(cfg, progress))
+        surrogate_stage(cfg, progress)
+        return pd.read_csv(cfg.out)
     if stage == "sac":
         path = Path(cfg.out)
         if not path.is_file():
             raise ConfigError(f"--stage sac: {path} does not exist; run --stage surrogate first")
-        return append_trials(path, sac_stage(pd.read_csv(path), cfg, progress))
+        sac_stage(pd.read_csv(path), cfg, progress)
+        return pd.read_csv(path)
     raise ConfigError(f"--stage: unknown stage {stage!r}; choose surrogate or sac")
 
 
