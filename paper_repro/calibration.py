@@ -3,6 +3,7 @@
 
     python -m aifedge.paper_repro.calibration --stage surrogate   # greedy + oracle grid
     python -m aifedge.paper_repro.calibration --stage sac         # frozen SAC on the best points
+    python -m aifedge.paper_repro.calibration --stage freeze      # write the chosen knobs
 
 Both stages append their trials (one row per knob point and method) to ``trials.csv``
 (rewritten atomically after every point, so an interrupted run keeps what it did);
@@ -196,6 +197,35 @@ def append_trials(path: str | Path, new: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+FROZEN = "paper_repro/configs/paper_calibrated.toml"
+"""The frozen knobs of scenario ``paper`` (``--config`` file of ``aifedge simulate``)."""
+
+
+def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZEN) -> dict:
+    """Write the chosen knobs as TOML: the SAC trial of least D if any SAC trial exists,
+    else the best admissible surrogate point, marked PROVISIONAL (calibration.md step 4)."""
+    keys = ["rho", "hazard", "tail", "tightness"]
+    sac = trials[trials.stage == "sac"]
+    if not sac.empty:
+        best, status = sac.sort_values("distance").iloc[0], "frozen (SAC stage)"
+    else:
+        ranked = rank_points(trials, cfg)
+        ranked = ranked[ranked.admissible] if not ranked.empty else ranked
+        if ranked.empty:
+            raise ConfigError("calibration --stage freeze: no admissible point to freeze")
+        best, status = ranked.iloc[0], "PROVISIONAL (surrogate stage only; SAC stage not run)"
+    knobs = {k: float(best[k]) for k in keys}
+    lines = [
+        f"# Scenario paper, calibrated knobs: {status}.",
+        f"# From {cfg.out} at commit {results.git_commit()}; see paper_repro/calibration.md.",
+        *(f"{k} = {v!r}" for k, v in knobs.items()),
+    ]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text_atomic(path, "\n".join(lines) + "\n")
+    return {**knobs, "status": status}
+
+
 def run(cfg: CalibrationConfig, stage: str = "surrogate", progress: bool = False):
     """Run ``stage`` (surrogate | sac), appending its trials to ``cfg.out`` point by point;
     returns all trials of the file."""
@@ -208,12 +238,16 @@ def run(cfg: CalibrationConfig, stage: str = "surrogate", progress: bool = False
             raise ConfigError(f"--stage sac: {path} does not exist; run --stage surrogate first")
         sac_stage(pd.read_csv(path), cfg, progress)
         return pd.read_csv(path)
-    raise ConfigError(f"--stage: unknown stage {stage!r}; choose surrogate or sac")
+    if stage == "freeze":
+        trials = pd.read_csv(cfg.out)
+        print(freeze(trials, cfg))
+        return trials
+    raise ConfigError(f"--stage: unknown stage {stage!r}; choose surrogate, sac or freeze")
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m aifedge.paper_repro.calibration")
-    ap.add_argument("--stage", default="surrogate", choices=("surrogate", "sac"))
+    ap.add_argument("--stage", default="surrogate", choices=("surrogate", "sac", "freeze"))
     ap.add_argument("--quick", action="store_true", help="toy grid (smoke test)")
     ap.add_argument("--out", default=None, help="trials CSV (default: the config's)")
     args = ap.parse_args(argv)

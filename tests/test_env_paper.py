@@ -325,6 +325,24 @@ def test_calibration_admits_points_that_bracket_the_sac_target():
     assert cal.distance({k: v[0] for k, v in cal.TARGET.items()}) == 0.0
 
 
+def test_calibration_freeze_writes_a_loadable_provisional_config(tmp_path):
+    from aifedge.config import load_overrides
+    from aifedge.paper_repro import calibration as cal
+
+    rows = [
+        {"stage": "surrogate", "method": m, "rho": 0.9, "hazard": 0.5, "tail": 2.0,
+         "tightness": 2.5, "episodes": 32, "qos": q, "qos_completed": q, "tcr": q + 2,
+         "latency_ms": 450.0}
+        for m, q in (("greedy", 86.0), ("oracle", 93.0))
+    ]  # fmt: skip
+    out = tmp_path / "frozen.toml"
+    got = cal.freeze(pd.DataFrame(rows), cal.CalibrationConfig(), out)
+    assert "PROVISIONAL" in got["status"] and "PROVISIONAL" in out.read_text()
+    knobs = load_overrides(out)
+    assert knobs == {"rho": 0.9, "hazard": 0.5, "tail": 2.0, "tightness": 2.5}
+    assert P.make_params(**knobs).deadline_ms[0] == pytest.approx(2.5 * 300.0)
+
+
 @pytest.mark.slow
 def test_calibration_surrogate_stage_writes_every_trial(tmp_path):
     import dataclasses
