@@ -26,7 +26,7 @@ class Artifact:
 
     name: str
     title: str
-    run: Callable[[Any], pd.DataFrame]
+    run: Callable[..., pd.DataFrame]  # run(cfg) or, sharing trained runs, run(cfg, runs)
     quick: Any
     full: Any
     plot: Callable[[pd.DataFrame], Any] | None = None

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -258,7 +258,7 @@ class Fig5Config(TrainConfig):
     """Fig. 5: the trained policies tested at ``n_tasks_values`` (t_max = 15 s)."""
 
 
-_QUICK = dict(
+_QUICK: dict[str, Any] = dict(
     seeds=1,
     n_episodes=12,
     eval_episodes=5,
@@ -888,7 +888,7 @@ def run_all(overrides: dict, out: str | Path, quick: bool = False) -> dict:
     start = time.perf_counter()
     runs = _runs(cfgs[0], sweeps)
     wall = time.perf_counter() - start
-    paths = {}
+    paths: dict[str, Path] = {}
     for art, cfg in zip(arts, cfgs, strict=True):
         frame = art.run(cfg, runs)
         written = write_artifact(art, frame, cfg, out, wall)
