@@ -249,15 +249,14 @@ def cmd_list(args) -> None:
 
     from aifedge.console import print_table
     from aifedge.environments import ENVS
-    from aifedge.paper_repro.he2024 import LEARNED
-    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS
+    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS, HE2024_LEARNED
     from aifedge.simulate import policy_names
 
     rows = [
         ("environments", "", ", ".join(ENVS)),
         *((f"policies ({env})", "simulate, compare", ", ".join(policy_names(env))) for env in ENVS),
         ("RL algorithms (aif-llm)", "train; simulate --checkpoint", ", ".join(RL_ALGOS)),
-        ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(LEARNED)),
+        ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(HE2024_LEARNED)),
         ("ablations (aif-llm)", "simulate --ablate", ", ".join(ABLATIONS)),
         ("LLM advisors (aif-llm)", "simulate --advisor", ", ".join(ADVISORS)),
         ("artifacts", "repro", ", ".join(["all", *ARTIFACTS])),

@@ -22,6 +22,10 @@ ABLATIONS: tuple[str, ...] = ("prior", "semantic", "meta-lambda")
 ADVISORS: tuple[str, ...] = ("template", "smollm", "http")
 """LLM advisors (``--advisor``; ``llm_bridge.advisors.make_advisor``)."""
 
+HE2024_LEARNED: tuple[str, ...] = ("aif-rg", "gp-nfsp", "rainbow", "ppo", "sac")
+"""He et al. methods that train (``paper_repro.he2024``): the proposed ``aif-rg``, the paper's
+GP-NFSP and its three DRL baselines (``RL_ALGOS`` names)."""
+
 AGENTS: dict[str, str] = {
     "aif": "aifedge.inference.policies:make_aif_policy",
     "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy",

@@ -60,6 +60,7 @@ from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import agent_obs
 from aifedge.executor import map_jobs
 from aifedge.inference import aif_rg
+from aifedge.registry import HE2024_LEARNED, RL_ALGOS
 
 from .common import Artifact, reproduced, to_markdown, with_overrides, write_artifact
 
@@ -71,8 +72,8 @@ METRIC_LABELS = {
     "avg_pass": "average pass@100",
     "utility": "utility (Eq. 9)",
 }
-DRL = ("rainbow", "ppo", "sac")
-LEARNED = ("aif-rg", "gp-nfsp", *DRL)
+LEARNED = HE2024_LEARNED
+DRL = tuple(m for m in LEARNED if m in RL_ALGOS)
 REFERENCE = ("he-greedy", "random")
 METHODS = (*LEARNED, *REFERENCE)
 EVAL_MODES = ("greedy", "sample")
