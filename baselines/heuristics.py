@@ -59,9 +59,9 @@ def greedy(key: jax.Array, obs: Obs, params: EnvParams) -> jax.Array:
     """Least expected completion time (``expected_completion_ms``; on scenario ``paper``
     ``aif_llm_paper.expected_completion_ms``, from the observed, stale quantities)."""
     del key
-    paper = isinstance(params, aif_llm_paper.EnvParams)
-    model = aif_llm_paper.expected_completion_ms if paper else expected_completion_ms
-    return jnp.argmin(model(obs, params)).astype(jnp.int32)
+    if isinstance(params, aif_llm_paper.EnvParams):
+        return jnp.argmin(aif_llm_paper.expected_completion_ms(obs, params)).astype(jnp.int32)
+    return jnp.argmin(expected_completion_ms(obs, params)).astype(jnp.int32)
 
 
 HEURISTICS = {

@@ -12,7 +12,7 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from . import aif_llm, env_module
+from . import aif_llm, aif_llm_paper, env_module
 from .gym_base import JaxEnv
 
 
@@ -33,7 +33,7 @@ def _step(key, state, action, params):
 
 
 class AifLlmEnv(JaxEnv):
-    def __init__(self, params: aif_llm.EnvParams | None = None):
+    def __init__(self, params: aif_llm.EnvParams | aif_llm_paper.EnvParams | None = None):
         self.params = params if params is not None else aif_llm.make_params()
         # Every feature is >= 0 (``flatten_obs``); the upper bound is finite but loose.
         box = gym.spaces.Box(

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import itertools
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +174,7 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
         params = aif_llm_paper.make_params(**knobs)
         start = time.perf_counter()
         res = rl.train(
-            "sac", lambda p=params: AifLlmEnv(p), sac_cfg, seed=cfg.sac_train_seed,
+            "sac", partial(AifLlmEnv, params), sac_cfg, seed=cfg.sac_train_seed,
             progress=progress,
         )  # fmt: skip
         frame = simulate(
