@@ -282,9 +282,10 @@ class EnvState(NamedTuple):
 
 class Obs(NamedTuple):
     """v1's ``Obs`` fields plus ``telemetry`` (E,) temperature-like reading (1 healthy,
-    2 degraded, noisy), ``event`` (event-log id), ``slot``, ``pending`` (tasks of this slot
-    still to decide, this one included) and ``oracle`` (n_nodes, 2) [true P(met), true
-    spike-free latency ms] for the ``oracle`` policy only."""
+    2 degraded or failed-but-not-yet-detected, noisy; 0 once a node is seen down),
+    ``event`` (event-log id), ``slot``, ``pending`` (tasks of this slot still to decide,
+    this one included) and ``oracle`` (n_nodes, 2) [true P(met), true spike-free latency
+    ms] for the ``oracle`` policy only."""
 
     queue_ms: jax.Array
     up: jax.Array
@@ -693,8 +694,8 @@ def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
     z = jax.random.normal(key, (2, e))
     up_seen = s.up_hist[params.detect_delay]
     queue = s.queue_hist[params.telemetry_lag] * jnp.exp(params.obs_noise * z[0])
-    degraded = s.up & (s.now_ms >= s.t_deg)
-    telemetry = 1.0 + degraded + params.telemetry_noise * z[1]
+    hot = ~s.up | (s.now_ms >= s.t_deg)  # degraded, or failed but not yet detected
+    telemetry = 1.0 + hot + params.telemetry_noise * z[1]
     return Obs(
         queue_ms=jnp.where(up_seen, queue, 0.0),
         up=up_seen.astype(jnp.float32),
@@ -704,7 +705,7 @@ def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
         last_node=s.last_node,
         last_outcome=s.last_outcome,
         last_latency_ms=s.last_latency_ms,
-        telemetry=jnp.where(s.up, jnp.maximum(telemetry, 0.0), 0.0),
+        telemetry=jnp.where(up_seen, jnp.maximum(telemetry, 0.0), 0.0),
         event=s.event,
         slot=s.slot,
         pending=s.n_tasks - s.idx,
