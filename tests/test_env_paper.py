@@ -99,6 +99,25 @@ def test_failure_kills_exactly_the_tasks_running_or_queued_on_that_node():
     assert float(s.free_ms[e]) == pytest.approx(float(s.now_ms))
 
 
+def test_a_failure_is_observed_exactly_detect_delay_slots_late():
+    params = QUIET
+    s = _slot_state(params)
+    e, fail_at = 1, float(s.now_ms) + 50.0
+    s = s._replace(t_fail=s.t_fail.at[e].set(fail_at), t_deg=s.t_deg.at[e].set(fail_at - 1))
+    first_down, seen = int(s.slot) + 1, {}  # the failure is applied at the next slot start
+    obs = P._observe(jax.random.PRNGKey(0), s, params)
+    for i in range(200):
+        seen.setdefault(int(s.slot), (float(obs.up[e]), float(obs.telemetry[e])))
+        if int(s.slot) > first_down + params.detect_delay:
+            break
+        obs, s, _, _, _ = STEP(jax.random.PRNGKey(i), s, 0, params)
+    for slot, (up, telemetry) in seen.items():
+        hidden_yet = slot < first_down + params.detect_delay
+        assert up == float(hidden_yet), slot
+        assert (telemetry > 0) == hidden_yet, slot  # no reading once seen down, hot before
+    assert first_down in seen and any(up == 0 for up, _ in seen.values())
+
+
 def test_private_task_fails_in_the_cloud_and_not_on_the_edge():
     params = QUIET
     s = _slot_state(params)
