@@ -203,18 +203,20 @@ FROZEN = "paper_repro/configs/paper_calibrated.toml"
 
 
 def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZEN) -> dict:
-    """Write the chosen knobs as TOML: the SAC trial of least D if any SAC trial exists,
-    else the best admissible surrogate point, marked PROVISIONAL (calibration.md step 4)."""
+    """Write the chosen knobs as TOML: the SAC trial of least D once ``cfg.n_sac`` SAC trials
+    exist, else the best admissible surrogate point, marked PROVISIONAL (calibration.md
+    step 4)."""
     keys = ["rho", "hazard", "tail", "tightness"]
     sac = trials[trials.stage == "sac"]
-    if not sac.empty:
+    if len(sac) >= cfg.n_sac:
         best, status = sac.sort_values("distance").iloc[0], "frozen (SAC stage)"
     else:
         ranked = rank_points(trials, cfg)
         ranked = ranked[ranked.admissible] if not ranked.empty else ranked
         if ranked.empty:
             raise ConfigError("calibration --stage freeze: no admissible point to freeze")
-        best, status = ranked.iloc[0], "PROVISIONAL (surrogate stage only; SAC stage not run)"
+        best = ranked.iloc[0]
+        status = f"PROVISIONAL (surrogate stage; {len(sac)} of {cfg.n_sac} SAC trials run)"
     knobs = {k: float(best[k]) for k in keys}
     lines = [
         f"# Scenario paper, calibrated knobs: {status}.",
