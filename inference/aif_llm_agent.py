@@ -12,9 +12,10 @@ policy state ``AifLlmState``, a NamedTuple)::
                    (τ̂ = P(L > L_QoS) from the fitted tail; before ``evt_min_excesses``
                    excesses, τ is the simulator's spike tail as in ``cloud_edge``).
     AIF-LLM Eq. 6          U_t = α · L̄_net / L_QoS + β · N_fail / N_total over a sliding window of
-                   the measured cloud RTT; N_fail = edges observed down, plus the node of
-                   the previous task if that task failed on a node that is up (a cloud
-                   timeout, an edge overflow), capped at N_total.
+                   the measured cloud RTT, L_QoS a fixed reference (``UncertaintyConfig.
+                   u_ref_ms``; not the task's deadline); N_fail = edges observed down,
+                   plus the node of the previous task if that task failed on a node that
+                   is up (a cloud timeout, an edge overflow), capped at N_total.
     line 2 (AIF-LLM Eq. 3) if the task's class has not been seen yet (t = 0 included):
                    prior_f ← softmax(ln prior_f + α_D · Σ_k 1[k ∈ text] w_k a_k(s)) for the
                    factors the keyword table knows (class, net, load:*); Base = ln of the
@@ -287,7 +288,8 @@ class AifLlmAgent:
         failed_up = (obs.last_node >= 0) & (obs.last_outcome == FAILED) & (up_all[node] > 0)
         n_fail = jnp.minimum(n_down + failed_up, uc.n_total)
         window = update_window(s.window, obs.rtt_ms, n_fail)
-        return window, uncertainty_index(window, obs.task.deadline_ms, uc.n_total, uc.alpha)
+        l_ref = uc.reference_ms(self.params.deadline_ms)  # fixed, not the task's deadline
+        return window, uncertainty_index(window, l_ref, uc.n_total, uc.alpha)
 
     def u_index(self, s: AifLlmState, obs: Obs) -> jax.Array:
         """U_t (AIF-LLM Eq. 6) of the decision about to be taken on ``obs`` (no state change)."""

@@ -357,8 +357,10 @@ def test_observed_uncertainty_is_eq6_on_one_step():
     obs, _ = aif_llm.reset(KEY, params)
     obs = obs._replace(up=jnp.array([1.0, 0.0, 1.0, 0.0, 1.0]))
     u = lplots.observed_uncertainty(alpha=0.8, n_total=6)(obs, params)
-    want = 0.8 * float(obs.rtt_ms) / float(obs.task.deadline_ms) + 0.2 * 2 / 6
+    want = 0.8 * float(obs.rtt_ms) / min(params.deadline_ms) + 0.2 * 2 / 6  # 300 ms reference
     assert u == pytest.approx(want, rel=1e-5)
+    fixed = lplots.observed_uncertainty(alpha=0.8, n_total=6, u_ref_ms=1000.0)(obs, params)
+    assert fixed == pytest.approx(0.8 * float(obs.rtt_ms) / 1000.0 + 0.2 * 2 / 6, rel=1e-5)
     rec = {
         "u_t": np.array([0.1, 0.9]),
         "advised": np.array([0, 1]),

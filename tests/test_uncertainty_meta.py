@@ -64,6 +64,42 @@ def test_uncertainty_validation_and_trigger():
     )
 
 
+def test_reference_scale_is_fixed():
+    cfg = uncertainty.UncertaintyConfig()
+    assert cfg.reference_ms((800.0, 300.0, 4000.0)) == 300.0  # the tightest class deadline
+    assert uncertainty.UncertaintyConfig(u_ref_ms=500.0).reference_ms((300.0,)) == 500.0
+    with pytest.raises(ConfigError, match="u_ref_ms"):
+        uncertainty.UncertaintyConfig(u_ref_ms=0.0)
+
+
+def test_agent_u_t_is_invariant_to_the_task_class():
+    """At a fixed environment (same RTT window, same nodes down) U_t of the agent is the same
+    for every task class, although the classes' deadlines span 300 ms – 4 s; it equals Eq. 6
+    with L_QoS = the 300 ms reference (hand computation)."""
+    from aifedge.environments import aif_llm
+    from aifedge.inference.aif_llm_agent import build_agent
+
+    params = aif_llm.make_params(max_steps=10)
+    agent = build_agent(params, ("prior", "semantic"))
+    obs, _ = aif_llm.reset(jax.random.PRNGKey(0), params)
+    obs = obs._replace(rtt_ms=jnp.float32(200.0), up=jnp.array([1.0, 0.0, 1.0, 1.0, 1.0]))
+    state = agent.init()
+    u = [
+        float(
+            agent.u_index(
+                state,
+                obs._replace(
+                    task=obs.task._replace(
+                        task_class=jnp.int32(c), deadline_ms=jnp.float32(params.deadline_ms[c])
+                    )
+                ),
+            )
+        )
+        for c in range(len(params.deadline_ms))
+    ]
+    np.testing.assert_allclose(u, 0.7 * 200.0 / 300.0 + 0.3 * 1 / 6, rtol=1e-6)
+
+
 # ----------------------------------------------------------------- Eq. 7
 
 CFG = meta.MetaConfig(

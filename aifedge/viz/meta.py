@@ -56,8 +56,9 @@ def uncertainty_trace(
 
     U_t at step t uses what a scheduler sees before deciding: the measured cloud RTT
     ``Obs.rtt_ms`` (window of ``config.window`` steps), the nodes observed down
-    ``Σ(1 − Obs.up)`` and the task's deadline, with ``config.alpha`` and ``config.n_total``
-    (``config`` default: ``UncertaintyConfig()``).
+    ``Σ(1 − Obs.up)`` and the fixed reference ``config.reference_ms`` (not the task's
+    deadline), with ``config.alpha`` and ``config.n_total`` (``config`` default:
+    ``UncertaintyConfig()``).
 
     Returns one row per step: ``t``, ``phase``, ``net`` (true WAN state 0..2),
     ``rtt_ms`` (measured), ``n_down`` (observed), ``deadline_ms``, ``u_t``, ``trigger``
@@ -107,7 +108,8 @@ def _trace_scan(key, policy, params, tables, phase_of_step, config):
         p = params._replace(**{f: tables[f][phase] for f in PHASE_FIELDS})
         n_down = jnp.sum(1.0 - obs.up)
         window = update_window(window, obs.rtt_ms, n_down)
-        u_t = uncertainty_index(window, obs.task.deadline_ms, config.n_total, config.alpha)
+        l_ref = config.reference_ms(params.deadline_ms)
+        u_t = uncertainty_index(window, l_ref, config.n_total, config.alpha)
         k_act, k_step = jax.random.split(k)
         action, pstate = policy.act(k_act, pstate, obs, p)
         obs2, state2, _, _, info = aif_llm.step(k_step, state, action, p)
