@@ -33,7 +33,8 @@ policy state ``AifLlmState``, a NamedTuple)::
 
 Ablations (``ablate``, any subset; Table 4): ``"prior"`` — no D_LLM (D and the propagated
 prior only); ``"semantic"`` — no G_sem and no advisor; ``"meta-lambda"`` — fixed
-λ = (λ_min + λ_max)/2 of the checkpoint's range (the untrained meta-net's output; not tuned).
+λ = the best constant on the meta-training conditions, recorded in the checkpoint by
+``meta_train.train_meta`` (mid-range (λ_min + λ_max)/2 for a checkpoint without it).
 The EVT-penalised C with the fitted tail is part of every variant; the pure-AIF row of
 Table 4 is the ``aif`` policy (``inference.policies``).
 
@@ -223,6 +224,7 @@ class AifLlmAgent:
     meta_model: eqx.Module
     meta_cfg: MetaConfig
     gpd_config: OnlineGPDConfig
+    best_constant_lambda: float | None = None  # from the checkpoint (``fixed_lambda``)
 
     @property
     def options(self) -> cloud_edge.ModelOptions:
@@ -231,7 +233,10 @@ class AifLlmAgent:
 
     @property
     def fixed_lambda(self) -> float:
-        """λ used when ``meta-lambda`` is ablated: the middle of the checkpoint's range."""
+        """λ used when ``meta-lambda`` is ablated: the best constant λ on the meta-training
+        conditions (``meta_train.train_meta``), else the middle of the checkpoint's range."""
+        if self.best_constant_lambda is not None:
+            return self.best_constant_lambda
         return 0.5 * (self.meta_cfg.lambda_min + self.meta_cfg.lambda_max)
 
     def init(self) -> AifLlmState:
@@ -425,7 +430,7 @@ def build_agent(
     ``meta_checkpoint``: path of an f_meta checkpoint (default ``META_FILE``);
     ``meta``: ``(model, MetaConfig)`` used instead of any checkpoint (meta-training).
     """
-    from .meta import load_checkpoint
+    from .meta import checkpoint_metadata, load_checkpoint
 
     ablate = check_ablate(ablate)
     config = AifLlmConfig() if config is None else config
@@ -465,11 +470,9 @@ def build_agent(
     tail = options.evt_tail or cloud_edge.EvtTail.from_params(params)
     tau0 = cloud_edge.violation_tail_prob(tail, params)
 
-    meta_model, meta_cfg = (
-        meta
-        if meta is not None
-        else load_checkpoint(META_FILE if meta_checkpoint is None else meta_checkpoint)
-    )
+    meta_path = META_FILE if meta_checkpoint is None else meta_checkpoint
+    meta_model, meta_cfg = meta if meta is not None else load_checkpoint(meta_path)
+    best_lam = None if meta is not None else checkpoint_metadata(meta_path).get("fixed_lambda")
     return AifLlmAgent(
         params=params,
         ablate=ablate,
@@ -489,6 +492,7 @@ def build_agent(
         meta_model=meta_model,
         meta_cfg=meta_cfg,
         gpd_config=OnlineGPDConfig(capacity=config.evt_capacity),
+        best_constant_lambda=None if best_lam is None else float(best_lam),
     )
 
 

@@ -55,10 +55,12 @@ repro.run_table3(cfg)
 repro.run_rrr(cfg)
 
 # %% [markdown]
-# ## Table 4 — ablations (convergence rule: `repro.convergence_step`)
+# ## Table 4 — ablations, Welch p vs full, episodes to convergence (`paper_repro.convergence`)
 
 # %%
-repro.run_table4(cfg)
+table4 = repro.run_table4(cfg)
+repro.plot_table4(table4)
+table4
 
 # %% [markdown]
 # ## Table 5 — per-cycle timing on this machine
