@@ -240,7 +240,8 @@ def train_meta(
     wall = time.perf_counter() - start
     constants = {f"λ={lam:g}": constant_net(model, lam, cfg.meta) for lam in FIXED_GRID}
     models = {"initial f_meta": model0, "trained f_meta": model, **constants}
-    check = fixed_lambda_table(condition_losses(loss_fn, models, cfg.ranges, n_check, seed))
+    losses = condition_losses(loss_fn, models, cfg.ranges, n_check, seed)
+    check = fixed_lambda_table(losses)
     u = np.linspace(0.0, 1.5, 7)
     metadata = {
         "seed": seed,
@@ -253,6 +254,7 @@ def train_meta(
         "lambda_at_u": {f"{x:g}": float(meta_lambda(model, x, cfg.meta)) for x in u},
         "fixed_lambda": check["best"],
         "check_losses": {"n_conditions": n_check, **check["mean_se"]},
+        "check_losses_by_condition": {k: v.tolist() for k, v in losses.items()},
         "command": "python -m aifedge.inference.meta_train",
     }
     return save_checkpoint(out, model, cfg.meta, metadata)
