@@ -468,6 +468,14 @@ def run_table4(cfg: Config) -> pd.DataFrame:
     ``cfg.steps``. Reference rows: greedy (headroom) and cloud only (non-learning: ≈ 0).
     ``attrs["data"]``: per row and episode the mean curve and its SE over runs (the plot).
     """
+    from aifedge.config import ConfigError
+
+    rule = convergence.RULE
+    if cfg.episodes < 2 * rule.block or rule.plateau_len(cfg.episodes) >= cfg.episodes:
+        raise ConfigError(
+            f"Config.episodes: Table 4's convergence rule needs at least {2 * rule.block} "
+            f"episodes per run (two blocks of {rule.block} and a plateau); got {cfg.episodes}"
+        )
     rows, curves_out = [], []
     _results(cfg, _protocol_keys(cfg, "4"))
     full = evaluate_aif("full", (), cfg)
