@@ -72,6 +72,7 @@ STEPS, RUNS, EPISODES = 20, 20, 20
 QOS = functools.partial(cv.carried_qos, params=PARAMS, steps=STEPS)
 
 
+@pytest.mark.slow  # two simulator compilations: ≈ 10–20 s on 2 shared cores
 def test_carried_qos_of_a_stateless_policy_equals_rollout():
     keys = jax.random.split(jax.random.PRNGKey(3), 4)
     policy = stateless(cloud_only)
