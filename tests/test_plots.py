@@ -224,10 +224,11 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
     assert (tr["net"].iloc[7:14] == 2).all()  # congested from the 2nd step of the jam on
     assert (tr["n_down"].iloc[-5:] == params.n_edge).all()  # all edges fail and stay down
     assert (tr["node"] == params.n_edge + 1).all()
-    # Eq. 6 from the recorded columns: mean RTT over the last 3 steps / current deadline
+    # Eq. 6 from the recorded columns: mean RTT over the last 3 steps / the fixed reference
+    # (the tightest class deadline, 300 ms; not the current task's deadline)
     rtt = tr["rtt_ms"].to_numpy()
     mean = np.array([rtt[max(0, t - 2) : t + 1].mean() for t in range(len(rtt))])
-    want = 0.7 * mean / tr["deadline_ms"] + 0.3 * tr["n_down"] / config.n_total
+    want = 0.7 * mean / min(params.deadline_ms) + 0.3 * tr["n_down"] / config.n_total
     np.testing.assert_allclose(tr["u_t"], want, rtol=1e-5)
     assert np.array_equal(tr["trigger"], tr["u_t"] > config.trigger)
     summary = mplots.phase_summary(tr)
