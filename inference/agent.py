@@ -50,6 +50,7 @@ import numpy as np
 from pymdp import control
 from pymdp.agent import Agent
 from pymdp.algos import run_factorized_fpi
+from pymdp.learning import update_obs_likelihood_dirichlet_m
 from pymdp.maths import log_stable, stable_xlogx
 
 from aifedge.generative_models.base import GenerativeModel, as_jax, pymdp_B, validate
@@ -68,6 +69,9 @@ class AgentConfig(NamedTuple):
                       modality depends on one factor (then one pass is exact), else 16.
     use_utility, use_states_info_gain   include G_prag / G_epis.
     prune_factors     factor indices of AIF-LLM Eq. 4's KL; None = the default in the module doc.
+    learn_A           update the Dirichlet counts pA of the learnable modalities (those with
+                      a pA entry) after every observation (``learn``); A = E[Dir(pA)].
+    lr_A              learning rate of that update (pymdp's ``lr``).
     """
 
     policy_len: int = 1
@@ -79,6 +83,8 @@ class AgentConfig(NamedTuple):
     use_utility: bool = True
     use_states_info_gain: bool = True
     prune_factors: tuple | None = None
+    learn_A: bool = False
+    lr_A: float = 1.0
 
 
 class AgentState(NamedTuple):
@@ -92,6 +98,8 @@ class AgentState(NamedTuple):
     semantic  (P,): per-policy semantic score; G_sem = −semantic.
     action    (n_control,): last action, −1 before the first decision.
     t         (): decisions taken.
+    pA        Dirichlet counts of the learned modalities (``AifAgent.learned``; () when
+              learning is off), each with its A's shape.
     """
 
     prior: jax.Array
@@ -100,6 +108,7 @@ class AgentState(NamedTuple):
     semantic: jax.Array
     action: jax.Array
     t: jax.Array
+    pA: tuple = ()
 
 
 class DecisionInfo(NamedTuple):
@@ -130,11 +139,15 @@ class AifAgent(NamedTuple):
     init(D=None, C=None, lam=0.0, semantic=None) -> AgentState
     step(key, state, obs) -> (action, state, DecisionInfo)      jitted
     batch_step(keys, states, obs) -> same with a leading batch axis   jitted vmap
-    infer_states(prior, obs) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
+    infer_states(prior, obs, A=()) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
     under each of the U joint actions;  prune_scores(qs, pred) -> (P,) AIF-LLM Eq. 4;
-    policy_terms(qs, pred, C) -> (G_prag, G_epis) for every policy (no pruning);
+    policy_terms(qs, pred, C, A=()) -> (G_prag, G_epis) for every policy (no pruning);
+    learn(state, obs, qs) -> state with pA updated (identity when learning is off);
     decide(key, state, qs, pred) -> what ``step`` returns, from ``qs = infer_states(
-    state.prior, obs)`` and ``pred = predict(qs)`` already at hand (``step`` = these three).
+    state.prior, obs, likelihoods(state))``, ``state = learn(state, obs, qs)`` and
+    ``pred = predict(qs)`` already at hand (``step`` = these four).
+    ``A`` arguments: the current A of the ``learned`` modalities (``likelihoods(state)``);
+    () uses the model's A. learned: indices of the modalities whose pA is updated.
     policies: (P, H, n_factors) flattened actions per factor (pymdp layout);
     actions: (P, H, n_control) the same policies as control-factor actions.
     engine: "pymdp" or "fast" (see ``make_agent``).
@@ -154,6 +167,20 @@ class AifAgent(NamedTuple):
     prune_scores: Callable
     policy_terms: Callable
     decide: Callable
+    learn: Callable
+    learned: tuple = ()
+
+
+def likelihoods(state: AgentState) -> tuple:
+    """A = E[Dir(pA)] of the learned modalities (columns of the counts normalised)."""
+    return tuple(p / jnp.sum(p, axis=0, keepdims=True) for p in state.pA)
+
+
+def learned_modalities(model: GenerativeModel, config: AgentConfig) -> tuple[int, ...]:
+    """Modalities whose pA ``learn`` updates: those with a pA entry, when ``learn_A``."""
+    if not config.learn_A or model.pA is None:
+        return ()
+    return tuple(m for m, p in enumerate(model.pA) if p is not None)
 
 
 def policy_table(model: GenerativeModel, policy_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +223,9 @@ def to_pymdp_agent(model: GenerativeModel, config: AgentConfig | None = None) ->
         B=[jnp.asarray(b, jnp.float32) for b in pymdp_B(model)],
         C=[jnp.asarray(c, jnp.float32) for c in model.C],
         D=[jnp.asarray(d, jnp.float32) for d in model.D],
-        pA=None if model.pA is None else [jnp.asarray(a, jnp.float32) for a in model.pA],
+        pA=None
+        if model.pA is None or any(a is None for a in model.pA)
+        else [jnp.asarray(a, jnp.float32) for a in model.pA],
         pB=None
         if model.pB is None
         else [jnp.asarray(b, jnp.float32) for b in pymdp_B(model._replace(B=model.pB))],
@@ -251,23 +280,36 @@ def segments(sizes) -> tuple[np.ndarray, list[slice]]:
 
 
 def _pymdp_engine(
-    model: GenerativeModel, policies: jax.Array, joint_flat: np.ndarray, config: AgentConfig
+    model: GenerativeModel,
+    policies: jax.Array,
+    joint_flat: np.ndarray,
+    config: AgentConfig,
+    learned: tuple = (),
 ):
     """``(infer_states, predict, policy_terms)`` from pymdp's own functions (any model).
 
     Flat layouts: beliefs (N,) = factors concatenated, C (M,) = modalities concatenated.
-    infer_states(prior, obs) -> qs (N,); predict(qs) -> (N, U) one step ahead under each
-    joint action; policy_terms(qs, pred, C) -> (G_prag, G_epis), (P,) each.
+    infer_states(prior, obs, A_dyn) -> qs (N,); predict(qs) -> (N, U) one step ahead under
+    each joint action; policy_terms(qs, pred, C, A_dyn) -> (G_prag, G_epis), (P,) each.
+    ``A_dyn``: the current A of the ``learned`` modalities (() = the model's).
     """
     jm = as_jax(model)
-    A, B = list(jm.A), list(jm.B)
+    A_static, B = list(jm.A), list(jm.B)
+
+    def current(A_dyn):
+        A = list(A_static)  # () keeps the model's A
+        for m, a in zip(learned, A_dyn, strict=False):
+            A[m] = a
+        return A
+
     A_deps = [list(d) for d in model.A_dependencies]
     B_deps = [list(d) for d in model.B_dependencies]
     num_obs, num_iter = model.num_obs, _num_iter(model, config)
     _, fsl = segments(model.num_states)
     _, msl = segments(num_obs)
 
-    def infer_states(prior, obs):
+    def infer_states(prior, obs, A_dyn=()):
+        A = current(A_dyn)
         obs = jnp.asarray(obs, jnp.int32)
         seen = obs >= 0
         o_vec = [
@@ -286,7 +328,7 @@ def _pymdp_engine(
         q = [qs[sl] for sl in fsl]
         return jax.vmap(lambda u: jnp.concatenate(step_one(q, u)))(jnp.asarray(joint_flat)).T
 
-    def terms(qs, C, policy):
+    def terms(qs, C, A, policy):
         def body(q, u):
             q_next = step_one(q, u)
             qo = control.compute_expected_obs(q_next, A, A_deps)
@@ -301,15 +343,17 @@ def _pymdp_engine(
         _, (util, gain) = jax.lax.scan(body, qs, policy)
         return -util.sum(), -gain.sum()
 
-    def policy_terms(qs, pred, C):
+    def policy_terms(qs, pred, C, A_dyn=()):
         del pred
         q, c = [qs[sl] for sl in fsl], [C[sl] for sl in msl]
-        return jax.vmap(terms, in_axes=(None, None, 0))(q, c, policies)
+        return jax.vmap(terms, in_axes=(None, None, None, 0))(q, c, current(A_dyn), policies)
 
     return infer_states, predict, policy_terms
 
 
-def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentConfig):
+def _fast_engine(
+    model: GenerativeModel, joint_flat: np.ndarray, config: AgentConfig, learned: tuple = ()
+):
     """The same three functions as dense matrix algebra over the flat layouts.
 
     Needs every modality to depend on one factor. With N = Σ n_f, M = Σ n_m, U joint
@@ -325,6 +369,8 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         G_epis = −(H[A_blk pred] − h · pred),  h (N,): entropy of each state's outcomes
 
     Beliefs under all policy prefixes are (N, U^t) arrays (prefix-major: pymdp's order).
+    The blocks of ``learned`` modalities are overwritten by the A passed in (``A_dyn``),
+    and their entropies added to h, at every call.
     Grouping keeps the compiled step at a few dozen kernels, which is what a decision
     costs on a CPU at these sizes.
     """
@@ -343,7 +389,10 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         a = np.asarray(model.A[m], np.float32)
         T[msl[m], fsl[f]] = np.asarray(log_stable(jnp.asarray(a)))
         A_ext[msl[m], fsl[f]] = a
-    A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
+    fixed_rows = np.ones(m_tot, bool)
+    for m in learned:
+        fixed_rows[msl[m]] = False
+    A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1] * fixed_rows[:, None])).sum(0))
     groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
         b: np.ndarray = np.asarray(model.B[f], np.float32)
@@ -377,10 +426,29 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     perm = jnp.asarray(
         np.argsort(np.concatenate([np.arange(foffs[f], foffs[f + 1]) for f in row_factor]))
     )
-    T, A_ext = jnp.asarray(T), jnp.asarray(A_ext)
+    T_static, A_static = jnp.asarray(T), jnp.asarray(A_ext)
     first_row = jnp.asarray(moffs[:-1], jnp.int32)
+    if learned:  # their blocks come from A_dyn; static entropy row without them
+        for m in learned:
+            A_static = A_static.at[msl[m], fsl[model.A_dependencies[m][0]]].set(0.0)
 
-    def infer_states(prior, obs):
+    A_default = tuple(jnp.asarray(model.A[m], jnp.float32) for m in learned)
+
+    def log_lik(A_dyn):
+        T, A_dyn = T_static, A_dyn or A_default
+        for m, a in zip(learned, A_dyn, strict=False):
+            T = T.at[msl[m], fsl[model.A_dependencies[m][0]]].set(log_stable(a))
+        return T
+
+    def ext_lik(A_dyn):
+        A_ext, A_dyn = A_static, A_dyn or A_default
+        for m, a in zip(learned, A_dyn, strict=False):
+            f = fsl[model.A_dependencies[m][0]]
+            A_ext = A_ext.at[msl[m], f].set(a).at[-1, f].add(-stable_xlogx(a).sum(0))
+        return A_ext
+
+    def infer_states(prior, obs, A_dyn=()):
+        T = log_lik(A_dyn)
         obs = jnp.asarray(obs, jnp.int32)
         rows = T[first_row + jnp.maximum(obs, 0)]  # (n_modalities, N)
         ev = jnp.where((obs >= 0)[:, None], rows, 0.0).sum(0)
@@ -400,8 +468,9 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     def predict(qs):
         return advance(qs[:, None])
 
-    def policy_terms(qs, pred, C):
+    def policy_terms(qs, pred, C, A_dyn=()):
         del qs
+        A_ext = ext_lik(A_dyn)
         q, prag, gain = pred, jnp.zeros(n_u), jnp.zeros(n_u)
         for t in range(horizon):
             if t:
@@ -450,10 +519,13 @@ def make_agent(
     joint_flat = policy_table(model, 1)[1][:, 0]
     n_u = joint_flat.shape[0]
     n_cont = n_pol // n_u  # continuations per first action (policies are first-action major)
+    learned = learned_modalities(model, config)
     if engine == "fast":
-        infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config)
+        infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config, learned)
     else:
-        infer_states, predict, policy_terms = _pymdp_engine(model, policies, joint_flat, config)
+        infer_states, predict, policy_terms = _pymdp_engine(
+            model, policies, joint_flat, config, learned
+        )
 
     _, fsl = segments(model.num_states)
     in_prune = np.zeros(sum(model.num_states), np.float32)
@@ -481,7 +553,26 @@ def make_agent(
             semantic=semantic,
             action=jnp.full(len(model.num_controls), -1, jnp.int32),
             t=jnp.int32(0),
+            pA=tuple(jm.pA[m] for m in learned),
         )
+
+    def learn(state: AgentState, obs, qs) -> AgentState:
+        """pA_m += lr · o_m ⊗ Q(s_deps) for every learned, observed modality m
+        (``pymdp.learning.update_obs_likelihood_dirichlet_m``; o = 0 when unobserved)."""
+        if not learned:
+            return state
+        obs = jnp.asarray(obs, jnp.int32)
+        q = [qs[sl] for sl in fsl]
+        new = []
+        for m, p in zip(learned, state.pA, strict=True):
+            o = jax.nn.one_hot(obs[m], model.num_obs[m])[None]  # all zeros when obs = −1
+            deps = list(model.A_dependencies[m])
+            new.append(
+                update_obs_likelihood_dirichlet_m(
+                    p, o, [x[None] for x in q], deps, lr=config.lr_A
+                )[0]
+            )
+        return state._replace(pA=tuple(new))
 
     def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
@@ -490,7 +581,7 @@ def make_agent(
             kept = jnp.repeat(jnp.zeros(n_u, bool).at[idx].set(True), n_cont)
         else:
             kept = jnp.ones(n_pol, bool)
-        prag, epis = policy_terms(qs, pred, state.C)
+        prag, epis = policy_terms(qs, pred, state.C, likelihoods(state))
         sem = -state.semantic
         G = prag + epis + state.lam * sem
         q_pi = jax.nn.softmax(jnp.where(kept, -config.gamma * G, -jnp.inf))
@@ -517,8 +608,8 @@ def make_agent(
         return action, new_state, info
 
     def step(key, state: AgentState, obs):
-        qs = infer_states(state.prior, obs)
-        return decide(key, state, qs, predict(qs))
+        qs = infer_states(state.prior, obs, likelihoods(state))
+        return decide(key, learn(state, obs, qs), qs, predict(qs))
 
     return AifAgent(
         model=model,
@@ -535,6 +626,8 @@ def make_agent(
         prune_scores=jax.jit(prune_scores),
         policy_terms=jax.jit(policy_terms),
         decide=jax.jit(decide),
+        learn=jax.jit(learn),
+        learned=learned,
     )
 
 
