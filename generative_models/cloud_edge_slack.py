@@ -36,8 +36,8 @@ Equations (columns of A and B sum to 1)::
     C[outcome:j]          = (0, −1, −κ, 0),  κ = ``fail_cost`` (a failure costs κ violations)
     D                     = uniform over slack, net, class; idle for sent:*
 
-The expectation over s ∈ bin and ε uses ``n_quad`` midpoints × ``n_quad`` Gauss–Hermite
-nodes (``outcome_table``, plain ``jax.numpy``, so an online GPD refit can rebuild it under
+The expectation over s ∈ bin and ε uses ``n_quad`` midpoints × ``n_quad`` normal quantiles
+ (``outcome_table``, plain ``jax.numpy``, so an online GPD refit can rebuild it under
 ``jit``). Only the outcome modalities are learnable (pA); the other pA entries are None.
 Nothing here is a Monte-Carlo of the simulator: σ_s, σ_ℓ, κ and c_0 are generic choices
 (``SlackOptions``), the tail is the paper's spike model, and learning corrects the rest.
@@ -82,7 +82,7 @@ class SlackOptions:
     evt_tail         ``EvtTail`` of the spike X in ms; None = the simulator's spike GPD.
     fail_cost        κ in C = (0, −1, −κ, 0): a failure costs κ violations.
     prior_count      c_0: pseudo-counts per column of pA[outcome:*] (weak prior).
-    n_quad           quadrature points per bin and Gauss–Hermite nodes.
+    n_quad           quadrature points per bin and normal quantiles of the noise.
     """
 
     slack_edges: tuple = SLACK_EDGES
@@ -180,10 +180,10 @@ def _bin_points(edges, n: int) -> jnp.ndarray:
     return lo[:, None] + (hi - lo)[:, None] * frac[None, :]
 
 
-def _hermite(n: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Nodes and weights of E[f(ε)], ε ~ N(0, 1) (probabilists' Gauss–Hermite)."""
-    z, w = np.polynomial.hermite_e.hermegauss(n)
-    return jnp.asarray(z, jnp.float32), jnp.asarray(w / w.sum(), jnp.float32)
+def _normal_nodes(n: int) -> jnp.ndarray:
+    """(n,) equal-weight nodes of E[f(ε)], ε ~ N(0, 1): the quantiles at (i + ½)/n (robust
+    to the step 1[ℓ ≤ L_QoS] in the integrand, unlike Gauss–Hermite)."""
+    return jnp.asarray(norm.ppf((np.arange(n) + 0.5) / n), jnp.float32)
 
 
 def spike_survival(tail: EvtTail, x_ms):
@@ -203,24 +203,27 @@ def outcome_table(
     edges=SLACK_EDGES,
     latency_noise: float = 0.1,
     n_quad: int = 8,
+    per_deadline: bool = False,
 ) -> jax.Array:
     """(3, S + 1) P(met / violated / failed | slack bin) of the module docstring (pure JAX).
 
     Column S (the last) is "infeasible" (failed with certainty). ``tail`` fields may be
-    traced arrays (an online refit rebuilds the table inside ``jit``).
+    traced arrays (an online refit rebuilds the table inside ``jit``). ``per_deadline``:
+    the tail is of X / L_QoS (a fit of normalised residuals) instead of X in ms.
     """
     s = _bin_points(edges, n_quad)  # (S, n)
-    z, w = _hermite(n_quad)
+    z = _normal_nodes(n_quad)
     d = jnp.asarray(deadlines_ms, jnp.float32)
     ell = s[None, :, :, None] * d[:, None, None, None] * jnp.exp(latency_noise * z)  # (K,S,n,n)
     dl = d[:, None, None, None]
-    met = jnp.where(ell <= dl, 1.0 - spike_survival(tail, dl - ell), 0.0)
+    unit = dl if per_deadline else 1.0
+    met = jnp.where(ell <= dl, 1.0 - spike_survival(tail, (dl - ell) / unit), 0.0)
     cap = timeout_factor * dl
-    fail = jnp.where(ell > cap, 1.0, spike_survival(tail, cap - ell))
+    fail = jnp.where(ell > cap, 1.0, spike_survival(tail, (cap - ell) / unit))
     pi = jnp.asarray(class_probs, jnp.float32)
 
     def mean(p):  # over classes (π), points in the bin, jitter nodes
-        return jnp.einsum("ksnz,k,z->s", p, pi, w) / n_quad
+        return jnp.einsum("ksnz,k->s", p, pi) / n_quad**2
 
     met, fail = mean(met), mean(fail)
     body = jnp.stack([met, 1.0 - met - fail, fail])
@@ -265,8 +268,10 @@ def default_tail(params: EnvParams, options: SlackOptions) -> EvtTail:
     return options.evt_tail if options.evt_tail is not None else EvtTail.from_params(params)
 
 
-def prior_outcome_table(params: EnvParams, options: SlackOptions, tail=None) -> jax.Array:
-    """``outcome_table`` for ``params`` with ``tail`` (default ``default_tail``)."""
+def prior_outcome_table(
+    params: EnvParams, options: SlackOptions, tail=None, per_deadline: bool = False
+) -> jax.Array:
+    """``outcome_table`` for ``params`` with ``tail`` (default ``default_tail``, in ms)."""
     return outcome_table(
         default_tail(params, options) if tail is None else tail,
         params.deadline_ms,
@@ -275,6 +280,7 @@ def prior_outcome_table(params: EnvParams, options: SlackOptions, tail=None) -> 
         options.slack_edges,
         options.latency_noise,
         options.n_quad,
+        per_deadline,
     )
 
 

@@ -55,6 +55,9 @@ from pymdp.maths import log_stable, stable_xlogx
 
 from aifedge.generative_models.base import GenerativeModel, as_jax, pymdp_B, validate
 
+TIE_NATS = 1e-6
+"""Resolution of G for deterministic action selection (ties break by policy index)."""
+
 
 class AgentConfig(NamedTuple):
     """Decision-core settings.
@@ -69,8 +72,8 @@ class AgentConfig(NamedTuple):
                       modality depends on one factor (then one pass is exact), else 16.
     use_utility, use_states_info_gain   include G_prag / G_epis.
     prune_factors     factor indices of AIF-LLM Eq. 4's KL; None = the default in the module doc.
-    learn_A           update the Dirichlet counts pA of the learnable modalities (those with
-                      a pA entry) after every observation (``learn``); A = E[Dir(pA)].
+    learn_A           update the Dirichlet counts pA (``AgentState.pA``) after every
+                      observation (``learn``); off, they stay at the model's pA.
     lr_A              learning rate of that update (pymdp's ``lr``).
     """
 
@@ -98,8 +101,8 @@ class AgentState(NamedTuple):
     semantic  (P,): per-policy semantic score; G_sem = −semantic.
     action    (n_control,): last action, −1 before the first decision.
     t         (): decisions taken.
-    pA        Dirichlet counts of the learned modalities (``AifAgent.learned``; () when
-              learning is off), each with its A's shape.
+    pA        Dirichlet counts of the modalities with a pA in the model, stacked per
+              group of ``AifAgent.learned`` (K_g, n_m, n_f); their A is E[Dir(pA)].
     """
 
     prior: jax.Array
@@ -147,7 +150,9 @@ class AifAgent(NamedTuple):
     state.prior, obs, likelihoods(state))``, ``state = learn(state, obs, qs)`` and
     ``pred = predict(qs)`` already at hand (``step`` = these four).
     ``A`` arguments: the current A of the ``learned`` modalities (``likelihoods(state)``);
-    () uses the model's A. learned: indices of the modalities whose pA is updated.
+    () uses the model's A. learned: the modalities with a Dirichlet pA, in groups of one
+    A shape (``learned_groups``); their A is read from the state, so ``learn`` or a caller
+    can change it between decisions.
     policies: (P, H, n_factors) flattened actions per factor (pymdp layout);
     actions: (P, H, n_control) the same policies as control-factor actions.
     engine: "pymdp" or "fast" (see ``make_agent``).
@@ -172,15 +177,19 @@ class AifAgent(NamedTuple):
 
 
 def likelihoods(state: AgentState) -> tuple:
-    """A = E[Dir(pA)] of the learned modalities (columns of the counts normalised)."""
-    return tuple(p / jnp.sum(p, axis=0, keepdims=True) for p in state.pA)
+    """A = E[Dir(pA)] of the learned modalities, stacked like ``AgentState.pA``."""
+    return tuple(p / jnp.sum(p, axis=1, keepdims=True) for p in state.pA)
 
 
-def learned_modalities(model: GenerativeModel, config: AgentConfig) -> tuple[int, ...]:
-    """Modalities whose pA ``learn`` updates: those with a pA entry, when ``learn_A``."""
-    if not config.learn_A or model.pA is None:
-        return ()
-    return tuple(m for m, p in enumerate(model.pA) if p is not None)
+def learned_groups(model: GenerativeModel) -> tuple[tuple[int, ...], ...]:
+    """Modalities with a Dirichlet pA (their A comes from ``AgentState.pA``), grouped by A
+    shape when they depend on one factor (a modality with several factors is alone)."""
+    groups: dict = {}
+    for m, p in enumerate(model.pA or ()):
+        if p is not None:
+            deps = model.A_dependencies[m]
+            groups.setdefault((np.shape(p), m if len(deps) > 1 else -1), []).append(m)
+    return tuple(tuple(g) for g in groups.values())
 
 
 def policy_table(model: GenerativeModel, policy_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -267,6 +276,8 @@ def _check_config(config: AgentConfig, n_factors: int) -> None:
         )
     if not config.gamma > 0 or not config.alpha > 0:
         raise ValueError("AgentConfig.gamma / alpha: must be > 0")
+    if not config.lr_A > 0:
+        raise ValueError(f"AgentConfig.lr_A: must be > 0 (got {config.lr_A!r})")
     if config.prune_factors is not None and any(
         not 0 <= f < n_factors for f in config.prune_factors
     ):
@@ -291,15 +302,16 @@ def _pymdp_engine(
     Flat layouts: beliefs (N,) = factors concatenated, C (M,) = modalities concatenated.
     infer_states(prior, obs, A_dyn) -> qs (N,); predict(qs) -> (N, U) one step ahead under
     each joint action; policy_terms(qs, pred, C, A_dyn) -> (G_prag, G_epis), (P,) each.
-    ``A_dyn``: the current A of the ``learned`` modalities (() = the model's).
+    ``A_dyn``: the current A of the ``learned`` groups, stacked (() = the model's).
     """
     jm = as_jax(model)
     A_static, B = list(jm.A), list(jm.B)
 
     def current(A_dyn):
         A = list(A_static)  # () keeps the model's A
-        for m, a in zip(learned, A_dyn, strict=False):
-            A[m] = a
+        for g, a in zip(learned, A_dyn, strict=False):
+            for k, m in enumerate(g):
+                A[m] = a[k]
         return A
 
     A_deps = [list(d) for d in model.A_dependencies]
@@ -369,8 +381,9 @@ def _fast_engine(
         G_epis = −(H[A_blk pred] − h · pred),  h (N,): entropy of each state's outcomes
 
     Beliefs under all policy prefixes are (N, U^t) arrays (prefix-major: pymdp's order).
-    The blocks of ``learned`` modalities are overwritten by the A passed in (``A_dyn``),
-    and their entropies added to h, at every call.
+    ``learned`` modalities are left out of T and A_blk; their terms are added from the A
+    passed in (``A_dyn``, stacked per group): log A[o] into the evidence, and A q, C·(A q),
+    H[A q] and h_A · q into the EFE terms.
     Grouping keeps the compiled step at a few dozen kernels, which is what a decision
     costs on a CPU at these sizes.
     """
@@ -389,10 +402,9 @@ def _fast_engine(
         a = np.asarray(model.A[m], np.float32)
         T[msl[m], fsl[f]] = np.asarray(log_stable(jnp.asarray(a)))
         A_ext[msl[m], fsl[f]] = a
-    fixed_rows = np.ones(m_tot, bool)
-    for m in learned:
-        fixed_rows[msl[m]] = False
-    A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1] * fixed_rows[:, None])).sum(0))
+    for m in (m for g in learned for m in g):
+        A_ext[msl[m]] = 0.0
+    A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
     groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
         b: np.ndarray = np.asarray(model.B[f], np.float32)
@@ -426,32 +438,29 @@ def _fast_engine(
     perm = jnp.asarray(
         np.argsort(np.concatenate([np.arange(foffs[f], foffs[f + 1]) for f in row_factor]))
     )
-    T_static, A_static = jnp.asarray(T), jnp.asarray(A_ext)
+    for m in (m for g in learned for m in g):  # from A_dyn (``dynamic``), not T / A_ext
+        T[msl[m]] = 0.0
+    T, A_ext = jnp.asarray(T), jnp.asarray(A_ext)
     first_row = jnp.asarray(moffs[:-1], jnp.int32)
-    if learned:  # their blocks come from A_dyn; static entropy row without them
-        for m in learned:
-            A_static = A_static.at[msl[m], fsl[model.A_dependencies[m][0]]].set(0.0)
+    A_default = tuple(jnp.asarray(np.stack([model.A[m] for m in g]), jnp.float32) for g in learned)
+    dyn_specs = []  # per group: modality ids (K,), belief rows (K, n_f), C rows (K, n_m)
+    for g in learned:
+        frows = [np.arange(*foffs[[d, d + 1]]) for m in g for d in model.A_dependencies[m]]
+        crows = [np.arange(moffs[m], moffs[m + 1]) for m in g]
+        dyn_specs.append(tuple(jnp.asarray(x) for x in (g, np.stack(frows), np.stack(crows))))
 
-    A_default = tuple(jnp.asarray(model.A[m], jnp.float32) for m in learned)
-
-    def log_lik(A_dyn):
-        T, A_dyn = T_static, A_dyn or A_default
-        for m, a in zip(learned, A_dyn, strict=False):
-            T = T.at[msl[m], fsl[model.A_dependencies[m][0]]].set(log_stable(a))
-        return T
-
-    def ext_lik(A_dyn):
-        A_ext, A_dyn = A_static, A_dyn or A_default
-        for m, a in zip(learned, A_dyn, strict=False):
-            f = fsl[model.A_dependencies[m][0]]
-            A_ext = A_ext.at[msl[m], f].set(a).at[-1, f].add(-stable_xlogx(a).sum(0))
-        return A_ext
+    def dynamic(A_dyn):
+        """Per group: A (K, n_m, n_f), modality ids, belief rows, C rows."""
+        return [(a, *spec) for a, spec in zip(A_dyn or A_default, dyn_specs, strict=True)]
 
     def infer_states(prior, obs, A_dyn=()):
-        T = log_lik(A_dyn)
         obs = jnp.asarray(obs, jnp.int32)
         rows = T[first_row + jnp.maximum(obs, 0)]  # (n_modalities, N)
         ev = jnp.where((obs >= 0)[:, None], rows, 0.0).sum(0)
+        for a, ms, frows, _ in dynamic(A_dyn):
+            o = obs[ms]
+            la = log_stable(jnp.take_along_axis(a, jnp.maximum(o, 0)[:, None, None], 1)[:, 0])
+            ev = ev.at[frows].add(jnp.where((o >= 0)[:, None], la, 0.0))
         logq = jnp.append(log_stable(prior) + ev, -jnp.inf)[pad_idx]  # (F, max n_f)
         return jax.nn.softmax(logq, axis=-1).reshape(-1)[unpad_idx]
 
@@ -470,7 +479,7 @@ def _fast_engine(
 
     def policy_terms(qs, pred, C, A_dyn=()):
         del qs
-        A_ext = ext_lik(A_dyn)
+        groups = [(a, -stable_xlogx(a).sum(1), frows, crow) for a, _, frows, crow in dynamic(A_dyn)]
         q, prag, gain = pred, jnp.zeros(n_u), jnp.zeros(n_u)
         for t in range(horizon):
             if t:
@@ -481,6 +490,13 @@ def _fast_engine(
                 prag = prag - C @ y[:-1]
             if config.use_states_info_gain:
                 gain = gain + stable_xlogx(y[:-1]).sum(0) + y[-1]
+            for a, h, frows, crow in groups:  # learned modalities: same terms, A from the state
+                qf = q[frows]  # (K, n_f, P)
+                yd = jnp.einsum("kmf,kfp->kmp", a, qf)
+                if config.use_utility:
+                    prag = prag - jnp.einsum("km,kmp->p", C[crow], yd)
+                if config.use_states_info_gain:
+                    gain = gain + stable_xlogx(yd).sum((0, 1)) + jnp.einsum("kf,kfp->p", h, qf)
         return prag, gain
 
     return infer_states, predict, policy_terms
@@ -519,7 +535,7 @@ def make_agent(
     joint_flat = policy_table(model, 1)[1][:, 0]
     n_u = joint_flat.shape[0]
     n_cont = n_pol // n_u  # continuations per first action (policies are first-action major)
-    learned = learned_modalities(model, config)
+    learned = learned_groups(model)
     if engine == "fast":
         infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config, learned)
     else:
@@ -553,25 +569,28 @@ def make_agent(
             semantic=semantic,
             action=jnp.full(len(model.num_controls), -1, jnp.int32),
             t=jnp.int32(0),
-            pA=tuple(jm.pA[m] for m in learned),
+            pA=tuple(jnp.stack([jm.pA[m] for m in g]) for g in learned),
         )
 
     def learn(state: AgentState, obs, qs) -> AgentState:
         """pA_m += lr · o_m ⊗ Q(s_deps) for every learned, observed modality m
         (``pymdp.learning.update_obs_likelihood_dirichlet_m``; o = 0 when unobserved)."""
-        if not learned:
+        if not (learned and config.learn_A):
             return state
         obs = jnp.asarray(obs, jnp.int32)
-        q = [qs[sl] for sl in fsl]
+        q = [qs[sl][None] for sl in fsl]  # pymdp's leading time axis (one step)
         new = []
-        for m, p in zip(learned, state.pA, strict=True):
-            o = jax.nn.one_hot(obs[m], model.num_obs[m])[None]  # all zeros when obs = −1
-            deps = list(model.A_dependencies[m])
-            new.append(
-                update_obs_likelihood_dirichlet_m(
-                    p, o, [x[None] for x in q], deps, lr=config.lr_A
-                )[0]
-            )
+        for g, p in zip(learned, state.pA, strict=True):
+            o = jax.nn.one_hot(obs[jnp.asarray(g)], model.num_obs[g[0]])  # 0s when obs = −1
+
+            def update(p_m, o_m, q_m, deps):
+                return update_obs_likelihood_dirichlet_m(p_m, o_m[None], q_m, deps, config.lr_A)[0]
+
+            if len(g) == 1:  # any dependencies
+                new.append(update(p[0], o[0], q, list(model.A_dependencies[g[0]]))[None])
+            else:  # one factor each: vmap pymdp's update over the group
+                rows = jnp.stack([q[model.A_dependencies[m][0]] for m in g])
+                new.append(jax.vmap(lambda a, b, c: update(a, b, [c], [0]))(p, o, rows))
         return state._replace(pA=tuple(new))
 
     def decide(key, state: AgentState, qs, pred):
@@ -586,7 +605,9 @@ def make_agent(
         G = prag + epis + state.lam * sem
         q_pi = jax.nn.softmax(jnp.where(kept, -config.gamma * G, -jnp.inf))
         if config.action_selection == "deterministic":
-            pi = jnp.argmax(q_pi)
+            # G rounded to TIE_NATS: policies that tie up to float roundoff (e.g. nodes in one
+            # slack bin) go to the lowest index in every compilation (jit, vmap, host loop)
+            pi = jnp.argmin(jnp.where(kept, jnp.round(G / TIE_NATS), jnp.inf))
         else:
             pi = jax.random.categorical(
                 key, jnp.where(kept, config.alpha * log_stable(q_pi), -jnp.inf)

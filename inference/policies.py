@@ -1,11 +1,12 @@
 """The ``aif`` scheduler for the ``aif-llm`` env: pure active inference (Table 4, "pure AIF").
 
-No LLM prior (D uniform), no semantic term (λ = 0), no AIF-LLM Eq. 4 pruning (``AIF_CONFIG``), horizon 1,
-on the slack-conditioned model (``generative_models.cloud_edge_slack``). Each step maps the
-simulator's ``Obs`` to the model's discrete observations (``cloud_edge_slack.
+No LLM prior (D uniform), no semantic term (λ = 0), no AIF-LLM Eq. 4 pruning (``AIF_CONFIG``),
+horizon 1, on the slack-conditioned model (``generative_models.cloud_edge_slack``). Each step
+maps the simulator's ``Obs`` to the model's discrete observations (``cloud_edge_slack.
 observation_indices``: slack bin of the task on every node, RTT bin, class, how the previous
-task ended) and runs one jitted decision; with ``AgentConfig.learn_A`` (the default here) the
-outcome likelihoods' Dirichlet counts are updated from every observed outcome first.
+task ended) and runs one jitted decision; with ``AgentConfig.learn_A`` (off by default,
+``AIF_CONFIG``) the outcome likelihoods' Dirichlet counts are updated from every observed
+outcome first.
 """
 
 import jax.numpy as jnp
@@ -16,12 +17,17 @@ from aifedge.generative_models import cloud_edge_slack
 
 from .agent import AgentConfig, make_agent
 
-AIF_CONFIG = AgentConfig(top_k=None, learn_A=True)
-"""The shipped ``aif`` settings: ``AgentConfig()`` with outcome-likelihood learning on and no
-AIF-LLM Eq. 4 pruning. On the slack model no non-bookkeeping factor depends on the action, so
-Eq. 4's score is the same for every first action and K = 5 would drop the last two nodes
-(edge 5 and the cloud) by index: measured 46 % QoS against 97.8 % without pruning (50
-episodes, seed 1000)."""
+AIF_CONFIG = AgentConfig(top_k=None)
+"""The shipped ``aif`` settings: ``AgentConfig()`` without AIF-LLM Eq. 4 pruning, learning off.
+
+Pruning: on the slack model no non-bookkeeping factor depends on the action, so Eq. 4's
+score is the same for every first action and K = 5 would drop the last two nodes (edge 5
+and the cloud) by index: 46 % QoS against 97.8 % without pruning (50 episodes, seed 1000).
+Learning (``learn_A=True``) is off because it hurts from this prior: with carried state it
+ends 4 points below the fixed model (``aifedge repro aif-learning``), since the learned
+horizon-1 likelihoods rate slow edges at moderate slack as safe as fast nodes, and the
+queueing cost of using them is not in the model; from a wrong prior it helps.
+"""
 
 
 def make_aif_policy(
@@ -30,7 +36,7 @@ def make_aif_policy(
     """``Policy(init, act)`` of the decision core on ``cloud_edge_slack.build_slack_model``.
 
     ``config``: ``AgentConfig`` (default ``AIF_CONFIG``: K = 5, horizon 1, deterministic
-    actions, learning on, no pruning); ``model_options``: ``cloud_edge_slack.SlackOptions`` fields.
+    actions, no pruning, learning off); ``model_options``: ``cloud_edge_slack.SlackOptions`` fields.
     The policy state is the decision core's ``AgentState`` (its ``pA`` holds the learned
     counts, which ``rollout(..., carry_policy_state=True)`` keeps across episodes).
     """

@@ -7,8 +7,8 @@ persist). Run r uses the episode keys ``split(PRNGKey(seed + r), episodes)``, th
 every variant (common random numbers). Variants (all on ``cloud_edge_slack``, horizon 1,
 no pruning):
 
-    learn       outcome likelihoods learned online (``AgentConfig.learn_A``; shipped ``aif``)
-    fixed       the same prior model, never updated
+    learn       outcome likelihoods learned online (``AgentConfig.learn_A``)
+    fixed       the same prior model, never updated (the shipped ``aif``)
     learn-wrong / fixed-wrong   the same two from a deliberately wrong prior: a light spike
                 tail (exponential, scale 5 ms, probability 0.5 %) instead of the paper's
                 ζ = 1.5 GPD, i.e. a model that believes every node is safe below its deadline
