@@ -60,6 +60,7 @@ from .cloud_edge import (
     NET_LEVELS,
     OUTCOME_LEVELS,
     EvtTail,
+    check_evt_tail,
     node_names,
     outcome_indices,
     rtt_level,
@@ -99,8 +100,7 @@ def make_slack_options(**overrides) -> SlackOptions:
     check_fields(overrides, [f.name for f in fields(SlackOptions)], "SlackOptions")
     if "slack_edges" in overrides:
         overrides["slack_edges"] = tuple(float(e) for e in overrides["slack_edges"])
-    if isinstance(overrides.get("evt_tail"), (list, tuple)):
-        overrides["evt_tail"] = EvtTail(*overrides["evt_tail"])
+    overrides["evt_tail"] = check_evt_tail(overrides.get("evt_tail"), "SlackOptions.evt_tail")
     opt = SlackOptions(**overrides)
     e = np.asarray(opt.slack_edges)
     if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0) or e[0] <= 0 or 1.0 not in e:
@@ -117,11 +117,6 @@ def make_slack_options(**overrides) -> SlackOptions:
         raise ConfigError(f"SlackOptions.prior_count: must be > 0 (got {opt.prior_count})")
     if not (isinstance(opt.n_quad, int) and opt.n_quad >= 1):
         raise ConfigError(f"SlackOptions.n_quad: must be an integer ≥ 1 (got {opt.n_quad!r})")
-    tail = opt.evt_tail
-    if tail is not None and not (tail.scale_ms > 0 and 0 <= tail.exceed_prob <= 1):
-        raise ConfigError(
-            f"SlackOptions.evt_tail: need scale_ms > 0 and exceed_prob in [0, 1] (got {tail})"
-        )
     return opt
 
 

@@ -176,7 +176,7 @@ explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0
 # Dirichlet counts pA are weak (4 per column), so they can be learned online.
 
 # %%
-from aifedge.generative_models import cloud_edge_slack  # noqa: E402
+from aifedge.generative_models import cloud_edge_slack
 
 slack_model = cloud_edge_slack.build_slack_model(params)
 print(describe(slack_model))
@@ -189,7 +189,7 @@ plots.plot_A(slack_model, "obs_slack:edge1")
 # the action in this model, so K < 7 would drop nodes by index; see `policies.AIF_CONFIG`).
 
 # %%
-from aifedge.inference.policies import AIF_CONFIG  # noqa: E402
+from aifedge.inference.policies import AIF_CONFIG
 
 slack_options = slack_model.options
 seen_v2 = np.asarray(cloud_edge_slack.observation_indices(obs, params, slack_options))
@@ -208,9 +208,9 @@ table_v2[["policy", "G_pragmatic", "G_epistemic", "G", "q_pi"]].assign(
 # episodes, with the correct prior too); here a small version.
 
 # %%
-from aifedge.paper_repro import aif_learning  # noqa: E402
+from aifedge.paper_repro import aif_learning
 
 small = aif_learning.Config(runs=2 if QUICK else 8, episodes=4 if QUICK else 20, tail=2)
 curves = aif_learning.run(small)
 aif_learning.plot(curves)
-curves.attrs["final"].round(3)
+curves.round(3)

@@ -13,9 +13,10 @@ no pruning):
                 tail (exponential, scale 5 ms, probability 0.5 %) instead of the paper's
                 ζ = 1.5 GPD, i.e. a model that believes every node is safe below its deadline
 
-Rows: one per (variant, episode) with the mean QoS over runs and its standard error;
-``frame.attrs["final"]``: per variant, the mean QoS of the last ``tail`` episodes per run
-with Welch's t-test (over runs) of each learning variant against its fixed twin.
+Rows: per variant, the mean QoS of the first and of the last ``tail`` episodes (per run,
+then over runs) with Welch's t-test (over runs) of each learning variant's last episodes
+against its fixed twin's; ``frame.attrs["data"]``: the curves, one row per (variant,
+episode) with the mean QoS over runs and its standard error.
 """
 
 from dataclasses import dataclass
@@ -87,7 +88,6 @@ def run(cfg: Config) -> pd.DataFrame:
         for v, c in curves.items()
         for e in range(cfg.episodes)
     ]
-    frame = pd.DataFrame(rows)
     final = []
     for v, c in curves.items():
         last = 100 * c[:, -cfg.tail :].mean(1)
@@ -105,16 +105,17 @@ def run(cfg: Config) -> pd.DataFrame:
                 "welch_p_vs_fixed": p,
             }
         )
-    frame.attrs["final"] = pd.DataFrame(final)
+    frame = pd.DataFrame(final)
+    frame.attrs["data"] = pd.DataFrame(rows)
     return frame
 
 
 def plot(frame: pd.DataFrame):
-    """QoS per episode (mean ± SE over runs) for every variant."""
+    """QoS per episode (mean ± SE over runs) for every variant (``frame.attrs["data"]``)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for v, g in frame.groupby("variant", sort=False):
+    for v, g in frame.attrs["data"].groupby("variant", sort=False):
         ax.plot(g["episode"], g["qos"], label=v)
         ax.fill_between(g["episode"], g["qos"] - g["qos_se"], g["qos"] + g["qos_se"], alpha=0.2)
     ax.set_xlabel("episode (policy state carried)")

@@ -251,7 +251,8 @@ def test_learning_on_the_simulator_beats_the_fixed_wrong_prior():
     from aifedge.paper_repro import aif_learning
 
     frame = aif_learning.run(aif_learning.QUICK)
-    final = frame.attrs["final"].set_index("variant")
+    final = frame.set_index("variant")
+    assert len(frame.attrs["data"]) == 2 * aif_learning.QUICK.episodes
     assert final.loc["learn-wrong", "qos_last_5"] > final.loc["fixed-wrong", "qos_last_5"]
     assert final.loc["learn-wrong", "welch_p_vs_fixed"] < 0.05
 
@@ -278,3 +279,21 @@ def test_rollout_carries_the_policy_state_only_when_asked():
         np.testing.assert_allclose(row, rollout(k, policy, PARAMS, n).latency_ms, rtol=1e-6)
     # same environment randomness with or without carrying: episode 0 is identical
     np.testing.assert_allclose(carried.latency_ms[0], fresh.latency_ms[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("slack_edges", (0.5, 2.0)),  # no edge at the deadline
+        ("fail_cost", 0.5),
+        ("prior_count", 0.0),
+        ("latency_noise", -0.1),
+        ("evt_tail", (0.0, -1.0, 0.5, 0.1)),
+        ("nope", 1),
+    ],
+)
+def test_bad_slack_options_raise_config_error(field, value):
+    from aifedge.config import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        ces.make_slack_options(**{field: value})
