@@ -249,18 +249,25 @@ def cmd_list(args) -> None:
 
     from aifedge.console import print_table
     from aifedge.environments import ENVS
-    from aifedge.paper_repro.he2024 import LEARNED
-    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS
+    from aifedge.registry import (
+        ABLATIONS,
+        ADVISORS,
+        ARTIFACTS,
+        BENCHMARKS,
+        HE2024_LEARNED,
+        SUITES,
+    )
     from aifedge.simulate import policy_names
 
     rows = [
         ("environments", "", ", ".join(ENVS)),
         *((f"policies ({env})", "simulate, compare", ", ".join(policy_names(env))) for env in ENVS),
         ("RL algorithms (aif-llm)", "train; simulate --checkpoint", ", ".join(RL_ALGOS)),
-        ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(LEARNED)),
+        ("He et al. methods (he2024)", "repro he2024-fig3/4/5", ", ".join(HE2024_LEARNED)),
         ("ablations (aif-llm)", "simulate --ablate", ", ".join(ABLATIONS)),
         ("LLM advisors (aif-llm)", "simulate --advisor", ", ".join(ADVISORS)),
-        ("artifacts", "repro", ", ".join(["all", *ARTIFACTS])),
+        ("suites (a paper's artifacts, shared runs)", "repro", ", ".join(SUITES)),
+        ("artifacts", "repro", ", ".join(ARTIFACTS)),
         ("benchmarks", "bench", ", ".join(BENCHMARKS)),
     ]
     print_table(pd.DataFrame(rows, columns=["what", "command", "names"]), fmt=args.format)
@@ -297,22 +304,44 @@ def cmd_bench(args) -> None:
         print(f"wrote {args.json}")
 
 
+def _repro_overrides(args) -> dict:
+    """The config fields of ``--config FILE`` and ``--seeds``."""
+    overrides = load_overrides(args.config) if args.config else {}
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
+    return overrides
+
+
 def _repro_config(base, args):
     """``base`` with the fields of ``--config FILE`` and ``--seeds`` replaced."""
     from aifedge.paper_repro.common import with_overrides
 
-    overrides = load_overrides(args.config) if args.config else {}
-    if args.seeds is not None:
-        overrides["seeds"] = args.seeds
     try:
-        return with_overrides(base, **overrides)
+        return with_overrides(base, **_repro_overrides(args))
     except ValueError as err:
         raise ConfigError(f"{'--config' if args.config else '--seeds'}: {err}") from None
 
 
-def cmd_repro(args) -> None:
-    from aifedge import executor
+def _store(args) -> None:
+    """``--store DIR``: copy the small files of the finished ``--out`` there, each atomically."""
+    import shutil
 
+    from aifedge import results
+
+    if args.store is None:
+        return
+    for path in sorted(Path(args.out).iterdir()):
+        if path.is_file() and not path.name.endswith("_data.csv"):
+            with results.atomic_path(Path(args.store) / path.name) as tmp:
+                shutil.copyfile(path, tmp)
+    print(f"stored the small files in {args.store}")
+
+
+def cmd_repro(args) -> None:
+    from aifedge import executor, results
+
+    if args.store is not None:
+        results.check_writable_file(Path(args.store) / "SUMMARY.md", "--store")
     with executor.using(executor.make_executor(args.ray)):
         _cmd_repro(args)
 
@@ -320,19 +349,18 @@ def cmd_repro(args) -> None:
 def _cmd_repro(args) -> None:
     from aifedge.console import print_table
     from aifedge.paper_repro.common import write_artifact
-    from aifedge.registry import ARTIFACTS, load
+    from aifedge.registry import ARTIFACTS, SUITES, load
 
-    if args.name == "all":
-        from aifedge.paper_repro import aif_llm
-
-        cfg = _repro_config(aif_llm.QUICK if args.quick else aif_llm.FULL, args)
-        with _out_folder(args) as stage:
-            aif_llm.run_all(cfg, stage, quick=args.quick)
-        print(f"wrote {Path(args.out) / 'REPRODUCTION.md'}")
+    if args.name in SUITES:
+        with _out_folder(args) as stage:  # a bad config field: ConfigError before any run
+            load(SUITES[args.name])(_repro_overrides(args), stage, quick=args.quick)
+        _store(args)
+        print(f"wrote {args.out}")
         return
     if args.name not in ARTIFACTS:
         raise ConfigError(
-            f"NAME: unknown artifact {args.name!r}; choose from all, {', '.join(ARTIFACTS)}"
+            f"NAME: unknown artifact {args.name!r}; choose a suite ({', '.join(SUITES)}) "
+            f"or an artifact ({', '.join(ARTIFACTS)})"
         )
     art = load(ARTIFACTS[args.name])
     cfg = _repro_config(art.quick if args.quick else art.full, args)
@@ -350,6 +378,7 @@ def _cmd_repro(args) -> None:
         )
     print_table(frame, art.title, args.format)
     print("wrote " + ", ".join(str(out / p.name) for p in paths.values()))
+    _store(args)
 
 
 def cmd_sweep(args) -> None:
@@ -603,8 +632,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior-out", default=None, help="also fit the keyword prior, save as JSON")
     p.set_defaults(func=cmd_logs, out="results/logs.csv")
 
-    p = sub.add_parser("repro", help="reproduce one paper table/figure (see `aifedge list`)")
-    p.add_argument("name", help="artifact name, e.g. table3")
+    p = sub.add_parser(
+        "repro", help="reproduce one paper table/figure, or a paper's suite (see `aifedge list`)"
+    )
+    p.add_argument(
+        "name",
+        help="artifact name (e.g. table3), or a suite: all (AIF-LLM), he2024, ucbcoma — every "
+        "artifact of that paper from shared training runs",
+    )
     p.add_argument("--quick", action="store_true", help="reduced budget (stated in the output)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
     p.add_argument(
@@ -615,6 +650,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. paper_repro/configs/he2024_medium.toml)",
     )
     p.add_argument("--out", default="results/repro", help="output folder")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="DIR",
+        help="also copy the small files (all but *_data.csv) here, e.g. paper_repro/results/…",
+    )
     _add_force(p)
     _add_format(p)
     _add_ray_arg(p)

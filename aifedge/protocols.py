@@ -47,7 +47,7 @@ class LearnerAct(Protocol):
 
 class LearnerObserve(Protocol):
     def __call__(
-        self, key: jax.Array, state: Any, transition: Any, params: Any, cfg: Any
+        self, key: jax.Array, state: Any, transition: Any, params: Any, cfg: Any, /
     ) -> Any: ...
 
 

@@ -22,6 +22,10 @@ ABLATIONS: tuple[str, ...] = ("prior", "semantic", "meta-lambda")
 ADVISORS: tuple[str, ...] = ("template", "smollm", "http")
 """LLM advisors (``--advisor``; ``llm_bridge.advisors.make_advisor``)."""
 
+HE2024_LEARNED: tuple[str, ...] = ("aif-rg", "gp-nfsp", "rainbow", "ppo", "sac")
+"""He et al. methods that train (``paper_repro.he2024``): the proposed ``aif-rg``, the paper's
+GP-NFSP and its three DRL baselines (``RL_ALGOS`` names)."""
+
 AGENTS: dict[str, str] = {
     "aif": "aifedge.inference.policies:make_aif_policy",
     "aif-llm": "aifedge.inference.aif_llm_agent:make_aif_llm_policy",
@@ -37,12 +41,21 @@ ARTIFACTS: dict[str, str] = {
     "table6": "aifedge.paper_repro.aif_llm:TABLE6",
     "fig2": "aifedge.paper_repro.aif_llm:TABLE6",
     **{f"he2024-fig{n}": f"aifedge.paper_repro.he2024:FIG{n}" for n in (3, 4, 5)},
+    "he2024-tuning": "aifedge.paper_repro.he2024:TUNING",
     **{f"ucbcoma-fig{n}": f"aifedge.paper_repro.ucb_coma:FIG{n}" for n in range(4, 10)},
     "ucbcoma-aif": "aifedge.paper_repro.ucb_coma:AIF",
     "ucbcoma-sensitivity": "aifedge.paper_repro.ucb_coma:SENSITIVITY",
     "aif-learning": "aifedge.paper_repro.aif_learning:LEARNING",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
+
+SUITES: dict[str, str] = {
+    "all": "aifedge.paper_repro.aif_llm:run_all",
+    "he2024": "aifedge.paper_repro.he2024:run_all",
+    "ucbcoma": "aifedge.paper_repro.ucb_coma:run_all",
+}
+"""Suite name -> ``"module:run_all"``: every artifact of one paper from shared training runs,
+``run_all(overrides, out, quick)`` (``aifedge repro SUITE``; ``all`` is AIF-LLM's)."""
 
 BENCHMARKS: dict[str, str] = {
     "env": "aifedge.bench.env:bench_env",

@@ -166,17 +166,12 @@ class Buffer(NamedTuple):
 
 
 def _buffer_init(params: env.EnvParams, capacity: int) -> Buffer:
-    obs = jax.eval_shape(lambda k: env.reset(k, params)[0], jax.random.PRNGKey(0))
-    n = params.n_tasks
-    i32, f32, b = jnp.int32, jnp.float32, jnp.bool_
-    tr = Transition(
-        obs,
-        jax.ShapeDtypeStruct((n,), i32),
-        jax.ShapeDtypeStruct((n,), f32),
-        obs,
-        jax.ShapeDtypeStruct((), b),
-        jax.ShapeDtypeStruct((), b),
-    )
+    def example(key: jax.Array) -> Transition:
+        obs = env.reset(key, params)[0]
+        n, false = params.n_tasks, jnp.bool_(False)
+        return Transition(obs, jnp.zeros(n, jnp.int32), jnp.zeros(n), obs, false, false)
+
+    tr = jax.eval_shape(example, jax.random.PRNGKey(0))
     data = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), tr)
     return Buffer(data, jnp.int32(0), jnp.int32(0))
 
@@ -669,7 +664,7 @@ LEARNERS: dict[str, Learner] = {
 active-inference agent ``aif`` (``inference.dag_aif``; it does not learn) and the two
 reference policies ``ready-cloud`` and ``masked-random``."""
 
-DEFAULT_CONFIGS = {
+DEFAULT_CONFIGS: dict[str, Any] = {
     "ucb-coma": ComaConfig(ucb_eps=1.0),
     "coma": ComaConfig(ucb_eps=0.0),
     "ucb-coma-softmax": ComaConfig(ucb_eps=1.0, ucb_sample=True),
@@ -783,7 +778,8 @@ def _split(name: str, params: env.EnvParams):
     if name == "aif":
         return params, None
     dyn = tuple(jnp.float32(getattr(params, f)) for f in _DYNAMIC)
-    return params._replace(**dict.fromkeys(_DYNAMIC, 0.0)), dyn
+    zeros: dict[str, Any] = dict.fromkeys(_DYNAMIC, 0.0)
+    return params._replace(**zeros), dyn
 
 
 def _join(params: env.EnvParams, dyn) -> env.EnvParams:

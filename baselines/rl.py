@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import torch
 from tianshou.algorithm import A2C, DQN, PPO, DiscreteSAC, RainbowDQN
-from tianshou.algorithm.algorithm_base import Algorithm, OffPolicyAlgorithm
+from tianshou.algorithm.algorithm_base import Algorithm, OffPolicyAlgorithm, OnPolicyAlgorithm
 from tianshou.algorithm.modelfree.c51 import C51Policy
 from tianshou.algorithm.modelfree.discrete_sac import DiscreteSACPolicy
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
@@ -224,6 +224,8 @@ class A2CConfig(_Common):
 
 
 ALGOS = RL_ALGOS
+RLConfig = SACConfig | PPOConfig | DQNConfig | A2CConfig | RainbowConfig
+"""The config of any single-agent algorithm."""
 CONFIGS: dict[str, type] = dict(
     zip(ALGOS, (SACConfig, PPOConfig, DQNConfig, A2CConfig, RainbowConfig), strict=True)
 )
@@ -235,7 +237,7 @@ def _check_algo(algo: str) -> None:
         raise ConfigError(f"algo: unknown algorithm {algo!r}; choose from {', '.join(ALGOS)}")
 
 
-def make_config(algo: str, **overrides):
+def make_config(algo: str, **overrides) -> RLConfig:
     """The frozen config of ``algo`` with validated ``overrides``; raises ``ConfigError``."""
     _check_algo(algo)
     cls = CONFIGS[algo]
@@ -620,11 +622,11 @@ def _schedule(algo: str, cfg, algorithm: Algorithm, buffer, frac: float) -> None
 
 
 def _update(algo: str, cfg, algorithm: Algorithm, collector, n_collected: int) -> dict:
+    stats: Any = None
     if isinstance(algorithm, OffPolicyAlgorithm):
-        stats = None
         for _ in range(round(cfg.updates_per_step * n_collected)):
             stats = algorithm.update(buffer=collector.buffer, sample_size=cfg.batch_size)
-    else:
+    elif isinstance(algorithm, OnPolicyAlgorithm):
         repeat = cfg.epochs if algo == "ppo" else 1
         batch = cfg.batch_size if algo == "ppo" else None
         stats = algorithm.update(buffer=collector.buffer, batch_size=batch, repeat=repeat)
@@ -635,7 +637,7 @@ def _update(algo: str, cfg, algorithm: Algorithm, collector, n_collected: int) -
 def train(
     algo: str,
     env_factory: Callable[[], gym.Env],
-    cfg=None,
+    cfg: RLConfig | None = None,
     seed: int = 0,
     out_dir: str | Path | None = None,
     progress: bool = True,
@@ -673,9 +675,10 @@ def train(
             with bar:
                 task = bar.add_task("train", total=cfg.steps, ret="")
                 while env_step < cfg.steps:
-                    warmup = isinstance(cfg, _OffPolicy) and env_step < cfg.learning_starts
+                    warmup, n = False, cfg.collect_steps
+                    if isinstance(cfg, _OffPolicy) and env_step < cfg.learning_starts:
+                        warmup, n = True, cfg.learning_starts - env_step
                     _schedule(algo, cfg, algorithm, buffer, env_step / cfg.steps)
-                    n = cfg.learning_starts - env_step if warmup else cfg.collect_steps
                     with policy_within_training_step(policy):
                         stats = collector.collect(
                             n_step=-(-n // cfg.n_envs) * cfg.n_envs, random=warmup

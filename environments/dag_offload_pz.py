@@ -77,7 +77,7 @@ class DagOffloadParallelEnv(ParallelEnv):
         self.params = params if params is not None else dag.make_params()
         self.possible_agents = [f"task_{i}" for i in range(self.params.n_tasks)]
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
-        self.agents = []
+        self.agents: list[str] = []
         self._key = jax.random.PRNGKey(0)
         self._state = None
         self._obs = None

@@ -363,7 +363,7 @@ def decode_action(action: jax.Array, params: EnvParams) -> tuple[jax.Array, jax.
     return j, alloc
 
 
-def encode_action(server, i_c: int, i_w: int, i_m: int, params: EnvParams):
+def encode_action(server, i_c, i_w, i_m, params: EnvParams):
     """Inverse of ``decode_action`` on level indices (ints or traced int arrays)."""
     n_lv = params.n_levels
     return ((server * n_lv + i_c) * n_lv + i_w) * n_lv + i_m

@@ -56,7 +56,7 @@ any ``EnvParams``, so overridden parameters never use stale numbers.
 from dataclasses import dataclass, fields
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -341,8 +341,9 @@ def simulate_counts(params: EnvParams, edges_ms: tuple, n: int, seed: int) -> Mc
     return McEstimate(load_trans, load_obs, rtt_obs, net_trans, out_local, out_edge, out_cloud)
 
 
-def save_estimate(est: McEstimate, key: str, path: str | Path = MC_FILE) -> Path:
-    """Write ``est`` and its ``estimate_key`` as ``.npz`` atomically (temp file, rename)."""
+def save_estimate(est: Any, key: str, path: str | Path = MC_FILE) -> Path:
+    """Write ``est`` (a NamedTuple of arrays: this module's or ``dag_offload``'s
+    ``McEstimate``) and its ``estimate_key`` as ``.npz`` atomically (temp file, rename)."""
     from aifedge.results import atomic_path  # lazy: results imports pandas
 
     with atomic_path(path, suffix=".npz") as tmp:

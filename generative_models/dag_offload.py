@@ -267,7 +267,7 @@ class McSettings(NamedTuple):
     mc_seed: int
 
     @classmethod
-    def of(cls, opt: ModelOptions) -> "McSettings":
+    def of(cls, opt: "ModelOptions | McSettings") -> "McSettings":
         return cls(*(getattr(opt, f) for f in cls._fields))
 
 

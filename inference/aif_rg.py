@@ -379,7 +379,8 @@ def plan(
         jnp.where(greedy, jnp.argmax(p[0]), jax.random.categorical(k, jnp.log(p[0])))
         for k, p in zip(keys, q, strict=True)
     ]
-    return jnp.asarray(he2024.encode_action(*first, params), jnp.int32)
+    server, i_c, i_w, i_m = first
+    return jnp.asarray(he2024.encode_action(server, i_c, i_w, i_m, params), jnp.int32)
 
 
 # --------------------------------------------------------------------------- state, acting, fitting

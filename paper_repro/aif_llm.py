@@ -581,13 +581,15 @@ TABLE6 = Artifact(
 ARTIFACTS = (TABLE3, RRR, TABLE4, TABLE5, TABLE6)
 
 
-def run_all(cfg: Config, out: str | Path, quick: bool) -> Path:
-    """Every artifact (sharing the Table 3 runs) plus a combined ``REPRODUCTION.md``."""
+def run_all(overrides: dict, out: str | Path, quick: bool = False) -> Path:
+    """Every artifact (sharing the Table 3 runs) on ``QUICK`` or ``FULL`` with config
+    ``overrides``, plus a combined ``REPRODUCTION.md`` (``aifedge repro all``)."""
     from aifedge import results
     from aifedge.console import to_markdown
 
-    from .common import write_artifact
+    from .common import with_overrides, write_artifact
 
+    cfg = with_overrides(QUICK if quick else FULL, **overrides)
     parts = [
         f"# AIF-LLM reproduction ({'quick' if quick else 'full'} protocol)\n",
         f"Config: `{dataclasses.asdict(cfg)}`; commit {results.git_commit()[:10]}.\n",

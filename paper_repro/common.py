@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifedge import results
-from aifedge.config import check_like
+from aifedge.config import ConfigError, check_like
 from aifedge.console import to_markdown
 
 
@@ -26,7 +26,7 @@ class Artifact:
 
     name: str
     title: str
-    run: Callable[[Any], pd.DataFrame]
+    run: Callable[..., pd.DataFrame]  # run(cfg) or, sharing trained runs, run(cfg, runs)
     quick: Any
     full: Any
     plot: Callable[[pd.DataFrame], Any] | None = None
@@ -40,7 +40,7 @@ def reproduced(ours: float, paper: float, tol: float) -> str:
 
 
 def with_overrides(cfg: Any, **overrides) -> Any:
-    """``dataclasses.replace`` for the fields ``cfg`` has; ``ValueError`` naming unknown ones.
+    """``dataclasses.replace`` for the fields ``cfg`` has; ``ConfigError`` naming unknown ones.
 
     ``None`` values are ignored; each value must have the type and shape of the field's
     current value (``aifedge.config.check_like``: bools are not ints, numbers are finite);
@@ -51,14 +51,14 @@ def with_overrides(cfg: Any, **overrides) -> Any:
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{', '.join(unknown)}: not a field of {type(cfg).__name__}; "
             f"fields are {', '.join(sorted(fields))}"
         )
     for k, v in given.items():
         current = getattr(cfg, k)
         if dataclasses.is_dataclass(current) and not dataclasses.is_dataclass(v):
-            raise ValueError(
+            raise ConfigError(
                 f"{k}: holds a nested {type(current).__name__} and cannot be set "
                 "from a file; change it in Python with dataclasses.replace"
             )

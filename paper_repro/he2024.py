@@ -10,8 +10,9 @@ Three artifacts, each a frozen config and ``run(cfg) -> DataFrame``:
 ``run`` returns the comparison table (one row per number or claim the paper states,
 ``paper_values()``, with ours beside it and a ``reproduced?`` verdict, then reference rows);
 the per-episode / per-setting data it was computed from is ``frame.attrs["data"]`` and is
-what ``plot`` draws. ``run_all`` trains every method once and writes all three (the stored
-results under ``paper_repro/results/he2024/``).
+what ``plot`` draws. ``run_all`` (``aifedge repro he2024``) trains every method once and
+writes all three (the stored results under ``paper_repro/results/he2024/``); ``he2024-tuning``
+holds the equal-budget tuning trials.
 
 Methods (``METHODS``): ``aif-rg`` (``aifedge.inference.aif_rg``), the paper's DRL baselines
 Rainbow DQN, PPO and discrete SAC (``aifedge.baselines.rl``, Tianshou) and its fourth scheme
@@ -45,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -60,6 +61,7 @@ from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import agent_obs
 from aifedge.executor import map_jobs
 from aifedge.inference import aif_rg
+from aifedge.registry import HE2024_LEARNED, RL_ALGOS
 
 from .common import Artifact, reproduced, to_markdown, with_overrides, write_artifact
 
@@ -71,8 +73,8 @@ METRIC_LABELS = {
     "avg_pass": "average pass@100",
     "utility": "utility (Eq. 9)",
 }
-DRL = ("rainbow", "ppo", "sac")
-LEARNED = ("aif-rg", "gp-nfsp", *DRL)
+LEARNED = HE2024_LEARNED
+DRL = tuple(m for m in LEARNED if m in RL_ALGOS)
 REFERENCE = ("he-greedy", "random")
 METHODS = (*LEARNED, *REFERENCE)
 EVAL_MODES = ("greedy", "sample")
@@ -258,7 +260,7 @@ class Fig5Config(TrainConfig):
     """Fig. 5: the trained policies tested at ``n_tasks_values`` (t_max = 15 s)."""
 
 
-_QUICK = dict(
+_QUICK: dict[str, Any] = dict(
     seeds=1,
     n_episodes=12,
     eval_episodes=5,
@@ -829,6 +831,17 @@ without one, its horizon H plays that part) and one knob each: SAC's target entr
 aif-rg's information-gain weight λ."""
 
 
+@dataclass(frozen=True)
+class TuneConfig:
+    """The tuning trials (``tune``): training episodes per trial, validation episodes, the
+    tuning seed (not a final-run seed) and the methods."""
+
+    n_episodes: int = 30
+    eval_episodes: int = 10
+    seed: int = 100
+    methods: tuple[str, ...] = LEARNED
+
+
 def tune(n_episodes: int = 30, eval_episodes: int = 10, seed: int = 100, methods=LEARNED):
     """Every ``TUNING_GRID`` setting trained once (seed ``seed``, not a final-run seed) for
     ``n_episodes`` episodes and scored by its greedy frozen sum reward (Eq. 14) on
@@ -863,6 +876,16 @@ def tune(n_episodes: int = 30, eval_episodes: int = 10, seed: int = 100, methods
     return frame
 
 
+TUNING = Artifact(
+    "he2024-tuning",
+    "He et al.: equal-budget tuning trials (TUNING_GRID), greedy frozen sum reward",
+    lambda cfg: tune(cfg.n_episodes, cfg.eval_episodes, cfg.seed, cfg.methods),
+    quick=TuneConfig(n_episodes=10),
+    full=TuneConfig(),
+)
+"""The stored ``paper_repro/results/he2024/tuning.csv`` is this artifact's quick run."""
+
+
 def _train_with(method: str, n_episodes: int, tuned: tuple, seed: int) -> Trained:
     """``train_method`` with ``tuned`` in place of ``TUNED[method]`` (default agent/env)."""
     saved = TUNED[method]
@@ -888,7 +911,7 @@ def run_all(overrides: dict, out: str | Path, quick: bool = False) -> dict:
     start = time.perf_counter()
     runs = _runs(cfgs[0], sweeps)
     wall = time.perf_counter() - start
-    paths = {}
+    paths: dict[str, Path] = {}
     for art, cfg in zip(arts, cfgs, strict=True):
         frame = art.run(cfg, runs)
         written = write_artifact(art, frame, cfg, out, wall)
@@ -914,7 +937,7 @@ def summary(results_dir: str | Path) -> str:
     final = pd.read_csv(d / "he2024-fig3_final.csv")
     fig3 = pd.read_csv(d / "he2024-fig3.csv")
     lines = [
-        f"Stored at `{d}` (commit {meta['commit'][:7]}, seeds 0..{meta['seeds'] - 1}, "
+        f"Run at commit {meta['commit'][:7]} (seeds 0..{meta['seeds'] - 1}, "
         f"{meta['config']['n_episodes']} training episodes, {meta['config']['eval_episodes']} "
         "evaluation episodes per setting and mode).",
         "",
@@ -970,42 +993,3 @@ def summary(results_dir: str | Path) -> str:
     budgets_ = pd.read_csv(d / "he2024-budgets.csv")
     lines += ["Budgets (env steps equal for every learned method):", "", to_markdown(budgets_)]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m aifedge.paper_repro.he2024 run|tune|summary`` (see ``--help``)."""
-    import argparse
-
-    from aifedge.config import load_overrides
-
-    p = argparse.ArgumentParser(prog="python -m aifedge.paper_repro.he2024")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="Figs. 3–5 from one training of every method")
-    r.add_argument("--config", help="TOML of TrainConfig fields")
-    r.add_argument("--quick", action="store_true")
-    r.add_argument("--ray", help="run the (method, seed) jobs on Ray: HOST:PORT, auto, local[:N]")
-    r.add_argument("--out", required=True)
-    t = sub.add_parser("tune", help="the equal-budget tuning trials (TUNING_GRID)")
-    t.add_argument("--out", required=True, help="CSV path")
-    t.add_argument("--methods", default=",".join(LEARNED))
-    t.add_argument("--episodes", type=int, default=30)
-    s = sub.add_parser("summary", help="print the README section's tables of a stored run")
-    s.add_argument("dir")
-    args = p.parse_args(argv)
-    if args.cmd == "run":
-        overrides = load_overrides(args.config) if args.config else {}
-        from aifedge import executor
-
-        with executor.using(executor.make_executor(args.ray)):
-            for path in run_all(overrides, args.out, args.quick).values():
-                print(path)
-    elif args.cmd == "tune":
-        frame = tune(n_episodes=args.episodes, methods=tuple(args.methods.split(",")))
-        print(results.write_csv(Path(args.out), frame))
-    else:
-        print(summary(args.dir))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -42,10 +42,8 @@ episodes' reward decomposition (θ term, objective term, η1, η2, η3, fault pe
 ``dag_offload.REWARD_TERMS``).
 """
 
-import argparse
 import dataclasses
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -60,7 +58,7 @@ from aifedge.config import ConfigError
 from aifedge.environments import dag_offload as dag
 from aifedge.executor import map_jobs
 
-from .common import Artifact, to_markdown, write_artifact
+from .common import Artifact, to_markdown, with_overrides, write_artifact
 
 SCHEMES = ("ucb-coma", "coma", "mappo", "maddpg", "cs-ucb", "random")
 REFERENCES = ("ready-cloud", "masked-random")
@@ -734,49 +732,23 @@ ORDER = (FIG4, SENSITIVITY, FIG7, FIG8, FIG5, FIG6, FIG9)
 and 6 reuse the runs of Figs. 7 and 5)."""
 
 
-def run_all(cfg: UcbComaConfig, out, store=None, names=None) -> list[Path]:
-    """Every UCB-COMA artifact in one process, so figures share training runs (the cache of
-    ``_run_one``); each is written (``write_artifact``, atomic) as soon as it is done. With
-    ``store``, the small files (all but the per-episode ``_data.csv``) are copied there too.
-    Returns the Markdown paths; ``SUMMARY.md`` in ``out`` lists every artifact's wall time."""
+def run_all(overrides: dict, out: str | Path, quick: bool = False) -> list[Path]:
+    """Every UCB-COMA artifact (``aifedge repro ucbcoma``) on ``QUICK`` or ``FULL`` with config
+    ``overrides``, in one process so figures share training runs (the cache of ``_run_one``),
+    each written by ``write_artifact``. Returns the Markdown paths; ``SUMMARY.md`` lists every
+    artifact's wall time."""
+    cfg = with_overrides(QUICK if quick else FULL, **overrides)
     written, lines = [], []
     head = (
         f"# UCB-COMA artifacts (code at commit {results.git_commit()} when the run started; "
         f"{cfg.seeds} seeds, {cfg.n_episodes} episodes)\n\nWall time per artifact:\n\n"
     )
     for art in ORDER:
-        if names and art.name not in names:
-            continue
         start = time.perf_counter()
         frame = art.run(cfg)
         wall = time.perf_counter() - start
-        paths = write_artifact(art, frame, cfg, out, wall)
+        written.append(write_artifact(art, frame, cfg, out, wall)["md"])
         lines.append(f"- `{art.name}`: {wall:.0f} s (new training runs included)")
         print(f"{art.title} ({wall:.0f} s)\n\n{to_markdown(frame)}", flush=True)
-        for kind, path in paths.items():
-            if store is not None and kind != "data":
-                with results.atomic_path(Path(store) / path.name) as tmp:
-                    shutil.copyfile(path, tmp)
-        written.append(paths["md"])
-        for target in (Path(out), *(() if store is None else (Path(store),))):
-            results.write_text_atomic(target / "SUMMARY.md", head + "\n".join(lines) + "\n")
+    results.write_text_atomic(Path(out) / "SUMMARY.md", head + "\n".join(lines) + "\n")
     return written
-
-
-def main(argv=None) -> None:
-    """``python -m aifedge.paper_repro.ucb_coma --out DIR [--store DIR] [--quick]``."""
-    ap = argparse.ArgumentParser(description=(run_all.__doc__ or "").split(";")[0])
-    ap.add_argument("--out", default="results/ucb-full", help="every file, data included")
-    ap.add_argument("--store", default=None, help="also copy the small files here")
-    ap.add_argument("--quick", action="store_true", help="120 episodes instead of 700")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds (default 3)")
-    ap.add_argument("--only", nargs="*", default=None, help="artifact names to run")
-    args = ap.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    if args.seeds is not None:
-        cfg = dataclasses.replace(cfg, seeds=args.seeds)
-    run_all(cfg, args.out, args.store, args.only)
-
-
-if __name__ == "__main__":
-    main()

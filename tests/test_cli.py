@@ -40,7 +40,7 @@ def test_help_for_every_subcommand(capsys):
 def test_list_names_every_env_policy_learner_algorithm_artifact_and_benchmark(capsys):
     from aifedge.baselines.marl import LEARNERS
     from aifedge.environments import ENVS
-    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS, RL_ALGOS
+    from aifedge.registry import ABLATIONS, ADVISORS, ARTIFACTS, BENCHMARKS, RL_ALGOS, SUITES
     from aifedge.simulate import policy_names
 
     code, out, _ = _run(["list", "--format", "markdown"], capsys)
@@ -55,6 +55,7 @@ def test_list_names_every_env_policy_learner_algorithm_artifact_and_benchmark(ca
         *ABLATIONS,
         *ADVISORS,
         *ARTIFACTS,
+        *SUITES,
         *BENCHMARKS,
     }
     assert code == 0 and registered <= names, registered - names

@@ -228,22 +228,36 @@ def test_tuned_settings_are_the_recorded_best():
 
 
 @pytest.mark.slow
-def test_run_all_writes_every_figure_and_the_readme_tables(tmp_path):
-    """``run_all`` on the two reference rules (no training): Figs. 3–5, budgets and the
-    summary Markdown, rendered from the stored files only."""
-    overrides = dict(
-        methods=["he-greedy", "random"],
-        seeds=1,
-        n_episodes=5,
-        eval_episodes=2,
-        final_window=2,
-        t_max_values=[2.0, 15.0],
-        n_tasks_values=[100, 200],
+def test_suite_writes_every_figure_and_the_readme_tables(tmp_path, capsys):
+    """``aifedge repro he2024`` (``run_all``) on the two reference rules (no training): Figs.
+    3–5, budgets and the summary Markdown, rendered from the stored files only; ``--store``
+    gets every file but the per-episode data."""
+    from aifedge.cli import main
+
+    cfg = tmp_path / "suite.toml"
+    cfg.write_text(
+        'methods = ["he-greedy", "random"]\nseeds = 1\nn_episodes = 5\neval_episodes = 2\n'
+        "final_window = 2\nt_max_values = [2.0, 15.0]\nn_tasks_values = [100, 200]\n"
     )
-    paths = repro.run_all(overrides, tmp_path)
-    assert all(p.exists() for p in paths.values())
-    fig4 = pd.read_csv(tmp_path / "he2024-fig4_data.csv")
+    out, store = tmp_path / "out", tmp_path / "store"
+    argv = ["repro", "he2024", "--config", str(cfg), "--out", str(out), "--store", str(store)]
+    assert main(argv) == 0
+    fig4 = pd.read_csv(out / "he2024-fig4_data.csv")
     assert set(fig4.t_max_s) == {2.0, 15.0} and set(fig4["mode"]) == {"greedy", "sample"}
-    text = (tmp_path / "he2024-summary.md").read_text()
+    text = (out / "he2024-summary.md").read_text()
     assert "| he-greedy | greedy | 1.000" in text  # the hand-checked rule: TCR 1 at 15 s
-    assert "Budgets" in text and repro.summary(tmp_path) == text
+    assert "Budgets" in text and repro.summary(out) == text
+    small = {p.name for p in out.iterdir() if not p.name.endswith("_data.csv")}
+    assert {p.name for p in store.iterdir()} == small and "he2024-fig5.png" in small
+    assert (store / "he2024-summary.md").read_text() == text
+
+
+def test_suite_refuses_a_bad_config_field_before_running(tmp_path, capsys):
+    from aifedge.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("n_episodez = 3\n")
+    code = main(["repro", "he2024", "--config", str(bad), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "n_episodez: not a field of Fig3Config" in err
+    assert not (tmp_path / "o").exists()
