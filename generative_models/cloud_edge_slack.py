@@ -301,12 +301,12 @@ def build_slack_model(params: EnvParams | None = None, **options) -> GenerativeM
     )
     factor_levels = (s_lv,) * n_nodes + (NET_LEVELS, CLASS_NAMES) + (sent_lv,) * n_nodes
 
-    B = [np.full((n_s, n_s, 1), 1.0 / n_s) for _ in range(n_nodes)]
+    B: list[np.ndarray] = [np.full((n_s, n_s, 1), 1.0 / n_s) for _ in range(n_nodes)]
     B += [
         np.asarray(params.net_transition, float).T[..., None],
         np.broadcast_to(np.asarray(params.class_probs, float)[:, None, None], (n_cls, n_cls, 1)),
     ]
-    B_deps = [(j,) for j in range(n_nodes)] + [(f_net,), (f_cls,)]
+    B_deps: list[tuple] = [(j,) for j in range(n_nodes)] + [(f_net,), (f_cls,)]
     B_acts: list[tuple] = [()] * (n_nodes + 2)
     for j in range(n_nodes):
         b = np.zeros((n_s + 1, n_s + 1, n_s, n_nodes))

@@ -569,7 +569,7 @@ def make_agent(
             semantic=semantic,
             action=jnp.full(len(model.num_controls), -1, jnp.int32),
             t=jnp.int32(0),
-            pA=tuple(jnp.stack([jm.pA[m] for m in g]) for g in learned),
+            pA=tuple(jnp.stack([jm.pA[m] for m in g]) for g in learned) if jm.pA else (),
         )
 
     def learn(state: AgentState, obs, qs) -> AgentState:

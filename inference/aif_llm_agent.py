@@ -292,7 +292,8 @@ class AifLlmAgent:
         u, opt = self.config.evt_threshold, self.options
         fitted = s.tail.fit_count >= self.config.evt_min_excesses
         p_u = s.n_excess / jnp.maximum(s.n_done, 1)
-        tail = cloud_edge.EvtTail(u, jnp.exp(s.tail.log_scale), s.tail.concentration, p_u)
+        # traced fields (outcome_table is pure JAX)
+        tail = cloud_edge.EvtTail._make((u, jnp.exp(s.tail.log_scale), s.tail.concentration, p_u))
         new = jnp.where(
             fitted,
             cloud_edge_slack.prior_outcome_table(self.params, opt, tail, per_deadline=True),
