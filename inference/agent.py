@@ -444,10 +444,14 @@ def _fast_engine(
     first_row = jnp.asarray(moffs[:-1], jnp.int32)
     A_default = tuple(jnp.asarray(np.stack([model.A[m] for m in g]), jnp.float32) for g in learned)
     dyn_specs = []  # per group: modality ids (K,), belief rows (K, n_f), C rows (K, n_m)
+    place = []  # per group: (K·n_f, N) 0/1 matrix putting (K, n_f) rows back (no scatter)
     for g in learned:
-        frows = [np.arange(*foffs[[d, d + 1]]) for m in g for d in model.A_dependencies[m]]
+        frows = np.stack(
+            [np.arange(*foffs[[d, d + 1]]) for m in g for d in model.A_dependencies[m]]
+        )
         crows = [np.arange(moffs[m], moffs[m + 1]) for m in g]
-        dyn_specs.append(tuple(jnp.asarray(x) for x in (g, np.stack(frows), np.stack(crows))))
+        dyn_specs.append(tuple(jnp.asarray(x) for x in (g, frows, np.stack(crows))))
+        place.append(jnp.asarray(np.eye(n_tot, dtype=np.float32)[frows.ravel()]))
 
     def dynamic(A_dyn):
         """Per group: A (K, n_m, n_f), modality ids, belief rows, C rows."""
@@ -457,10 +461,10 @@ def _fast_engine(
         obs = jnp.asarray(obs, jnp.int32)
         rows = T[first_row + jnp.maximum(obs, 0)]  # (n_modalities, N)
         ev = jnp.where((obs >= 0)[:, None], rows, 0.0).sum(0)
-        for a, ms, frows, _ in dynamic(A_dyn):
+        for (a, ms, _, _), put in zip(dynamic(A_dyn), place, strict=True):
             o = obs[ms]
             la = log_stable(jnp.take_along_axis(a, jnp.maximum(o, 0)[:, None, None], 1)[:, 0])
-            ev = ev.at[frows].add(jnp.where((o >= 0)[:, None], la, 0.0))
+            ev = ev + jnp.where((o >= 0)[:, None], la, 0.0).reshape(-1) @ put
         logq = jnp.append(log_stable(prior) + ev, -jnp.inf)[pad_idx]  # (F, max n_f)
         return jax.nn.softmax(logq, axis=-1).reshape(-1)[unpad_idx]
 
