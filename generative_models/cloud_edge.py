@@ -1,5 +1,9 @@
 """Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
+The first model: load bins and A, B from a Monte-Carlo of the simulator. The agents
+(``aif``, ``aif-llm``) use ``cloud_edge_slack`` (issue 16), which conditions outcomes on the
+task's slack; this one is kept for comparison, notebook 02 and the EVT penalty plots.
+
 The agent's model and the simulator share one source of truth: every number below comes
 from ``EnvParams`` (directly, or by Monte-Carlo through ``aif_llm.step`` with a fixed seed).
 
