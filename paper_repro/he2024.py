@@ -392,9 +392,15 @@ def _modes(act: Act, theta_of: Callable[[bool], object]) -> dict[str, tuple[Act,
 
 @cache
 def train_method(
-    method: str, n_episodes: int, agent: aif_rg.AifRgConfig, env: tuple, seed: int
+    method: str,
+    n_episodes: int,
+    agent: aif_rg.AifRgConfig,
+    env: tuple,
+    seed: int,
+    tuned: tuple | None = None,
 ) -> Trained:
-    """Train ``method`` at the training env (t_max = 15 s) for ``n_episodes`` episodes.
+    """Train ``method`` at the training env (t_max = 15 s) for ``n_episodes`` episodes, with
+    the ``TUNED[method]`` settings or, for a tuning trial, ``tuned`` ((field, value), ...).
 
     Cached per process: Figs. 3–5 evaluate the same trained policies.
     """
@@ -405,15 +411,15 @@ def train_method(
         rows = evaluate(rule, params, n_episodes, _seed_key(seed, 2))
         return Trained(rows, _modes(rule, lambda greedy: None))
     if method == "aif-rg":
-        agent = _agent_cfg(agent, TUNED["aif-rg"])
+        agent = _agent_cfg(agent, TUNED["aif-rg"] if tuned is None else tuned)
         state, rows = aif_rg.train(_seed_key(seed, 1), agent, params, n_episodes)
         return Trained(rows, _modes(_AifRgAct(agent), lambda g: (state.model, jnp.bool_(g))))
     if method == "gp-nfsp":
         from aifedge.baselines import nfsp
 
-        policy, rows = nfsp.train(params, _learner_cfg(method, steps), seed)
+        policy, rows = nfsp.train(params, _learner_cfg(method, steps, tuned), seed)
     else:
-        policy, rows = _train_drl(method, params, _learner_cfg(method, steps), seed)
+        policy, rows = _train_drl(method, params, _learner_cfg(method, steps, tuned), seed)
     return Trained(rows, _modes(_TorchAct(policy), jnp.bool_))
 
 
@@ -888,12 +894,7 @@ TUNING = Artifact(
 
 def _train_with(method: str, n_episodes: int, tuned: tuple, seed: int) -> Trained:
     """``train_method`` with ``tuned`` in place of ``TUNED[method]`` (default agent/env)."""
-    saved = TUNED[method]
-    TUNED[method] = tuned
-    try:
-        return train_method.__wrapped__(method, n_episodes, aif_rg.AifRgConfig(), (), seed)
-    finally:
-        TUNED[method] = saved
+    return train_method.__wrapped__(method, n_episodes, aif_rg.AifRgConfig(), (), seed, tuned)
 
 
 # --------------------------------------------------------------------------- stored runs

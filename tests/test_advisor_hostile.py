@@ -174,14 +174,15 @@ def test_every_failure_kind_is_counted(serve):
 
 
 def test_a_stuck_call_never_blocks_exit(serve):
-    """A process whose advisor call is stuck on a dripping server (deadline 60 s) exits
-    at once when its main code ends: the worker is a daemon thread."""
+    """A process whose advisor call is stuck on a dripping server (deadline 600 s) exits
+    when its main code ends, not at the deadline: the worker is a daemon thread. (The
+    bound is half the deadline, so a loaded machine's slow import cannot fail it.)"""
     url, srv = serve("drip")
     code = (
         "import time\n"
         "from aifedge.llm_bridge.advisors import AsyncAdvisor, HttpAdvisor, ObsSummary\n"
         "s = ObsSummary((1.0,), (True,), 80.0, 80.0, 'x', 500.0)\n"
-        f"a = AsyncAdvisor(HttpAdvisor({url!r}, timeout_s=60), 0.5, 0.01)\n"
+        f"a = AsyncAdvisor(HttpAdvisor({url!r}, timeout_s=600), 0.5, 0.01)\n"
         "a.step(0, 0.9, s)\n"
         "time.sleep(1.0)\n"  # the call is under way, dripping
         "print(a.stats()['unfinished'])\n"
@@ -191,12 +192,12 @@ def test_a_stuck_call_never_blocks_exit(serve):
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=400,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1" and len(srv.seen) == 1  # the call was in flight
-    assert time.monotonic() - start < 20  # import + 1 s, not the 60 s deadline
+    assert time.monotonic() - start < 300  # import + 1 s, not the 600 s deadline
 
 
 @pytest.mark.slow
