@@ -48,6 +48,7 @@ ARTIFACTS: dict[str, str] = {
     **{f"ucbcoma-fig{n}": f"aifedge.paper_repro.ucb_coma:FIG{n}" for n in range(4, 10)},
     "ucbcoma-aif": "aifedge.paper_repro.ucb_coma:AIF",
     "ucbcoma-sensitivity": "aifedge.paper_repro.ucb_coma:SENSITIVITY",
+    "aif-learning": "aifedge.paper_repro.aif_learning:LEARNING",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 

@@ -174,6 +174,8 @@ def validate(model: GenerativeModel) -> GenerativeModel:
         if arrs is None:
             continue
         for i, (p, r) in enumerate(zip(arrs, ref, strict=True)):
+            if p is None:  # not learnable
+                continue
             if np.shape(p) != np.shape(r) or not np.all(np.asarray(p) >= 0):  # NaN fails too
                 raise ValueError(
                     f"{label}[{i}]: must be finite, ≥ 0, with the shape {np.shape(r)} of "
@@ -242,7 +244,9 @@ def as_jax(model: GenerativeModel) -> GenerativeModel:
     """The same model with every array as a float32 ``jax.Array``."""
 
     def conv(arrs):
-        return None if arrs is None else tuple(jnp.asarray(a, jnp.float32) for a in arrs)
+        if arrs is None:
+            return None
+        return tuple(None if a is None else jnp.asarray(a, jnp.float32) for a in arrs)
 
     return model._replace(
         A=conv(model.A),

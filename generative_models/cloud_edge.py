@@ -1,5 +1,9 @@
 """Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
+The first model: load bins and A, B from a Monte-Carlo of the simulator. The agents
+(``aif``, ``aif-llm``) use ``cloud_edge_slack`` (issue 16), which conditions outcomes on the
+task's slack; this one is kept for comparison, notebook 02 and the EVT penalty plots.
+
 The agent's model and the simulator share one source of truth: every number below comes
 from ``EnvParams`` (directly, or by Monte-Carlo through ``aif_llm.step`` with a fixed seed).
 
@@ -113,6 +117,15 @@ def tail_prob(tail: EvtTail, x_ms) -> np.ndarray:
     return tail.exceed_prob * np.exp(np.asarray(log_surv, float))
 
 
+def check_evt_tail(value, where: str) -> "EvtTail | None":
+    """``value`` (None, an ``EvtTail`` or its 4 fields) as an ``EvtTail``, checked;
+    ``ConfigError`` naming ``where`` (e.g. "ModelOptions.evt_tail") otherwise."""
+    tail = EvtTail(*value) if isinstance(value, (list, tuple)) else value
+    if tail is not None and not (tail.scale_ms > 0 and 0 <= tail.exceed_prob <= 1):
+        raise ConfigError(f"{where}: need scale_ms > 0 and exceed_prob in [0, 1] (got {tail})")
+    return tail
+
+
 def violation_tail_prob(tail: EvtTail, params: EnvParams) -> float:
     """τ = Σ_c π_c P(L > L_QoS,c): tail probability of a QoS violation over the class mix."""
     probs = np.asarray(params.class_probs, float)
@@ -149,8 +162,7 @@ def make_options(params: EnvParams, **overrides) -> ModelOptions:
     check_fields(overrides, [f.name for f in fields(ModelOptions)], "ModelOptions")
     if "load_edges_ms" in overrides:
         overrides["load_edges_ms"] = tuple(float(e) for e in overrides["load_edges_ms"])
-    if isinstance(overrides.get("evt_tail"), (list, tuple)):
-        overrides["evt_tail"] = EvtTail(*overrides["evt_tail"])
+    overrides["evt_tail"] = check_evt_tail(overrides.get("evt_tail"), "ModelOptions.evt_tail")
     opt = ModelOptions(**overrides)
     cap_ms = params.edge_queue_s * 1000.0
     edges = opt.load_edges_ms
@@ -173,11 +185,6 @@ def make_options(params: EnvParams, **overrides) -> ModelOptions:
         raise ConfigError(
             f"ModelOptions.fail_factor: must be ≥ 1 (got {opt.fail_factor}); a "
             "failure is at least as bad as a violation"
-        )
-    tail = opt.evt_tail
-    if tail is not None and not (tail.scale_ms > 0 and 0 <= tail.exceed_prob <= 1):
-        raise ConfigError(
-            f"ModelOptions.evt_tail: need scale_ms > 0 and exceed_prob in [0, 1] (got {tail})"
         )
     return opt
 

@@ -50,9 +50,13 @@ import numpy as np
 from pymdp import control
 from pymdp.agent import Agent
 from pymdp.algos import run_factorized_fpi
+from pymdp.learning import update_obs_likelihood_dirichlet_m
 from pymdp.maths import log_stable, stable_xlogx
 
 from aifedge.generative_models.base import GenerativeModel, as_jax, pymdp_B, validate
+
+TIE_NATS = 1e-6
+"""Resolution of G for deterministic action selection (ties break by policy index)."""
 
 
 class AgentConfig(NamedTuple):
@@ -68,6 +72,9 @@ class AgentConfig(NamedTuple):
                       modality depends on one factor (then one pass is exact), else 16.
     use_utility, use_states_info_gain   include G_prag / G_epis.
     prune_factors     factor indices of AIF-LLM Eq. 4's KL; None = the default in the module doc.
+    learn_A           update the Dirichlet counts pA (``AgentState.pA``) after every
+                      observation (``learn``); off, they stay at the model's pA.
+    lr_A              learning rate of that update (pymdp's ``lr``).
     """
 
     policy_len: int = 1
@@ -79,6 +86,8 @@ class AgentConfig(NamedTuple):
     use_utility: bool = True
     use_states_info_gain: bool = True
     prune_factors: tuple | None = None
+    learn_A: bool = False
+    lr_A: float = 1.0
 
 
 class AgentState(NamedTuple):
@@ -92,6 +101,8 @@ class AgentState(NamedTuple):
     semantic  (P,): per-policy semantic score; G_sem = −semantic.
     action    (n_control,): last action, −1 before the first decision.
     t         (): decisions taken.
+    pA        Dirichlet counts of the modalities with a pA in the model, stacked per
+              group of ``AifAgent.learned`` (K_g, n_m, n_f); their A is E[Dir(pA)].
     """
 
     prior: jax.Array
@@ -100,6 +111,7 @@ class AgentState(NamedTuple):
     semantic: jax.Array
     action: jax.Array
     t: jax.Array
+    pA: tuple = ()
 
 
 class DecisionInfo(NamedTuple):
@@ -130,11 +142,17 @@ class AifAgent(NamedTuple):
     init(D=None, C=None, lam=0.0, semantic=None) -> AgentState
     step(key, state, obs) -> (action, state, DecisionInfo)      jitted
     batch_step(keys, states, obs) -> same with a leading batch axis   jitted vmap
-    infer_states(prior, obs) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
+    infer_states(prior, obs, A=()) -> qs;  predict(qs) -> per factor (n_f, U) one step ahead
     under each of the U joint actions;  prune_scores(qs, pred) -> (P,) AIF-LLM Eq. 4;
-    policy_terms(qs, pred, C) -> (G_prag, G_epis) for every policy (no pruning);
+    policy_terms(qs, pred, C, A=()) -> (G_prag, G_epis) for every policy (no pruning);
+    learn(state, obs, qs) -> state with pA updated (identity when learning is off);
     decide(key, state, qs, pred) -> what ``step`` returns, from ``qs = infer_states(
-    state.prior, obs)`` and ``pred = predict(qs)`` already at hand (``step`` = these three).
+    state.prior, obs, likelihoods(state))``, ``state = learn(state, obs, qs)`` and
+    ``pred = predict(qs)`` already at hand (``step`` = these four).
+    ``A`` arguments: the current A of the ``learned`` modalities (``likelihoods(state)``);
+    () uses the model's A. learned: the modalities with a Dirichlet pA, in groups of one
+    A shape (``learned_groups``); their A is read from the state, so ``learn`` or a caller
+    can change it between decisions.
     policies: (P, H, n_factors) flattened actions per factor (pymdp layout);
     actions: (P, H, n_control) the same policies as control-factor actions.
     engine: "pymdp" or "fast" (see ``make_agent``).
@@ -154,6 +172,24 @@ class AifAgent(NamedTuple):
     prune_scores: Callable
     policy_terms: Callable
     decide: Callable
+    learn: Callable
+    learned: tuple = ()
+
+
+def likelihoods(state: AgentState) -> tuple:
+    """A = E[Dir(pA)] of the learned modalities, stacked like ``AgentState.pA``."""
+    return tuple(p / jnp.sum(p, axis=1, keepdims=True) for p in state.pA)
+
+
+def learned_groups(model: GenerativeModel) -> tuple[tuple[int, ...], ...]:
+    """Modalities with a Dirichlet pA (their A comes from ``AgentState.pA``), grouped by A
+    shape when they depend on one factor (a modality with several factors is alone)."""
+    groups: dict = {}
+    for m, p in enumerate(model.pA or ()):
+        if p is not None:
+            deps = model.A_dependencies[m]
+            groups.setdefault((np.shape(p), m if len(deps) > 1 else -1), []).append(m)
+    return tuple(tuple(g) for g in groups.values())
 
 
 def policy_table(model: GenerativeModel, policy_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +232,9 @@ def to_pymdp_agent(model: GenerativeModel, config: AgentConfig | None = None) ->
         B=[jnp.asarray(b, jnp.float32) for b in pymdp_B(model)],
         C=[jnp.asarray(c, jnp.float32) for c in model.C],
         D=[jnp.asarray(d, jnp.float32) for d in model.D],
-        pA=None if model.pA is None else [jnp.asarray(a, jnp.float32) for a in model.pA],
+        pA=None
+        if model.pA is None or any(a is None for a in model.pA)
+        else [jnp.asarray(a, jnp.float32) for a in model.pA],
         pB=None
         if model.pB is None
         else [jnp.asarray(b, jnp.float32) for b in pymdp_B(model._replace(B=model.pB))],
@@ -238,6 +276,8 @@ def _check_config(config: AgentConfig, n_factors: int) -> None:
         )
     if not config.gamma > 0 or not config.alpha > 0:
         raise ValueError("AgentConfig.gamma / alpha: must be > 0")
+    if not config.lr_A > 0:
+        raise ValueError(f"AgentConfig.lr_A: must be > 0 (got {config.lr_A!r})")
     if config.prune_factors is not None and any(
         not 0 <= f < n_factors for f in config.prune_factors
     ):
@@ -251,23 +291,37 @@ def segments(sizes) -> tuple[np.ndarray, list[slice]]:
 
 
 def _pymdp_engine(
-    model: GenerativeModel, policies: jax.Array, joint_flat: np.ndarray, config: AgentConfig
+    model: GenerativeModel,
+    policies: jax.Array,
+    joint_flat: np.ndarray,
+    config: AgentConfig,
+    learned: tuple = (),
 ):
     """``(infer_states, predict, policy_terms)`` from pymdp's own functions (any model).
 
     Flat layouts: beliefs (N,) = factors concatenated, C (M,) = modalities concatenated.
-    infer_states(prior, obs) -> qs (N,); predict(qs) -> (N, U) one step ahead under each
-    joint action; policy_terms(qs, pred, C) -> (G_prag, G_epis), (P,) each.
+    infer_states(prior, obs, A_dyn) -> qs (N,); predict(qs) -> (N, U) one step ahead under
+    each joint action; policy_terms(qs, pred, C, A_dyn) -> (G_prag, G_epis), (P,) each.
+    ``A_dyn``: the current A of the ``learned`` groups, stacked (() = the model's).
     """
     jm = as_jax(model)
-    A, B = list(jm.A), list(jm.B)
+    A_static, B = list(jm.A), list(jm.B)
+
+    def current(A_dyn):
+        A = list(A_static)  # () keeps the model's A
+        for g, a in zip(learned, A_dyn, strict=False):
+            for k, m in enumerate(g):
+                A[m] = a[k]
+        return A
+
     A_deps = [list(d) for d in model.A_dependencies]
     B_deps = [list(d) for d in model.B_dependencies]
     num_obs, num_iter = model.num_obs, _num_iter(model, config)
     _, fsl = segments(model.num_states)
     _, msl = segments(num_obs)
 
-    def infer_states(prior, obs):
+    def infer_states(prior, obs, A_dyn=()):
+        A = current(A_dyn)
         obs = jnp.asarray(obs, jnp.int32)
         seen = obs >= 0
         o_vec = [
@@ -286,7 +340,7 @@ def _pymdp_engine(
         q = [qs[sl] for sl in fsl]
         return jax.vmap(lambda u: jnp.concatenate(step_one(q, u)))(jnp.asarray(joint_flat)).T
 
-    def terms(qs, C, policy):
+    def terms(qs, C, A, policy):
         def body(q, u):
             q_next = step_one(q, u)
             qo = control.compute_expected_obs(q_next, A, A_deps)
@@ -301,15 +355,17 @@ def _pymdp_engine(
         _, (util, gain) = jax.lax.scan(body, qs, policy)
         return -util.sum(), -gain.sum()
 
-    def policy_terms(qs, pred, C):
+    def policy_terms(qs, pred, C, A_dyn=()):
         del pred
         q, c = [qs[sl] for sl in fsl], [C[sl] for sl in msl]
-        return jax.vmap(terms, in_axes=(None, None, 0))(q, c, policies)
+        return jax.vmap(terms, in_axes=(None, None, None, 0))(q, c, current(A_dyn), policies)
 
     return infer_states, predict, policy_terms
 
 
-def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentConfig):
+def _fast_engine(
+    model: GenerativeModel, joint_flat: np.ndarray, config: AgentConfig, learned: tuple = ()
+):
     """The same three functions as dense matrix algebra over the flat layouts.
 
     Needs every modality to depend on one factor. With N = Σ n_f, M = Σ n_m, U joint
@@ -325,6 +381,9 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         G_epis = −(H[A_blk pred] − h · pred),  h (N,): entropy of each state's outcomes
 
     Beliefs under all policy prefixes are (N, U^t) arrays (prefix-major: pymdp's order).
+    ``learned`` modalities are left out of T and A_blk; their terms are added from the A
+    passed in (``A_dyn``, stacked per group): log A[o] into the evidence, and A q, C·(A q),
+    H[A q] and h_A · q into the EFE terms.
     Grouping keeps the compiled step at a few dozen kernels, which is what a decision
     costs on a CPU at these sizes.
     """
@@ -343,6 +402,8 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
         a = np.asarray(model.A[m], np.float32)
         T[msl[m], fsl[f]] = np.asarray(log_stable(jnp.asarray(a)))
         A_ext[msl[m], fsl[f]] = a
+    for m in (m for g in learned for m in g):
+        A_ext[msl[m]] = 0.0
     A_ext[-1] = np.asarray(-stable_xlogx(jnp.asarray(A_ext[:-1])).sum(0))
     groups: dict[tuple, list] = {}  # (n_f, dependency sizes) -> [(factor, deps, W_f)]
     for f in range(len(ns)):
@@ -377,13 +438,33 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     perm = jnp.asarray(
         np.argsort(np.concatenate([np.arange(foffs[f], foffs[f + 1]) for f in row_factor]))
     )
+    for m in (m for g in learned for m in g):  # from A_dyn (``dynamic``), not T / A_ext
+        T[msl[m]] = 0.0
     T, A_ext = jnp.asarray(T), jnp.asarray(A_ext)
     first_row = jnp.asarray(moffs[:-1], jnp.int32)
+    A_default = tuple(jnp.asarray(np.stack([model.A[m] for m in g]), jnp.float32) for g in learned)
+    dyn_specs = []  # per group: modality ids (K,), belief rows (K, n_f), C rows (K, n_m)
+    place = []  # per group: (K·n_f, N) 0/1 matrix putting (K, n_f) rows back (no scatter)
+    for g in learned:
+        frows = np.stack(
+            [np.arange(*foffs[[d, d + 1]]) for m in g for d in model.A_dependencies[m]]
+        )
+        crows = [np.arange(moffs[m], moffs[m + 1]) for m in g]
+        dyn_specs.append(tuple(jnp.asarray(x) for x in (g, frows, np.stack(crows))))
+        place.append(jnp.asarray(np.eye(n_tot, dtype=np.float32)[frows.ravel()]))
 
-    def infer_states(prior, obs):
+    def dynamic(A_dyn):
+        """Per group: A (K, n_m, n_f), modality ids, belief rows, C rows."""
+        return [(a, *spec) for a, spec in zip(A_dyn or A_default, dyn_specs, strict=True)]
+
+    def infer_states(prior, obs, A_dyn=()):
         obs = jnp.asarray(obs, jnp.int32)
         rows = T[first_row + jnp.maximum(obs, 0)]  # (n_modalities, N)
         ev = jnp.where((obs >= 0)[:, None], rows, 0.0).sum(0)
+        for (a, ms, _, _), put in zip(dynamic(A_dyn), place, strict=True):
+            o = obs[ms]
+            la = log_stable(jnp.take_along_axis(a, jnp.maximum(o, 0)[:, None, None], 1)[:, 0])
+            ev = ev + jnp.where((o >= 0)[:, None], la, 0.0).reshape(-1) @ put
         logq = jnp.append(log_stable(prior) + ev, -jnp.inf)[pad_idx]  # (F, max n_f)
         return jax.nn.softmax(logq, axis=-1).reshape(-1)[unpad_idx]
 
@@ -400,8 +481,9 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
     def predict(qs):
         return advance(qs[:, None])
 
-    def policy_terms(qs, pred, C):
+    def policy_terms(qs, pred, C, A_dyn=()):
         del qs
+        groups = [(a, -stable_xlogx(a).sum(1), frows, crow) for a, _, frows, crow in dynamic(A_dyn)]
         q, prag, gain = pred, jnp.zeros(n_u), jnp.zeros(n_u)
         for t in range(horizon):
             if t:
@@ -412,6 +494,13 @@ def _fast_engine(model: GenerativeModel, joint_flat: np.ndarray, config: AgentCo
                 prag = prag - C @ y[:-1]
             if config.use_states_info_gain:
                 gain = gain + stable_xlogx(y[:-1]).sum(0) + y[-1]
+            for a, h, frows, crow in groups:  # learned modalities: same terms, A from the state
+                qf = q[frows]  # (K, n_f, P)
+                yd = jnp.einsum("kmf,kfp->kmp", a, qf)
+                if config.use_utility:
+                    prag = prag - jnp.einsum("km,kmp->p", C[crow], yd)
+                if config.use_states_info_gain:
+                    gain = gain + stable_xlogx(yd).sum((0, 1)) + jnp.einsum("kf,kfp->p", h, qf)
         return prag, gain
 
     return infer_states, predict, policy_terms
@@ -450,10 +539,13 @@ def make_agent(
     joint_flat = policy_table(model, 1)[1][:, 0]
     n_u = joint_flat.shape[0]
     n_cont = n_pol // n_u  # continuations per first action (policies are first-action major)
+    learned = learned_groups(model)
     if engine == "fast":
-        infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config)
+        infer_states, predict, policy_terms = _fast_engine(model, joint_flat, config, learned)
     else:
-        infer_states, predict, policy_terms = _pymdp_engine(model, policies, joint_flat, config)
+        infer_states, predict, policy_terms = _pymdp_engine(
+            model, policies, joint_flat, config, learned
+        )
 
     _, fsl = segments(model.num_states)
     in_prune = np.zeros(sum(model.num_states), np.float32)
@@ -481,7 +573,29 @@ def make_agent(
             semantic=semantic,
             action=jnp.full(len(model.num_controls), -1, jnp.int32),
             t=jnp.int32(0),
+            pA=tuple(jnp.stack([jm.pA[m] for m in g]) for g in learned) if jm.pA else (),
         )
+
+    def learn(state: AgentState, obs, qs) -> AgentState:
+        """pA_m += lr · o_m ⊗ Q(s_deps) for every learned, observed modality m
+        (``pymdp.learning.update_obs_likelihood_dirichlet_m``; o = 0 when unobserved)."""
+        if not (learned and config.learn_A):
+            return state
+        obs = jnp.asarray(obs, jnp.int32)
+        q = [qs[sl][None] for sl in fsl]  # pymdp's leading time axis (one step)
+        new = []
+        for g, p in zip(learned, state.pA, strict=True):
+            o = jax.nn.one_hot(obs[jnp.asarray(g)], model.num_obs[g[0]])  # 0s when obs = −1
+
+            def update(p_m, o_m, q_m, deps):
+                return update_obs_likelihood_dirichlet_m(p_m, o_m[None], q_m, deps, config.lr_A)[0]
+
+            if len(g) == 1:  # any dependencies
+                new.append(update(p[0], o[0], q, list(model.A_dependencies[g[0]]))[None])
+            else:  # one factor each: vmap pymdp's update over the group
+                rows = jnp.stack([q[model.A_dependencies[m][0]] for m in g])
+                new.append(jax.vmap(lambda a, b, c: update(a, b, [c], [0]))(p, o, rows))
+        return state._replace(pA=tuple(new))
 
     def decide(key, state: AgentState, qs, pred):
         vfe = prune_scores(qs, pred)
@@ -490,12 +604,14 @@ def make_agent(
             kept = jnp.repeat(jnp.zeros(n_u, bool).at[idx].set(True), n_cont)
         else:
             kept = jnp.ones(n_pol, bool)
-        prag, epis = policy_terms(qs, pred, state.C)
+        prag, epis = policy_terms(qs, pred, state.C, likelihoods(state))
         sem = -state.semantic
         G = prag + epis + state.lam * sem
         q_pi = jax.nn.softmax(jnp.where(kept, -config.gamma * G, -jnp.inf))
         if config.action_selection == "deterministic":
-            pi = jnp.argmax(q_pi)
+            # G rounded to TIE_NATS: policies that tie up to float roundoff (e.g. nodes in one
+            # slack bin) go to the lowest index in every compilation (jit, vmap, host loop)
+            pi = jnp.argmin(jnp.where(kept, jnp.round(G / TIE_NATS), jnp.inf))
         else:
             pi = jax.random.categorical(
                 key, jnp.where(kept, config.alpha * log_stable(q_pi), -jnp.inf)
@@ -517,8 +633,8 @@ def make_agent(
         return action, new_state, info
 
     def step(key, state: AgentState, obs):
-        qs = infer_states(state.prior, obs)
-        return decide(key, state, qs, predict(qs))
+        qs = infer_states(state.prior, obs, likelihoods(state))
+        return decide(key, learn(state, obs, qs), qs, predict(qs))
 
     return AifAgent(
         model=model,
@@ -535,6 +651,8 @@ def make_agent(
         prune_scores=jax.jit(prune_scores),
         policy_terms=jax.jit(policy_terms),
         decide=jax.jit(decide),
+        learn=jax.jit(learn),
+        learned=learned,
     )
 
 

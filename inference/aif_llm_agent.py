@@ -4,17 +4,22 @@ One decision at step t (everything below is one pure, ``jit``/``vmap``-able func
 policy state ``AifLlmState``, a NamedTuple)::
 
     EVT (§4.4.2)   the previous task's result (``Obs.last_*``): if it completed, its
-                   normalised latency r = L / L_QoS enters the online GPD fit of the
-                   excesses r − u over u (``evt_threshold``); every ``evt_every``
-                   decisions the fit is refreshed (``inference.evt.online_refit``) and
-                   C of every ``outcome:*`` modality becomes (0, −ρ, −κ_fail·ρ, 0) with
-                   ρ = w_evt · exp(η τ̂),  τ̂ = p̂_u · S_GPD(1 − u; σ̂, ξ̂),  p̂_u = #{r > u} / #done
-                   (τ̂ = P(L > L_QoS) from the fitted tail; before ``evt_min_excesses``
-                   excesses, τ is the simulator's spike tail as in ``cloud_edge``).
+                   normalised residual e = (L − ℓ̂) / L_QoS (ℓ̂: the latency the model
+                   predicted for it, ``cloud_edge_slack.predicted_latency_ms``) enters the
+                   online GPD fit of the excesses e − u over u (``evt_threshold``); every
+                   ``evt_every`` decisions the fit is refreshed (``inference.evt.
+                   online_refit``). Once ``evt_min_excesses`` excesses were fitted, the tail
+                   P(e > x) = p̂_u · S_GPD(x − u; σ̂, ξ̂), p̂_u = #{e > u} / #done, replaces
+                   the spike tail **inside the outcome likelihood**: A[outcome:*] =
+                   ``cloud_edge_slack.outcome_table`` of the fitted tail, written into the
+                   Dirichlet counts as pA ← pA + c_0 (table_new − table_old) so learned
+                   counts are kept. C stays (0, −1, −κ, 0). τ̂ = p̂_u · S_GPD(1 − u) is
+                   reported (P(L > ℓ̂ + L_QoS), the tail's weight at the deadline).
     AIF-LLM Eq. 6          U_t = α · L̄_net / L_QoS + β · N_fail / N_total over a sliding window of
-                   the measured cloud RTT; N_fail = edges observed down, plus the node of
-                   the previous task if that task failed on a node that is up (a cloud
-                   timeout, an edge overflow), capped at N_total.
+                   the measured cloud RTT, L_QoS a fixed reference (``UncertaintyConfig.
+                   u_ref_ms``; not the task's deadline); N_fail = edges observed down,
+                   plus the node of the previous task if that task failed on a node that
+                   is up (a cloud timeout, an edge overflow), capped at N_total.
     line 2 (AIF-LLM Eq. 3) if the task's class has not been seen yet (t = 0 included):
                    prior_f ← softmax(ln prior_f + α_D · Σ_k 1[k ∈ text] w_k a_k(s)) for the
                    factors the keyword table knows (class, net, load:*); Base = ln of the
@@ -32,9 +37,11 @@ policy state ``AifLlmState``, a NamedTuple)::
 
 Ablations (``ablate``, any subset; Table 4): ``"prior"`` — no D_LLM (D and the propagated
 prior only); ``"semantic"`` — no G_sem and no advisor; ``"meta-lambda"`` — fixed
-λ = (λ_min + λ_max)/2 of the checkpoint's range (the untrained meta-net's output; not tuned).
-The EVT-penalised C with the fitted tail is part of every variant; the pure-AIF row of
-Table 4 is the ``aif`` policy (``inference.policies``).
+λ = the best constant on the meta-training conditions, recorded in the checkpoint by
+``meta_train.train_meta`` (mid-range (λ_min + λ_max)/2 for a checkpoint without it).
+The fitted tail in the likelihood is part of every variant; the pure-AIF row of
+Table 4 is the ``aif`` policy (``inference.policies``), on the same slack model
+(``generative_models.cloud_edge_slack``) and decision settings (``AIF_CONFIG``).
 
 Real LLM advisors (``smollm``, ``http``) run asynchronously off the jitted path:
 ``aif_llm_advised.run_advised`` drives ``llm_bridge.advisors.advised_episode`` with the same
@@ -50,7 +57,6 @@ aifedge.inference.aif_llm_advice``); it is refitted (about 30 s, memoised) for
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +70,7 @@ from aifedge.config import ConfigError
 from aifedge.environments import Policy
 from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
-from aifedge.generative_models import cloud_edge
+from aifedge.generative_models import cloud_edge, cloud_edge_slack
 from aifedge.generative_models.base import GenerativeModel
 from aifedge.registry import ADVISORS, check_ablate
 
@@ -73,6 +79,7 @@ from .agent import (
     AgentState,
     AifAgent,
     DecisionInfo,
+    likelihoods,
     make_agent,
     segments,
     with_semantic,
@@ -85,6 +92,7 @@ from .aif_llm_advice import (
 )
 from .evt import OnlineGPDConfig, OnlineGPDState, online_init, online_push
 from .evt import online_refit as _online_refit
+from .policies import AIF_CONFIG
 from .uncertainty import (
     UncertaintyConfig,
     Window,
@@ -110,21 +118,22 @@ META_FILE = Path(__file__).resolve().parent / "data" / "meta_lambda.eqx"
 class AifLlmConfig:
     """Settings of the full agent (this project's assumptions; the paper gives none).
 
-    agent: decision core (K = 5 pruning as in §4.4.1, horizon 1, deterministic).
+    agent: decision core (``policies.AIF_CONFIG``: horizon 1, deterministic, no pruning —
+      Eq. 4's score is constant on the slack model, see there).
     prior_alpha: α of AIF-LLM Eq. 3 (keyword evidence scale).
     uncertainty: AIF-LLM Eq. 6 weights, window and Algorithm 1's trigger δ.
-    evt_threshold: u, the POT threshold on the normalised latency L / L_QoS.
+    evt_threshold: u, the POT threshold on the normalised residual (L − ℓ̂) / L_QoS.
     evt_every: N, decisions between refits of the online GPD.
     evt_min_excesses: excesses needed before the fitted tail replaces the simulator's.
     evt_capacity: ring buffer of the online fit (excesses kept).
     advice_delay: decisions between an advisor trigger and its advice (template: 1).
-    model_options: ``cloud_edge.ModelOptions`` overrides (as a tuple of pairs).
+    model_options: ``cloud_edge_slack.SlackOptions`` overrides (as a tuple of pairs).
     """
 
-    agent: AgentConfig = field(default_factory=AgentConfig)
+    agent: AgentConfig = field(default_factory=lambda: AIF_CONFIG)
     prior_alpha: float = 1.0
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
-    evt_threshold: float = 0.5
+    evt_threshold: float = 0.1
     evt_every: int = 10
     evt_min_excesses: int = 8
     evt_capacity: int = 256
@@ -154,9 +163,10 @@ class AifLlmState(NamedTuple):
     """Policy state (pure; every field an array, so it vmaps).
 
     agent: ``AgentState`` (prior, C, λ, semantic scores, last action, t).
-    window: AIF-LLM Eq. 6 sliding window.  tail: online GPD fit of normalised latency excesses.
-    n_done, n_excess: completed tasks seen and those with L / L_QoS > u.
-    prev_deadline_ms: deadline of the task decided last (to normalise its latency).
+    window: AIF-LLM Eq. 6 sliding window.  tail: online GPD fit of normalised residual excesses.
+    n_done, n_excess: completed tasks seen and those with (L − ℓ̂) / L_QoS > u.
+    prev_deadline_ms, prev_pred_ms: deadline and predicted latency ℓ̂ of the task decided last.
+    table: (3, S + 1) outcome table now inside A[outcome:*] (``cloud_edge_slack.outcome_table``).
     seen: (K,) task classes seen (Algorithm 1 line 2).
     prior_updates: how many times D_LLM was applied.
     advice: template text in force (−1: none); pending: text triggered last step (−1).
@@ -168,6 +178,8 @@ class AifLlmState(NamedTuple):
     n_done: jax.Array
     n_excess: jax.Array
     prev_deadline_ms: jax.Array
+    prev_pred_ms: jax.Array
+    table: jax.Array
     seen: jax.Array
     prior_updates: jax.Array
     advice: jax.Array
@@ -175,13 +187,12 @@ class AifLlmState(NamedTuple):
 
 
 class AifLlmInfo(NamedTuple):
-    """Diagnostics of one decision: U_t, λ_t, the EVT penalty ρ and tail probability τ,
+    """Diagnostics of one decision: U_t, λ_t, the fitted tail probability τ,
     whether D_LLM was applied, whether advice was in force, the prior used (N,), the
     semantic scores (P,) and the decision core's ``DecisionInfo``."""
 
     u_t: jax.Array
     lam: jax.Array
-    rho: jax.Array
     tau: jax.Array
     prior_applied: jax.Array
     advised: jax.Array
@@ -207,7 +218,7 @@ class AifLlmAgent:
     params: EnvParams
     ablate: tuple[str, ...]  # a subset of registry.ABLATIONS, in that order
     config: AifLlmConfig
-    model: GenerativeModel  # cloud_edge.build_model; model.options its ModelOptions
+    model: GenerativeModel  # cloud_edge_slack.build_slack_model; options: SlackOptions
     core: AifAgent
     evidence: jax.Array | None  # (n_texts, N); None when the prior is ablated
     prior_mask: jax.Array  # (N,) 1 for the factors D_LLM touches
@@ -217,35 +228,38 @@ class AifLlmAgent:
     advice_texts: tuple[str, ...]
     advice_index: jax.Array  # (n_nodes, 2, 2**E) rows of advice_texts
     advice_table: jax.Array  # (n_texts, 384)
-    c_unit: jax.Array  # (M,) C for ρ = 1
+    table0: jax.Array  # (3, S + 1) prior outcome table (the model's spike tail)
     tau0: float
     meta_model: eqx.Module
     meta_cfg: MetaConfig
     gpd_config: OnlineGPDConfig
+    best_constant_lambda: float | None = None  # from the checkpoint (``fixed_lambda``)
 
     @property
-    def options(self) -> cloud_edge.ModelOptions:
-        """The ``ModelOptions`` the generative model was built with."""
+    def options(self) -> cloud_edge_slack.SlackOptions:
+        """The ``SlackOptions`` the generative model was built with."""
         return self.model.options
 
     @property
     def fixed_lambda(self) -> float:
-        """λ used when ``meta-lambda`` is ablated: the middle of the checkpoint's range."""
+        """λ used when ``meta-lambda`` is ablated: the best constant λ on the meta-training
+        conditions (``meta_train.train_meta``), else the middle of the checkpoint's range."""
+        if self.best_constant_lambda is not None:
+            return self.best_constant_lambda
         return 0.5 * (self.meta_cfg.lambda_min + self.meta_cfg.lambda_max)
 
     def init(self) -> AifLlmState:
         cfg = self.config
         n_cls = len(self.params.class_probs)
-        rho = self.options.evt_weight * np.exp(self.options.evt_rate * self.tau0)
-        agent = self.core.init(C=None, lam=0.0)
-        agent = agent._replace(C=jnp.asarray(rho * self.c_unit, jnp.float32))
         return AifLlmState(
-            agent=agent,
+            agent=self.core.init(C=None, lam=0.0),
             window=init_window(cfg.uncertainty.window),
             tail=online_init(self.gpd_config, scale=0.5, concentration=0.1),
             n_done=jnp.int32(0),
             n_excess=jnp.int32(0),
             prev_deadline_ms=jnp.float32(1.0),
+            prev_pred_ms=jnp.float32(0.0),
+            table=self.table0,
             seen=jnp.zeros(n_cls, bool),
             prior_updates=jnp.int32(0),
             advice=jnp.int32(-1),
@@ -257,10 +271,10 @@ class AifLlmAgent:
         """EVT bookkeeping of the previous task's result; refit every ``evt_every``."""
         cfg = self.config
         done = (obs.last_node >= 0) & (obs.last_outcome != FAILED)
-        ratio = obs.last_latency_ms / s.prev_deadline_ms
-        excess = done & (ratio > cfg.evt_threshold)
+        resid = (obs.last_latency_ms - s.prev_pred_ms) / s.prev_deadline_ms
+        excess = done & (resid > cfg.evt_threshold)
         tail = online_push(
-            s.tail, (ratio - cfg.evt_threshold)[None], excess[None], config=self.gpd_config
+            s.tail, (resid - cfg.evt_threshold)[None], excess[None], config=self.gpd_config
         )
         refit = (s.agent.t > 0) & (s.agent.t % cfg.evt_every == 0)
         tail = jax.lax.cond(
@@ -279,6 +293,24 @@ class AifLlmAgent:
         surv = jnp.exp(gpd_log_survival(1.0 - u, jnp.exp(s.tail.log_scale), s.tail.concentration))
         return jnp.where(fitted, p_u * surv, self.tau0)
 
+    def _likelihood(self, s: AifLlmState) -> AifLlmState:
+        """Put the fitted tail into A[outcome:*] (module docstring) once it is fitted."""
+        u, opt = self.config.evt_threshold, self.options
+        fitted = s.tail.fit_count >= self.config.evt_min_excesses
+        p_u = s.n_excess / jnp.maximum(s.n_done, 1)
+        # traced fields (outcome_table is pure JAX)
+        tail = cloud_edge.EvtTail._make((u, jnp.exp(s.tail.log_scale), s.tail.concentration, p_u))
+        new = jnp.where(
+            fitted,
+            cloud_edge_slack.prior_outcome_table(self.params, opt, tail, per_deadline=True),
+            s.table,
+        )
+        delta = opt.prior_count * (
+            cloud_edge_slack.outcome_likelihood(new) - cloud_edge_slack.outcome_likelihood(s.table)
+        )
+        pA = tuple(jnp.maximum(p + delta, 0.0) for p in s.agent.pA)
+        return s._replace(agent=s.agent._replace(pA=pA), table=new)
+
     def _uncertainty(self, s: AifLlmState, obs: Obs) -> tuple[Window, jax.Array]:
         uc = self.config.uncertainty
         n_down = jnp.sum(1.0 - obs.up)
@@ -287,7 +319,8 @@ class AifLlmAgent:
         failed_up = (obs.last_node >= 0) & (obs.last_outcome == FAILED) & (up_all[node] > 0)
         n_fail = jnp.minimum(n_down + failed_up, uc.n_total)
         window = update_window(s.window, obs.rtt_ms, n_fail)
-        return window, uncertainty_index(window, obs.task.deadline_ms, uc.n_total, uc.alpha)
+        l_ref = uc.reference_ms(self.params.deadline_ms)  # fixed, not the task's deadline
+        return window, uncertainty_index(window, l_ref, uc.n_total, uc.alpha)
 
     def u_index(self, s: AifLlmState, obs: Obs) -> jax.Array:
         """U_t (AIF-LLM Eq. 6) of the decision about to be taken on ``obs`` (no state change)."""
@@ -332,35 +365,30 @@ class AifLlmAgent:
     def step(self, key, s: AifLlmState, obs: Obs, v_pref, advised, meta_model=None):
         """One decision (module docstring) with advice ``v_pref`` (384,) in force when
         ``advised``. Returns ``(action, state, AifLlmInfo)``."""
-        opt = self.options
-        s = self._observe_result(s, obs)
+        s = self._likelihood(self._observe_result(s, obs))
         tau = self.tail_probability(s)
-        rho = opt.evt_weight * jnp.exp(opt.evt_rate * tau)
         window, u_t = self._uncertainty(s, obs)
         lam = self._lambda(u_t, meta_model)
         prior, applied = self._prior(s, obs)
-        seen_obs = jnp.concatenate(
-            [
-                cloud_edge.observation_indices(obs, self.params, opt),
-                cloud_edge.outcome_indices(obs, self.params),
-            ]
-        )
-        qs = self.core.infer_states(prior, seen_obs)
+        seen_obs = cloud_edge_slack.observation_indices(obs, self.params, self.options)
+        qs = self.core.infer_states(prior, seen_obs, likelihoods(s.agent))
+        agent = self.core.learn(s.agent, seen_obs, qs)
         pred = self.core.predict(qs)  # (N, U), shared by G_sem and the decision
         scores = self._semantic(pred, v_pref, advised)
-        agent = with_semantic(s.agent._replace(prior=prior, C=rho * self.c_unit), scores, lam)
+        agent = with_semantic(agent._replace(prior=prior), scores, lam)
         action, agent, decision = self.core.decide(key, agent, qs, pred)
+        latency, _ = cloud_edge_slack.predicted_latency_ms(obs, self.params)
         s = s._replace(
             agent=agent,
             window=window,
             prev_deadline_ms=obs.task.deadline_ms,
+            prev_pred_ms=latency[action[0]],
             seen=s.seen.at[obs.task.task_class].set(True),
             prior_updates=s.prior_updates + applied.astype(jnp.int32),
         )
         info = AifLlmInfo(
             u_t=u_t,
             lam=lam,
-            rho=rho,
             tau=tau,
             prior_applied=applied,
             advised=jnp.asarray(advised),
@@ -423,15 +451,14 @@ def build_agent(
     ``meta_checkpoint``: path of an f_meta checkpoint (default ``META_FILE``);
     ``meta``: ``(model, MetaConfig)`` used instead of any checkpoint (meta-training).
     """
-    from .meta import load_checkpoint
+    from .meta import checkpoint_metadata, load_checkpoint
 
     ablate = check_ablate(ablate)
     config = AifLlmConfig() if config is None else config
-    model = cloud_edge.build_model(params, **dict(config.model_options))
+    model = cloud_edge_slack.build_slack_model(params, **dict(config.model_options))
     options = model.options
     core = make_agent(model, config.agent)
     _, fsl = segments(model.num_states)
-    _, msl = segments(model.num_obs)
     factor_ids = _flat_ids(model)
 
     evidence, prior_mask = None, np.zeros(sum(model.num_states), np.float32)
@@ -454,20 +481,11 @@ def build_agent(
         sem_slices = tuple(fsl[model.factor_index(f.name)] for f in factors)
         table = encoder.encode(list(texts))
 
-    unit = dataclasses.replace(options, evt_weight=1.0, evt_rate=0.0)
-    c_unit = np.zeros(sum(model.num_obs), np.float32)
-    pref = cloud_edge.outcome_preferences(params, unit)
-    for m, name in enumerate(model.modality_names):
-        if name.startswith("outcome:"):
-            c_unit[msl[m]] = pref
-    tail = options.evt_tail or cloud_edge.EvtTail.from_params(params)
-    tau0 = cloud_edge.violation_tail_prob(tail, params)
+    tau0 = cloud_edge.violation_tail_prob(cloud_edge_slack.default_tail(params, options), params)
 
-    meta_model, meta_cfg = (
-        meta
-        if meta is not None
-        else load_checkpoint(META_FILE if meta_checkpoint is None else meta_checkpoint)
-    )
+    meta_path = META_FILE if meta_checkpoint is None else meta_checkpoint
+    meta_model, meta_cfg = meta if meta is not None else load_checkpoint(meta_path)
+    best_lam = None if meta is not None else checkpoint_metadata(meta_path).get("fixed_lambda")
     return AifLlmAgent(
         params=params,
         ablate=ablate,
@@ -482,11 +500,12 @@ def build_agent(
         advice_texts=texts,
         advice_index=jnp.asarray(index),
         advice_table=jnp.asarray(table),
-        c_unit=jnp.asarray(c_unit),
+        table0=cloud_edge_slack.prior_outcome_table(params, options),
         tau0=float(tau0),
         meta_model=meta_model,
         meta_cfg=meta_cfg,
         gpd_config=OnlineGPDConfig(capacity=config.evt_capacity),
+        best_constant_lambda=None if best_lam is None else float(best_lam),
     )
 
 

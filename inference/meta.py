@@ -229,6 +229,16 @@ def save_checkpoint(
     return path
 
 
+def checkpoint_metadata(path: str | Path) -> dict:
+    """The ``metadata`` that ``save_checkpoint`` recorded beside checkpoint ``path`` ({} when
+    its ``.json`` is missing or unreadable: ``load_checkpoint`` reports those)."""
+    try:
+        info = json.loads(config_path(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    return info.get("metadata", {}) if isinstance(info, dict) else {}
+
+
 def load_checkpoint(path: str | Path) -> tuple[eqx.Module, MetaConfig]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(model, cfg)``."""
     path = Path(path)

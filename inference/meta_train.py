@@ -165,6 +165,21 @@ def make_loss_fn(agent, base: aif_llm.EnvParams, episodes: int, steps: int):
     return loss_fn
 
 
+def constant_net(model, lam, cfg: MetaConfig):
+    """``model`` with zero weights and the bias that makes λ = ``lam`` for every U (AIF-LLM
+    Eq. 7 with a constant f_meta; ``lam`` may be traced)."""
+    import equinox as eqx
+
+    frac = (lam - cfg.lambda_min) / (cfg.lambda_max - cfg.lambda_min)
+    frac = jnp.clip(frac, 1e-6, 1.0 - 1e-6)
+    net = jax.tree.map(lambda a: jnp.zeros_like(a) if eqx.is_inexact_array(a) else a, model)
+    return eqx.tree_at(lambda m: m.layers[-1].bias, net, jnp.log(frac / (1.0 - frac)))
+
+
+FIXED_GRID = (0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+"""λ values tried for the best constant λ (the "w/o meta-λ" ablation of Table 4)."""
+
+
 def _agent(meta_model, meta_cfg, steps: int):
     from .aif_llm_agent import build_agent
 
@@ -172,12 +187,44 @@ def _agent(meta_model, meta_cfg, steps: int):
     return build_agent(base, (), meta=(meta_model, meta_cfg)), base
 
 
+def condition_losses(loss_fn, models: dict, ranges: ConditionRanges, n: int, seed: int) -> dict:
+    """Loss of each f_meta in ``models`` (name -> model) on the same ``n`` conditions drawn
+    from ``ranges`` and the same episode keys (common random numbers), from
+    ``fold_in(PRNGKey(seed), 1)`` (meta-training draws its own from ``PRNGKey(seed)``);
+    name -> (n,) array. Fixed conditions make losses comparable: the meta-training history
+    draws new conditions at every step, whose spread (a few points of violation rate)
+    hides any change of the loss."""
+    import equinox as eqx
+
+    k_cond, k_ep = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 1))
+    conds = jax.vmap(lambda k: sample_condition(k, ranges))(jax.random.split(k_cond, n))
+    keys = jax.random.split(k_ep, n)
+    run = eqx.filter_jit(lambda m, c, k: jax.vmap(loss_fn, in_axes=(None, 0, 0))(m, c, k))
+    return {name: np.asarray(run(m, conds, keys)) for name, m in models.items()}
+
+
+def fixed_lambda_table(losses: dict, grid=FIXED_GRID) -> dict:
+    """From ``condition_losses`` over ``{"λ=x": constant_net(x)}`` (and any other models):
+    mean ± SE of each entry and the best constant λ of ``grid`` (lowest mean loss)."""
+    stats = {
+        k: [float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))] for k, v in losses.items()
+    }
+    best = min(grid, key=lambda lam: stats[f"λ={lam:g}"][0])
+    return {"best": float(best), "mean_se": stats}
+
+
 def train_meta(
-    cfg: MetaTrainConfig | None = None, out: str | Path | None = None, seed: int = TRAIN_SEED
+    cfg: MetaTrainConfig | None = None,
+    out: str | Path | None = None,
+    seed: int = TRAIN_SEED,
+    n_check: int = 32,
 ) -> Path:
     """Meta-train f_meta on the full agent and save a checkpoint (``meta.save_checkpoint``)
     at ``out`` (default ``aif_llm_agent.META_FILE``); returns its path. The metadata
-    records the condition ranges, episodes, seed, wall time and the loss history."""
+    records the condition ranges, episodes, seed, wall time, the loss history and, on
+    ``n_check`` fixed conditions of the training distribution (``condition_losses``), the
+    loss of the initial and the trained f_meta and of every constant λ of ``FIXED_GRID``,
+    with the best constant (``fixed_lambda``: the "w/o meta-λ" ablation of Table 4)."""
     from .aif_llm_agent import META_FILE
 
     cfg = MetaTrainConfig() if cfg is None else cfg
@@ -191,6 +238,10 @@ def train_meta(
         cfg.meta, lambda k: sample_condition(k, cfg.ranges), loss_fn, key_train, model=model0
     )
     wall = time.perf_counter() - start
+    constants = {f"λ={lam:g}": constant_net(model, lam, cfg.meta) for lam in FIXED_GRID}
+    models = {"initial f_meta": model0, "trained f_meta": model, **constants}
+    losses = condition_losses(loss_fn, models, cfg.ranges, n_check, seed)
+    check = fixed_lambda_table(losses)
     u = np.linspace(0.0, 1.5, 7)
     metadata = {
         "seed": seed,
@@ -201,6 +252,9 @@ def train_meta(
         "pre_loss": history["pre_loss"].tolist(),
         "post_loss": history["post_loss"].tolist(),
         "lambda_at_u": {f"{x:g}": float(meta_lambda(model, x, cfg.meta)) for x in u},
+        "fixed_lambda": check["best"],
+        "check_losses": {"n_conditions": n_check, **check["mean_se"]},
+        "check_losses_by_condition": {k: v.tolist() for k, v in losses.items()},
         "command": "python -m aifedge.inference.meta_train",
     }
     return save_checkpoint(out, model, cfg.meta, metadata)
@@ -242,20 +296,11 @@ def evaluate_meta(
             f"{cfg.lambda_max}] (the checkpoint's λ range)"
         )
 
-    def const_net(lam):
-        """f_meta whose λ is ``lam`` for every U (zero weights, bias = logit)."""
-        import equinox as eqx
-
-        frac = (lam - cfg.lambda_min) / (cfg.lambda_max - cfg.lambda_min)
-        frac = jnp.clip(frac, 1e-6, 1.0 - 1e-6)
-        net = jax.tree.map(lambda a: jnp.zeros_like(a) if eqx.is_inexact_array(a) else a, model)
-        return eqx.tree_at(lambda m: m.layers[-1].bias, net, jnp.log(frac / (1.0 - frac)))
-
     def one(key):
         k_cond, k_support, k_query = jax.random.split(key, 3)
         cond = sample_condition(k_cond, ranges)
         adapted = adapt(model, cond, support_loss, cfg, k_support)
-        fixed = jax.vmap(lambda lam: query_loss(const_net(lam), cond, k_query))(grid)
+        fixed = jax.vmap(lambda lam: query_loss(constant_net(model, lam, cfg), cond, k_query))(grid)
         return cond, query_loss(model, cond, k_query), query_loss(adapted, cond, k_query), fixed
 
     keys = jax.random.split(jax.random.PRNGKey(seed), n_conditions)

@@ -4,7 +4,12 @@
 
 * ``L̄_net,t`` — mean network delay (ms) over a sliding window of the last ``size`` steps
   (the simulator's ``StepInfo.net_delay_ms``, or the agent's measured RTT ``Obs.rtt_ms``);
-* ``L_QoS`` — the current task's deadline (ms);
+* ``L_QoS`` — a *fixed* reference latency ``UncertaintyConfig.u_ref_ms`` (default: the
+  tightest class deadline of the simulator, 300 ms in §5.1's defaults). The paper writes
+  "the task's maximum allowed delay"; dividing by the current task's deadline makes U_t
+  track the task class (a 13× range of deadlines) more than the environment, so U_t is
+  scaled by one reference for every task (issue #16): at a fixed network and fleet, U_t
+  is the same whatever the task's class;
 * ``N_fail,t`` — failed / unavailable nodes detected *now* (the paper: "当前检测到的", so the
   latest count, not a window mean), e.g. ``sum(1 − Obs.up)``; ``N_total`` — nodes in the
   cluster.
@@ -34,12 +39,15 @@ class UncertaintyConfig:
     window: steps in the sliding mean of the network delay.
     n_total: nodes in the cluster (5 edge + 1 cloud in §5.1).
     trigger: Algorithm 1's δ — the async LLM advisor is called when U_t > δ (assumed).
+    u_ref_ms: L_QoS of AIF-LLM Eq. 6, a fixed reference latency (ms); None = the tightest
+      class deadline of the simulator's ``EnvParams`` (``reference_ms``).
     """
 
     alpha: float = 0.7
     window: int = 10
     n_total: int = 6
     trigger: float = 0.5
+    u_ref_ms: float | None = None
 
     def __post_init__(self):
         if not 0.5 < self.alpha <= 1.0:
@@ -53,6 +61,15 @@ class UncertaintyConfig:
             raise ConfigError(f"UncertaintyConfig.n_total: must be ≥ 1 node (got {self.n_total!r})")
         if not self.trigger >= 0:
             raise ConfigError(f"UncertaintyConfig.trigger: must be ≥ 0 (got {self.trigger!r})")
+        if self.u_ref_ms is not None and not self.u_ref_ms > 0:
+            raise ConfigError(
+                f"UncertaintyConfig.u_ref_ms: must be > 0 ms or None (got {self.u_ref_ms!r})"
+            )
+
+    def reference_ms(self, deadlines_ms) -> float:
+        """L_QoS of AIF-LLM Eq. 6: ``u_ref_ms``, or the smallest of ``deadlines_ms`` (the
+        simulator's per-class deadlines) when it is None."""
+        return float(np.min(deadlines_ms)) if self.u_ref_ms is None else float(self.u_ref_ms)
 
 
 class Window(NamedTuple):
@@ -91,7 +108,8 @@ def mean_delay(window: Window) -> jax.Array:
 def uncertainty_index(window: Window, l_qos_ms, n_total, alpha=0.7) -> jax.Array:
     """AIF-LLM Eq. 6: ``α·L̄_net/L_QoS + (1 − α)·N_fail/N_total`` (dimensionless, ≥ 0).
 
-    ``l_qos_ms`` > 0 and ``n_total`` ≥ 1 (traced values are not checked).
+    ``l_qos_ms`` > 0 (the fixed reference, ``UncertaintyConfig.reference_ms``) and
+    ``n_total`` ≥ 1 (traced values are not checked).
     """
     for name, value, ok in (
         ("l_qos_ms", l_qos_ms, lambda v: v > 0),

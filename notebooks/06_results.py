@@ -15,8 +15,8 @@
 # behind `aifedge repro NAME` — with the paper's numbers beside ours and a verdict.
 #
 # **Sizes.** `TOY = True` (the default, used by the test suite) runs a toy protocol
-# (6 episodes, 1,500 RL training steps) that only shows the machinery: its numbers are
-# *not* results. Set `TOY = False` for the `--quick` protocol (50 episodes, 20k steps,
+# (10 episodes of 20 steps, 1,500 RL training steps) that only shows the machinery: its
+# numbers are *not* results. Set `TOY = False` for the `--quick` protocol (50 episodes, 20k steps,
 # ≈ 5 min) or use `aifedge.paper_repro.aif_llm.FULL` (3 seeds × 200 episodes, 100k steps).
 # The current quick-protocol tables are in the README ("Reproducing the papers").
 
@@ -32,7 +32,8 @@ from aifedge.paper_repro import aif_llm as repro
 
 if TOY:
     cfg = repro.Config(
-        episodes=6,
+        episodes=10,  # Table 4's convergence rule needs two 5-episode blocks
+        steps=20,
         seeds=1,
         train_steps=1_500,
         eval_seed=SEED_BASE,
@@ -55,10 +56,12 @@ repro.run_table3(cfg)
 repro.run_rrr(cfg)
 
 # %% [markdown]
-# ## Table 4 — ablations (convergence rule: `repro.convergence_step`)
+# ## Table 4 — ablations, Welch p vs full, episodes to convergence (`paper_repro.convergence`)
 
 # %%
-repro.run_table4(cfg)
+table4 = repro.run_table4(cfg)
+repro.plot_table4(table4)
+table4
 
 # %% [markdown]
 # ## Table 5 — per-cycle timing on this machine

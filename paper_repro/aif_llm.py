@@ -32,8 +32,9 @@ from aifedge.environments import aif_llm
 from aifedge.environments.metrics import rrr, welch_test
 from aifedge.executor import Job, read_files, save_files
 from aifedge.executor import run as run_jobs
-from aifedge.simulate import simulate, summarise
+from aifedge.simulate import get_policy, simulate, summarise
 
+from . import convergence
 from .common import Artifact, reproduced
 
 PAPER_TABLE3 = pd.DataFrame(
@@ -91,6 +92,9 @@ ABLATIONS = {
     "w/o meta-λ": ("meta-lambda",),
     "pure AIF": None,
 }
+REFERENCES = {"greedy (reference)": "greedy", "cloud only (non-learning control)": "cloud"}
+"""Table 4's reference rows (named ``aif-llm`` heuristics): the headroom above the AIF
+variants, and a stateless policy whose convergence must be ≈ 0 (a check of the rule)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +108,8 @@ class Config:
     eval_seed     base seed of the evaluation episodes (training uses seeds 0..seeds−1).
     checkpoints   folder for RL checkpoints (reused when they match).
     advisor       LLM advisor of the aif-llm agent (template: deterministic, no model).
+    curve_runs    Table 4's learning curves: independent runs of ``episodes`` consecutive
+                  episodes each, policy state carried across episodes (R ≥ 20, issue #16).
     """
 
     episodes: int = 200
@@ -113,6 +119,7 @@ class Config:
     eval_seed: int = 1000
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
+    curve_runs: int = 20
 
     def __post_init__(self):
         from aifedge.config import ConfigError
@@ -122,6 +129,11 @@ class Config:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"Config.{name}: must be an integer ≥ 1 (got {v!r})")
+        if not isinstance(self.curve_runs, int) or self.curve_runs < 20:
+            raise ConfigError(
+                f"Config.curve_runs: must be an integer ≥ 20 independent runs (got "
+                f"{self.curve_runs!r}); the convergence rule needs their standard error"
+            )
         if not isinstance(self.eval_seed, int) or not 0 <= self.eval_seed < 2**32 - self.seeds:
             raise ConfigError(
                 "Config.eval_seed: must be an integer in [0, 2^32 − seeds) "
@@ -156,7 +168,8 @@ def _aif_policy(ablate: tuple[str, ...] | None, cfg: Config):
 
 # The protocol's shared work as executor jobs (``aifedge.executor``), keyed
 # "train:ALGO:SEED" (checkpoint files as bytes), "rl:METHOD:SEED" and "aif:VARIANT:SEED"
-# (evaluation episodes), "met:VARIANT" (Table 4's met sequence). Each job's seeds come
+# (evaluation episodes; VARIANT also a Table 4 reference), "curve:VARIANT" (Table 4's
+# learning curves, (curve_runs, episodes) QoS %). Each job's seeds come
 # from its key; ``_results`` runs the missing ones in one executor call (independent jobs
 # in parallel on Ray) and keeps them per config for every table of the process.
 RL_FILES = ("policy.pt", "curve.csv", "config.json")
@@ -203,11 +216,20 @@ def _rl_episodes_job(method: str, seed: int, cfg: Config, files: dict) -> pd.Dat
     return frame.assign(seed=seed)
 
 
+def _variant_policy(variant: str, cfg: Config):
+    """The policy of a Table 4 row: an AIF variant (``ABLATIONS``) or a ``REFERENCES``
+    heuristic."""
+    if variant in REFERENCES:
+        return get_policy(REFERENCES[variant], "aif-llm", _params(cfg))
+    return _aif_policy(ABLATIONS[variant], cfg)
+
+
 def _aif_episodes_job(variant: str, seed: int, cfg: Config) -> pd.DataFrame:
-    """``cfg.episodes`` episodes (keys from ``eval_seed + seed``) of an AIF variant."""
-    ablate = ABLATIONS[variant]
+    """``cfg.episodes`` episodes (keys from ``eval_seed + seed``) of a Table 4 row."""
+    ablate = ABLATIONS.get(variant, ())
     name = "aif" if ablate is None else "aif-llm" + "".join(f" w/o {c}" for c in ablate)
-    policy = _aif_policy(ablate, cfg)
+    name = REFERENCES.get(variant, name)
+    policy = _variant_policy(variant, cfg)
     frame = simulate(
         "aif-llm",
         name,
@@ -220,8 +242,12 @@ def _aif_episodes_job(variant: str, seed: int, cfg: Config) -> pd.DataFrame:
     return frame.assign(seed=seed)
 
 
-def _met_job(variant: str, cfg: Config) -> np.ndarray:
-    return _met_sequence(_aif_policy(ABLATIONS[variant], cfg), _params(cfg), cfg)
+def _curve_job(variant: str, cfg: Config) -> np.ndarray:
+    """(curve_runs, episodes) QoS % of a Table 4 row, state carried across episodes
+    (``convergence.carried_qos``; episode keys ``convergence.curve_keys(eval_seed, …)``)."""
+    qos = functools.partial(convergence.carried_qos, params=_params(cfg), steps=cfg.steps)
+    keys = convergence.curve_keys(cfg.eval_seed, cfg.curve_runs, cfg.episodes)
+    return convergence.learning_curves(_variant_policy(variant, cfg), keys, qos)
 
 
 def _job(key: str, cfg: Config) -> Job:
@@ -232,7 +258,7 @@ def _job(key: str, cfg: Config) -> Job:
     if kind == "rl":
         deps = {"files": f"train:{ALGOS[name]}:{seed[0]}"}
         return Job(key, _rl_episodes_job, {"method": name, **kwargs}, deps)
-    return Job(key, _aif_episodes_job if kind == "aif" else _met_job, {"variant": name, **kwargs})
+    return Job(key, _aif_episodes_job if kind == "aif" else _curve_job, {"variant": name, **kwargs})
 
 
 def _results(cfg: Config, keys: list[str]) -> list:
@@ -280,9 +306,9 @@ def _protocol_keys(cfg: Config, tables: str = "3") -> list[str]:
     keys = []
     if "3" in tables:
         keys += [f"rl:{m}:{s}" for m in ALGOS for s in range(cfg.seeds)]
-    variants = list(ABLATIONS) if "4" in tables else ["full"]
+    variants = [*ABLATIONS, *REFERENCES] if "4" in tables else ["full"]
     keys += [f"aif:{v}:{s}" for v in variants for s in range(cfg.seeds)]
-    return keys + ([f"met:{v}" for v in ABLATIONS] if "4" in tables else [])
+    return keys + ([f"curve:{v}" for v in variants] if "4" in tables else [])
 
 
 def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
@@ -405,57 +431,130 @@ def run_rrr(cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def convergence_step(met: np.ndarray, window: int = 100, z: float = 4.0) -> int:
-    """Steps until the running QoS settles.
+def _fixed_lambda() -> float | None:
+    """λ of the "w/o meta-λ" row: the best constant on the meta-training conditions,
+    recorded in the shipped f_meta checkpoint (``meta_train.train_meta``)."""
+    from aifedge.inference.aif_llm_agent import META_FILE
+    from aifedge.inference.meta import checkpoint_metadata
 
-    The moving average of the met indicator over ``window`` decisions is compared with
-    the final level p̂ (mean of the last 20 % of decisions); convergence is the first
-    step after which it stays within z·√(p̂(1 − p̂)/window) of p̂ — the binomial noise
-    band of a window (z = 4: a stationary Bernoulli(0.9) stream of 5,000 decisions stays
-    inside it, i.e. "converges" after one window, in 19 of 20 seeds).
-    ``met`` is the (T,) 0/1 sequence of consecutive decisions (episodes concatenated).
-    """
-    met = np.asarray(met, dtype=float)
-    if met.size < window:
-        raise ValueError(f"met: needs at least window = {window} decisions, got {met.size}")
-    final = met[-max(window, met.size // 5) :].mean()
-    band = z * np.sqrt(final * (1.0 - final) / window)
-    avg = np.convolve(met, np.ones(window) / window, mode="valid")
-    last = np.flatnonzero(np.abs(avg - final) > band + 1e-12)
-    return int(window + (last[-1] + 1 if last.size else 0))
+    return checkpoint_metadata(META_FILE).get("fixed_lambda")
 
 
-def _met_sequence(policy, params, cfg: Config) -> np.ndarray:
-    """The met indicator of ``cfg.episodes`` consecutive episodes of one agent (seed 0)."""
-    from aifedge.environments.rollout import rollout
+def _lambda_label(variant: str) -> str:
+    ablate = ABLATIONS.get(variant, ())
+    if variant in REFERENCES or ablate is None:
+        return "—"
+    if "semantic" in ablate:
+        return "0 (no semantic term)"
+    if "meta-lambda" in ablate:
+        lam = _fixed_lambda()
+        return "mid-range" if lam is None else f"{lam:g} (best constant, meta-training)"
+    return "f_meta(U_t)"
 
-    keys = jax.random.split(jax.random.PRNGKey(cfg.eval_seed), cfg.episodes)
-    run = jax.jit(lambda k: rollout(k, policy, params, cfg.steps).outcome)
-    return np.concatenate([np.asarray(run(k)) == aif_llm.MET for k in keys])
+
+def _episodes_label(value: float) -> str:
+    return "not settled" if not np.isfinite(value) else f"{value:g}"
 
 
 def run_table4(cfg: Config) -> pd.DataFrame:
-    """Table 4: ablations — QoS and steps to convergence (``convergence_step``; the paper
-    does not define its rule). None of our agents learns across episodes except through
-    the online GPD fit, so convergence mostly measures how fast beliefs settle."""
-    rows = []
+    """Table 4: ablations — QoS with its Welch p against full, and episodes to convergence.
+
+    QoS: ``cfg.seeds`` × ``cfg.episodes`` independent evaluation episodes (state re-initialised
+    per episode, as in Table 3); Welch's two-sided t-test of per-episode QoS against "full".
+    Convergence (``paper_repro.convergence``): ``cfg.curve_runs`` runs of ``cfg.episodes``
+    consecutive episodes with the policy state carried across episodes; the first episode
+    after which the mean curve stays within max(1 pt, 2 SE — simultaneous) of its plateau
+    (mean of the last 20 %), with a 95 % bootstrap interval over runs; steps = episodes ×
+    ``cfg.steps``. Reference rows: greedy (headroom) and cloud only (non-learning: ≈ 0).
+    ``attrs["data"]``: per row and episode the mean curve and its SE over runs (the plot).
+    """
+    from aifedge.config import ConfigError
+
+    rule = convergence.RULE
+    if cfg.episodes < 2 * rule.block or rule.plateau_len(cfg.episodes) >= cfg.episodes:
+        raise ConfigError(
+            f"Config.episodes: Table 4's convergence rule needs at least {2 * rule.block} "
+            f"episodes per run (two blocks of {rule.block} and a plateau); got {cfg.episodes}"
+        )
+    rows, curves_out = [], []
     _results(cfg, _protocol_keys(cfg, "4"))
-    for p in PAPER_TABLE4.itertuples():
-        frame = evaluate_aif(p.variant, ABLATIONS[p.variant], cfg)
+    full = evaluate_aif("full", (), cfg)
+    paper = PAPER_TABLE4.set_index("variant")
+    for variant in [*ABLATIONS, *REFERENCES]:
+        keys = [f"aif:{variant}:{s}" for s in range(cfg.seeds)]
+        frame = pd.concat(_results(cfg, keys), ignore_index=True)
         q = 100 * frame.qos.mean()
-        (met,) = _results(cfg, [f"met:{p.variant}"])
-        steps = convergence_step(met)
+        (curves,) = _results(cfg, [f"curve:{variant}"])
+        episode = convergence.convergence_episode(curves)
+        lo, hi = convergence.bootstrap_ci(curves, seed=cfg.eval_seed)
+        plateau = convergence.block_band(curves)[2]
+        p_qos = paper.qos.get(variant, float("nan"))
         rows.append(
             {
-                "variant": p.variant,
+                "variant": variant,
+                "λ": _lambda_label(variant),
                 "QoS % (ours)": f"{q:.2f} ± {100 * frame.qos.std():.2f}",
-                "QoS % (paper)": p.qos,
-                "convergence steps (ours)": steps,
-                "convergence steps (paper)": p.convergence_steps,
-                "reproduced? (QoS)": reproduced(q, p.qos, TOLERANCES["qos"]),
+                "QoS % (paper)": p_qos,
+                "Welch p vs full": (
+                    float("nan") if variant == "full" else welch_test(frame.qos, full.qos)[1]
+                ),
+                "plateau QoS % (curves)": round(plateau, 2),
+                "convergence episodes (ours) [95 % CI]": (
+                    f"{_episodes_label(episode)} [{_episodes_label(lo)}, {_episodes_label(hi)}]"
+                ),
+                "convergence steps (ours)": episode * cfg.steps,
+                "convergence steps (paper)": paper.convergence_steps.get(variant, float("nan")),
+                "reproduced? (QoS)": reproduced(q, p_qos, TOLERANCES["qos"]),
             }
         )
-    return pd.DataFrame(rows)
+        curves_out.append(
+            pd.DataFrame(
+                {
+                    "variant": variant,
+                    "episode": np.arange(curves.shape[1]),
+                    "qos_mean": curves.mean(axis=0),
+                    "qos_se": curves.std(axis=0, ddof=1) / np.sqrt(curves.shape[0]),
+                    "plateau": plateau,
+                    "convergence_episode": episode,
+                }
+            )
+        )
+    out = pd.DataFrame(rows)
+    out.attrs["data"] = pd.concat(curves_out, ignore_index=True)
+    return out
+
+
+def plot_table4(frame: pd.DataFrame):
+    """Table 4's learning curves (``frame.attrs["data"]``): mean QoS per episode over the
+    runs (± 2 SE shaded), each row's convergence episode dotted; the non-learning control
+    on its own panel (its level is far below the others)."""
+    import matplotlib.pyplot as plt
+
+    data = frame.attrs["data"]
+    control = [v for v in data.variant.unique() if "control" in v]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(3, 1))
+    for ax, names in (
+        (axes[0], [v for v in data.variant.unique() if v not in control]),
+        (axes[1], control),
+    ):
+        for name in names:
+            d = data[data.variant == name]
+            (line,) = ax.plot(d.episode, d.qos_mean, lw=1, label=name)
+            ax.fill_between(
+                d.episode,
+                d.qos_mean - 2 * d.qos_se,
+                d.qos_mean + 2 * d.qos_se,
+                color=line.get_color(),
+                alpha=0.15,
+            )
+            ep = d.convergence_episode.iloc[0]
+            if np.isfinite(ep) and ep > 0:
+                ax.axvline(ep, color=line.get_color(), ls=":", lw=1)
+        ax.set(xlabel="episode (policy state carried)", ylabel="QoS % (mean over runs)")
+        ax.legend(fontsize=7)
+    axes[0].set_title("Table 4 learning curves (dotted: convergence)")
+    fig.tight_layout()
+    return fig
 
 
 def run_table5(cfg: Config) -> pd.DataFrame:
@@ -568,7 +667,7 @@ def plot_table6(frame: pd.DataFrame):
 
 TABLE3 = Artifact("table3", "AIF-LLM Table 3: overall performance", run_table3, QUICK, FULL)
 RRR = Artifact("rrr", "AIF-LLM Eq. 8: relative risk reduction", run_rrr, QUICK, FULL)
-TABLE4 = Artifact("table4", "AIF-LLM Table 4: ablations", run_table4, QUICK, FULL)
+TABLE4 = Artifact("table4", "AIF-LLM Table 4: ablations", run_table4, QUICK, FULL, plot=plot_table4)
 TABLE5 = Artifact("table5", "AIF-LLM Table 5: per-cycle timing", run_table5, QUICK, FULL)
 TABLE6 = Artifact(
     "table6",

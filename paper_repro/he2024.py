@@ -654,8 +654,8 @@ FIG3_SWEEPS = ((None, (None,)),)
 
 
 def convergence_episode(tcr: np.ndarray, n_tasks: int, z: float = 4.0) -> float:
-    """Episodes until the training TCR settles, by ``paper_repro.aif_llm.convergence_step``'s
-    rule (the AIF-LLM tables'):
+    """Episodes until the training TCR settles, by a binomial-band rule (the AIF-LLM
+    tables' former rule, replaced there by ``paper_repro.convergence``):
     (moving average over a window of one episode = ``n_tasks`` decisions stays within
     z·√(p̂(1 − p̂)/window) of the final level p̂, the mean of the last 20 %) applied at
     episode boundaries: each episode's TCR is that window's average. NaN when the curve

@@ -254,14 +254,19 @@ def test_d_llm_replaces_prior_only_at_start_and_new_class(full, shared):
     assert int(s.prior_updates) == 4
 
 
-def test_evt_penalty_rises_with_heavier_tail(full):
-    """Inject completed latencies L = (u + y)·L_QoS, y on a fixed quantile grid of a light
-    (ξ = 0) or heavy (ξ = 1) GPD; the refitted tail gives τ̂ = p̂_u · S(1 − u) (checked with
-    scipy) and a larger ρ for the heavier tail."""
+def test_fitted_tail_enters_the_outcome_likelihood(full):
+    """Inject completed latencies L = ℓ̂ + (u + y)·L_QoS (ℓ̂: the model's prediction for the
+    task decided last), y on a fixed quantile grid of a light (ξ = 0) or heavy (ξ = 1) GPD;
+    the refit gives τ̂ = p̂_u · S(1 − u) (scipy), A[outcome:*] becomes the outcome table of the
+    fitted tail (before: the model's prior table), C stays (0, −1, −κ, 0), and the heavier
+    tail makes violation or failure likelier in every feasible slack bin below the deadline."""
+    from aifedge.generative_models import cloud_edge_slack as ces
+    from aifedge.inference.agent import likelihoods
+
     u, deadline = full.config.evt_threshold, 1000.0
-    opt = full.options
-    rho0 = opt.evt_weight * np.exp(opt.evt_rate * full.tau0)
     q = (np.arange(40) + 0.5) / 40
+    model_a = np.asarray(full.model.A[full.model.modality_index("outcome:edge1")])
+    c_out = np.asarray(full.model.C[full.model.modality_index("outcome:cloud")])
     results = {}
     for xi in (0.0, 1.0):
         y = stats.genpareto.ppf(q, c=xi, scale=0.1)
@@ -269,7 +274,7 @@ def test_evt_penalty_rises_with_heavier_tail(full):
         s = full.init()
         fits = []
         for t in range(41):
-            lat = (u + y[t - 1]) * deadline if t else 0.0
+            lat = float(s.prev_pred_ms) + (u + y[t - 1]) * deadline if t else 0.0
             outcome = (MET if lat <= deadline else VIOLATED) if t else -1
             _, s, info = _decide(full)(
                 KEY,
@@ -285,16 +290,25 @@ def test_evt_penalty_rises_with_heavier_tail(full):
             )
             assert not bool(info.advised)  # U_t stays below δ: no advice in this test
             fits.append(int(s.tail.fit_count))
-            if t < full.config.evt_every:
-                assert float(info.rho) == pytest.approx(rho0, rel=1e-5)
+            a_now = np.asarray(likelihoods(s.agent)[0])  # (7 nodes, 4, S + 2)
+            if int(s.tail.fit_count) < full.config.evt_min_excesses:
+                np.testing.assert_allclose(a_now, np.broadcast_to(model_a, a_now.shape), atol=1e-5)
+            np.testing.assert_allclose(np.asarray(s.agent.C)[-4:], c_out)  # no scale on C
         # refits happen at t = 10, 20, 30, 40 only
         assert sorted(set(fits)) == [0, 10, 20, 30, 40]
         sigma, shape = float(np.exp(s.tail.log_scale)), float(s.tail.concentration)
         tau = stats.genpareto.sf(1.0 - u, c=shape, scale=sigma)  # p̂_u = 1: all exceed u
         assert float(full.tail_probability(s)) == pytest.approx(tau, rel=1e-3)
-        results[xi] = (float(info.rho), shape)
+        tail = ces.EvtTail(u, sigma, shape, 1.0)
+        table = np.asarray(ces.prior_outcome_table(PARAMS, full.options, tail, per_deadline=True))
+        want = np.asarray(ces.outcome_likelihood(table))
+        a_now = np.asarray(likelihoods(s.agent)[0])
+        np.testing.assert_allclose(a_now, np.broadcast_to(want, a_now.shape), atol=1e-4)
+        results[xi] = (table, shape)
     assert results[1.0][1] > results[0.0][1] + 0.5  # the fit sees the heavier tail
-    assert results[1.0][0] > results[0.0][0]
+    below = np.asarray(full.options.slack_edges) <= 1.0
+    bad = {xi: 1.0 - r[0][0, : below.sum()] for xi, r in results.items()}
+    assert np.all(bad[1.0] > bad[0.0])
 
 
 def test_full_agent_beats_random_on_qos(full):

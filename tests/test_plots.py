@@ -224,10 +224,11 @@ def test_uncertainty_trace_injects_conditions_and_matches_eq6():
     assert (tr["net"].iloc[7:14] == 2).all()  # congested from the 2nd step of the jam on
     assert (tr["n_down"].iloc[-5:] == params.n_edge).all()  # all edges fail and stay down
     assert (tr["node"] == params.n_edge + 1).all()
-    # Eq. 6 from the recorded columns: mean RTT over the last 3 steps / current deadline
+    # Eq. 6 from the recorded columns: mean RTT over the last 3 steps / the fixed reference
+    # (the tightest class deadline, 300 ms; not the current task's deadline)
     rtt = tr["rtt_ms"].to_numpy()
     mean = np.array([rtt[max(0, t - 2) : t + 1].mean() for t in range(len(rtt))])
-    want = 0.7 * mean / tr["deadline_ms"] + 0.3 * tr["n_down"] / config.n_total
+    want = 0.7 * mean / min(params.deadline_ms) + 0.3 * tr["n_down"] / config.n_total
     np.testing.assert_allclose(tr["u_t"], want, rtol=1e-5)
     assert np.array_equal(tr["trigger"], tr["u_t"] > config.trigger)
     summary = mplots.phase_summary(tr)
@@ -357,8 +358,10 @@ def test_observed_uncertainty_is_eq6_on_one_step():
     obs, _ = aif_llm.reset(KEY, params)
     obs = obs._replace(up=jnp.array([1.0, 0.0, 1.0, 0.0, 1.0]))
     u = lplots.observed_uncertainty(alpha=0.8, n_total=6)(obs, params)
-    want = 0.8 * float(obs.rtt_ms) / float(obs.task.deadline_ms) + 0.2 * 2 / 6
+    want = 0.8 * float(obs.rtt_ms) / min(params.deadline_ms) + 0.2 * 2 / 6  # 300 ms reference
     assert u == pytest.approx(want, rel=1e-5)
+    fixed = lplots.observed_uncertainty(alpha=0.8, n_total=6, u_ref_ms=1000.0)(obs, params)
+    assert fixed == pytest.approx(0.8 * float(obs.rtt_ms) / 1000.0 + 0.2 * 2 / 6, rel=1e-5)
     rec = {
         "u_t": np.array([0.1, 0.9]),
         "advised": np.array([0, 1]),

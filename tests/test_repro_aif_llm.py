@@ -1,8 +1,9 @@
-"""AIF-LLM reproduction helpers: convergence rule, Pareto front, paper tables' schema."""
+"""AIF-LLM reproduction helpers: Table 4 config and plot, Pareto front, paper tables' schema."""
 
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aifedge.paper_repro import aif_llm as repro
@@ -10,18 +11,29 @@ from aifedge.paper_repro import aif_llm as repro
 pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
 
 
-def test_convergence_step_hand_case():
-    # 300 misses then hits: final level 1 (band 0); the 100-window average reaches 1.0
-    # once the window holds only hits, after decision 300 + 100 − 1 → 100 + 299 + 1 = 400.
-    met = np.r_[np.zeros(300), np.ones(700)]
-    assert repro.convergence_step(met, window=100) == 400
-    # a stationary Bernoulli(0.9) stream stays inside the 4σ band (seeds 0..19: 19 of 20)
-    steps = [repro.convergence_step(np.random.default_rng(s).random(5000) < 0.9) for s in range(20)]
-    assert sum(s == 100 for s in steps) >= 17
-    # an already-stationary sequence converges as soon as one window is full
-    assert repro.convergence_step(np.ones(500), window=100) == 100
-    with pytest.raises(ValueError, match="window = 100"):
-        repro.convergence_step(np.ones(50), window=100)
+def test_table4_config_and_plot():
+    from aifedge.config import ConfigError
+
+    with pytest.raises(ConfigError, match="curve_runs"):
+        repro.Config(curve_runs=5)  # the convergence rule's protocol needs R ≥ 20 runs
+    rng = np.random.default_rng(0)
+    data = pd.concat(
+        pd.DataFrame(
+            {
+                "variant": name,
+                "episode": np.arange(40),
+                "qos_mean": level + rng.normal(0, 1, 40),
+                "qos_se": 0.5,
+                "plateau": level,
+                "convergence_episode": ep,
+            }
+        )
+        for name, level, ep in (("full", 95.0, 10.0), ("cloud only (non-learning control)", 70, 0))
+    )
+    frame = pd.DataFrame({"variant": ["full"]})
+    frame.attrs["data"] = data
+    fig = repro.plot_table4(frame)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 1]  # curve + convergence line; control
 
 
 def test_pareto_front_matches_brute_force():

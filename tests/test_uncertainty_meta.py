@@ -64,6 +64,55 @@ def test_uncertainty_validation_and_trigger():
     )
 
 
+def test_reference_scale_is_fixed():
+    cfg = uncertainty.UncertaintyConfig()
+    assert cfg.reference_ms((800.0, 300.0, 4000.0)) == 300.0  # the tightest class deadline
+    assert uncertainty.UncertaintyConfig(u_ref_ms=500.0).reference_ms((300.0,)) == 500.0
+    with pytest.raises(ConfigError, match="u_ref_ms"):
+        uncertainty.UncertaintyConfig(u_ref_ms=0.0)
+
+
+@pytest.fixture(scope="module")
+def light_agent(tmp_path_factory):
+    """An aif-llm agent without the keyword prior and the encoder (fast to build), its
+    f_meta checkpoint recording a best constant λ = 0.25."""
+    from aifedge.environments import aif_llm
+    from aifedge.inference.aif_llm_agent import build_agent
+
+    cfg = meta.MetaConfig(lambda_min=0.0, lambda_max=4.0, hidden=4)
+    net = meta.make_meta_net(cfg, jax.random.PRNGKey(0))
+    path = tmp_path_factory.mktemp("meta") / "f_meta.eqx"
+    meta.save_checkpoint(path, net, cfg, {"fixed_lambda": 0.25})
+    params = aif_llm.make_params(max_steps=10)
+    return build_agent(params, ("prior", "semantic"), meta_checkpoint=path), params
+
+
+def test_agent_u_t_is_invariant_to_the_task_class(light_agent):
+    """At a fixed environment (same RTT window, same nodes down) U_t of the agent is the same
+    for every task class, although the classes' deadlines span 300 ms – 4 s; it equals Eq. 6
+    with L_QoS = the 300 ms reference (hand computation)."""
+    from aifedge.environments import aif_llm
+
+    agent, params = light_agent
+    obs, _ = aif_llm.reset(jax.random.PRNGKey(0), params)
+    obs = obs._replace(rtt_ms=jnp.float32(200.0), up=jnp.array([1.0, 0.0, 1.0, 1.0, 1.0]))
+    state, u_index = agent.init(), jax.jit(agent.u_index)
+    u = [
+        float(
+            u_index(
+                state,
+                obs._replace(
+                    task=obs.task._replace(
+                        task_class=jnp.int32(c), deadline_ms=jnp.float32(params.deadline_ms[c])
+                    )
+                ),
+            )
+        )
+        for c in range(len(params.deadline_ms))
+    ]
+    np.testing.assert_allclose(u, 0.7 * 200.0 / 300.0 + 0.3 * 1 / 6, rtol=1e-6)
+
+
 # ----------------------------------------------------------------- Eq. 7
 
 CFG = meta.MetaConfig(
@@ -210,3 +259,44 @@ def test_checkpoint_round_trip(trained, tmp_path):
     (tmp_path / "meta" / "f_meta.eqx.json").write_text("{not json")
     with pytest.raises(ConfigError, match="unreadable JSON"):
         meta.load_checkpoint(path)
+
+
+# ----------------------------------------------------- best constant λ (Table 4 w/o meta-λ)
+
+
+def test_best_constant_lambda_on_fixed_conditions():
+    """``constant_net`` gives the same λ for every U; ``condition_losses`` scores every model
+    on the same conditions and keys; ``fixed_lambda_table`` picks the grid's minimiser —
+    here of a toy loss (λ − 0.3)² + bg_util, whose best grid value is 0.25 (hand)."""
+    from aifedge.inference import meta_train as mt
+
+    cfg = mt.default_meta_config()
+    net = meta.make_meta_net(cfg, jax.random.PRNGKey(0))
+    for lam in (0.0, 0.25, 4.0):
+        got = meta.meta_lambda(mt.constant_net(net, lam, cfg), jnp.array([0.0, 0.7, 3.0]), cfg)
+        np.testing.assert_allclose(got, lam, atol=1e-4)
+
+    def loss_fn(model, cond, key):
+        del key
+        return (meta.meta_lambda(model, 0.5, cfg) - 0.3) ** 2 + cond.bg_util
+
+    models = {f"λ={lam:g}": mt.constant_net(net, lam, cfg) for lam in mt.FIXED_GRID}
+    losses = mt.condition_losses(loss_fn, models, mt.ConditionRanges(), n=6, seed=1)
+    bg = losses["λ=0"] - 0.09  # the conditions' bg_util, the same for every model
+    assert np.all((bg >= 0.1 - 1e-6) & (bg <= 0.6 + 1e-6)) and bg.std() > 0
+    np.testing.assert_allclose(losses["λ=4"] - losses["λ=0"], 3.7**2 - 0.09, rtol=1e-4)
+    table = mt.fixed_lambda_table(losses)
+    assert table["best"] == 0.25
+    assert table["mean_se"]["λ=0.25"][0] == pytest.approx(0.0025 + bg.mean(), rel=1e-4)
+
+
+def test_agent_fixed_lambda_comes_from_the_checkpoint(light_agent, tmp_path):
+    import dataclasses
+
+    agent, _ = light_agent
+    assert agent.fixed_lambda == 0.25  # recorded by the checkpoint
+    # a checkpoint without it: the middle of the λ range
+    assert dataclasses.replace(agent, best_constant_lambda=None).fixed_lambda == 2.0
+    bare = meta.save_checkpoint(tmp_path / "b.eqx", agent.meta_model, agent.meta_cfg)
+    assert meta.checkpoint_metadata(bare) == {}
+    assert meta.checkpoint_metadata(tmp_path / "missing.eqx") == {}

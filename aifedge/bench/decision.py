@@ -3,7 +3,9 @@
 Rows (wall seconds per call, after one compile/warm-up call):
 
 * ``decision_single``: one jitted ``step`` of the ``aif`` agent (fast engine) on the
-  default cloud-edge model, ≥ 1,000 calls.
+  default slack model (``cloud_edge_slack``), ``AIF_CONFIG`` with learning on (the
+  Dirichlet update of A[outcome:*] is part of every call), ≥ 1,000 calls.
+* ``decision_single_no_learning``: the same step with ``learn_A`` off (the shipped ``aif``).
 * ``decision_batched_<B>``: the vmapped step over B agents; ``decisions_per_s``.
 * ``decision_single_pymdp_engine``: the same step evaluated with pymdp's functions.
 * ``pymdp_agent_single``: plain ``pymdp.agent.Agent`` on the same A, B, C, D —
@@ -19,8 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.bench import row, time_calls
-from aifedge.generative_models import cloud_edge
+from aifedge.generative_models import cloud_edge_slack
 from aifedge.inference.agent import AgentConfig, make_agent, to_pymdp_agent
+from aifedge.inference.policies import AIF_CONFIG
 
 
 def bench_decision(
@@ -34,18 +37,20 @@ def bench_decision(
     ``repeats`` single calls (at least 1,000), ``batch_repeats`` batched calls.
     """
     repeats = max(int(repeats), 1000)
-    config = AgentConfig() if config is None else config
-    model = cloud_edge.build_model()
-    n_edge = len(model.modality_names) - 2 - len(model.control_levels[0])
-    obs = jnp.asarray(
-        [0, 1, 2, 0, 0][:n_edge] + [0] * (n_edge - 5) + [1, 0] + [3] * len(model.control_levels[0]),
-        jnp.int32,
-    )
+    config = AIF_CONFIG._replace(learn_A=True) if config is None else config
+    model = cloud_edge_slack.build_slack_model()
+    n_nodes = len(model.control_levels[0])
+    # slack bins of the 7 nodes, RTT bin, class, then the last task (on edge 2) was met
+    outcomes = [3] * n_nodes
+    outcomes[2] = 0
+    obs = jnp.asarray([*[9, 0, 3, 4, 2, 1, 1][:n_nodes], 1, 0, *outcomes], jnp.int32)
     key = jax.random.PRNGKey(0)
     fast = make_agent(model, config, engine="fast")
+    fixed = make_agent(model, config._replace(learn_A=False), engine="fast")
     ref = make_agent(model, config, engine="pymdp")
     state = fast.init()
     t_fast = time_calls(lambda: fast.step(key, state, obs)[0], repeats)
+    t_fixed = time_calls(lambda: fixed.step(key, state, obs)[0], repeats)
     t_ref = time_calls(lambda: ref.step(key, state, obs)[0], repeats)
 
     states = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), state)
@@ -65,9 +70,15 @@ def bench_decision(
     t_pymdp = time_calls(lambda: pymdp_decide(key), repeats)
     ours = float(np.median(t_fast))
     n_pol = int(fast.policies.shape[0])
-    common = {"n_policies": n_pol, "top_k": config.top_k, "policy_len": config.policy_len}
+    common = {
+        "n_policies": n_pol,
+        "top_k": config.top_k,
+        "policy_len": config.policy_len,
+        "learn_A": config.learn_A,
+    }
     return [
         row("decision_single", t_fast, decisions_per_s=1.0 / ours, **common),
+        row("decision_single_no_learning", t_fixed, **{**common, "learn_A": False}),
         row(
             f"decision_batched_{batch}",
             t_batch,

@@ -198,22 +198,30 @@ def follow_advice(params, default: int | None = None):
     return act
 
 
-def observed_uncertainty(alpha: float = 0.7, n_total: int = 6):
+def observed_uncertainty(alpha: float = 0.7, n_total: int = 6, u_ref_ms: float | None = None):
     """``uncertainty(obs, params) -> U_t`` of AIF-LLM Eq. 6 from one observation (a window of one
-    step): α·RTT_measured/L_QoS + (1 − α)·(edges observed down)/N_total."""
+    step): α·RTT_measured/L_QoS + (1 − α)·(edges observed down)/N_total, L_QoS the fixed
+    reference ``UncertaintyConfig.reference_ms`` (``u_ref_ms``; None: the tightest class
+    deadline of ``params``)."""
     import jax
     import jax.numpy as jnp
 
-    from aifedge.inference.uncertainty import init_window, uncertainty_index, update_window
+    from aifedge.inference.uncertainty import (
+        UncertaintyConfig,
+        init_window,
+        uncertainty_index,
+        update_window,
+    )
+
+    config = UncertaintyConfig(alpha=alpha, n_total=n_total, u_ref_ms=u_ref_ms)
 
     @jax.jit
-    def index(rtt_ms, up, deadline_ms):
+    def index(rtt_ms, up, l_ref_ms):
         window = update_window(init_window(1), rtt_ms, jnp.sum(1.0 - up))
-        return uncertainty_index(window, deadline_ms, n_total, alpha)
+        return uncertainty_index(window, l_ref_ms, n_total, alpha)
 
     def uncertainty(obs, params):
-        del params
-        return float(index(obs.rtt_ms, obs.up, obs.task.deadline_ms))
+        return float(index(obs.rtt_ms, obs.up, config.reference_ms(params.deadline_ms)))
 
     return uncertainty
 

@@ -2,8 +2,9 @@
 
 ``uncertainty_trace`` (an ``aif-llm`` episode with injected congestion / failures, AIF-LLM Eq. 6 per
 step), ``phase_summary``, ``plot_uncertainty_trace``, ``plot_meta_history``,
-``checkpoint_history``, ``plot_lambda_response``, and a toy task family for meta-λ
-demonstrations (``toy_lambda_task``, ``toy_best_lambda``, ``toy_lambda_loss``).
+``checkpoint_history``, ``checkpoint_check_losses``, ``plot_lambda_response``, and a toy
+task family for meta-λ demonstrations (``toy_lambda_task``, ``toy_best_lambda``,
+``toy_lambda_loss``).
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def uncertainty_trace(
 
     U_t at step t uses what a scheduler sees before deciding: the measured cloud RTT
     ``Obs.rtt_ms`` (window of ``config.window`` steps), the nodes observed down
-    ``Σ(1 − Obs.up)`` and the task's deadline, with ``config.alpha`` and ``config.n_total``
-    (``config`` default: ``UncertaintyConfig()``).
+    ``Σ(1 − Obs.up)`` and the fixed reference ``config.reference_ms`` (not the task's
+    deadline), with ``config.alpha`` and ``config.n_total`` (``config`` default:
+    ``UncertaintyConfig()``).
 
     Returns one row per step: ``t``, ``phase``, ``net`` (true WAN state 0..2),
     ``rtt_ms`` (measured), ``n_down`` (observed), ``deadline_ms``, ``u_t``, ``trigger``
@@ -107,7 +109,8 @@ def _trace_scan(key, policy, params, tables, phase_of_step, config):
         p = params._replace(**{f: tables[f][phase] for f in PHASE_FIELDS})
         n_down = jnp.sum(1.0 - obs.up)
         window = update_window(window, obs.rtt_ms, n_down)
-        u_t = uncertainty_index(window, obs.task.deadline_ms, config.n_total, config.alpha)
+        l_ref = config.reference_ms(params.deadline_ms)
+        u_t = uncertainty_index(window, l_ref, config.n_total, config.alpha)
         k_act, k_step = jax.random.split(k)
         action, pstate = policy.act(k_act, pstate, obs, p)
         obs2, state2, _, _, info = aif_llm.step(k_step, state, action, p)
@@ -227,6 +230,40 @@ def checkpoint_history(path) -> dict[str, np.ndarray]:
             "metadata (train it with inference.meta_train)"
         )
     return {k: np.asarray(meta_data[k], float) for k in ("pre_loss", "post_loss")}
+
+
+def checkpoint_check_losses(path) -> pd.DataFrame:
+    """The violation rates ``inference.meta_train.train_meta`` measured on fixed
+    meta-training conditions (``check_losses_by_condition`` of the checkpoint's metadata):
+    the initial and the trained f_meta and every constant λ, as % (mean over conditions),
+    and each one's paired difference from the trained f_meta with its SE and paired t-test
+    p-value (the same conditions and episodes for every model)."""
+    from scipy import stats
+
+    from aifedge.inference.meta import checkpoint_metadata
+
+    by_cond = checkpoint_metadata(path).get("check_losses_by_condition")
+    if not by_cond:
+        raise ValueError(
+            f"checkpoint_check_losses: {path} records no check_losses_by_condition "
+            "(retrain it with python -m aifedge.inference.meta_train)"
+        )
+    trained = 100 * np.asarray(by_cond["trained f_meta"])
+    rows = []
+    for name, values in by_cond.items():
+        v = 100 * np.asarray(values)
+        diff = v - trained
+        same = not np.any(diff)
+        rows.append(
+            {
+                "f_meta": name,
+                "violation %": v.mean(),
+                "minus trained (pts)": diff.mean(),
+                "SE": diff.std(ddof=1) / np.sqrt(diff.size),
+                "paired p": np.nan if same else stats.ttest_rel(v, trained).pvalue,
+            }
+        )
+    return pd.DataFrame(rows).assign(conditions=trained.size)
 
 
 def plot_lambda_response(
