@@ -203,11 +203,11 @@ FROZEN = "paper_repro/configs/paper_calibrated.toml"
 
 
 def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZEN) -> dict:
-    """Write the chosen knobs as TOML: the SAC trial of least D once ``cfg.n_sac`` SAC trials
-    exist, else the best admissible surrogate point, marked PROVISIONAL (calibration.md
-    step 4)."""
+    """Write the chosen knobs as TOML: the SAC trial of least D once SAC has run on
+    ``cfg.n_sac`` distinct points, else the best admissible surrogate point, marked
+    PROVISIONAL (calibration.md step 4)."""
     keys = ["rho", "hazard", "tail", "tightness"]
-    sac = trials[trials.stage == "sac"]
+    sac = trials[trials.stage == "sac"].drop_duplicates(keys, keep="last")  # distinct points
     if len(sac) >= cfg.n_sac:
         best, status = sac.sort_values("distance").iloc[0], "frozen (SAC stage)"
     else:
