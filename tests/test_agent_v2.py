@@ -58,6 +58,7 @@ def test_outcome_table_is_the_gpd_tail_of_scipy():
         np.testing.assert_allclose(table.sum(0), 1.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_outcome_table_by_enumeration_and_by_simulation():
     """With jitter: (1) the vectorised table equals a loop over classes × points × Gauss–Hermite
     quantiles with scipy's GPD; (2) Monte Carlo of ℓ = s·D·e^{σε} + spike (spike drawn by the
@@ -147,6 +148,7 @@ def test_model_structure(model):
     assert a[3, 0] == 1 and np.all(np.diff(a[0, 1:11]) <= 1e-9)  # P(met) falls with slack
 
 
+@pytest.mark.slow
 def test_fast_engine_with_learned_counts_equals_pymdp_engine(model):
     """After changing the counts, both engines give the same posterior and EFE terms."""
     cfg = AgentConfig(top_k=None, learn_A=True)
@@ -266,6 +268,7 @@ def counter_policy(n_nodes: int) -> Policy:
     )
 
 
+@pytest.mark.slow
 def test_rollout_carries_the_policy_state_only_when_asked():
     policy, n = counter_policy(PARAMS.n_nodes), 4
     keys = jax.random.split(KEY, 3)

@@ -85,6 +85,7 @@ def test_check_ablate_and_advisor_errors():
         al.AifLlmConfig(evt_threshold=1.5)
 
 
+@pytest.mark.slow
 def test_template_index_matches_template_advice():
     """The jitted advice lookup returns exactly the text ``template_advice`` writes."""
     texts, index = advice.template_texts(PARAMS)
@@ -166,6 +167,7 @@ def _rollouts(agent, key, n=20):
     return _CACHE[cache_key][1](key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ablate", [("prior",), ("semantic",), ("meta-lambda",), ABLATIONS])
 def test_each_ablation_runs(shared, ablate):
     agent = al.build_agent(PARAMS, ablate, **shared)
@@ -185,6 +187,7 @@ def test_each_ablation_runs(shared, ablate):
     assert set(policy._fields) == {"init", "act"}
 
 
+@pytest.mark.slow
 def test_full_agent_deterministic_and_lambda_in_range(full, shared):
     again = al.build_agent(PARAMS, (), **{**shared, "encoder": SentenceEncoder()})
     np.testing.assert_array_equal(full.advice_table, again.advice_table)
@@ -203,6 +206,7 @@ def test_full_agent_deterministic_and_lambda_in_range(full, shared):
     assert bool(jnp.any(semantic != 0))  # advice arrived and shaped G
 
 
+@pytest.mark.slow
 def test_lambda_follows_meta_net_of_u(full):
     """λ_t = f_meta(U_t) of Eq. 7 with U_t of Eq. 6 from the window (hand case), for an f_meta
     that varies with U (passed as the step's ``meta_model`` override)."""

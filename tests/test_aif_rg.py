@@ -123,6 +123,7 @@ def toy_fit():
     return state0, state, np.concatenate(losses)
 
 
+@pytest.mark.slow
 def test_ensemble_learns_a_known_toy_transition(toy_fit):
     state0, state, losses = toy_fit
     assert losses[-50:].mean() < losses[:50].mean() - 1.0

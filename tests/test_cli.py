@@ -61,6 +61,7 @@ def test_list_names_every_env_policy_learner_algorithm_artifact_and_benchmark(ca
     assert code == 0 and registered <= names, registered - names
 
 
+@pytest.mark.slow
 def test_he2024_episodes_match_the_env_rollout_on_the_same_keys(tmp_path, capsys):
     """compare --env he2024: episode i is he2024.rollout on split(PRNGKey(seed), n)[i]."""
     import jax
@@ -82,6 +83,7 @@ def test_he2024_episodes_match_the_env_rollout_on_the_same_keys(tmp_path, capsys
     assert (frame[frame.policy == "random"].tcr < 1.0).all()
 
 
+@pytest.mark.slow
 def test_dag_offload_learners_run_through_compare(tmp_path, capsys):
     """ready-cloud completes every task and scores the ceiling θ·#sub-tasks − objective."""
     args = ["compare", "--env", "dag-offload", "--policies", "ready-cloud,random"]
@@ -94,6 +96,7 @@ def test_dag_offload_learners_run_through_compare(tmp_path, capsys):
     assert summary["random"]["reward"] < ceiling["reward"]
 
 
+@pytest.mark.slow
 def test_simulate_writes_metrics_and_is_byte_identical(tmp_path, capsys):
     args = ["simulate", "--policy", "greedy", "--episodes", "3", "--steps", "20", "--seed", "7"]
     assert _run([*args, "--out", str(tmp_path / "a")], capsys)[0] == 0
@@ -144,6 +147,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_bench_env_writes_json_rows(tmp_path, capsys):
     from aifedge.bench.env import bench_env
 
@@ -175,6 +179,7 @@ def test_agent_flag_errors_are_one_line(args, field, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_train_then_simulate_checkpoint(tmp_path, capsys):
     cfg = tmp_path / "dqn.toml"
     cfg.write_text("learning_starts = 64\nbuffer_size = 1000\n")
@@ -222,6 +227,7 @@ def test_train_then_simulate_checkpoint(tmp_path, capsys):
     assert code == 2 and "holds a 'dqn' policy" in err
 
 
+@pytest.mark.slow
 def test_logs_and_prior(tmp_path, capsys):
     code, _, _ = _run(
         [

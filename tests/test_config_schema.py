@@ -166,6 +166,7 @@ def test_fuzzed_configs_are_accepted_or_refused_in_one_line(env_id, data):
         _refused_in_one_line(err)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_every_accepted_aif_llm_config_simulates_to_finite_metrics(data):

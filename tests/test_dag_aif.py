@@ -129,6 +129,7 @@ def test_fast_engine_efe_equals_pymdps_own_functions(model):
         assert int(a_f[0]) == int(a_r[0])
 
 
+@pytest.mark.slow
 def test_never_picks_an_action_its_model_makes_infeasible(tiny):
     """First decisions of many episodes (edges down at random): the chosen action is in
     the env's mask, and the model's zero-feasibility set is the mask's location part."""
@@ -150,6 +151,7 @@ def test_never_picks_an_action_its_model_makes_infeasible(tiny):
     assert np.all(a_rej[1:] == 0.0)  # the cloud is never down and supports every modality
 
 
+@pytest.mark.slow
 def test_learner_adapter_matches_scheme_and_beats_random(tiny, monkeypatch):
     monkeypatch.setitem(marl.LEARNERS, "aif", dag_aif.LEARNER)
     monkeypatch.setitem(marl.DEFAULT_CONFIGS, "aif", dag_aif.DagAifConfig())

