@@ -38,6 +38,7 @@ from scipy import stats
 
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
+from aifedge.environments.rollout import episode, init_key
 from aifedge.protocols import Policy
 
 
@@ -143,24 +144,12 @@ def carried_qos(policy: Policy, keys: jax.Array, params: aif_llm.EnvParams, step
     episodes. Episode e splits ``keys[e]`` as ``rollout`` does (reset, init, loop), so a
     stateless policy gives exactly ``rollout``'s episodes."""
 
-    def episode(pstate, key):
-        k_reset, _, k_loop = jax.random.split(key, 3)
-        obs, state = aif_llm.reset(k_reset, params)
+    def qos(pstate, key):
+        infos, pstate = episode(key, policy, params, steps, pstate)
+        return pstate, jnp.mean(infos.outcome == aif_llm.MET)
 
-        def body(carry, k):
-            obs, state, pstate = carry
-            k_act, k_step = jax.random.split(k)
-            action, pstate = policy.act(k_act, pstate, obs, params)
-            obs, state, _, _, info = aif_llm.step(k_step, state, action, params)
-            return (obs, state, pstate), info.outcome == aif_llm.MET
-
-        (_, _, pstate), met = jax.lax.scan(
-            body, (obs, state, pstate), jax.random.split(k_loop, steps)
-        )
-        return pstate, jnp.mean(met)
-
-    pstate = policy.init(jax.random.split(keys[0], 3)[1], params)
-    return jax.lax.scan(episode, pstate, keys)[1]
+    pstate = policy.init(init_key(keys[0]), params)
+    return jax.lax.scan(qos, pstate, keys)[1]
 
 
 QosFn = Callable[[Policy, jax.Array], jax.Array]
