@@ -166,6 +166,7 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
     best = ranked[ranked.admissible].head(cfg.n_sac) if not ranked.empty else ranked
     if best.empty:
         raise ConfigError("calibration --stage sac: no admissible surrogate point; run the grid")
+    best = best[~_done(best, trials[trials.stage == "sac"])]  # resume: skip points already run
     overrides = {} if cfg.sac_steps is None else {"steps": cfg.sac_steps}
     sac_cfg = rl.make_config("sac", **overrides)
     rows = []
@@ -186,6 +187,18 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
         rows.append(_row("sac", "sac", knobs, cfg, cfg.sac_eval_episodes, summary, wall))
         append_trials(cfg.out, pd.DataFrame(rows[-1:]))
     return pd.DataFrame(rows)
+
+
+KNOBS = ("rho", "hazard", "tail", "tightness")
+
+
+def _done(points: pd.DataFrame, trials: pd.DataFrame) -> np.ndarray:
+    """Boolean mask over ``points``: a trial with the same knobs (to 1e-9) exists."""
+    if trials.empty:
+        return np.zeros(len(points), bool)
+    a = points[list(KNOBS)].to_numpy(float)[:, None, :]
+    b = trials[list(KNOBS)].to_numpy(float)[None, :, :]
+    return np.isclose(a, b, rtol=0, atol=1e-9).all(-1).any(-1)
 
 
 def append_trials(path: str | Path, new: pd.DataFrame) -> pd.DataFrame:
