@@ -49,6 +49,7 @@ ARTIFACTS: dict[str, str] = {
     "ucbcoma-aif": "aifedge.paper_repro.ucb_coma:AIF",
     "ucbcoma-sensitivity": "aifedge.paper_repro.ucb_coma:SENSITIVITY",
     "aif-learning": "aifedge.paper_repro.aif_learning:LEARNING",
+    "calibration": "aifedge.paper_repro.calibration:CALIBRATION",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 

@@ -21,12 +21,15 @@ import numpy as np
 import pandas as pd
 
 from aifedge import results
-from aifedge.config import ConfigError
+from aifedge.config import ConfigError, load_overrides
 from aifedge.environments import aif_llm_paper
 from aifedge.simulate import get_policy, simulate
 
+from .common import Artifact
+
 TARGET = {"qos_completed": (89.67, 2.54), "latency_ms": (451.99, 30.61), "tcr": (91.40, 2.22)}
 """SAC row of AIF-LLM Table 3 (§5.2.1): mean and per-episode s.d.; QoS read as met/completed."""
+KNOBS = aif_llm_paper.KNOBS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +129,7 @@ def rank_points(trials: pd.DataFrame, cfg: CalibrationConfig) -> pd.DataFrame:
     [greedy − 2 s.e., oracle + 2 s.e.], s.e. = the paper's SAC s.d. / √episodes.
     """
     sur = trials[trials.stage == "surrogate"]
-    keys = ["rho", "hazard", "tail", "tightness"]
+    keys = list(KNOBS)
     out = []
     for knobs, group in sur.groupby(keys):
         by = group.drop_duplicates("method", keep="last").set_index("method")
@@ -167,11 +170,13 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
     if best.empty:
         raise ConfigError("calibration --stage sac: no admissible surrogate point; run the grid")
     best = best[~_done(best, trials[trials.stage == "sac"])]  # resume: skip points already run
-    overrides = {} if cfg.sac_steps is None else {"steps": cfg.sac_steps}
-    sac_cfg = rl.make_config("sac", **overrides)
+    sac_cfg = rl.make_config("sac")
+    if cfg.sac_steps is not None:  # a smaller budget (--quick): warm-up within it
+        start = min(sac_cfg.learning_starts, cfg.sac_steps // 2)
+        sac_cfg = rl.make_config("sac", steps=cfg.sac_steps, learning_starts=start)
     rows = []
     for point in best.to_dict("records"):
-        knobs = {k: point[k] for k in ("rho", "hazard", "tail", "tightness")}
+        knobs = {k: point[k] for k in KNOBS}
         params = aif_llm_paper.make_params(**knobs)
         start = time.perf_counter()
         res = rl.train(
@@ -189,9 +194,6 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
     return pd.DataFrame(rows)
 
 
-KNOBS = ("rho", "hazard", "tail", "tightness")
-
-
 def _done(points: pd.DataFrame, trials: pd.DataFrame) -> np.ndarray:
     """Boolean mask over ``points``: a trial with the same knobs (to 1e-9) exists."""
     if trials.empty:
@@ -202,7 +204,10 @@ def _done(points: pd.DataFrame, trials: pd.DataFrame) -> np.ndarray:
 
 
 def append_trials(path: str | Path, new: pd.DataFrame) -> pd.DataFrame:
-    """``trials.csv`` with ``new`` appended (the whole file rewritten atomically)."""
+    """``trials.csv`` with ``new`` appended (the whole file rewritten atomically);
+    ``path == ""``: nothing is written (the ``calibration`` artifact keeps trials in memory)."""
+    if not str(path):
+        return new
     path = Path(path)
     old = pd.read_csv(path) if path.is_file() else None
     frame = new if old is None else pd.concat([old, new], ignore_index=True)
@@ -215,22 +220,26 @@ FROZEN = "paper_repro/configs/paper_calibrated.toml"
 """The frozen knobs of scenario ``paper`` (``--config`` file of ``aifedge simulate``)."""
 
 
-def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZEN) -> dict:
-    """Write the chosen knobs as TOML: the SAC trial of least D once SAC has run on
-    ``cfg.n_sac`` distinct points, else the best admissible surrogate point, marked
-    PROVISIONAL (calibration.md step 4)."""
-    keys = ["rho", "hazard", "tail", "tightness"]
-    sac = trials[trials.stage == "sac"].drop_duplicates(keys, keep="last")  # distinct points
-    if len(sac) >= cfg.n_sac:
+def choose(trials: pd.DataFrame, cfg: CalibrationConfig) -> tuple[dict, str]:
+    """``(knobs, status)`` of the chosen point: the SAC trial of least D once SAC has run on
+    ``cfg.n_sac`` distinct points (fewer when fewer are admissible), else the best admissible
+    surrogate point, marked PROVISIONAL (calibration.md steps 2–4)."""
+    sac = trials[trials.stage == "sac"].drop_duplicates(list(KNOBS), keep="last")  # distinct
+    ranked = rank_points(trials, cfg)
+    ranked = ranked[ranked.admissible] if not ranked.empty else ranked
+    if ranked.empty:
+        raise ConfigError("calibration: no admissible surrogate point; run the grid")
+    if len(sac) >= min(cfg.n_sac, len(ranked)):
         best, status = sac.sort_values("distance").iloc[0], "frozen (SAC stage)"
     else:
-        ranked = rank_points(trials, cfg)
-        ranked = ranked[ranked.admissible] if not ranked.empty else ranked
-        if ranked.empty:
-            raise ConfigError("calibration --stage freeze: no admissible point to freeze")
         best = ranked.iloc[0]
         status = f"PROVISIONAL (surrogate stage; {len(sac)} of {cfg.n_sac} SAC trials run)"
-    knobs = {k: float(best[k]) for k in keys}
+    return {k: float(best[k]) for k in KNOBS}, status
+
+
+def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZEN) -> dict:
+    """Write the knobs ``choose`` picks as TOML (its status in the header comment)."""
+    knobs, status = choose(trials, cfg)
     lines = [
         f"# Scenario paper, calibrated knobs: {status}.",
         f"# From {cfg.out} at commit {results.git_commit()}; see paper_repro/calibration.md.",
@@ -240,6 +249,38 @@ def freeze(trials: pd.DataFrame, cfg: CalibrationConfig, path: str | Path = FROZ
     path.parent.mkdir(parents=True, exist_ok=True)
     results.write_text_atomic(path, "\n".join(lines) + "\n")
     return {**knobs, "status": status}
+
+
+def run_search(cfg: CalibrationConfig) -> pd.DataFrame:
+    """The whole protocol from ``cfg`` (``aifedge repro calibration``): surrogate grid, frozen
+    SAC on the best admissible points, the chosen point; trials kept in memory unless
+    ``cfg.out`` names a file. One row per grid point (``rank_points``) with SAC's metrics where
+    it ran, ``chosen`` and ``shipped`` (the knobs of ``paper_calibrated.toml``); the trials
+    are ``frame.attrs["data"]``."""
+    trials = surrogate_stage(cfg)
+    trials = pd.concat([trials, sac_stage(trials, cfg)], ignore_index=True)
+    knobs, status = choose(trials, cfg)
+    metrics = ["qos", "qos_completed", "tcr", "latency_ms", "distance"]
+    sac = trials[trials.stage == "sac"][[*KNOBS, *metrics]]
+    frame = rank_points(trials, cfg).merge(
+        sac.rename(columns={m: f"sac_{m}" for m in metrics}), on=list(KNOBS), how="left"
+    )
+    shipped = load_overrides(FROZEN) if Path(FROZEN).is_file() else {}
+    frame["chosen"] = _done(frame, pd.DataFrame([knobs]))
+    frame["shipped"] = _done(frame, pd.DataFrame([shipped])) if shipped else False
+    frame["status"] = np.where(frame.chosen, status, "")
+    frame.attrs["data"] = trials
+    return frame
+
+
+CALIBRATION = Artifact(
+    "calibration",
+    "Calibration of scenario paper to the SAC row (calibration.md)",
+    run_search,
+    dataclasses.replace(QUICK, out=""),
+    dataclasses.replace(CalibrationConfig(), out=""),
+)
+"""``aifedge repro calibration``: the pre-registered search re-run; ``--quick`` = ``QUICK``."""
 
 
 def run(cfg: CalibrationConfig, stage: str = "surrogate", progress: bool = False):

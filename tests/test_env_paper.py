@@ -1,6 +1,8 @@
 """Scenario ``paper`` of the aif-llm simulator (issue #17): hand computations, conservation,
 statistical checks against analytic values and scipy, and v1 left unchanged."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -379,3 +381,40 @@ def test_calibration_surrogate_stage_writes_every_trial(tmp_path):
     again = cal.append_trials(cfg.out, trials)  # appended, not overwritten
     assert pd.read_csv(tmp_path / "t.csv").shape == again.shape == (4, trials.shape[1])
     assert trials.qos.between(0, 100).all() and (trials.qos <= trials.qos_completed + 1e-9).all()
+
+
+def test_calibration_choose_takes_least_sac_distance_once_all_points_ran():
+    from aifedge.paper_repro import calibration as cal
+
+    def row(stage, method, hazard, q, dist=float("nan")):
+        return {"stage": stage, "method": method, "rho": 0.9, "hazard": hazard, "tail": 1.0,
+                "tightness": 2.0, "episodes": 32, "qos": q, "qos_completed": q, "tcr": q + 2,
+                "latency_ms": 450.0, "distance": dist}  # fmt: skip
+
+    grid = {0.5: (("greedy", 87), ("oracle", 92)), 1.0: (("greedy", 84), ("oracle", 92))}
+    sur = [row("surrogate", m, h, q) for h, pair in grid.items() for m, q in pair]
+    cfg = dataclasses.replace(cal.CalibrationConfig(), n_sac=2)
+    one = pd.DataFrame([*sur, row("sac", "sac", 1.0, 50.0, 900.0)])
+    knobs, status = cal.choose(one, cfg)  # 1 of 2 SAC points: provisional, surrogate's best
+    assert "PROVISIONAL" in status and knobs["hazard"] == 0.5  # midpoint nearer the target
+    two = pd.DataFrame(
+        [*sur, row("sac", "sac", 1.0, 50.0, 900.0), row("sac", "sac", 0.5, 40, 1200)]
+    )
+    knobs, status = cal.choose(two, cfg)
+    assert status == "frozen (SAC stage)" and knobs == {"rho": 0.9, "hazard": 1.0, "tail": 1.0,
+                                                        "tightness": 2.0}  # fmt: skip
+    assert cal._done(pd.DataFrame([knobs]), two[two.stage == "sac"]).tolist() == [True]
+
+
+@pytest.mark.slow
+def test_repro_calibration_quick_runs_the_whole_protocol(tmp_path, capsys):
+    out = tmp_path / "cal"
+    code, _, err = _cli(["repro", "calibration", "--quick", "--out", str(out)], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(out / "calibration.csv")
+    trials = pd.read_csv(out / "calibration_data.csv")
+    assert frame.chosen.sum() == 1 and set(trials.stage) == {"surrogate", "sac"}
+    sac = trials[trials.stage == "sac"]
+    assert len(sac) == 1 and sac.sac_steps.iloc[0] == 800  # QUICK's SAC budget
+    chosen = frame[frame.chosen].iloc[0]
+    assert chosen.sac_distance == pytest.approx(sac.distance.iloc[0])
