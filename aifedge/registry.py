@@ -32,7 +32,10 @@ AGENTS: dict[str, str] = {
 }
 """Policy name -> ``"module:factory"`` for the ``aif-llm`` env (stateful agents)."""
 
-REFERENCE_POLICIES: dict[str, str] = {"oracle": "aifedge.baselines.reference:make_oracle"}
+REFERENCE_POLICIES: dict[str, str] = {
+    "oracle": "aifedge.baselines.reference:make_oracle",
+    "mpc": "aifedge.baselines.reference:make_mpc",
+}
 """Reference policies that read the true state (``aif-llm --scenario paper`` only)."""
 
 

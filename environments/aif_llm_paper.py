@@ -54,7 +54,8 @@ switch to stressed, a congestion report while the WAN is congested, each emitted
 probability ``event_detect`` and falsely with probability ``event_false`` per slot.
 
 ``Obs.oracle`` (n_nodes, 2) holds each node's TRUE P(met) and spike-free latency from the
-full state (for the ``oracle`` reference policy only; every other policy ignores it).
+full state (for the ``oracle`` reference policy only; every other policy ignores it);
+``Obs.state`` is the full ``EnvState`` itself (for the ``mpc`` planner only).
 
 Parameters: four dimensionless knobs (``rho``, ``hazard``, ``tail``, ``tightness``) set the
 derived fields through ``params_from_knobs``; see ``paper_repro/calibration.md``.
@@ -284,8 +285,9 @@ class Obs(NamedTuple):
     """v1's ``Obs`` fields plus ``telemetry`` (E,) temperature-like reading (1 healthy,
     2 degraded or failed-but-not-yet-detected, noisy; 0 once a node is seen down),
     ``event`` (event-log id), ``slot``, ``pending`` (tasks of this slot still to decide,
-    this one included) and ``oracle`` (n_nodes, 2) [true P(met), true spike-free latency
-    ms] for the ``oracle`` policy only."""
+    this one included), ``oracle`` (n_nodes, 2) [true P(met), true spike-free latency
+    ms] for the ``oracle`` policy only, and ``state`` (the full ``EnvState``) for the ``mpc``
+    reference policy only, which plans on copies of it (every other policy ignores both)."""
 
     queue_ms: jax.Array
     up: jax.Array
@@ -300,6 +302,7 @@ class Obs(NamedTuple):
     slot: jax.Array
     pending: jax.Array
     oracle: jax.Array
+    state: "EnvState | None" = None
 
 
 class StepInfo(NamedTuple):
@@ -710,6 +713,7 @@ def _observe(key: jax.Array, s: EnvState, params: EnvParams) -> Obs:
         slot=s.slot,
         pending=s.n_tasks - s.idx,
         oracle=_oracle(task, hidden, s, params),
+        state=s,
     )
 
 

@@ -1,0 +1,70 @@
+"""The ``mpc`` reference policy of scenario ``paper`` (issue #17): a short-horizon planner on
+the true model, checked against the oracle and a hand-built value."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from aifedge.baselines.reference import make_mpc, make_oracle, mpc_action, mpc_values
+from aifedge.config import ConfigError
+from aifedge.environments import aif_llm, batch_rollout, episode_metrics
+from aifedge.environments import aif_llm_paper as P
+from aifedge.simulate import episode_keys, get_policy
+
+PARAMS = P.make_params(max_steps=40)
+ORACLE = make_oracle(PARAMS)
+
+
+@pytest.mark.slow  # compiles two batched rollouts (≈ 15 s CPU)
+def test_mpc_with_horizon_zero_is_the_oracle():
+    """Same keys, H = 0: the very same decisions, so identical outcomes."""
+    keys = episode_keys(3, 0, 2)
+    a, b = jax.jit(
+        lambda k: [batch_rollout(k, pol, PARAMS, 40, P) for pol in (make_mpc(PARAMS, 0), ORACLE)]
+    )(keys)
+    np.testing.assert_array_equal(np.asarray(a.node), np.asarray(b.node))
+    np.testing.assert_array_equal(np.asarray(a.outcome), np.asarray(b.outcome))
+
+
+@pytest.mark.slow  # compiles the planner and a vmapped step (≈ 15 s CPU)
+def test_mpc_value_matches_a_hand_rollout_of_one_step_ahead():
+    """H = 1, M = 1: V(a) = P(met | a) + max_j P(met | j) at the state after a, stepped with
+    the key the planner uses (``split(split(key, 1)[0], 1)[0]``)."""
+    obs, _ = jax.jit(P.reset, static_argnums=1)(jax.random.PRNGKey(5), PARAMS)
+    key = jax.random.PRNGKey(9)
+    got, act = jax.jit(
+        lambda k, o: (mpc_values(k, o, PARAMS, 1, 1), mpc_action(k, o, PARAMS, 1, 1))
+    )(key, obs)
+    k_step = jax.random.split(jax.random.split(key, 1)[0], 1)[0]
+    step = jax.jit(jax.vmap(P.step, in_axes=(None, None, 0, None)), static_argnums=3)
+    nxt = step(k_step, obs.state, jnp.arange(PARAMS.n_nodes), PARAMS)[0]
+    want = np.asarray(obs.oracle[:, 0]) + np.asarray(nxt.oracle[:, :, 0]).max(axis=1)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
+    assert int(act) == int(np.argmax(want - 1e-9 * np.asarray(obs.oracle[:, 1])))
+
+
+@pytest.mark.slow
+def test_mpc_is_not_worse_than_the_oracle():
+    """16 episodes of 40 decisions with common random numbers: mean QoS(mpc) ≥ QoS(oracle)
+    − 2 paired s.e. (the planner includes the oracle's choice among its candidates)."""
+    keys = episode_keys(11, 0, 16)
+
+    @jax.jit
+    def qos(keys):
+        infos = [batch_rollout(keys, pol, PARAMS, 40, P) for pol in (make_mpc(PARAMS), ORACLE)]
+        return [episode_metrics(i.outcome, i.latency_ms)["qos"] for i in infos]
+
+    mpc, oracle = (np.asarray(q) for q in qos(keys))
+    diff = mpc - oracle
+    assert diff.mean() >= -2 * diff.std(ddof=1) / np.sqrt(len(diff))
+
+
+def test_mpc_is_registered_and_refuses_v1_and_bad_settings():
+    assert get_policy("mpc", "aif-llm", PARAMS) is not None
+    with pytest.raises(ConfigError, match="scenario paper"):
+        make_mpc(aif_llm.make_params())
+    with pytest.raises(ConfigError, match="horizon"):
+        make_mpc(PARAMS, horizon=-1)
+    with pytest.raises(ConfigError, match="samples"):
+        make_mpc(PARAMS, samples=0)
