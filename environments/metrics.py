@@ -9,6 +9,9 @@ For an episode of T tasks with outcomes o_t ∈ {met, violated, failed}:
     mean latency       latency_ms   = mean latency over completed tasks only
                                       (failed tasks have no finite latency)
     RRR (AIF-LLM Eq. 8)        (risk_baseline − risk_method) / risk_baseline
+
+``limit_load_rates``: the same rates over the limit-load interval only (AIF-LLM abstract,
+"在系统极限负载区间"), the steps whose offered load ρ is in its top decile.
 """
 
 import jax.numpy as jnp
@@ -18,6 +21,28 @@ from scipy import stats
 from .aif_llm import FAILED, MET
 
 METRIC_NAMES = ("qos", "latency_ms", "tcr", "violation_risk", "failure_rate")
+
+
+def limit_load_rates(outcome, load_rho, q: float = 0.9) -> dict:
+    """Per-episode rates over the steps with ρ ≥ its ``q`` quantile, pooled over all
+    (E, T) steps given (``≥``: ρ takes few values, the top level alone may exceed 1 − q).
+
+    Returns numpy (E,) arrays ``limit_n`` (such steps), ``limit_qos`` (#met / limit_n),
+    ``limit_tcr`` (#completed / limit_n); NaN rates where an episode has none, and the
+    threshold ``limit_rho``.
+    """
+    outcome, load_rho = np.asarray(outcome), np.asarray(load_rho, float)
+    threshold = float(np.quantile(load_rho, q))
+    hi = load_rho >= threshold
+    n = hi.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = lambda m: np.where(n > 0, (m & hi).sum(-1) / n, np.nan)  # noqa: E731
+        return {
+            "limit_n": n,
+            "limit_qos": rate(outcome == MET),
+            "limit_tcr": rate(outcome != FAILED),
+            "limit_rho": np.full(n.shape, threshold),
+        }
 
 
 def episode_metrics(outcome, latency_ms) -> dict:

@@ -28,11 +28,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from aifedge.environments import aif_llm
-from aifedge.environments.metrics import rrr, welch_test
+from aifedge.environments import aif_llm, aif_llm_paper, batch_rollout
+from aifedge.environments.metrics import limit_load_rates, rrr, welch_test
 from aifedge.executor import Job, read_files, save_files
 from aifedge.executor import run as run_jobs
-from aifedge.simulate import get_policy, simulate, summarise
+from aifedge.simulate import episode_keys, get_policy, simulate, summarise
 
 from . import convergence
 from .common import Artifact, reproduced
@@ -110,6 +110,10 @@ class Config:
     advisor       LLM advisor of the aif-llm agent (template: deterministic, no model).
     curve_runs    Table 4's learning curves: independent runs of ``episodes`` consecutive
                   episodes each, policy state carried across episodes (R ≥ 20, issue #16).
+    scenario      ``v1`` or ``paper`` (the knobs of ``calibration.FROZEN``; ``steps`` is
+                  then decisions per episode, 400 ≈ the paper's 100 slots:
+                  ``paper_repro/configs/aif_llm_paper.toml``). On ``paper`` the episode
+                  frames also carry the limit-load rates (``metrics.limit_load_rates``).
     """
 
     episodes: int = 200
@@ -120,6 +124,7 @@ class Config:
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
     curve_runs: int = 20
+    scenario: str = "v1"
 
     def __post_init__(self):
         from aifedge.config import ConfigError
@@ -139,6 +144,8 @@ class Config:
                 "Config.eval_seed: must be an integer in [0, 2^32 − seeds) "
                 f"(got {self.eval_seed!r})"
             )
+        if self.scenario not in ("v1", "paper"):
+            raise ConfigError(f"Config.scenario: {self.scenario!r}; choose v1 or paper")
         if self.advisor not in ADVISORS:
             raise ConfigError(
                 f"Config.advisor: unknown {self.advisor!r}; choose from {', '.join(ADVISORS)}"
@@ -150,8 +157,30 @@ QUICK = Config(episodes=50, seeds=1, train_steps=20_000)
 """``--quick``: 50 evaluation episodes, 1 seed, 20k RL training steps per algorithm."""
 
 
-def _params(cfg: Config) -> aif_llm.EnvParams:
+def _params(cfg: Config):
+    if cfg.scenario == "paper":
+        from aifedge.config import load_overrides
+
+        from .calibration import FROZEN
+
+        return aif_llm_paper.make_params(**load_overrides(FROZEN), max_steps=cfg.steps)
     return aif_llm.make_params(max_steps=cfg.steps)
+
+
+def _episodes(name: str, policy, seed: int, cfg: Config) -> pd.DataFrame:
+    """``cfg.episodes`` episodes of ``policy`` (keys from ``eval_seed + seed``), one row
+    each; on ``paper`` also the limit-load rates (threshold: the top decile of ρ over these
+    episodes, the same steps for every method since ρ does not depend on the actions)."""
+    params, episode_seed = _params(cfg), cfg.eval_seed + seed
+    frame = simulate(
+        "aif-llm", name, cfg.episodes, episode_seed, params, policy=policy, progress=False
+    )
+    if cfg.scenario == "paper":
+        keys = episode_keys(episode_seed, 0, cfg.episodes)
+        run = jax.jit(lambda k: batch_rollout(k, policy, params, cfg.steps, aif_llm_paper))
+        infos = jax.device_get(run(keys))
+        frame = frame.assign(**limit_load_rates(infos.outcome, infos.load_rho))
+    return frame.assign(seed=seed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -209,11 +238,7 @@ def _rl_episodes_job(method: str, seed: int, cfg: Config, files: dict) -> pd.Dat
     from aifedge.baselines import rl
 
     params = _params(cfg)
-    policy = rl.jax_policy(_load_rl(files, params), params)
-    frame = simulate(
-        "aif-llm", method, cfg.episodes, cfg.eval_seed + seed, params, policy=policy, progress=False
-    )
-    return frame.assign(seed=seed)
+    return _episodes(method, rl.jax_policy(_load_rl(files, params), params), seed, cfg)
 
 
 def _variant_policy(variant: str, cfg: Config):
@@ -229,17 +254,7 @@ def _aif_episodes_job(variant: str, seed: int, cfg: Config) -> pd.DataFrame:
     ablate = ABLATIONS.get(variant, ())
     name = "aif" if ablate is None else "aif-llm" + "".join(f" w/o {c}" for c in ablate)
     name = REFERENCES.get(variant, name)
-    policy = _variant_policy(variant, cfg)
-    frame = simulate(
-        "aif-llm",
-        name,
-        cfg.episodes,
-        cfg.eval_seed + seed,
-        _params(cfg),
-        policy=policy,
-        progress=False,
-    )
-    return frame.assign(seed=seed)
+    return _episodes(name, _variant_policy(variant, cfg), seed, cfg)
 
 
 def _curve_job(variant: str, cfg: Config) -> np.ndarray:
@@ -327,7 +342,7 @@ def _training_code() -> dict[str, str]:
     from aifedge.baselines import rl
     from aifedge.environments import gym_wrapper
 
-    files = (rl.__file__, aif_llm.__file__, gym_wrapper.__file__)
+    files = (rl.__file__, aif_llm.__file__, aif_llm_paper.__file__, gym_wrapper.__file__)
     return {
         **results.versions(),
         **{Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
@@ -402,33 +417,55 @@ def run_table3(cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_rrr(cfg: Config) -> pd.DataFrame:
-    """AIF-LLM Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values."""
-    frame = episodes_table3(cfg)
-    ours = frame[frame.policy == "AIF-LLM"]
+def rrr_rows(frame: pd.DataFrame, ours: str, baselines, interval: str = "all") -> list[dict]:
+    """AIF-LLM Eq. 8 rows of ``ours`` vs each baseline from per-episode rows (``policy``
+    column). ``interval="all"``: episode means of ``qos``/``tcr``; ``"limit"``: the
+    limit-load rates pooled over steps (Σ rate · limit_n / Σ limit_n), Welch p over the
+    episodes that have such steps."""
     rows = []
-    for method in ALGOS:
-        base = frame[frame.policy == method]
-        for metric, label, paper_key in (
-            ("qos", "QoS violation", "qos_violation"),
-            ("tcr", "failure", "failure"),
-        ):
-            value = 100 * float(rrr(base[metric].mean(), ours[metric].mean()))
-            _, p_value = welch_test(ours[metric], base[metric])
+
+    def mean(part, metric):
+        if interval == "all":
+            return part[metric].mean()
+        part = part.dropna(subset=[metric])
+        return (part[metric] * part.limit_n).sum() / part.limit_n.sum()
+
+    a = frame[frame.policy == ours]
+    for method in baselines:
+        b = frame[frame.policy == method]
+        for metric, label, paper_key in (("qos", "QoS violation", "qos_violation"),
+                                          ("tcr", "failure", "failure")):  # fmt: skip
+            col = metric if interval == "all" else f"limit_{metric}"
+            value = 100 * float(rrr(mean(b, col), mean(a, col)))
+            _, p_value = welch_test(a[col].dropna(), b[col].dropna())
             paper = PAPER_RRR[paper_key] if method == "SAC" else float("nan")
             rows.append(
                 {
+                    "interval": "all episodes"
+                    if interval == "all"
+                    else "limit load (top-decile ρ)",
                     "baseline": method,
                     "risk": label,
-                    "baseline risk %": 100 * (1 - base[metric].mean()),
-                    "AIF-LLM risk %": 100 * (1 - ours[metric].mean()),
+                    "baseline risk %": 100 * (1 - mean(b, col)),
+                    f"{ours} risk %": 100 * (1 - mean(a, col)),
                     "RRR % (ours)": value,
                     "RRR % (paper)": paper,
                     "Welch p": p_value,
                     "reproduced?": reproduced(value, paper, TOLERANCES["rrr"]),
                 }
             )
-    return pd.DataFrame(rows)
+    return rows
+
+
+def run_rrr(cfg: Config) -> pd.DataFrame:
+    """AIF-LLM Eq. 8 risk reductions of AIF-LLM vs each baseline, with Welch t-test p-values;
+    on ``paper`` also over the limit-load interval (the abstract's "系统极限负载区间")."""
+    frame = episodes_table3(cfg)
+    rows = rrr_rows(frame, "AIF-LLM", ALGOS)
+    if cfg.scenario == "paper":
+        rows += rrr_rows(frame, "AIF-LLM", ALGOS, "limit")
+    out = pd.DataFrame(rows)
+    return out if cfg.scenario == "paper" else out.drop(columns="interval")
 
 
 def _fixed_lambda() -> float | None:

@@ -68,3 +68,52 @@ def test_mpc_is_registered_and_refuses_v1_and_bad_settings():
         make_mpc(PARAMS, horizon=-1)
     with pytest.raises(ConfigError, match="samples"):
         make_mpc(PARAMS, samples=0)
+
+
+def test_limit_load_rates_by_hand():
+    """ρ levels 1, 1, 2, 3 per episode: q = 0.5 of the pooled (1,1,2,3,1,1,2,3) is 1.5, so
+    the interval is the last two steps of each episode."""
+    from aifedge.environments.metrics import limit_load_rates
+
+    met, vio, fail = P.MET, P.VIOLATED, P.FAILED
+    outcome = np.array([[fail, fail, met, fail], [met, met, vio, vio]])
+    rho = np.tile([1.0, 1.0, 2.0, 3.0], (2, 1))
+    got = limit_load_rates(outcome, rho, q=0.5)
+    np.testing.assert_array_equal(got["limit_n"], [2, 2])
+    np.testing.assert_allclose(got["limit_qos"], [0.5, 0.0])
+    np.testing.assert_allclose(got["limit_tcr"], [0.5, 1.0])
+    none = limit_load_rates(outcome, np.array([[1.0] * 4, [0.0] * 4]), q=0.9)
+    assert none["limit_n"].tolist() == [4, 0] and np.isnan(none["limit_qos"][1])
+
+
+def test_rrr_rows_pool_the_limit_load_steps():
+    import pandas as pd
+
+    from aifedge.paper_repro.aif_llm import rrr_rows
+
+    frame = pd.DataFrame(
+        {"policy": ["A", "A", "B", "B"], "qos": [0.9, 0.7, 0.5, 0.7], "tcr": [1.0, 0.8, 0.9, 0.7],
+         "limit_n": [1, 3, 2, 2], "limit_qos": [1.0, 0.0, 0.25, 0.75],
+         "limit_tcr": [1.0, 2 / 3, 0.5, 1.0]}
+    )  # fmt: skip
+    (q_all, _), (q_lim, t_lim) = (rrr_rows(frame, "A", ["B"], i) for i in ("all", "limit"))
+    assert q_all["RRR % (ours)"] == pytest.approx(100 * (0.4 - 0.2) / 0.4)  # episode means
+    assert q_lim["A risk %"] == pytest.approx(75.0)  # 1 met of 4 limit-load steps
+    assert q_lim["RRR % (ours)"] == pytest.approx(100 * (0.5 - 0.75) / 0.5)
+    assert t_lim["RRR % (ours)"] == pytest.approx(100 * (0.25 - 0.25) / 0.25)  # 3 of 4 both
+
+
+@pytest.mark.slow  # compiles two rollouts
+def test_load_path_does_not_depend_on_the_actions():
+    """The limit-load interval is the same steps for every method (common random numbers)."""
+    keys = episode_keys(2, 0, 2)
+    from aifedge.baselines import HEURISTICS
+    from aifedge.environments import stateless
+
+    a, b = jax.jit(
+        lambda k: [
+            batch_rollout(k, stateless(HEURISTICS[n]), PARAMS, 40, P).load_rho
+            for n in ("greedy", "cloud")
+        ]
+    )(keys)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
