@@ -53,6 +53,7 @@ ARTIFACTS: dict[str, str] = {
     "ucbcoma-sensitivity": "aifedge.paper_repro.ucb_coma:SENSITIVITY",
     "aif-learning": "aifedge.paper_repro.aif_learning:LEARNING",
     "calibration": "aifedge.paper_repro.calibration:CALIBRATION",
+    "sensitivity": "aifedge.paper_repro.sensitivity:SENSITIVITY",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 

@@ -157,12 +157,16 @@ def validate(cfg: SweepConfig) -> None:
             raise ConfigError(f"--grid: {err}") from None
 
 
-def run_one(env: str, point: dict, policy: str, seed: int, episodes: int) -> dict:
+def run_one(
+    env: str, point: dict, policy: str, seed: int, episodes: int, scenario: str = "v1"
+) -> dict:
     """One job: per-episode metrics ``{metric: (episodes,) array}`` of ``policy`` at grid
-    point ``point`` (episode keys ``split(PRNGKey(seed), episodes)``)."""
+    point ``point`` (episode keys ``split(PRNGKey(seed), episodes)``); ``scenario`` of
+    ``aif-llm`` (``environments.SCENARIOS``)."""
+    from aifedge.environments import SCENARIOS
     from aifedge.simulate import simulate
 
-    params = ENVS[env].make_params(**point)
+    params = (SCENARIOS[scenario] if env == "aif-llm" else ENVS[env]).make_params(**point)
     frame = simulate(env, policy, episodes, seed, params, progress=False)
     return {m: frame[m].to_numpy() for m in METRIC_NAMES}
 

@@ -47,6 +47,7 @@ class CalibrationConfig:
     sac_eval_episodes: int = 200
     sac_train_seed: int = 0
     sac_eval_seed: int = 1
+    sac_point: int | None = None  # run only the k-th best admissible point (1-based)
     out: str = "paper_repro/results/calibration/trials.csv"
 
 
@@ -169,6 +170,8 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
     best = ranked[ranked.admissible].head(cfg.n_sac) if not ranked.empty else ranked
     if best.empty:
         raise ConfigError("calibration --stage sac: no admissible surrogate point; run the grid")
+    if cfg.sac_point is not None:  # one point only (SAC points in parallel processes)
+        best = best.iloc[cfg.sac_point - 1 : cfg.sac_point]
     best = best[~_done(best, trials[trials.stage == "sac"])]  # resume: skip points already run
     sac_cfg = rl.make_config("sac")
     if cfg.sac_steps is not None:  # a smaller budget (--quick): warm-up within it
@@ -307,10 +310,15 @@ def main(argv=None) -> None:
     ap.add_argument("--stage", default="surrogate", choices=("surrogate", "sac", "freeze"))
     ap.add_argument("--quick", action="store_true", help="toy grid (smoke test)")
     ap.add_argument("--out", default=None, help="trials CSV (default: the config's)")
+    ap.add_argument(
+        "--point", type=int, default=None, help="--stage sac: only the K-th best point (1-based)"
+    )
     args = ap.parse_args(argv)
     cfg = QUICK if args.quick else CalibrationConfig()
     if args.out:
         cfg = dataclasses.replace(cfg, out=args.out)
+    if args.point is not None:
+        cfg = dataclasses.replace(cfg, sac_point=args.point)
     trials = run(cfg, args.stage, progress=True)
     ranked = rank_points(trials, cfg)
     print(f"wrote {cfg.out} ({len(trials)} trials)")

@@ -1,0 +1,138 @@
+"""Sensitivity of the verdicts on scenario ``paper`` (issue #17, ``aifedge repro sensitivity``).
+
+Each calibration knob (``aif_llm_paper.KNOBS``) is moved by ±``delta`` (20 %) around the
+frozen point (``calibration.FROZEN``), one knob at a time; every method runs at every point
+on the same episode keys (common random numbers). Per point and claim ``METRIC:A>B``
+(``sweep.parse_claim``): the difference A − B in points, whether its sign is the claim's,
+and Welch's p (``sweep.claim_table``); and the ordering of the methods by mean ``order_by``,
+with whether it is the frozen point's. Every (point, method) is one executor job
+(``sweep.run_one``), so ``--ray`` runs them in parallel. The method list is configurable:
+``aif``/``aif-llm`` plug in once they run on ``paper``.
+"""
+
+import dataclasses
+import functools
+
+import numpy as np
+import pandas as pd
+
+from aifedge import executor, sweep
+from aifedge.config import ConfigError, load_overrides
+from aifedge.environments import aif_llm_paper
+from aifedge.environments.metrics import METRIC_NAMES
+
+from .calibration import FROZEN
+from .common import Artifact
+
+BASE = "frozen point"
+
+
+@dataclasses.dataclass(frozen=True)
+class SensitivityConfig:
+    """methods: policies run at every point; claims: ``METRIC:A>B`` (or ``<``) tested at
+    every point; knobs: the knobs moved; delta: relative move; episodes, seed: episode keys
+    ``split(PRNGKey(seed), episodes)`` at every point; base: TOML of the frozen knobs."""
+
+    methods: tuple = ("greedy", "oracle", "mpc")
+    claims: tuple = ("qos:oracle>greedy", "qos:mpc>oracle", "qos:mpc>greedy")
+    knobs: tuple = aif_llm_paper.KNOBS
+    delta: float = 0.2
+    episodes: int = 50
+    seed: int = 1000
+    order_by: str = "qos"
+    base: str = FROZEN
+
+    def __post_init__(self):
+        if not 0 < self.delta < 1:
+            raise ConfigError(f"SensitivityConfig.delta: must lie in (0, 1) (got {self.delta})")
+        if self.order_by not in METRIC_NAMES:
+            raise ConfigError(
+                f"SensitivityConfig.order_by: choose from {', '.join(METRIC_NAMES)} "
+                f"(got {self.order_by!r})"
+            )
+        unknown = [k for k in self.knobs if k not in aif_llm_paper.KNOBS]
+        if unknown:
+            raise ConfigError(
+                f"SensitivityConfig.knobs: unknown {unknown}; choose from "
+                f"{', '.join(aif_llm_paper.KNOBS)}"
+            )
+
+
+def points(cfg: SensitivityConfig, base: dict) -> list[tuple[str, float, dict]]:
+    """``(knob, factor, knobs)``: the frozen point (``BASE``, 1.0), then each knob of
+    ``cfg.knobs`` × (1 − delta) and × (1 + delta), the others at the frozen values."""
+    out = [(BASE, 1.0, dict(base))]
+    for knob in cfg.knobs:
+        for factor in (1 - cfg.delta, 1 + cfg.delta):
+            out.append((knob, factor, {**base, knob: base[knob] * factor}))
+    return out
+
+
+def episodes(cfg: SensitivityConfig) -> pd.DataFrame:
+    """Per-episode metrics: columns knob, factor, the four knob values, policy, episode,
+    ``METRIC_NAMES``."""
+    base = {k: float(v) for k, v in load_overrides(cfg.base).items()}
+    pts = points(cfg, base)
+    calls = [
+        (f"{knob}:{factor}:{m}", {"point": knobs, "policy": m})
+        for knob, factor, knobs in pts
+        for m in cfg.methods
+    ]
+    job = functools.partial(
+        sweep.run_one, "aif-llm", seed=cfg.seed, episodes=cfg.episodes, scenario="paper"
+    )
+    done = executor.map_jobs(job, calls, label="sensitivity")
+    labels = [(knob, factor) for knob, factor, _ in pts for _ in cfg.methods]
+    frames = [
+        pd.DataFrame(
+            {
+                "knob": knob,
+                "factor": factor,
+                **kw["point"],
+                "policy": kw["policy"],
+                "episode": np.arange(cfg.episodes),
+                **metrics,
+            }
+        )
+        for (knob, factor), (_, kw), metrics in zip(labels, calls, done, strict=True)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def run(cfg: SensitivityConfig) -> pd.DataFrame:
+    """One row per point: knob values, mean ``order_by`` per method (%), per claim A − B
+    (points), sign as claimed, Welch p; the methods' ordering and whether it is the frozen
+    point's. Per-episode rows in ``frame.attrs["data"]``."""
+    eps = episodes(cfg)
+    grid = (("knob", ()), ("factor", ()))  # claim_table groups by these fields only
+    scfg = sweep.SweepConfig("aif-llm", tuple(cfg.methods), grid)
+    claims = [sweep.parse_claim(c, tuple(cfg.methods)) for c in cfg.claims]
+    tables = [sweep.claim_table(eps, scfg, c) for c in claims]
+    rows = []
+    for i, (key, cell) in enumerate(eps.groupby(["knob", "factor"], sort=False)):
+        means = cell.groupby("policy", sort=False)[cfg.order_by].mean()
+        row = {"knob": key[0], "factor": key[1], **cell.iloc[0][list(aif_llm_paper.KNOBS)]}
+        row |= {f"{m} {cfg.order_by} %": 100 * means[m] for m in cfg.methods}
+        for c, table in zip(claims, tables, strict=True):
+            t = table.iloc[i]
+            name = f"{c.a}−{c.b}"
+            row |= {f"{name} (pts)": 100 * t["diff"], f"{name} as claimed": t["holds"],
+                    f"{name} Welch p": t["welch_p"]}  # fmt: skip
+        row["ordering"] = " > ".join(means.sort_values(ascending=False).index)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["same ordering"] = frame.ordering == frame.ordering.iloc[0]
+    frame.attrs["data"] = eps
+    return frame
+
+
+QUICK = SensitivityConfig(
+    methods=("greedy", "oracle"), claims=("qos:oracle>greedy",), knobs=("rho",), episodes=4
+)
+SENSITIVITY = Artifact(
+    "sensitivity",
+    "Scenario paper: each knob ±20 % around the frozen point (sign, Welch p, ordering)",
+    run,
+    QUICK,
+    SensitivityConfig(),
+)
