@@ -335,14 +335,15 @@ def evaluate_aif(label: str, ablate, cfg: Config) -> pd.DataFrame:
     return pd.concat(_results(cfg, keys), ignore_index=True).assign(policy=label)
 
 
-def _training_code() -> dict[str, str]:
+def _training_code(scenario: str = "v1") -> dict[str, str]:
     """Library versions and hashes of the sources that determine a trained network: a
     cached checkpoint is reused only when they are unchanged."""
     from aifedge import results
     from aifedge.baselines import rl
     from aifedge.environments import gym_wrapper
 
-    files = (rl.__file__, aif_llm.__file__, aif_llm_paper.__file__, gym_wrapper.__file__)
+    files = (rl.__file__, aif_llm.__file__, gym_wrapper.__file__)
+    files += (aif_llm_paper.__file__,) if scenario == "paper" else ()
     return {
         **results.versions(),
         **{Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
@@ -357,7 +358,7 @@ def _checkpoint_dir(algo: str, seed: int, cfg: Config) -> Path:
     rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
     params = _params(cfg)
     blob = json.dumps(
-        [dataclasses.asdict(rl_cfg), params._asdict(), _training_code()],
+        [dataclasses.asdict(rl_cfg), params._asdict(), _training_code(cfg.scenario)],
         sort_keys=True,
         default=str,
     )
