@@ -116,7 +116,9 @@ def decision_interval_ms(params: EnvParams) -> float:
 def health_chain(params: EnvParams) -> np.ndarray:
     """(3, 3) B[health][h', h] per decision (module docstring)."""
     dt = decision_interval_ms(params) / 1000.0
-    p = 1.0 - np.exp(-dt / np.array([params.mean_ok_s, params.mean_degraded_s, params.mean_repair_s]))
+    p = 1.0 - np.exp(
+        -dt / np.array([params.mean_ok_s, params.mean_degraded_s, params.mean_repair_s])
+    )
     b = np.diag(1.0 - p)
     b[1, 0], b[2, 1], b[0, 2] = p
     return b
@@ -143,7 +145,9 @@ def compute_noise(params: EnvParams) -> float:
 def spike_tail(params: EnvParams) -> EvtTail:
     """The spike GPD at the type mix's mean output length (σ = ms per token · E[tokens])."""
     mix = np.asarray(params.type_probs, float)
-    tokens = float(mix @ np.asarray(params.output_tokens, float)) * np.exp(params.token_sigma**2 / 2)
+    tokens = float(mix @ np.asarray(params.output_tokens, float)) * np.exp(
+        params.token_sigma**2 / 2
+    )
     return EvtTail(0.0, params.spike_ms_per_token * tokens, params.spike_shape, params.spike_prob)
 
 
@@ -155,7 +159,8 @@ def _table(params: EnvParams, opt: SlackOptions, factor: float, speed: float) ->
         spike_tail(params), deadlines, params.type_probs, params.timeout_factor,
         edges, opt.latency_noise, opt.n_quad,
     )  # fmt: skip
-    return np.asarray(table, float)
+    table = np.clip(np.asarray(table, float), 0.0, None)  # float32 round-off in 1 − met − fail
+    return table / table.sum(0, keepdims=True)
 
 
 def outcome_likelihoods(params: EnvParams, opt: SlackOptions) -> tuple[np.ndarray, ...]:

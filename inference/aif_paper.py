@@ -14,7 +14,7 @@ One decision on ``generative_models.cloud_edge_paper`` (pure, jit/vmap-able)::
     advice      (``aif-llm``) the template advisor reads the event log (``Obs.event``) with
                 fixed rules (``ADVICE``); a new event's advice is in force from the next
                 decision for ``advice_slots`` slots (stale after that or after a regime shift)
-    decision    AIF-LLM Eq. 5 in ``inference.agent`` with G_sem(π) = cos(E_{Q(s|π)}[v_state], v_pref)
+    decision    AIF-LLM Eq. 5 in ``inference.agent``, G_sem(π) = cos(E_{Q(s|π)}[v_state], v_pref)
                 over the ``sent:*`` factors (``state_description``), λ fixed (``lam``)
 
 Not here (said so in the report): the meta-λ network (Eq. 7) on ``paper`` (λ is a constant),
@@ -75,9 +75,7 @@ def state_description(node: str, label: str) -> str:
 
 def advice_row(event: jax.Array, n_edge: int) -> jax.Array:
     """Row of ``ADVICE`` for event id ``event`` (``task_texts.event_texts``), −1 for none."""
-    return jnp.where(
-        event == 0, -1, jnp.where(event <= n_edge, 0, 1)
-    ).astype(jnp.int32)
+    return jnp.where(event == 0, -1, jnp.where(event <= n_edge, 0, 1)).astype(jnp.int32)
 
 
 # ------------------------------------------------------------------ keyword prior
@@ -260,7 +258,9 @@ def build_paper_agent(
         for n in names:
             levels = model.factor_levels[model.factor_index(n)]
             node = n.partition(":")[2]
-            factors.append(FactorTexts(n, levels, tuple(state_description(node, lv) for lv in levels)))
+            factors.append(
+                FactorTexts(n, levels, tuple(state_description(node, lv) for lv in levels))
+            )
         sem_tables = build_tables(encoder, factors)
         sem_slices = tuple(fsl[model.factor_index(n)] for n in names)
         advice_table = encoder.encode(list(ADVICE.values()))
