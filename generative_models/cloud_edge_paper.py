@@ -8,8 +8,9 @@ With N = E + 2 nodes, S + 1 slack levels (``SLACK_EDGES`` bins, then infeasible)
                            RTT, the agent's own estimate of the shared uplink backlog)
     health:<edge> (3)      ok / degraded / down (hidden; AIF-LLM §4.1 temperature, §1 failures)
     req           (4)      the current task's hidden requirements: 2 · private + strict
-    sent:<node>   1 + (S + 1) · 4 · H_j   idle, or (bin, req[, health]) of the task dispatched
-                           there last step (H_j = 3 for edges, 1 for local and cloud)
+    sent:<node>   1 + (S + 1) · Q_j · H_j   idle, or (bin, q[, health]) of the task dispatched
+                           there last step; q = req on the cloud (Q = 4), strict elsewhere
+                           (Q = 2: privacy only matters in the cloud); H_j = 3 on edges, else 1
 
     obs_slack:<node>  (S + 1)  A | slack:<node>   ``cloud_edge_slack.slack_confusion``
     obs_health:<edge> (3)      A | health:<edge>  cool / hot / seen-down (``Obs.telemetry``,
@@ -21,10 +22,10 @@ the deadlines multiplied by f and the bin points divided by f · v (a strict tas
 ``strict_factor`` · L_nom; v the speed factor), tail = the paper's spike GPD
 (``spike_tail``: ζ = ``spike_shape``, σ = ``spike_ms_per_token`` · E[output tokens]):
 
-    A[outcome:j][·, (b, r, h)] = T(b; f_r, 1)                          h = ok, local, cloud
+    A[outcome:j][·, (b, q, h)] = T(b; f_q, 1)                          h = ok, local, cloud
                                = (1 − k_b) T(b; f_r, v_deg) + k_b e_fail   h = degraded
                                = e_fail                                 h = down, or
-                                 private r on the cloud (§3.1: private tasks stay on premises)
+                                 private q on the cloud (§3.1: private tasks stay on premises)
     k_b = 1 − exp(−s̄_b · L̄ / τ_deg): P(the degraded edge fails during the task), s̄_b the bin's
           middle, L̄ the type-mix deadline, τ_deg = ``mean_degraded_s``
     A[obs_health][·, ok]       = (Φ(z), 1 − Φ(z), 0) + ε,  z = (θ − 1) / σ_tel, θ = ``HOT``
@@ -35,7 +36,7 @@ the deadlines multiplied by f and the bin points divided by f · v (a strict tas
                                  Δt = the mean time between decisions; the env's mean phase
                                  durations as a GENERIC prior, not its Monte-Carlo)
     B[req][r', ·]              = base rate (a new task each step); D_LLM replaces it per task
-    B[sent:j]                  = copy of (slack:j, req[, health:e]) when u = j, else idle
+    B[sent:j]                  = copy of (slack:j, q(req)[, health:e]) when u = j, else idle
     C[outcome:j]               = (0, −1, −κ, 0);  D: uniform slack, stationary health, base-rate
                                  req (``base_rate``), idle sent
 
@@ -172,15 +173,15 @@ def outcome_likelihoods(params: EnvParams, opt: SlackOptions) -> tuple[np.ndarra
     mean_deadline = float(np.asarray(params.type_probs) @ np.asarray(params.deadline_ms))
     kill = 1.0 - np.exp(-mids * mean_deadline / (params.mean_degraded_s * 1000.0))
     kill = np.append(kill, 1.0)  # infeasible column: failed anyway
-    local, edge, cloud = [], [], []
-    for r in range(4):
-        private, strict = divmod(r, 2)
+    local, edge = [], []
+    for strict in (0, 1):
         f = params.strict_factor if strict else 1.0
         ok, slow = _table(params, opt, f, 1.0), _table(params, opt, f, params.degraded_speed)
         local.append(ok)
-        cloud.append(np.broadcast_to(fail[:, None], ok.shape) if private else ok)
         degraded = (1 - kill) * slow + kill * fail[:, None]
         edge.append(np.stack([ok, degraded, np.broadcast_to(fail[:, None], ok.shape)], -1))
+    down = np.broadcast_to(fail[:, None], local[0].shape)
+    cloud = [*local, down, down]  # req order: open, open-strict, private, private-strict
 
     def with_idle(cols):  # (3, n) -> (4, 1 + n): idle column first
         a = np.zeros((4, 1 + cols.shape[1]))
@@ -188,22 +189,22 @@ def outcome_likelihoods(params: EnvParams, opt: SlackOptions) -> tuple[np.ndarra
         a[:3, 1:] = cols
         return a / a.sum(0, keepdims=True)
 
-    # sent index 1 + (b · 4 + r) · H + h
-    loc = with_idle(np.stack(local, -1).reshape(3, n_s * 4))
+    # sent index 1 + (b · Q + q) · H + h
+    loc = with_idle(np.stack(local, -1).reshape(3, n_s * 2))
     cld = with_idle(np.stack(cloud, -1).reshape(3, n_s * 4))
-    edg = with_idle(np.stack(edge, 2).reshape(3, n_s * 4 * 3))
+    edg = with_idle(np.stack(edge, 2).reshape(3, n_s * 2 * 3))
     return loc, edg, cld
 
 
-def _sent_transition(n_s: int, n_h: int, n_nodes: int, j: int) -> np.ndarray:
-    """B[sent:j] (n, n, S+1, 4[, 3], U): copy (bin, req[, health]) when u = j, else idle."""
-    n = 1 + n_s * 4 * n_h
-    shape = (n, n, n_s, 4, n_h, n_nodes)
-    b = np.zeros(shape)
+def _sent_transition(n_s: int, n_q: int, n_h: int, n_nodes: int, j: int) -> np.ndarray:
+    """B[sent:j] (n, n, S+1, 4[, 3], U) float32: copy (bin, q(req)[, health]) when u = j,
+    else idle; q(r) = r when Q = 4, the strict bit r mod 2 when Q = 2."""
+    n = 1 + n_s * n_q * n_h
+    b = np.zeros((n, n, n_s, 4, n_h, n_nodes), np.float32)
     b[0] = 1.0
     b[:, :, :, :, :, j] = 0.0
     for s, r, h in np.ndindex(n_s, 4, n_h):
-        b[1 + (s * 4 + r) * n_h + h, :, s, r, h, j] = 1.0
+        b[1 + (s * n_q + r % n_q) * n_h + h, :, s, r, h, j] = 1.0
     return b if n_h > 1 else b[:, :, :, :, 0]
 
 
@@ -220,9 +221,10 @@ def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeM
     n_s = len(s_lv)
     f_health, f_req, f_sent = n_n, n_n + n_e, n_n + n_e + 1
 
-    def sent_levels(with_health: bool):
-        hs = HEALTH_LEVELS if with_health else ("",)
-        body = (f"{s}|{r}" + (f"|{h}" if h else "") for s in s_lv for r in REQ_LEVELS for h in hs)
+    def sent_levels(j: int):
+        hs = HEALTH_LEVELS if is_edge[j] else ("",)
+        qs = REQ_LEVELS if j == n_n - 1 else ("relaxed", "strict")
+        body = (f"{s}|{q}" + (f"|{h}" if h else "") for s in s_lv for q in qs for h in hs)
         return (IDLE, *body)
 
     is_edge = [0 < j <= n_e for j in range(n_n)]
@@ -234,7 +236,7 @@ def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeM
     )
     factor_levels = (
         (s_lv,) * n_n + (HEALTH_LEVELS,) * n_e + (REQ_LEVELS,)
-        + tuple(sent_levels(e) for e in is_edge)
+        + tuple(sent_levels(j) for j in range(n_n))
     )  # fmt: skip
     rate = base_rate(params)
     B = [np.full((n_s, n_s, 1), 1.0 / n_s)] * n_n + [health_chain(params)[..., None]] * n_e
@@ -242,7 +244,7 @@ def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeM
     B_deps = [(j,) for j in range(n_n)] + [(n_n + e,) for e in range(n_e)] + [(f_req,)]
     B_acts: list[tuple] = [()] * (n_n + n_e + 1)
     for j in range(n_n):
-        B.append(_sent_transition(n_s, 3 if is_edge[j] else 1, n_n, j))
+        B.append(_sent_transition(n_s, 4 if j == n_n - 1 else 2, 3 if is_edge[j] else 1, n_n, j))
         health = (f_health + j - 1,) if is_edge[j] else ()
         B_deps.append((f_sent + j, j, f_req, *health))
         B_acts.append((0,))

@@ -24,11 +24,12 @@ def agent():
     return build_paper_agent(PARAMS)
 
 
-def _col(model, node: int, b: int, r: int, h: int | None = None) -> np.ndarray:
-    """A[outcome:node] column of (bin b, req r[, health h])."""
+def _col(model, node: int, b: int, q: int, h: int | None = None) -> np.ndarray:
+    """A[outcome:node] column of (bin b, q (req on the cloud, strict elsewhere)[, health h])."""
     n_n, n_e = PARAMS.n_nodes, PARAMS.n_edge
     a = np.asarray(model.A[n_n + n_e + node])
-    idx = 1 + (b * 4 + r) * (3 if h is not None else 1) + (h or 0)
+    n_q = 4 if node == n_n - 1 else 2
+    idx = 1 + (b * n_q + q) * (3 if h is not None else 1) + (h or 0)
     return a[:, idx]
 
 
@@ -67,7 +68,9 @@ def test_outcome_likelihood_against_monte_carlo():
     # hard rules: a down edge and a private task in the cloud fail with certainty
     np.testing.assert_allclose(_col(model, 2, 3, 0, 2), [0, 0, 1, 0], atol=1e-6)
     np.testing.assert_allclose(_col(model, PARAMS.n_nodes - 1, 3, 2), [0, 0, 1, 0], atol=1e-6)
-    np.testing.assert_allclose(_col(model, 0, 3, 2), _col(model, 0, 3, 0), atol=1e-6)
+    np.testing.assert_allclose(_col(model, PARAMS.n_nodes - 1, 3, 3), [0, 0, 1, 0], atol=1e-6)
+    cloud = PARAMS.n_nodes - 1  # an open task in the cloud is judged like one on the device
+    np.testing.assert_allclose(_col(model, cloud, 3, 1), _col(model, 0, 3, 1), atol=1e-6)
 
 
 def test_health_belief_after_hot_telemetry_is_bayes(agent):
@@ -116,22 +119,29 @@ def _first_obs(n: int = 8):
 
 
 def test_d_llm_changes_the_first_decisions(agent):
-    """Same first observations, text saying "private": with D_LLM the agent keeps the task off
-    the cloud where the base-rate agent sends it there (the requirement is hidden)."""
+    """Same first observations (edge queues at 0.9 deadline, so the cloud is the fastest node),
+    a chat text saying "private": the base-rate agent sends every task to the cloud, with
+    D_LLM the agent keeps most of them off it (the requirement is hidden)."""
     with_llm = build_paper_agent(PARAMS, d_llm=True)
     obs = _first_obs()
-    obs = obs._replace(task=obs.task._replace(text_id=jnp.full(8, _text_id(0, 1, 0), jnp.int32)))
+    queue = jnp.broadcast_to(0.9 * obs.task.deadline_ms[:, None], obs.queue_ms.shape)
+    task = obs.task._replace(
+        text_id=jnp.full(8, _text_id(0, 1, 0), jnp.int32), task_class=jnp.zeros(8, jnp.int32)
+    )
+    obs = obs._replace(queue_ms=queue, task=task)
     keys = jax.random.split(jax.random.PRNGKey(0), 8)
     act = lambda ag: jax.vmap(lambda k, o: ag.step(k, ag.init(), o)[0])(keys, obs)  # noqa: E731
     base, llm = np.asarray(act(agent)), np.asarray(act(with_llm))
     cloud = PARAMS.n_nodes - 1
-    assert np.sum(base == cloud) >= 2 and np.sum(llm == cloud) < np.sum(base == cloud)
+    assert np.all(base == cloud) and np.sum(llm == cloud) <= 2
 
 
 def test_confident_private_prior_never_uses_the_cloud(agent):
     """P(private) ≈ 1 from the text: over whole jitted episodes no task goes to the cloud,
     and the run's tasks still complete (not everything fails)."""
-    sure = dataclasses.replace(agent, req_prior=jnp.tile(jnp.asarray([0.0, 0.0, 1.0, 0.0]), (72, 1)))
+    sure = dataclasses.replace(
+        agent, req_prior=jnp.tile(jnp.asarray([0.0, 0.0, 1.0, 0.0]), (72, 1))
+    )
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
     info = jax.jit(lambda k: batch_rollout(k, sure.policy(), PARAMS, 60, env=P))(keys)
     assert not np.any(np.asarray(info.node) == PARAMS.n_nodes - 1)
