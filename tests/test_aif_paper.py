@@ -100,6 +100,7 @@ def _text_id(cls: int, said_private: int, said_strict: int) -> int:
     return ((cls * 2 + said_private) * 2 + said_strict) * PAPER_PHRASES_PER_TYPE
 
 
+@pytest.mark.slow
 def test_d_llm_raises_private_belief_for_private_texts():
     """Eq. 3 on the ``paper`` texts: "contains personal data" raises P(private) well above the
     base rate; a plain text lowers it; rows are distributions."""
@@ -118,6 +119,7 @@ def _first_obs(n: int = 8):
     return obs
 
 
+@pytest.mark.slow
 def test_d_llm_changes_the_first_decisions(agent):
     """Same first observations (edge queues at 0.9 deadline, so the cloud is the fastest node),
     a chat text saying "private": the base-rate agent sends every task to the cloud, with
@@ -136,6 +138,7 @@ def test_d_llm_changes_the_first_decisions(agent):
     assert np.all(base == cloud) and np.sum(llm == cloud) <= 2
 
 
+@pytest.mark.slow
 def test_confident_private_prior_never_uses_the_cloud(agent):
     """P(private) ≈ 1 from the text: over whole jitted episodes no task goes to the cloud,
     and the run's tasks still complete (not everything fails)."""
