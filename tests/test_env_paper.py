@@ -325,7 +325,7 @@ def test_cli_compare_on_scenario_paper_with_config(tmp_path, capsys):
     ("args", "needle"),
     [
         (["simulate", "--policy", "oracle"], "--policy oracle"),
-        (["simulate", "--scenario", "paper", "--policy", "aif"], "--policy aif"),
+        (["simulate", "--policy", "mpc"], "--policy mpc"),  # aif runs on paper since pagent
         (
             ["simulate", "--scenario", "paper", "--env", "he2024", "--policy", "random"],
             "--scenario",
