@@ -320,12 +320,14 @@ class ResultCache:
     driver as each job finishes. A job's file is ``<key>.<digest>.pkl``, the digest a hash
     of ``code`` (``code_version()``), the job's key, function and kwargs and its
     dependencies' keys, so a result is reused only for the same call on the same code.
-    Each stored result also gets a line in ``folder/jobs.log`` (time, key, seconds since
-    this run started), which shows a long run's progress."""
+    Each stored result also gets a line in ``folder/jobs.log`` (time, key, wall and CPU
+    seconds of this process since the run started; serially, the CPU of the jobs themselves),
+    which shows a long run's progress and cost."""
 
     folder: Path
     code: str
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    cpu_started: float = dataclasses.field(default_factory=time.process_time)
 
     def path(self, job: Job) -> Path:
         """Where ``job``'s result is stored (``TypeError`` if its kwargs cannot be named)."""
@@ -352,9 +354,10 @@ class ResultCache:
         with results.atomic_path(self.path(job)) as tmp:
             tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        elapsed = time.perf_counter() - self.started
+        wall = time.perf_counter() - self.started
+        cpu = time.process_time() - self.cpu_started
         with open(self.folder / "jobs.log", "a") as log:
-            log.write(f"{stamp}  {job.key}  stored (+{elapsed:.0f} s)\n")
+            log.write(f"{stamp}  {job.key}  stored (+{wall:.0f} s wall, +{cpu:.0f} s CPU)\n")
 
 
 _CACHE: contextvars.ContextVar[ResultCache | None] = contextvars.ContextVar(
