@@ -101,10 +101,9 @@ def _progress(label: str, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: bar.advance(task)
 
 
-class SerialExecutor:
-    """Runs jobs one after another in this process (the default)."""
-
-    name = "serial"
+class _Executor:
+    """What every backend shares: ``run`` skips the jobs in ``done`` and hands the rest,
+    dependencies first, to the backend's ``_run``."""
 
     def run(
         self,
@@ -114,9 +113,21 @@ class SerialExecutor:
         on_result: OnResult | None = None,
     ) -> dict[str, Any]:
         """``{key: result}`` of every job; ``done``: results known already (not run again),
-        ``on_result(job, result)``: called as each job that ran finishes."""
+        ``on_result(job, result)``: called on the driver as each job that ran finishes."""
         out: dict[str, Any] = dict(done or {})
         order = [job for job in _ordered(jobs) if job.key not in out]
+        return self._run(order, out, label, on_result)
+
+    def _run(self, order: list[Job], out: dict, label: str, on_result: OnResult | None) -> dict:
+        raise NotImplementedError
+
+
+class SerialExecutor(_Executor):
+    """Runs jobs one after another in this process (the default)."""
+
+    name = "serial"
+
+    def _run(self, order, out, label, on_result):
         with _progress(label, len(order)) as advance:
             for job in order:
                 out[job.key] = _call(
@@ -131,7 +142,7 @@ class SerialExecutor:
         pass
 
 
-class RayExecutor:
+class RayExecutor(_Executor):
     """Runs jobs as Ray tasks (1 CPU each, ``MAX_RETRIES`` on worker death).
 
     ``address``: ``None`` starts a local Ray (``num_cpus`` CPUs, default all) in this
@@ -171,20 +182,11 @@ class RayExecutor:
     def cpus(self) -> int:
         return int(self._ray.cluster_resources().get("CPU", 0))
 
-    def run(
-        self,
-        jobs: Iterable[Job],
-        label: str = "jobs",
-        done: Mapping[str, Any] | None = None,
-        on_result: OnResult | None = None,
-    ) -> dict[str, Any]:
-        """Submit every job not in ``done`` (dependencies as object references or known
-        values), wait, ``{key: result}``; ``on_result(job, result)`` as each one finishes.
+    def _run(self, order, out, label, on_result):
+        """Submit every job (dependencies as object references or known values), wait.
         A job's exception is re-raised on the driver (its original type when it has one)
         after the other jobs have finished."""
         ray = self._ray
-        out: dict[str, Any] = dict(done or {})
-        order = [job for job in _ordered(jobs) if job.key not in out]
         refs: dict[str, Any] = {}
         for job in order:
             deps = [refs[d] if d in refs else out[d] for d in job.deps.values()]
