@@ -511,9 +511,14 @@ def method_seed_run(method: str, seed: int, cfg: TrainConfig, sweeps: tuple) -> 
 def _runs(cfg: TrainConfig, sweeps: tuple) -> dict[str, pd.DataFrame]:
     """``method_seed_run`` for every method and seed (the training loop), each (method,
     seed) one job of the current executor (serial, or Ray with ``--ray``); outputs
-    concatenated per name."""
+    concatenated per name. A job gets only the fields it uses (the other fields at their
+    defaults), so a resumed run (``--resume``) with more seeds or methods, or another
+    ``final_window``, reuses the stored jobs."""
+    job_cfg = TrainConfig(
+        n_episodes=cfg.n_episodes, eval_episodes=cfg.eval_episodes, agent=cfg.agent, env=cfg.env
+    )
     calls = [
-        (f"{m}:{s}", {"method": m, "seed": s, "cfg": cfg, "sweeps": sweeps})
+        (f"{m}:{s}", {"method": m, "seed": s, "cfg": job_cfg, "sweeps": sweeps})
         for m in cfg.methods
         for s in range(cfg.seeds)
     ]

@@ -117,7 +117,8 @@ def test_he2024_suite_resumed_is_byte_identical(tmp_path, monkeypatch):
     """``aifedge repro he2024`` at toy size (the two rules, 2 seeds: 4 jobs), interrupted
     by a failure in job 3 (random, seed 0), rerun with the same command: the stored jobs
     are not trained again and every file equals an uninterrupted run's (JSON: all but
-    ``wall_s`` and ``argv``, which describe the run, not the results)."""
+    ``wall_s`` and ``argv``, which describe the run, not the results). A third seed added
+    later trains only the new jobs."""
     cfg = tmp_path / "toy.json"
     toy = dict(
         seeds=2,
@@ -153,6 +154,10 @@ def test_he2024_suite_resumed_is_byte_identical(tmp_path, monkeypatch):
     trained.clear()
     assert main(argv) == 0
     assert trained == [("random", 0), ("random", 1)]
+    trained.clear()
+    more = ["--seeds", "3", "--out", str(tmp_path / "more"), "--resume", str(tmp_path / "jobs")]
+    assert main([*base, *more]) == 0
+    assert trained == [("he-greedy", 2), ("random", 2)]  # seeds 0, 1: stored jobs
 
     plain, resumed = tmp_path / "plain", tmp_path / "resumed"
     names = sorted(p.name for p in plain.iterdir())
