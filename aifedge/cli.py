@@ -679,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         default=None,
         metavar="DIR",
-        help="store each finished training job's result in DIR and reuse the stored ones "
+        help="store each finished job's result in DIR and reuse the stored ones "
         "(same job, kwargs and code): rerun the same command to resume an interrupted run",
     )
     _add_force(p)
