@@ -28,7 +28,6 @@ from aifedge.environments import (
     ENVS,
     Policy,
     aif_llm,
-    aif_llm_paper,
     batch_rollout,
     env_module,
     episode_metrics,
@@ -61,11 +60,6 @@ def get_policy(name: str, env_id: str = "aif-llm", params=None) -> Policy:
         params = ENVS[env_id].make_params() if params is None else params
         return load(REFERENCE_POLICIES[name])(params)
     if name in AGENTS:
-        if isinstance(params, aif_llm_paper.EnvParams):
-            raise ConfigError(
-                f"--policy {name}: runs on --scenario v1 only (its generative model is built "
-                "for v1's parameters; the paper scenario's is not built yet)"
-            )
         params = ENVS[env_id].make_params() if params is None else params
         return load(AGENTS[name])(params)
     raise ConfigError(

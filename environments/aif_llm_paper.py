@@ -80,6 +80,13 @@ MAX_SKIP = 64
 P(64 empty slots) < 1e-25 at the default rates)."""
 
 KNOBS = ("rho", "hazard", "tail", "tightness")
+DERIVED = {
+    "rate_calm": "rho",
+    "spike_prob": "tail (spike_prob = base_spike_prob · tail)",
+    "deadline_ms": "tightness (deadline_ms = base_deadline_ms · tightness)",
+}
+"""Fields ``params_from_knobs`` derives: set by hand only to the value the knobs give (a
+recorded config reloads); another value is a ``ConfigError`` naming the knob."""
 N_TYPES = len(PAPER_CLASS_NAMES)
 
 
@@ -384,6 +391,13 @@ def params_from_knobs(
         spike_prob=float(min(base.base_spike_prob * tail, 1.0)),
         deadline_ms=tuple(float(d) * tightness for d in base.base_deadline_ms),
     )
+    for name, knob in DERIVED.items():
+        given, derived = fields.get(name), getattr(p, name)
+        if given is not None and not np.allclose(_arr(given), _arr(derived), rtol=1e-6):
+            raise ConfigError(
+                f"EnvParams.{name}: derived from the knob {knob}; got {given!r} but the knobs "
+                f"give {derived!r}: set the knob instead"
+            )
     _validate(p)
     return p
 

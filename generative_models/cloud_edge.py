@@ -67,7 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError, check_fields
-from aifedge.environments import aif_llm
+from aifedge.environments import aif_llm, aif_llm_paper
 from aifedge.environments.aif_llm import NET_NAMES, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
 from aifedge.environments.task_texts import CLASS_NAMES
@@ -82,7 +82,11 @@ MC_FILE = Path(__file__).resolve().parent / "data" / "cloud_edge_mc.npz"
 """Saved default Monte-Carlo estimate (``EnvParams()``, ``ModelOptions()``)."""
 
 
-def node_names(params: EnvParams) -> tuple[str, ...]:
+AnyParams = EnvParams | aif_llm_paper.EnvParams
+"""Either scenario's parameters (``node_names``, ``outcome_indices`` serve both)."""
+
+
+def node_names(params: AnyParams) -> tuple[str, ...]:
     """Action labels: ``("local", "edge1", …, "cloud")``."""
     return ("local", *(f"edge{j + 1}" for j in range(params.n_edge)), "cloud")
 
@@ -219,7 +223,7 @@ def observation_indices(obs: Obs, params: EnvParams, options: ModelOptions) -> j
     )
 
 
-def outcome_indices(obs: Obs, params: EnvParams) -> jax.Array:
+def outcome_indices(obs: Obs | aif_llm_paper.Obs, params: AnyParams) -> jax.Array:
     """(N,) int32 ``outcome:<node>`` observations from the previous decision's result.
 
     The node that got the last task reports its outcome (met / violated / failed);

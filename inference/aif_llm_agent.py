@@ -67,7 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError
-from aifedge.environments import Policy
+from aifedge.environments import Policy, aif_llm_paper
 from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
 from aifedge.generative_models import cloud_edge, cloud_edge_slack
@@ -526,4 +526,16 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
             "advisor only; real LLM advisors run asynchronously through "
             "aifedge.inference.aif_llm_advised.run_advised"
         )
+    if isinstance(params, aif_llm_paper.EnvParams):  # scenario paper: inference.aif_paper
+        from .aif_paper import build_paper_agent
+
+        ablate = check_ablate(ablate)
+        if "meta-lambda" in ablate:
+            raise ConfigError(
+                "--ablate meta-lambda: on --scenario paper λ is already a constant (no meta-λ "
+                "network there yet); ablate prior and/or semantic"
+            )
+        return build_paper_agent(
+            params, d_llm="prior" not in ablate, semantic="semantic" not in ablate, **opts
+        ).policy()
     return build_agent(params, ablate, **opts).policy()

@@ -11,7 +11,7 @@ outcome first.
 
 import jax.numpy as jnp
 
-from aifedge.environments import Policy
+from aifedge.environments import Policy, aif_llm_paper
 from aifedge.environments.aif_llm import EnvParams, Obs
 from aifedge.generative_models import cloud_edge_slack
 
@@ -40,6 +40,10 @@ def make_aif_policy(
     The policy state is the decision core's ``AgentState`` (its ``pA`` holds the learned
     counts, which ``rollout(..., carry_policy_state=True)`` keeps across episodes).
     """
+    if isinstance(params, aif_llm_paper.EnvParams):  # scenario paper: its own model
+        from .aif_paper import build_paper_agent
+
+        return build_paper_agent(params, config=config, **model_options).policy()
     model = cloud_edge_slack.build_slack_model(params, **model_options)
     options = model.options
     agent = make_agent(model, AIF_CONFIG if config is None else config)

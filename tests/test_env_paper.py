@@ -267,6 +267,17 @@ def test_knobs_derive_their_fields():
     assert P.make_params(rho=0.45) == P.params_from_knobs(rho=0.45)
 
 
+def test_a_derived_field_must_agree_with_its_knob():
+    """A recorded config (every field) reloads; a hand-set derived field that disagrees with
+    its knob is refused, naming the knob (it was silently overwritten before)."""
+    p = P.make_params(tightness=2.0)
+    assert P.make_params(**p._asdict()) == p
+    with pytest.raises(ConfigError, match="deadline_ms: derived from the knob tightness"):
+        P.make_params(deadline_ms=(900.0,) * len(p.deadline_ms))
+    with pytest.raises(ConfigError, match="spike_prob: derived from the knob tail"):
+        P.make_params(tail=2.0, spike_prob=0.5 * p.spike_prob)
+
+
 @pytest.mark.slow
 def test_gym_wrapper_exposes_the_flat_paper_observation():
     from aifedge.environments.gym_wrapper import AifLlmEnv

@@ -158,7 +158,7 @@ def _actions(act_theta, keys):
     """Actions of ``(act, theta)`` on 64 fixed observations (one per reset key), act keys
     ``keys``."""
     act, theta = act_theta
-    params = repro.he2024.make_params()
+    params = repro.he2024.make_params(n_tasks=6)
     obs, _ = jax.vmap(repro.he2024.reset, in_axes=(0, None))(
         jax.random.split(jax.random.PRNGKey(3), 64), params
     )
@@ -174,7 +174,8 @@ def test_every_method_is_evaluated_in_the_same_mode():
     k1 = jax.random.split(jax.random.PRNGKey(1), 64)
     k2 = jax.random.split(jax.random.PRNGKey(2), 64)
     for method in repro.METHODS:
-        trained = repro.train_method(method, 1, AGENT_CFG, (), 0)
+        # one 6-task training episode (the gym step compiled once per process, as above)
+        trained = repro.train_method(method, 1, AGENT_CFG, (("n_tasks", 6),), 0)
         assert set(trained.acts) == set(repro.EVAL_MODES)
         greedy, sample = trained.acts["greedy"], trained.acts["sample"]
         same_greedy = (_actions(greedy, k1) == _actions(greedy, k2)).all()

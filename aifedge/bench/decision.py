@@ -8,6 +8,9 @@ Rows (wall seconds per call, after one compile/warm-up call):
 * ``decision_single_no_learning``: the same step with ``learn_A`` off (the shipped ``aif``).
 * ``decision_batched_<B>``: the vmapped step over B agents; ``decisions_per_s``.
 * ``decision_single_pymdp_engine``: the same step evaluated with pymdp's functions.
+* ``decision_single_paper``: one jitted step of ``aif`` on scenario ``paper``
+  (``inference.aif_paper``: observation mapping, own-work booking and the decision on
+  ``cloud_edge_paper``, learning off), on the scenario's first observation.
 * ``pymdp_agent_single``: plain ``pymdp.agent.Agent`` on the same A, B, C, D —
   ``infer_states`` + ``infer_policies`` + ``sample_action``, jitted — with
   ``ratio_to_ours`` = its median / ``decision_single``'s median.
@@ -68,6 +71,7 @@ def bench_decision(
         return agent.sample_action(q_pi, rng_key=k[None])
 
     t_pymdp = time_calls(lambda: pymdp_decide(key), repeats)
+    t_paper = _time_paper(repeats)
     ours = float(np.median(t_fast))
     n_pol = int(fast.policies.shape[0])
     common = {
@@ -92,7 +96,20 @@ def bench_decision(
             ratio_to_ours=float(np.median(t_ref)) / ours,
             **common,
         ),
+        row("decision_single_paper", t_paper, decisions_per_s=1.0 / float(np.median(t_paper))),
         row(
             "pymdp_agent_single", t_pymdp, ratio_to_ours=float(np.median(t_pymdp)) / ours, **common
         ),
     ]
+
+
+def _time_paper(repeats: int) -> np.ndarray:
+    """Wall seconds of the ``paper`` agent's jitted step (``decision_single_paper``)."""
+    from aifedge.environments import aif_llm_paper
+    from aifedge.inference.aif_paper import build_paper_agent
+
+    params = aif_llm_paper.make_params()
+    agent = build_paper_agent(params)
+    obs, _ = aif_llm_paper.reset(jax.random.PRNGKey(0), params)
+    step, state, key = jax.jit(agent.step), agent.init(), jax.random.PRNGKey(1)
+    return time_calls(lambda: step(key, state, obs)[0], repeats)

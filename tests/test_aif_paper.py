@@ -1,0 +1,174 @@
+"""``aif`` / ``aif-llm`` on scenario ``paper``: the model's likelihoods against brute force and
+a hand-computed Bayes update, D_LLM on the hidden requirement, the privacy rule, jitted runs."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from aifedge.environments import aif_llm_paper as P
+from aifedge.environments import batch_rollout
+from aifedge.environments.task_texts import PAPER_PHRASES_PER_TYPE
+from aifedge.generative_models import cloud_edge_paper as cep
+from aifedge.inference.agent import likelihoods, segments
+from aifedge.inference.aif_paper import build_paper_agent, req_prior_table
+
+PARAMS = P.make_params(max_steps=60, tightness=2.0, tail=0.5)
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return build_paper_agent(PARAMS)
+
+
+def _col(model, node: int, b: int, q: int, h: int | None = None) -> np.ndarray:
+    """A[outcome:node] column of (bin b, q (req on the cloud, strict elsewhere)[, health h])."""
+    n_n, n_e = PARAMS.n_nodes, PARAMS.n_edge
+    a = np.asarray(model.A[n_n + n_e + node])
+    n_q = 4 if node == n_n - 1 else 2
+    idx = 1 + (b * n_q + q) * (3 if h is not None else 1) + (h or 0)
+    return a[:, idx]
+
+
+def test_outcome_likelihood_against_monte_carlo():
+    """P(met/violated/failed | bin, req, health) vs a Monte-Carlo of the same generative story
+    drawn with scipy (uniform slack in the bin, log-normal jitter, GPD spike, exponential kill)."""
+    model = cep.build_paper_model(PARAMS, n_quad=16)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    tail, sigma = cep.spike_tail(PARAMS), cep.compute_noise(PARAMS)
+    edges = np.asarray(model.options.slack_edges)
+    mix = np.asarray(PARAMS.type_probs)
+    nominal = np.asarray(PARAMS.deadline_ms)[rng.choice(len(mix), n, p=mix)]
+    spike = np.where(
+        rng.random(n) < tail.exceed_prob,
+        stats.genpareto.rvs(tail.concentration, scale=tail.scale_ms, size=n, random_state=rng),
+        0.0,
+    )
+
+    def brute(b, strict, speed=1.0, kill_mean_ms=None):
+        s = rng.uniform(edges[b - 1], edges[b], n)
+        d = nominal * (PARAMS.strict_factor if strict else 1.0)
+        lat = s * nominal / speed * np.exp(sigma * rng.standard_normal(n)) + spike
+        failed = lat > PARAMS.timeout_factor * d
+        if kill_mean_ms is not None:  # the model's k_b uses the bin middle and the mean deadline
+            mean_d = mix @ np.asarray(PARAMS.deadline_ms)
+            k = 1 - np.exp(-0.5 * (edges[b - 1] + edges[b]) * mean_d / kill_mean_ms)
+            failed |= rng.random(n) < k
+        met = ~failed & (lat <= d)
+        return np.array([met.mean(), (~failed & ~met).mean(), failed.mean()])
+
+    for b, strict in ((5, 0), (9, 0), (9, 1), (11, 1)):
+        np.testing.assert_allclose(_col(model, 0, b, strict)[:3], brute(b, strict), atol=0.02)
+    deg = brute(9, 0, PARAMS.degraded_speed, PARAMS.mean_degraded_s * 1000.0)
+    np.testing.assert_allclose(_col(model, 2, 9, 0, 1)[:3], deg, atol=0.02)
+    # hard rules: a down edge and a private task in the cloud fail with certainty
+    np.testing.assert_allclose(_col(model, 2, 3, 0, 2), [0, 0, 1, 0], atol=1e-6)
+    np.testing.assert_allclose(_col(model, PARAMS.n_nodes - 1, 3, 2), [0, 0, 1, 0], atol=1e-6)
+    np.testing.assert_allclose(_col(model, PARAMS.n_nodes - 1, 3, 3), [0, 0, 1, 0], atol=1e-6)
+    cloud = PARAMS.n_nodes - 1  # an open task in the cloud is judged like one on the device
+    np.testing.assert_allclose(_col(model, cloud, 3, 1), _col(model, 0, 3, 1), atol=1e-6)
+
+
+def test_health_belief_after_hot_telemetry_is_bayes(agent):
+    """One "hot" reading of edge 1: posterior = A[hot, ·] ⊙ D / Σ, computed by hand."""
+    model = agent.model
+    sigma = PARAMS.telemetry_noise
+    right = stats.norm.cdf((cep.HOT - 1.0) / sigma)
+    seen = 1 - PARAMS.detect_delay * PARAMS.slot_ms / (PARAMS.mean_repair_s * 1000.0)
+    like_hot = np.array([1 - right, right, 1 - seen]) + cep.EPS
+    like_hot /= np.array([1 + 3 * cep.EPS] * 3)  # columns of the unnormalised A sum to 1 + 3ε
+    prior = np.array([PARAMS.mean_ok_s, PARAMS.mean_degraded_s, PARAMS.mean_repair_s])
+    prior /= prior.sum()
+    post = like_hot * prior / (like_hot * prior).sum()
+    obs = -np.ones(len(model.A), np.int32)
+    f = model.factor_index("health:edge1")
+    obs[PARAMS.n_nodes] = 1  # obs_health:edge1 = hot
+    qs = agent.core.infer_states(agent.core.init().prior, jnp.asarray(obs))
+    _, fsl = segments(model.num_states)
+    np.testing.assert_allclose(np.asarray(qs[fsl[f]]), post, rtol=1e-4)
+    assert post[1] > 0.5 > prior[1]  # the belief in "degraded" rises past one half
+    obs[PARAMS.n_nodes] = 0  # a cool reading lowers it below the prior
+    qs = agent.core.infer_states(agent.core.init().prior, jnp.asarray(obs))
+    assert float(qs[fsl[f]][1]) < prior[1]
+
+
+def _text_id(cls: int, said_private: int, said_strict: int) -> int:
+    return ((cls * 2 + said_private) * 2 + said_strict) * PAPER_PHRASES_PER_TYPE
+
+
+@pytest.mark.slow
+def test_d_llm_raises_private_belief_for_private_texts():
+    """Eq. 3 on the ``paper`` texts: "contains personal data" raises P(private) well above the
+    base rate; a plain text lowers it; rows are distributions."""
+    table = req_prior_table(PARAMS, d_llm=True)
+    base = cep.base_rate(PARAMS)
+    np.testing.assert_allclose(table.sum(1), 1.0, atol=1e-5)
+    private = lambda row: row[2] + row[3]  # noqa: E731
+    said, plain = table[_text_id(0, 1, 0)], table[_text_id(0, 0, 0)]
+    assert private(said) > 3 * private(base) and private(plain) < private(base)
+    assert said[1] + said[3] < table[_text_id(0, 1, 1)][1] + table[_text_id(0, 1, 1)][3]
+
+
+def _first_obs(n: int = 8):
+    keys = jax.random.split(jax.random.PRNGKey(11), n)
+    obs, _ = jax.vmap(lambda k: P.reset(k, PARAMS))(keys)
+    return obs
+
+
+@pytest.mark.slow
+def test_d_llm_changes_the_first_decisions(agent):
+    """Same first observations (edge queues at 0.9 deadline, so the cloud is the fastest node),
+    a chat text saying "private": the base-rate agent sends every task to the cloud, with
+    D_LLM the agent keeps most of them off it (the requirement is hidden)."""
+    with_llm = build_paper_agent(PARAMS, d_llm=True)
+    obs = _first_obs()
+    queue = jnp.broadcast_to(0.9 * obs.task.deadline_ms[:, None], obs.queue_ms.shape)
+    task = obs.task._replace(
+        text_id=jnp.full(8, _text_id(0, 1, 0), jnp.int32), task_class=jnp.zeros(8, jnp.int32)
+    )
+    obs = obs._replace(queue_ms=queue, task=task)
+    keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    act = lambda ag: jax.vmap(lambda k, o: ag.step(k, ag.init(), o)[0])(keys, obs)  # noqa: E731
+    base, llm = np.asarray(act(agent)), np.asarray(act(with_llm))
+    cloud = PARAMS.n_nodes - 1
+    assert np.all(base == cloud) and np.sum(llm == cloud) <= 2
+
+
+@pytest.mark.slow
+def test_confident_private_prior_never_uses_the_cloud(agent):
+    """P(private) ≈ 1 from the text: over whole jitted episodes no task goes to the cloud,
+    and the run's tasks still complete (not everything fails)."""
+    sure = dataclasses.replace(
+        agent, req_prior=jnp.tile(jnp.asarray([0.0, 0.0, 1.0, 0.0]), (72, 1))
+    )
+    keys = jax.random.split(jax.random.PRNGKey(3), 2)
+    info = jax.jit(lambda k: batch_rollout(k, sure.policy(), PARAMS, 60, env=P))(keys)
+    assert not np.any(np.asarray(info.node) == PARAMS.n_nodes - 1)
+    assert np.mean(np.asarray(info.outcome) == P.MET) > 0.3
+
+
+@pytest.mark.slow
+def test_agents_run_jitted_on_paper_through_the_cli_factories():
+    """``get_policy`` builds ``aif`` and ``aif-llm`` for scenario ``paper``; jitted episodes run,
+    and ``aif`` meets more deadlines than the random policy on the same episodes."""
+    from aifedge.simulate import get_policy
+
+    keys = jax.random.split(jax.random.PRNGKey(5), 4)
+    qos = {}
+    for name in ("aif", "aif-llm", "random"):
+        pol = get_policy(name, "aif-llm", PARAMS)
+        info = jax.jit(lambda k, pol=pol: batch_rollout(k, pol, PARAMS, 60, env=P))(keys)
+        qos[name] = float(np.mean(np.asarray(info.outcome) == P.MET))
+    assert qos["aif"] > qos["random"] + 0.1
+    assert 0.0 < qos["aif-llm"] <= 1.0
+
+
+def test_pA_of_the_outcome_modalities_is_the_prior_likelihood(agent):
+    """Learning starts from c_0 · A (weak Dirichlet prior): E[Dir(pA)] equals A."""
+    a = likelihoods(agent.init().agent)
+    n0 = PARAMS.n_nodes + PARAMS.n_edge
+    np.testing.assert_allclose(np.asarray(a[0][0]), np.asarray(agent.model.A[n0]), atol=1e-6)
