@@ -354,7 +354,7 @@ def cmd_repro(args) -> None:
 
     if args.store is not None:
         results.check_writable_file(Path(args.store) / "SUMMARY.md", "--store")
-    with executor.using(executor.make_executor(args.ray)):
+    with executor.using(executor.make_executor(args.ray)), executor.caching(args.resume):
         _cmd_repro(args)
 
 
@@ -674,6 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="also copy the small files (all but *_data.csv) here, e.g. paper_repro/results/…",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="store each finished job's result in DIR and reuse the stored ones "
+        "(same job, kwargs and code): rerun the same command to resume an interrupted run",
     )
     _add_force(p)
     _add_format(p)

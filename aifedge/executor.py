@@ -8,15 +8,26 @@ job whose result is passed there (on Ray an object reference: the dependent job 
 for it, independent jobs run in parallel). Results (frames, arrays, checkpoint bytes)
 come back to the driver, which alone writes result files.
 
+``caching(folder)`` makes runs resumable at job granularity (``aifedge repro --resume``):
+every finished job's result is stored in ``folder`` as soon as it comes back, keyed by the
+job's key, its function and kwargs and the code version (``code_version``), and a rerun
+loads those instead of running them again, so it writes the same bytes as one that was never
+interrupted. It is not a scheduler: the remaining jobs run on the current executor.
+
 The core never imports ``ray``: ``RayExecutor`` imports it when it starts.
 """
 
 import contextlib
 import contextvars
 import dataclasses
+import hashlib
 import logging
 import os
+import pickle
+import re
 import socket
+import subprocess
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -75,6 +86,9 @@ def _ordered(jobs: Iterable[Job]) -> list[Job]:
     return order
 
 
+OnResult = Callable[[Job, Any], None]
+
+
 def _call(fn: Callable, kwargs: Mapping, names: tuple[str, ...], *values) -> Any:
     return fn(**kwargs, **dict(zip(names, values, strict=True)))
 
@@ -87,20 +101,40 @@ def _progress(label: str, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: bar.advance(task)
 
 
-class SerialExecutor:
+class _Executor:
+    """What every backend shares: ``run`` skips the jobs in ``done`` and hands the rest,
+    dependencies first, to the backend's ``_run``."""
+
+    def run(
+        self,
+        jobs: Iterable[Job],
+        label: str = "jobs",
+        done: Mapping[str, Any] | None = None,
+        on_result: OnResult | None = None,
+    ) -> dict[str, Any]:
+        """``{key: result}`` of every job; ``done``: results known already (not run again),
+        ``on_result(job, result)``: called on the driver as each job that ran finishes."""
+        out: dict[str, Any] = dict(done or {})
+        order = [job for job in _ordered(jobs) if job.key not in out]
+        return self._run(order, out, label, on_result)
+
+    def _run(self, order: list[Job], out: dict, label: str, on_result: OnResult | None) -> dict:
+        raise NotImplementedError
+
+
+class SerialExecutor(_Executor):
     """Runs jobs one after another in this process (the default)."""
 
     name = "serial"
 
-    def run(self, jobs: Iterable[Job], label: str = "jobs") -> dict[str, Any]:
-        """``{key: result}`` of every job."""
-        order = _ordered(jobs)
-        out: dict[str, Any] = {}
+    def _run(self, order, out, label, on_result):
         with _progress(label, len(order)) as advance:
             for job in order:
                 out[job.key] = _call(
                     job.fn, job.kwargs, tuple(job.deps), *(out[d] for d in job.deps.values())
                 )
+                if on_result is not None:
+                    on_result(job, out[job.key])
                 advance()
         return out
 
@@ -108,7 +142,7 @@ class SerialExecutor:
         pass
 
 
-class RayExecutor:
+class RayExecutor(_Executor):
     """Runs jobs as Ray tasks (1 CPU each, ``MAX_RETRIES`` on worker death).
 
     ``address``: ``None`` starts a local Ray (``num_cpus`` CPUs, default all) in this
@@ -148,25 +182,33 @@ class RayExecutor:
     def cpus(self) -> int:
         return int(self._ray.cluster_resources().get("CPU", 0))
 
-    def run(self, jobs: Iterable[Job], label: str = "jobs") -> dict[str, Any]:
-        """Submit every job (dependencies as object references), wait, ``{key: result}``.
-        A job's exception is re-raised on the driver (its original type when it has one)."""
+    def _run(self, order, out, label, on_result):
+        """Submit every job (dependencies as object references or known values), wait.
+        A job's exception is re-raised on the driver (its original type when it has one)
+        after the other jobs have finished."""
         ray = self._ray
         refs: dict[str, Any] = {}
-        for job in _ordered(jobs):
-            deps = [refs[d] for d in job.deps.values()]
+        for job in order:
+            deps = [refs[d] if d in refs else out[d] for d in job.deps.values()]
             refs[job.key] = self._task.remote(job.fn, job.kwargs, tuple(job.deps), *deps)
-        pending = list(refs.values())
+        by_ref = {ref: job for job, ref in zip(order, refs.values(), strict=True)}
+        pending, error = list(refs.values()), None
         with _progress(label, len(pending)) as advance:
             while pending:
-                _, pending = ray.wait(pending, num_returns=1)
+                ready, pending = ray.wait(pending, num_returns=1)
+                job = by_ref[ready[0]]
+                try:
+                    out[job.key] = ray.get(ready[0])
+                except ray.exceptions.RayTaskError as err:
+                    cause = getattr(err, "cause", None)
+                    error = error or (cause if isinstance(cause, Exception) else err)
+                else:
+                    if on_result is not None:
+                        on_result(job, out[job.key])
                 advance()
-        try:
-            values = ray.get(list(refs.values()))
-        except ray.exceptions.RayTaskError as err:
-            cause = getattr(err, "cause", None)
-            raise (cause if isinstance(cause, Exception) else err) from None
-        return dict(zip(refs, values, strict=True))
+        if error is not None:
+            raise error from None
+        return out
 
     def close(self) -> None:
         self._ray.shutdown()
@@ -195,8 +237,158 @@ def using(executor: Executor) -> Iterator[Executor]:
 
 
 def run(jobs: Iterable[Job], label: str = "jobs") -> dict[str, Any]:
-    """``current().run(jobs)``."""
-    return current().run(jobs, label)
+    """``current().run(jobs)``, through the current ``caching`` folder when there is one."""
+    cache = _CACHE.get()
+    if cache is None:
+        return current().run(jobs, label)
+    jobs = _ordered(jobs)
+    done = cache.load(jobs)
+    return current().run(jobs, label, done, cache.store)
+
+
+def _canonical(obj: Any) -> str:
+    """A text that identifies ``obj`` across processes and sessions (``ResultCache``):
+    plain values by ``repr``, containers and frozen dataclasses field by field, arrays by
+    dtype, shape and a hash of their bytes, functions and classes by qualified name;
+    ``TypeError`` for anything else (its ``repr`` may hold a memory address)."""
+    if obj is None or isinstance(obj, bool | int | float | str | bytes):
+        return repr(obj)
+    if isinstance(obj, tuple | list):
+        inner = ",".join(_canonical(v) for v in obj)
+        return f"{type(obj).__name__}({inner})"
+    if isinstance(obj, Mapping):
+        items = sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in obj.items())
+        return "{" + ",".join(items) + "}"
+    kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = ",".join(
+            f"{f.name}={_canonical(getattr(obj, f.name))}" for f in dataclasses.fields(obj)
+        )
+        return f"{kind}({fields})"
+    if hasattr(obj, "_asdict"):  # NamedTuple
+        return f"{kind}{_canonical(obj._asdict())}"
+    if hasattr(obj, "dtype") and hasattr(obj, "shape") and hasattr(obj, "tobytes"):
+        digest = hashlib.sha256(obj.tobytes()).hexdigest()
+        return f"array({obj.dtype},{tuple(obj.shape)},{digest})"
+    if hasattr(obj, "__array__"):  # a JAX array
+        import numpy as np
+
+        return _canonical(np.asarray(obj))
+    if callable(obj) and hasattr(obj, "__qualname__") and "<" not in obj.__qualname__:
+        return f"{obj.__module__}.{obj.__qualname__}"
+    name = getattr(obj, "__qualname__", kind) if callable(obj) else kind
+    raise TypeError(
+        f"cannot identify {name} across runs; pass plain values, dataclasses or "
+        "module-level functions"
+    )
+
+
+def code_version() -> str:
+    """A hash of the package's Python source (every ``*.py`` file git tracks in the source
+    tree, as it is on disk now, tests and benchmarks excluded) and the versions of the
+    packages that determine results; without git, of every ``*.py`` file under the
+    installed ``aifedge`` folder. Documentation edits keep it; any code edit changes it."""
+    from aifedge import results
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(repr(sorted(results.versions().items())).encode())
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True
+        )
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", "*.py"],
+            cwd=top.stdout.strip() or here,
+            capture_output=True,
+        )
+        ok = top.returncode == 0 and listed.returncode == 0
+    except OSError:
+        ok = False
+    if ok:
+        root = Path(top.stdout.strip())
+        names = [n for n in listed.stdout.decode().split("\0") if n]
+        files = [root / n for n in names if not n.startswith(("tests/", "benchmarks/"))]
+    else:
+        root, files = here, list(here.rglob("*.py"))
+    for path in sorted(files):
+        if path.is_file():
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultCache:
+    """Finished jobs' results in ``folder``, one pickle per job, written atomically by the
+    driver as each job finishes. A job's file is ``<key>.<digest>.pkl``, the digest a hash
+    of ``code`` (``code_version()``), the job's key, function and kwargs and its
+    dependencies' keys, so a result is reused only for the same call on the same code.
+    Each stored result also gets a line in ``folder/jobs.log`` (time, key, wall and CPU
+    seconds of this process since the run started; serially, the CPU of the jobs themselves),
+    which shows a long run's progress and cost."""
+
+    folder: Path
+    code: str
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    cpu_started: float = dataclasses.field(default_factory=time.process_time)
+
+    def path(self, job: Job) -> Path:
+        """Where ``job``'s result is stored (``TypeError`` if its kwargs cannot be named)."""
+        try:
+            call = _canonical((self.code, job.key, job.fn, job.kwargs, job.deps))
+        except TypeError as err:
+            raise TypeError(f"job {job.key!r}: {err}") from None
+        digest = hashlib.sha256(call.encode()).hexdigest()[:20]
+        return self.folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', job.key)}.{digest}.pkl"
+
+    def load(self, jobs: Iterable[Job]) -> dict[str, Any]:
+        """``{key: result}`` of the ``jobs`` stored here."""
+        out = {}
+        for job in jobs:
+            path = self.path(job)
+            if path.is_file():
+                out[job.key] = pickle.loads(path.read_bytes())
+        return out
+
+    def store(self, job: Job, result: Any) -> None:
+        """Save ``result`` of ``job`` (atomically) and log it."""
+        from aifedge import results
+
+        with results.atomic_path(self.path(job)) as tmp:
+            tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        wall = time.perf_counter() - self.started
+        cpu = time.process_time() - self.cpu_started
+        with open(self.folder / "jobs.log", "a") as log:
+            log.write(f"{stamp}  {job.key}  stored (+{wall:.0f} s wall, +{cpu:.0f} s CPU)\n")
+
+
+_CACHE: contextvars.ContextVar[ResultCache | None] = contextvars.ContextVar(
+    "aifedge_cache", default=None
+)
+
+
+@contextlib.contextmanager
+def caching(folder: str | Path | None, flag: str = "--resume") -> Iterator[ResultCache | None]:
+    """Store and reuse the results of the jobs run inside the block in ``folder`` (created;
+    ``ResultCache``); ``None``: no caching. A bad ``folder`` is a ``ConfigError`` naming
+    ``flag``."""
+    if folder is None:
+        yield None
+        return
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{flag}: {str(folder)!r} exists and is not a folder; pass a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot create {str(folder)!r} ({err.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"{flag}: {str(folder)!r} is not writable; pass another folder")
+    token = _CACHE.set(ResultCache(folder, code_version()))
+    try:
+        yield _CACHE.get()
+    finally:
+        _CACHE.reset(token)
 
 
 def map_jobs(fn: Callable, calls: Iterable[tuple[str, Mapping]], label: str = "jobs") -> list:

@@ -63,6 +63,7 @@ from aifedge.executor import map_jobs
 from aifedge.inference import aif_rg
 from aifedge.registry import HE2024_LEARNED, RL_ALGOS
 
+from . import convergence
 from .common import Artifact, reproduced, to_markdown, with_overrides, write_artifact
 
 METRICS = ("sum_reward", "tcr", "avg_latency_s", "avg_pass", "utility")
@@ -510,9 +511,14 @@ def method_seed_run(method: str, seed: int, cfg: TrainConfig, sweeps: tuple) -> 
 def _runs(cfg: TrainConfig, sweeps: tuple) -> dict[str, pd.DataFrame]:
     """``method_seed_run`` for every method and seed (the training loop), each (method,
     seed) one job of the current executor (serial, or Ray with ``--ray``); outputs
-    concatenated per name."""
+    concatenated per name. A job gets only the fields it uses (the other fields at their
+    defaults), so a resumed run (``--resume``) with more seeds or methods, or another
+    ``final_window``, reuses the stored jobs."""
+    job_cfg = TrainConfig(
+        n_episodes=cfg.n_episodes, eval_episodes=cfg.eval_episodes, agent=cfg.agent, env=cfg.env
+    )
     calls = [
-        (f"{m}:{s}", {"method": m, "seed": s, "cfg": cfg, "sweeps": sweeps})
+        (f"{m}:{s}", {"method": m, "seed": s, "cfg": job_cfg, "sweeps": sweeps})
         for m in cfg.methods
         for s in range(cfg.seeds)
     ]
@@ -653,21 +659,25 @@ def _margin(sub: pd.DataFrame, setting_col: str, metric: str, method: str) -> li
 FIG3_SWEEPS = ((None, (None,)),)
 
 
-def convergence_episode(tcr: np.ndarray, n_tasks: int, z: float = 4.0) -> float:
-    """Episodes until the training TCR settles, by a binomial-band rule (the AIF-LLM
-    tables' former rule, replaced there by ``paper_repro.convergence``):
-    (moving average over a window of one episode = ``n_tasks`` decisions stays within
-    z·√(p̂(1 − p̂)/window) of the final level p̂, the mean of the last 20 %) applied at
-    episode boundaries: each episode's TCR is that window's average. NaN when the curve
-    only settles inside its final 20 % (the run is too short to show convergence)."""
-    tcr = np.asarray(tcr, float)
-    if tcr.size < 5:
+def convergence_episode(tcr) -> float:
+    """Episodes until the training TCR settles, by the AIF-LLM tables' rule
+    (``paper_repro.convergence``, ``RULE``: blocks of 5 episodes, plateau = the last 20 %,
+    a simultaneous band over the blocks) with the seeds as the independent runs.
+
+    ``tcr``: (seeds, episodes) training TCR in [0, 1] (taken in points, × 100, so the
+    rule's 1-point floor is 1 % of TCR). NaN with fewer than 2 seeds, fewer episodes than
+    the rule needs, or a curve that has not settled before its plateau window. With R
+    seeds the band's critical value is t_{R−1} at the Bonferroni level, e.g. ≈ 20 SE for
+    3 seeds and 20 blocks, so few seeds give a wide band and an early (optimistic) episode.
+    """
+    curves = 100.0 * np.asarray(tcr, float)
+    rule = convergence.RULE
+    if curves.ndim != 2 or curves.shape[0] < 2:
         return math.nan
-    final = tcr[-max(1, tcr.size // 5) :].mean()
-    band = z * math.sqrt(final * (1.0 - final) / n_tasks)
-    out = np.flatnonzero(np.abs(tcr - final) > band + 1e-12)
-    episode = float(out[-1] + 2 if out.size else 1)
-    return episode if episode <= 0.8 * tcr.size else math.nan
+    episodes = curves.shape[1]
+    if episodes // rule.block < 2 or rule.plateau_len(episodes) >= episodes:
+        return math.nan
+    return convergence.convergence_episode(curves, rule)
 
 
 def run_fig3(cfg: Fig3Config, runs: dict | None = None) -> pd.DataFrame:
@@ -680,7 +690,6 @@ def run_fig3(cfg: Fig3Config, runs: dict | None = None) -> pd.DataFrame:
     std over those episodes, all seeds), then the same rows for every method frozen, in
     both modes.
     """
-    params = cfg.env_params()
     runs = _runs(cfg, FIG3_SWEEPS) if runs is None else runs
     data, final = runs["curve"], runs["final"]
     last = data.groupby(["method", "seed"])["episode"].transform("max")
@@ -689,9 +698,11 @@ def run_fig3(cfg: Fig3Config, runs: dict | None = None) -> pd.DataFrame:
 
     def values_of(r, mode):
         sub = both[both["mode"] == mode]
-        if r.metric == "convergence_episode":
-            curves_of = data[data.method == r.method].sort_values("episode").groupby("seed")
-            return [convergence_episode(g["tcr"], params.n_tasks) for _, g in curves_of]
+        if r.metric == "convergence_episode":  # seeds × the episodes every seed ran
+            curves = data[data.method == r.method].pivot(
+                index="seed", columns="episode", values="tcr"
+            )
+            return [convergence_episode(curves.dropna(axis=1))]
         if r.relation == "highest":
             return _margin(sub, "setting", r.metric, r.method)
         return sub.loc[sub.method == r.method, r.metric]

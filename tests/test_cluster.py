@@ -276,3 +276,24 @@ def test_repro_on_ray_is_byte_identical_to_serial(ray_head, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "ray"), "--ray", ray_head["address"]]) == 0
     names = ("ucbcoma-fig4.csv", "ucbcoma-fig4_data.csv", "ucbcoma-fig4.md")
     _same_files(tmp_path / "serial", tmp_path / "ray", names)
+
+
+@pytest.mark.slow
+def test_ray_resumes_from_stored_jobs(ray_head, tmp_path):
+    """A serial run that stopped at a failing job, resumed on Ray: the stored jobs are not
+    submitted, a new job gets a stored job's result as its dependency, and the new result
+    is stored too (``executor.caching``)."""
+    a = Job("a", reproduced, {"ours": 1.0, "paper": 1.5, "tol": 1.0})
+    b = Job("b", dict, {"x": 1}, {"y": "a"})
+    with executor.caching(tmp_path), pytest.raises(ConfigError, match="max_steps"):
+        executor.run([a, b, Job("bad", aif_llm.make_params, {"max_steps": -1})])
+    assert len(list(tmp_path.glob("*.pkl"))) == 2
+    c = Job("c", dict, {"z": 2}, {"w": "a"})
+    with (
+        executor.using(executor.make_executor(ray_head["address"])),
+        executor.caching(tmp_path),
+    ):
+        out = executor.run([a, b, c])
+    assert out == {"a": "yes", "b": {"x": 1, "y": "yes"}, "c": {"z": 2, "w": "yes"}}
+    log = (tmp_path / "jobs.log").read_text().split()
+    assert [k for k in log if k in ("a", "b", "c", "bad")] == ["a", "b", "c"]

@@ -201,13 +201,20 @@ def test_all_methods_face_the_same_episodes():
     assert rows_a == rows_b
 
 
-def test_convergence_rule_on_a_step_curve():
-    """A TCR curve at 0.5 for 40 episodes, then 0.9 (binomial band at p̂ = 0.9, 100 tasks:
-    4·√(0.09/100) = 0.12) settles at episode 41; a run that only settles in its last 20 % is
-    NaN (too short)."""
-    curve = np.r_[np.full(40, 0.5), np.full(60, 0.9)]
-    assert repro.convergence_episode(curve, 100) == 41.0
-    assert math.isnan(repro.convergence_episode(np.r_[np.full(90, 0.5), np.full(10, 0.9)], 100))
+def test_convergence_rule_is_the_aif_llm_rule_with_seeds_as_runs():
+    """3 seeds at TCR 0.5 for 40 episodes, then 0.9 with binomial noise of 100 tasks (block
+    means sd ≈ 1.3 points, band ≈ 20 SE ≈ 16 points): the 40-point step ends at episode 40,
+    a block boundary. NaN for one seed, for a run too short for the rule (plateau = the last
+    20 %, blocks of 5) and for a curve that steps inside its plateau window."""
+    rng = np.random.default_rng(0)
+    p = np.r_[np.full(40, 0.5), np.full(60, 0.9)]
+    curves = rng.binomial(100, np.broadcast_to(p, (3, 100))) / 100
+    assert repro.convergence_episode(curves) == 40.0
+    assert repro.convergence_episode(np.broadcast_to(p, (3, 100))) == 40.0  # noise-free
+    assert math.isnan(repro.convergence_episode(curves[:1]))
+    assert math.isnan(repro.convergence_episode(curves[:, :9]))
+    late = np.broadcast_to(np.r_[np.full(90, 0.5), np.full(10, 0.9)], (3, 100))
+    assert math.isnan(repro.convergence_episode(late))
 
 
 def test_budgets_are_equal_env_steps():
