@@ -11,7 +11,6 @@ with whether it is the frozen point's. Every (point, method) is one executor job
 """
 
 import dataclasses
-import functools
 
 import numpy as np
 import pandas as pd
@@ -73,15 +72,13 @@ def episodes(cfg: SensitivityConfig) -> pd.DataFrame:
     ``METRIC_NAMES``."""
     base = {k: float(v) for k, v in load_overrides(cfg.base).items()}
     pts = points(cfg, base)
+    common = {"env": "aif-llm", "seed": cfg.seed, "episodes": cfg.episodes, "scenario": "paper"}
     calls = [
-        (f"{knob}:{factor}:{m}", {"point": knobs, "policy": m})
+        (f"{knob}:{factor}:{m}", {**common, "point": knobs, "policy": m})
         for knob, factor, knobs in pts
         for m in cfg.methods
     ]
-    job = functools.partial(
-        sweep.run_one, "aif-llm", seed=cfg.seed, episodes=cfg.episodes, scenario="paper"
-    )
-    done = executor.map_jobs(job, calls, label="sensitivity")
+    done = executor.map_jobs(sweep.run_one, calls, label="sensitivity")  # plain kwargs: --resume
     labels = [(knob, factor) for knob, factor, _ in pts for _ in cfg.methods]
     frames = [
         pd.DataFrame(
