@@ -174,6 +174,7 @@ def sac_stage(trials: pd.DataFrame, cfg: CalibrationConfig, progress: bool = Fal
         best = best.iloc[cfg.sac_point - 1 : cfg.sac_point]
     best = best[~_done(best, trials[trials.stage == "sac"])]  # resume: skip points already run
     sac_cfg = rl.make_config("sac")
+    assert isinstance(sac_cfg, rl.SACConfig)
     if cfg.sac_steps is not None:  # a smaller budget (--quick): warm-up within it
         start = min(sac_cfg.learning_starts, cfg.sac_steps // 2)
         sac_cfg = rl.make_config("sac", steps=cfg.sac_steps, learning_starts=start)
