@@ -36,6 +36,16 @@ def test_table4_config_and_plot():
     assert [len(ax.lines) for ax in fig.axes] == [2, 1]  # curve + convergence line; control
 
 
+def test_table4_rows_and_jobs_per_scenario():
+    """v1: every ablation and reference; paper: no "w/o meta-λ" row and no job for it (λ is a
+    constant there, and the agent refuses that ablation)."""
+    v1, paper = repro.Config(), repro.Config(scenario="paper", steps=400)
+    assert repro.table4_variants(v1) == [*repro.ABLATIONS, *repro.REFERENCES]
+    assert repro.table4_variants(paper) == [v for v in repro.table4_variants(v1) if "meta" not in v]
+    assert not any("meta" in k for k in repro._protocol_keys(paper, "34"))
+    assert any("meta" in k for k in repro._protocol_keys(v1, "34"))
+
+
 def test_pareto_front_matches_brute_force():
     rng = np.random.default_rng(0)
     x, y = rng.random(12), rng.random(12)
