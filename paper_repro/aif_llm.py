@@ -260,7 +260,8 @@ def _aif_episodes_job(variant: str, seed: int, cfg: Config) -> pd.DataFrame:
 def _curve_job(variant: str, cfg: Config) -> np.ndarray:
     """(curve_runs, episodes) QoS % of a Table 4 row, state carried across episodes
     (``convergence.carried_qos``; episode keys ``convergence.curve_keys(eval_seed, …)``)."""
-    qos = functools.partial(convergence.carried_qos, params=_params(cfg), steps=cfg.steps)
+    env = aif_llm_paper if cfg.scenario == "paper" else aif_llm
+    qos = functools.partial(convergence.carried_qos, params=_params(cfg), steps=cfg.steps, env=env)
     keys = convergence.curve_keys(cfg.eval_seed, cfg.curve_runs, cfg.episodes)
     return convergence.learning_curves(_variant_policy(variant, cfg), keys, qos)
 

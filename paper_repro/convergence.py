@@ -137,15 +137,18 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def carried_qos(policy: Policy, keys: jax.Array, params: aif_llm.EnvParams, steps: int):
-    """(E,) QoS (fraction met) of E consecutive ``aif-llm`` episodes of one run, keys (E, 2).
+def carried_qos(
+    policy: Policy, keys: jax.Array, params: aif_llm.EnvParams, steps: int, env=aif_llm
+):
+    """(E,) QoS (fraction met) of E consecutive ``aif-llm`` episodes of one run, keys (E, 2);
+    ``env``: the scenario's module (``aif_llm`` = v1, or ``aif_llm_paper``).
 
     ``policy.init`` runs once (with episode 0's init key); its state is carried across
     episodes. Episode e splits ``keys[e]`` as ``rollout`` does (reset, init, loop), so a
     stateless policy gives exactly ``rollout``'s episodes."""
 
     def qos(pstate, key):
-        infos, pstate = episode(key, policy, params, steps, pstate)
+        infos, pstate = episode(key, policy, params, steps, pstate, env)
         return pstate, jnp.mean(infos.outcome == aif_llm.MET)
 
     pstate = policy.init(init_key(keys[0]), params)
