@@ -167,6 +167,11 @@ def _params(cfg: Config):
     return aif_llm.make_params(max_steps=cfg.steps)
 
 
+def _env(cfg: Config):
+    """The scenario's env module: ``aif_llm`` (v1) or ``aif_llm_paper``."""
+    return aif_llm_paper if cfg.scenario == "paper" else aif_llm
+
+
 def _episodes(name: str, policy, seed: int, cfg: Config) -> pd.DataFrame:
     """``cfg.episodes`` episodes of ``policy`` (keys from ``eval_seed + seed``), one row
     each; on ``paper`` also the limit-load rates (threshold: the top decile of ρ over these
@@ -636,12 +641,13 @@ def decision_overheads(cfg: Config, repeats: int = 200) -> dict[str, float]:
 
     params = _params(cfg)
     policy = _aif_policy((), cfg)
-    obs, _ = aif_llm.reset(jax.random.PRNGKey(0), params)
+    env = _env(cfg)
+    obs, _ = env.reset(jax.random.PRNGKey(0), params)
     pstate = policy.init(jax.random.PRNGKey(1), params)
     act = jax.jit(lambda k, s, o: policy.act(k, s, o, params))
     key = jax.random.PRNGKey(2)
     out = {"AIF-LLM": float(np.median(time_calls(lambda: act(key, pstate, obs), repeats)))}
-    flat = np.asarray(aif_llm.flatten_obs(obs, params))[None]
+    flat = np.asarray(env.flatten_obs(obs, params))[None]
     for method, algo in ALGOS.items():
         net = trained_rl(algo, 0, cfg)
         out[method] = float(np.median(time_calls(lambda n=net: n.act(flat), repeats)))
