@@ -144,6 +144,11 @@ def episodes(cfg: SensitivityConfig) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def ranking(means: pd.Series) -> str:
+    """``"A > B > C"``: the methods (index) by decreasing mean (a tie keeps the given order)."""
+    return " > ".join(means.sort_values(ascending=False, kind="stable").index)
+
+
 def run(cfg: SensitivityConfig) -> pd.DataFrame:
     """One row per point: knob values, mean ``order_by`` per method (%), per claim A − B
     (points), sign as claimed, Welch p; the methods' ordering and whether it is the frozen
@@ -164,9 +169,9 @@ def run(cfg: SensitivityConfig) -> pd.DataFrame:
             name = f"{c.a}−{c.b}"
             row |= {f"{name} (pts)": 100 * t["diff"], f"{name} as claimed": t["holds"],
                     f"{name} Welch p": t["welch_p"]}  # fmt: skip
-        row["ordering"] = " > ".join(means.sort_values(ascending=False).index)
+        row["ordering"] = ranking(means)
         if len(table4 := [m for m in cfg.methods if m in TABLE4]) > 1:
-            row["Table 4 ordering"] = " > ".join(means[table4].sort_values(ascending=False).index)
+            row["Table 4 ordering"] = ranking(means[table4])
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["same ordering"] = frame.ordering == frame.ordering.iloc[0]
