@@ -36,7 +36,7 @@ class GenerativeModel(NamedTuple):
     factor_names[f], factor_levels[f][i]: names of factors and their levels.
     modality_names[m], modality_levels[m][o]: names of modalities and their outcomes.
     control_names[c], control_levels[c][u]: names of control factors and their actions.
-    options: the builder's settings the model was made with (``cloud_edge.ModelOptions``),
+    options: the builder's settings the model was made with (``aif_llm_model.ModelOptions``),
     None for a model written by hand.
     """
 

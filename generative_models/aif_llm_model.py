@@ -1,7 +1,7 @@
 """Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
 The first model: load bins and A, B from a Monte-Carlo of the simulator. The agents
-(``aif``, ``aif-llm``) use ``cloud_edge_slack`` (issue 16), which conditions outcomes on the
+(``aif``, ``aif-llm``) use ``aif_llm_slack_model`` (issue 16), which conditions outcomes on the
 task's slack; this one is kept for comparison, notebook 02 and the EVT penalty plots.
 
 The agent's model and the simulator share one source of truth: every number below comes
@@ -53,7 +53,7 @@ Equations (columns of A and B sum to 1; shapes in ``generative_models.base``)::
 four levels (wait uniform inside the level), WAN state uniform, the task drawn by the
 simulator, each stepped under all N actions with common random numbers. ``MC_FILE``
 holds the default estimate (regenerate with ``python -m
-aifedge.generative_models.cloud_edge``); ``build_model`` recomputes (and memoises) it for
+aifedge.generative_models.aif_llm_model``); ``build_model`` recomputes (and memoises) it for
 any ``EnvParams``, so overridden parameters never use stale numbers.
 """
 
@@ -78,7 +78,7 @@ LOAD_LEVELS = ("low", "medium", "high", "down")
 NET_LEVELS = NET_NAMES
 OUTCOME_LEVELS = ("met", "violated", "failed", "idle")
 IDLE = "idle"
-MC_FILE = Path(__file__).resolve().parent / "data" / "cloud_edge_mc.npz"
+MC_FILE = Path(__file__).resolve().parent / "data" / "aif_llm_mc.npz"
 """Saved default Monte-Carlo estimate (``EnvParams()``, ``ModelOptions()``)."""
 
 
@@ -350,7 +350,7 @@ def simulate_counts(params: EnvParams, edges_ms: tuple, n: int, seed: int) -> Mc
 
 
 def save_estimate(est: Any, key: str, path: str | Path = MC_FILE) -> Path:
-    """Write ``est`` (a NamedTuple of arrays: this module's or ``dag_offload``'s
+    """Write ``est`` (a NamedTuple of arrays: this module's or ``ucb_coma_model``'s
     ``McEstimate``) and its ``estimate_key`` as ``.npz`` atomically (temp file, rename)."""
     from aifedge.results import atomic_path  # lazy: results imports pandas
 

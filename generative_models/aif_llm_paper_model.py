@@ -1,6 +1,6 @@
 """POMDP of scenario ``paper`` (``environments.aif_llm_paper``; issue 16 items 2, 4; issue 17).
 
-The v2 slack model (``cloud_edge_slack``) with the factors that ``paper`` hides from greedy.
+The v2 slack model (``aif_llm_slack_model``) with the factors that ``paper`` hides from greedy.
 With N = E + 2 nodes, S + 1 slack levels (``SLACK_EDGES`` bins, then infeasible)::
 
     slack:<node>  (S + 1)  slack bin ℓ̂_j / L_nom of the current task (``predicted_latency_ms``:
@@ -12,12 +12,12 @@ With N = E + 2 nodes, S + 1 slack levels (``SLACK_EDGES`` bins, then infeasible)
                            there last step; q = req on the cloud (Q = 4), strict elsewhere
                            (Q = 2: privacy only matters in the cloud); H_j = 3 on edges, else 1
 
-    obs_slack:<node>  (S + 1)  A | slack:<node>   ``cloud_edge_slack.slack_confusion``
+    obs_slack:<node>  (S + 1)  A | slack:<node>   ``aif_llm_slack_model.slack_confusion``
     obs_health:<edge> (3)      A | health:<edge>  cool / hot / seen-down (``Obs.telemetry``,
                                                   ``Obs.up``; ``health_indices``)
     outcome:<node>    (4)      A | sent:<node>    met / violated / failed / idle
 
-Likelihoods (columns sum to 1). T(b; d, f) = ``cloud_edge_slack.outcome_table`` column b with
+Likelihoods (columns sum to 1). T(b; d, f) = ``aif_llm_slack_model.outcome_table`` column b with
 the deadlines multiplied by f and the bin points divided by f · v (a strict task's deadline is
 ``strict_factor`` · L_nom; v the speed factor), tail = the paper's spike GPD
 (``spike_tail``: ζ = ``spike_shape``, σ = ``spike_ms_per_token`` · E[output tokens]):
@@ -51,15 +51,15 @@ from scipy.stats import norm
 from aifedge.environments import aif_llm_paper
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 
-from .base import GenerativeModel, validate
-from .cloud_edge import IDLE, OUTCOME_LEVELS, EvtTail, node_names, outcome_indices
-from .cloud_edge_slack import (
+from .aif_llm_model import IDLE, OUTCOME_LEVELS, EvtTail, node_names, outcome_indices
+from .aif_llm_slack_model import (
     SlackOptions,
     make_slack_options,
     outcome_table,
     slack_confusion,
     slack_levels,
 )
+from .base import GenerativeModel, validate
 
 HEALTH_LEVELS = ("ok", "degraded", "down")
 HEALTH_OBS = ("cool", "hot", "seen-down")
