@@ -44,7 +44,7 @@ def _seed(text: str) -> int:
     return value
 
 
-STEPS_FIELD = {"aif-llm": "max_steps", "he2024": "n_tasks", "dag-offload": "max_steps"}
+STEPS_FIELD = {"aif-llm": "max_steps", "he2024": "n_tasks", "ucb-coma": "max_steps"}
 """The ``EnvParams`` field ``--steps`` sets, per environment."""
 
 

@@ -1,6 +1,6 @@
 """The two agent interfaces of aifedge, as pure-function tuples (blackjax's
 ``SamplingAlgorithm(init, step)`` style): a ``Policy`` acts in a single-agent env, a
-``Learner`` acts and learns in the multi-agent ``dag-offload`` env.
+``Learner`` acts and learns in the multi-agent ``ucb-coma`` env.
 
 The call signatures are ``Protocol`` classes, so a type checker checks a function passed as
 ``init``/``act``/... against them; states, observations and params are env-specific pytrees.

@@ -8,7 +8,7 @@ Every environment runs through ``simulate`` (one row of metrics per episode):
 * ``aif-llm``: heuristics and agents, batched episodes (AIF-LLM metrics, ``METRIC_NAMES``);
 * ``he2024``: the reference heuristics (``HE2024_HEURISTICS``, batched) and ``aif-rg``,
   which learns online (He et al. Alg. 1), so its rows are its learning curve;
-* ``dag-offload``: the multi-agent learners (``baselines.marl.LEARNERS``), trained for the
+* ``ucb-coma``: the multi-agent learners (``baselines.marl.LEARNERS``), trained for the
   given episodes; each row is one training episode (UCB-COMA Fig. 4's curve).
 
 Trained deep-RL baselines run through ``aifedge train`` / ``aifedge repro``.
@@ -43,7 +43,7 @@ def policy_names(env_id: str = "aif-llm") -> list[str]:
         from aifedge.baselines import HE2024_HEURISTICS
 
         return [*HE2024_HEURISTICS, "aif-rg"]
-    if env_id == "dag-offload":
+    if env_id == "ucb-coma":
         from aifedge.baselines.marl import LEARNERS
 
         return list(LEARNERS)
@@ -206,11 +206,13 @@ def _simulate_he2024(name: str, episodes: int, seed: int, params, progress: bool
     _check_name(name, "he2024")
     check_seed(seed, "seed")
     if name == "aif-rg":
-        from aifedge.inference import aif_rg
+        from aifedge.inference import he2024_agent
 
         with console.progress(name, "episodes", progress) as bar:
             bar.add_task("train", total=None)
-            _, rows = aif_rg.train(jax.random.PRNGKey(seed), aif_rg.AifRgConfig(), params, episodes)
+            _, rows = he2024_agent.train(
+                jax.random.PRNGKey(seed), he2024_agent.AifRgConfig(), params, episodes
+            )
         return _frame(name, {k: [r[k] for r in rows] for k in rows[0] if k != "episode"})
     act = HE2024_HEURISTICS[name]
 
@@ -226,7 +228,7 @@ def _simulate_dag(name: str, episodes: int, seed: int, params, progress: bool):
     """UCB-COMA learners trained for ``episodes``; one ``marl.EpisodeStats`` row each."""
     from aifedge.baselines import marl
 
-    _check_name(name, "dag-offload")
+    _check_name(name, "ucb-coma")
     check_seed(seed, "seed")
     with console.progress(name, "episodes", progress) as bar:
         bar.add_task("train", total=None)
@@ -236,7 +238,7 @@ def _simulate_dag(name: str, episodes: int, seed: int, params, progress: bool):
     return _frame(name, jax.device_get(stats._asdict()))
 
 
-_OTHER_ENVS = {"he2024": _simulate_he2024, "dag-offload": _simulate_dag}
+_OTHER_ENVS = {"he2024": _simulate_he2024, "ucb-coma": _simulate_dag}
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Multi-agent learners for ``dag-offload`` (UCB-COMA §4.2, §5.2): UCB-COMA and its baselines.
+"""Multi-agent learners for ``ucb-coma`` (UCB-COMA §4.2, §5.2): UCB-COMA and its baselines.
 
 One agent per task L_i; every learner acts through the same env and the same episode
 loop (``train`` / ``evaluate``) with the same number of episodes, so budgets are equal.
@@ -73,8 +73,8 @@ import jax.numpy as jnp
 import optax
 
 from aifedge.config import ConfigError, check_fields
-from aifedge.environments import dag_offload as env
-from aifedge.inference import dag_aif
+from aifedge.environments import ucb_coma as env
+from aifedge.inference import ucb_coma_agent
 from aifedge.protocols import Learner
 
 from . import marl_nets as nets
@@ -656,12 +656,12 @@ LEARNERS: dict[str, Learner] = {
     "maddpg": Learner(maddpg_init, maddpg_act, maddpg_observe, _no_end, MaddpgConfig),
     "cs-ucb": Learner(csucb_init, csucb_act, csucb_observe, _no_end, CsUcbConfig),
     "random": _stateless(random_act),
-    "aif": dag_aif.LEARNER,
+    "aif": ucb_coma_agent.LEARNER,
     "ready-cloud": _stateless(ready_cloud_act),
     "masked-random": _stateless(masked_random_act),
 }
 """Learner name -> pure functions. The paper's six schemes (Fig. 4 legend), this toolkit's
-active-inference agent ``aif`` (``inference.dag_aif``; it does not learn) and the two
+active-inference agent ``aif`` (``inference.ucb_coma_agent``; it does not learn) and the two
 reference policies ``ready-cloud`` and ``masked-random``."""
 
 DEFAULT_CONFIGS: dict[str, Any] = {
@@ -672,7 +672,7 @@ DEFAULT_CONFIGS: dict[str, Any] = {
     "maddpg": MaddpgConfig(),
     "cs-ucb": CsUcbConfig(),
     "random": RandomConfig(),
-    "aif": dag_aif.DagAifConfig(),
+    "aif": ucb_coma_agent.DagAifConfig(),
     "ready-cloud": RandomConfig(),
     "masked-random": RandomConfig(),
 }

@@ -1,4 +1,4 @@
-"""Networks shared by the multi-agent learners on ``dag-offload`` (UCB-COMA §4.1.1, §4.2).
+"""Networks shared by the multi-agent learners on ``ucb-coma`` (UCB-COMA §4.1.1, §4.2).
 
 Plain JAX parameter pytrees (dicts and lists of arrays), so one agent's network and a
 stack of per-agent networks (``jax.vmap`` over the init key) are the same code.
@@ -20,7 +20,7 @@ stack of per-agent networks (``jax.vmap`` over the init key) are the same code.
 import jax
 import jax.numpy as jnp
 
-from aifedge.environments import dag_offload as env
+from aifedge.environments import ucb_coma as env
 
 
 def glorot(key: jax.Array, n_in: int, n_out: int) -> jax.Array:

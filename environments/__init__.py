@@ -1,11 +1,11 @@
 """Pure-JAX simulators: ``reset(key, params)`` / ``step(key, state, action, params)``."""
 
-from . import aif_llm, aif_llm_paper, dag_offload, he2024
+from . import aif_llm, aif_llm_paper, he2024, ucb_coma
 from .aif_llm import EnvParams, make_params, reset, step
 from .metrics import episode_metrics, rrr, welch_test
 from .rollout import Policy, batch_rollout, rollout, stateless
 
-ENVS = {"aif-llm": aif_llm, "dag-offload": dag_offload, "he2024": he2024}
+ENVS = {"aif-llm": aif_llm, "ucb-coma": ucb_coma, "he2024": he2024}
 """Environment id -> module with ``EnvParams``, ``make_params``, ``reset``, ``step``."""
 
 SCENARIOS = {"v1": aif_llm, "paper": aif_llm_paper}

@@ -73,7 +73,7 @@ def gpd_log_survival(excess, scale, concentration):
     Broadcasts over all arguments; NumPy in, NumPy (float64) out, JAX in, JAX out. The one
     GPD tail of the project: the EVT penalty of the agent (AIF-LLM §4.4.2; the probability
     that a latency exceeds ``u + excess`` is ``rate · exp(gpd_log_survival(excess, …))``
-    with ``rate = P(latency > u)``), the generative model's ``cloud_edge.tail_prob`` and
+    with ``rate = P(latency > u)``), the generative model's ``aif_llm_model.tail_prob`` and
     ``inference.evt`` use it.
     """
     xp = _xp(excess, scale, concentration)

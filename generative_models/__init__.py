@@ -1,15 +1,15 @@
 """pymdp generative models (A, B, C, D), one module per system.
 
 ``base``: the ``GenerativeModel`` container, ``validate``, ``describe``;
-``cloud_edge``: the first ``aif-llm`` cloud-edge POMDP (``build_model``; load bins);
-``cloud_edge_slack``: the slack-conditioned POMDP the agents use (``build_slack_model``);
-``dag_offload``: the per-task POMDP of the ``dag-offload`` env;
+``aif_llm_model``: the first ``aif-llm`` cloud-edge POMDP (``build_model``; load bins);
+``aif_llm_slack_model``: the slack-conditioned POMDP the agents use (``build_slack_model``);
+``ucb_coma_model``: the per-task POMDP of the ``ucb-coma`` env;
 ``tmaze``, ``teaching``: teaching models and formulas; ``plots``: heatmaps of A and B.
 """
 
+from .aif_llm_model import EvtTail, ModelOptions, build_model
+from .aif_llm_slack_model import SlackOptions, build_slack_model
 from .base import GenerativeModel, describe, validate
-from .cloud_edge import EvtTail, ModelOptions, build_model
-from .cloud_edge_slack import SlackOptions, build_slack_model
 
 __all__ = [
     "EvtTail",

@@ -36,7 +36,7 @@ class GenerativeModel(NamedTuple):
     factor_names[f], factor_levels[f][i]: names of factors and their levels.
     modality_names[m], modality_levels[m][o]: names of modalities and their outcomes.
     control_names[c], control_levels[c][u]: names of control factors and their actions.
-    options: the builder's settings the model was made with (``cloud_edge.ModelOptions``),
+    options: the builder's settings the model was made with (``aif_llm_model.ModelOptions``),
     None for a model written by hand.
     """
 
@@ -191,6 +191,48 @@ def validate(model: GenerativeModel) -> GenerativeModel:
             f"(num_controls = {model.num_controls})"
         )
     return model
+
+
+def single_control_model(
+    A: Sequence,
+    B: Sequence,
+    C: Sequence,
+    D: Sequence,
+    deps: tuple[Sequence, Sequence, Sequence],
+    factors: tuple[Sequence, Sequence],
+    modalities: tuple[Sequence, Sequence],
+    control: tuple[str, Sequence[str]],
+    *,
+    pA: Sequence | None = None,
+    pB: Sequence | None = None,
+    options: Any = None,
+) -> GenerativeModel:
+    """The ``validate``d ``GenerativeModel`` of a builder with one control factor.
+
+    deps: (A_dependencies, B_dependencies, B_action_dependencies); factors and modalities:
+    (names, levels); control: (name, levels) of the control factor; lists become tuples."""
+    (a_deps, b_deps, b_acts), (f_names, f_levels), (m_names, m_levels) = deps, factors, modalities
+    name, levels = control
+    model = GenerativeModel(
+        A=tuple(A),
+        B=tuple(B),
+        C=tuple(C),
+        D=tuple(D),
+        pA=None if pA is None else tuple(pA),
+        pB=None if pB is None else tuple(pB),
+        A_dependencies=tuple(a_deps),
+        B_dependencies=tuple(b_deps),
+        B_action_dependencies=tuple(b_acts),
+        num_controls=(len(levels),),
+        factor_names=tuple(f_names),
+        factor_levels=tuple(f_levels),
+        modality_names=tuple(m_names),
+        modality_levels=tuple(m_levels),
+        control_names=(name,),
+        control_levels=(tuple(levels),),
+        options=options,
+    )
+    return validate(model)
 
 
 def pymdp_B(model: GenerativeModel) -> list:

@@ -5,13 +5,13 @@ policy state ``AifLlmState``, a NamedTuple)::
 
     EVT (§4.4.2)   the previous task's result (``Obs.last_*``): if it completed, its
                    normalised residual e = (L − ℓ̂) / L_QoS (ℓ̂: the latency the model
-                   predicted for it, ``cloud_edge_slack.predicted_latency_ms``) enters the
+                   predicted for it, ``aif_llm_slack_model.predicted_latency_ms``) enters the
                    online GPD fit of the excesses e − u over u (``evt_threshold``); every
                    ``evt_every`` decisions the fit is refreshed (``inference.evt.
                    online_refit``). Once ``evt_min_excesses`` excesses were fitted, the tail
                    P(e > x) = p̂_u · S_GPD(x − u; σ̂, ξ̂), p̂_u = #{e > u} / #done, replaces
                    the spike tail **inside the outcome likelihood**: A[outcome:*] =
-                   ``cloud_edge_slack.outcome_table`` of the fitted tail, written into the
+                   ``aif_llm_slack_model.outcome_table`` of the fitted tail, written into the
                    Dirichlet counts as pA ← pA + c_0 (table_new − table_old) so learned
                    counts are kept. C stays (0, −1, −κ, 0). τ̂ = p̂_u · S_GPD(1 − u) is
                    reported (P(L > ℓ̂ + L_QoS), the tail's weight at the deadline).
@@ -41,7 +41,7 @@ prior only); ``"semantic"`` — no G_sem and no advisor; ``"meta-lambda"`` — f
 ``meta_train.train_meta`` (mid-range (λ_min + λ_max)/2 for a checkpoint without it).
 The fitted tail in the likelihood is part of every variant; the pure-AIF row of
 Table 4 is the ``aif`` policy (``inference.policies``), on the same slack model
-(``generative_models.cloud_edge_slack``) and decision settings (``AIF_CONFIG``).
+(``generative_models.aif_llm_slack_model``) and decision settings (``AIF_CONFIG``).
 
 Real LLM advisors (``smollm``, ``http``) run asynchronously off the jitted path:
 ``aif_llm_advised.run_advised`` drives ``llm_bridge.advisors.advised_episode`` with the same
@@ -70,7 +70,7 @@ from aifedge.config import ConfigError
 from aifedge.environments import Policy, aif_llm_paper
 from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
-from aifedge.generative_models import cloud_edge, cloud_edge_slack
+from aifedge.generative_models import aif_llm_model, aif_llm_slack_model
 from aifedge.generative_models.base import GenerativeModel
 from aifedge.registry import ADVISORS, check_ablate
 
@@ -127,7 +127,7 @@ class AifLlmConfig:
     evt_min_excesses: excesses needed before the fitted tail replaces the simulator's.
     evt_capacity: ring buffer of the online fit (excesses kept).
     advice_delay: decisions between an advisor trigger and its advice (template: 1).
-    model_options: ``cloud_edge_slack.SlackOptions`` overrides (as a tuple of pairs).
+    model_options: ``aif_llm_slack_model.SlackOptions`` overrides (as a tuple of pairs).
     """
 
     agent: AgentConfig = field(default_factory=lambda: AIF_CONFIG)
@@ -166,7 +166,7 @@ class AifLlmState(NamedTuple):
     window: AIF-LLM Eq. 6 sliding window.  tail: online GPD fit of normalised residual excesses.
     n_done, n_excess: completed tasks seen and those with (L − ℓ̂) / L_QoS > u.
     prev_deadline_ms, prev_pred_ms: deadline and predicted latency ℓ̂ of the task decided last.
-    table: (3, S + 1) outcome table now inside A[outcome:*] (``cloud_edge_slack.outcome_table``).
+    table: (3, S + 1) outcome table now inside A[outcome:*] (``aif_llm_slack_model.outcome_table``).
     seen: (K,) task classes seen (Algorithm 1 line 2).
     prior_updates: how many times D_LLM was applied.
     advice: template text in force (−1: none); pending: text triggered last step (−1).
@@ -218,7 +218,7 @@ class AifLlmAgent:
     params: EnvParams
     ablate: tuple[str, ...]  # a subset of registry.ABLATIONS, in that order
     config: AifLlmConfig
-    model: GenerativeModel  # cloud_edge_slack.build_slack_model; options: SlackOptions
+    model: GenerativeModel  # aif_llm_slack_model.build_slack_model; options: SlackOptions
     core: AifAgent
     evidence: jax.Array | None  # (n_texts, N); None when the prior is ablated
     prior_mask: jax.Array  # (N,) 1 for the factors D_LLM touches
@@ -236,7 +236,7 @@ class AifLlmAgent:
     best_constant_lambda: float | None = None  # from the checkpoint (``fixed_lambda``)
 
     @property
-    def options(self) -> cloud_edge_slack.SlackOptions:
+    def options(self) -> aif_llm_slack_model.SlackOptions:
         """The ``SlackOptions`` the generative model was built with."""
         return self.model.options
 
@@ -299,14 +299,17 @@ class AifLlmAgent:
         fitted = s.tail.fit_count >= self.config.evt_min_excesses
         p_u = s.n_excess / jnp.maximum(s.n_done, 1)
         # traced fields (outcome_table is pure JAX)
-        tail = cloud_edge.EvtTail._make((u, jnp.exp(s.tail.log_scale), s.tail.concentration, p_u))
+        tail = aif_llm_model.EvtTail._make(
+            (u, jnp.exp(s.tail.log_scale), s.tail.concentration, p_u)
+        )
         new = jnp.where(
             fitted,
-            cloud_edge_slack.prior_outcome_table(self.params, opt, tail, per_deadline=True),
+            aif_llm_slack_model.prior_outcome_table(self.params, opt, tail, per_deadline=True),
             s.table,
         )
         delta = opt.prior_count * (
-            cloud_edge_slack.outcome_likelihood(new) - cloud_edge_slack.outcome_likelihood(s.table)
+            aif_llm_slack_model.outcome_likelihood(new)
+            - aif_llm_slack_model.outcome_likelihood(s.table)
         )
         pA = tuple(jnp.maximum(p + delta, 0.0) for p in s.agent.pA)
         return s._replace(agent=s.agent._replace(pA=pA), table=new)
@@ -370,14 +373,14 @@ class AifLlmAgent:
         window, u_t = self._uncertainty(s, obs)
         lam = self._lambda(u_t, meta_model)
         prior, applied = self._prior(s, obs)
-        seen_obs = cloud_edge_slack.observation_indices(obs, self.params, self.options)
+        seen_obs = aif_llm_slack_model.observation_indices(obs, self.params, self.options)
         qs = self.core.infer_states(prior, seen_obs, likelihoods(s.agent))
         agent = self.core.learn(s.agent, seen_obs, qs)
         pred = self.core.predict(qs)  # (N, U), shared by G_sem and the decision
         scores = self._semantic(pred, v_pref, advised)
         agent = with_semantic(agent._replace(prior=prior), scores, lam)
         action, agent, decision = self.core.decide(key, agent, qs, pred)
-        latency, _ = cloud_edge_slack.predicted_latency_ms(obs, self.params)
+        latency, _ = aif_llm_slack_model.predicted_latency_ms(obs, self.params)
         s = s._replace(
             agent=agent,
             window=window,
@@ -455,7 +458,7 @@ def build_agent(
 
     ablate = check_ablate(ablate)
     config = AifLlmConfig() if config is None else config
-    model = cloud_edge_slack.build_slack_model(params, **dict(config.model_options))
+    model = aif_llm_slack_model.build_slack_model(params, **dict(config.model_options))
     options = model.options
     core = make_agent(model, config.agent)
     _, fsl = segments(model.num_states)
@@ -473,15 +476,17 @@ def build_agent(
     texts, index = template_texts(params)
     table = np.zeros((len(texts), 384), np.float32)
     if "semantic" not in ablate:
-        from aifedge.llm_bridge import SentenceEncoder, build_tables, cloud_edge_texts
+        from aifedge.llm_bridge import SentenceEncoder, aif_llm_texts, build_tables
 
         encoder = SentenceEncoder() if encoder is None else encoder
-        factors = cloud_edge_texts(model)
+        factors = aif_llm_texts(model)
         sem_tables = build_tables(encoder, factors)
         sem_slices = tuple(fsl[model.factor_index(f.name)] for f in factors)
         table = encoder.encode(list(texts))
 
-    tau0 = cloud_edge.violation_tail_prob(cloud_edge_slack.default_tail(params, options), params)
+    tau0 = aif_llm_model.violation_tail_prob(
+        aif_llm_slack_model.default_tail(params, options), params
+    )
 
     meta_path = META_FILE if meta_checkpoint is None else meta_checkpoint
     meta_model, meta_cfg = meta if meta is not None else load_checkpoint(meta_path)
@@ -500,7 +505,7 @@ def build_agent(
         advice_texts=texts,
         advice_index=jnp.asarray(index),
         advice_table=jnp.asarray(table),
-        table0=cloud_edge_slack.prior_outcome_table(params, options),
+        table0=aif_llm_slack_model.prior_outcome_table(params, options),
         tau0=float(tau0),
         meta_model=meta_model,
         meta_cfg=meta_cfg,
@@ -526,8 +531,8 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
             "advisor only; real LLM advisors run asynchronously through "
             "aifedge.inference.aif_llm_advised.run_advised"
         )
-    if isinstance(params, aif_llm_paper.EnvParams):  # scenario paper: inference.aif_paper
-        from .aif_paper import build_paper_agent
+    if isinstance(params, aif_llm_paper.EnvParams):  # scenario paper: inference.aif_llm_paper_agent
+        from .aif_llm_paper_agent import build_paper_agent
 
         ablate = check_ablate(ablate)
         if "meta-lambda" in ablate:

@@ -20,7 +20,7 @@ net                 true WAN condition at dispatch (0 good, 1 degraded, 2 conges
 rtt_ms              measured (noisy) cloud RTT the policy saw
 queue_ms_e{j},      observed queue wait and up flag of edge j at dispatch
 up_e{j}
-load_e{j}           load level of edge j at dispatch (``cloud_edge.LOAD_LEVELS`` codes from the
+load_e{j}           load level of edge j at dispatch (``aif_llm_model.LOAD_LEVELS`` codes from the
                     true queue wait, see ``load_level``)
 next_load_e{j}      load level of edge j one step later, after this task was dispatched
 node                chosen node (0 local, 1..E edge, E+1 cloud)
@@ -48,11 +48,11 @@ from aifedge.baselines.heuristics import HEURISTICS
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
 from aifedge.environments.task_texts import CLASS_NAMES, TASK_TEXTS
-from aifedge.generative_models import cloud_edge
+from aifedge.generative_models import aif_llm_model
 
-LOAD_EDGES_MS: tuple[float, float] = cloud_edge.ModelOptions().load_edges_ms
+LOAD_EDGES_MS: tuple[float, float] = aif_llm_model.ModelOptions().load_edges_ms
 """Queue-wait edges [ms] low | medium | high: the generative model's default bins, so the
-keyword prior's load levels are the model's ``cloud_edge.LOAD_LEVELS``."""
+keyword prior's load levels are the model's ``aif_llm_model.LOAD_LEVELS``."""
 
 
 def load_level(
@@ -61,9 +61,11 @@ def load_level(
     params: aif_llm.EnvParams,
     edges_ms: tuple[float, float] = LOAD_EDGES_MS,
 ) -> jax.Array:
-    """(E,) int32 ``cloud_edge.LOAD_LEVELS`` code of each edge from its true queue wait
-    w = backlog / F_j · 1000 ms (``cloud_edge.load_level`` of that wait; 3 when down)."""
-    return cloud_edge.load_level(backlog / jnp.asarray(params.edge_gflops) * 1000.0, up, edges_ms)
+    """(E,) int32 ``aif_llm_model.LOAD_LEVELS`` code of each edge from its true queue wait
+    w = backlog / F_j · 1000 ms (``aif_llm_model.load_level`` of that wait; 3 when down)."""
+    return aif_llm_model.load_level(
+        backlog / jnp.asarray(params.edge_gflops) * 1000.0, up, edges_ms
+    )
 
 
 def best_node(state: aif_llm.EnvState, params: aif_llm.EnvParams) -> jax.Array:

@@ -49,13 +49,13 @@ DEFAULT_FACTORS: dict[str, str] = {
     **{f"load:edge{j}": f"load_e{j}" for j in range(1, 6)},
 }
 """Default factor -> log column of ``KeywordPrior.fit``: the factor names of
-``generative_models.cloud_edge`` mapped to the dispatch-time columns of ``make_logs``
+``generative_models.aif_llm_model`` mapped to the dispatch-time columns of ``make_logs``
 (5 edge nodes). Tasks arrive independently of the system state in the simulator, so only
 ``class`` gets a real association; pass ``{"load:edge1": "next_load_e1", …}`` to map
 keywords onto the load a task's dispatch leads to instead."""
 
 DEFAULT_LEVELS: dict[str, int] = {"class": 4, "net": 3, **{f"load:edge{j}": 4 for j in range(1, 6)}}
-"""Level counts of ``DEFAULT_FACTORS`` (cloud_edge: 4 classes, 3 WAN states, load
+"""Level counts of ``DEFAULT_FACTORS`` (aif_llm_model: 4 classes, 3 WAN states, load
 low/medium/high/down), used when ``fit`` gets no ``factors``; a level absent from short
 logs still gets its row."""
 

@@ -21,8 +21,8 @@ background worker.
 
 **The interface** is deliberately small: factor names, their level labels and one
 description per level (``FactorTexts``), and per-policy predicted marginals as arrays
-(P, L_f). ``cloud_edge_texts(model)`` writes the descriptions for
-``aifedge.generative_models.cloud_edge``; ``predicted_marginals`` computes Q(s_{t+1}|π)
+(P, L_f). ``aif_llm_texts(model)`` writes the descriptions for
+``aifedge.generative_models.aif_llm_model``; ``predicted_marginals`` computes Q(s_{t+1}|π)
 from any ``GenerativeModel`` with pymdp.
 
 **AIF-LLM Eqs. 1–2.** ``o_t = Linear(Concat(x_struct, z_text))`` with z_text the MiniLM
@@ -207,7 +207,7 @@ def factor_texts(
     ]
 
 
-def cloud_edge_texts(model, factors: Sequence[str] | None = None) -> list[FactorTexts]:
+def aif_llm_texts(model, factors: Sequence[str] | None = None) -> list[FactorTexts]:
     """Descriptions of a cloud-edge ``GenerativeModel``'s factors (default: ``sent:*``, the
     factors that say where the task went and in which context)."""
     if factors is None:

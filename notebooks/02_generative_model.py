@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 02 — The pymdp generative model of the cloud-edge system (AIF-LLM §4.4)
 #
-# `aifedge.generative_models.cloud_edge.build_model` turns the simulator's parameters into
+# `aifedge.generative_models.aif_llm_model.build_model` turns the simulator's parameters into
 # an explicit discrete POMDP: hidden factors for each edge node's load, the WAN condition,
 # the task class, and `sent:*` bookkeeping factors that carry a dispatch's context one
 # step forward (the outcome of a decision is observed at the next step). A and B come
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from aifedge.environments import aif_llm
-from aifedge.generative_models import build_model, cloud_edge, describe, plots
+from aifedge.generative_models import aif_llm_model, build_model, describe, plots
 from aifedge.inference import AgentConfig, make_agent, split_factors, with_preferences
 from aifedge.viz import decision as dplots
 from aifedge.viz.widgets import explore
@@ -93,18 +93,18 @@ dplots.plot_beliefs(model, model.D, factors=["load:edge1", "net", "class", "sent
 # %% [markdown]
 # ## One decision, end to end
 # A fresh episode of the simulator; the scheduler's observation is discretised into the
-# model's modalities (`cloud_edge.observation_indices`, `cloud_edge.outcome_indices`).
+# model's modalities (`aif_llm_model.observation_indices`, `aif_llm_model.outcome_indices`).
 # The agent is built without pruning (`top_k=None`), so that every policy's EFE is
 # available; `decision_table(..., top_k=K)` then applies Eq. 4 to it exactly as an agent
 # with `top_k=K` would (a test checks the two agree).
 
 # %%
-options = cloud_edge.make_options(params)
+options = aif_llm_model.make_options(params)
 obs, _ = aif_llm.reset(jax.random.PRNGKey(SEED), params)
 seen = np.concatenate(
     [
-        np.asarray(cloud_edge.observation_indices(obs, params, options)),
-        np.asarray(cloud_edge.outcome_indices(obs, params)),
+        np.asarray(aif_llm_model.observation_indices(obs, params, options)),
+        np.asarray(aif_llm_model.outcome_indices(obs, params)),
     ]
 )
 dplots.observation_frame(model, seen).transpose()
@@ -154,7 +154,7 @@ prior_next[prior_next > 1e-3].round(3)
 
 # %%
 def decision_for(top_k=TOP_K, zeta=1.5, gamma=1.0):
-    tail = cloud_edge.EvtTail(0.0, params.spike_scale_ms, zeta, params.spike_prob)
+    tail = aif_llm_model.EvtTail(0.0, params.spike_scale_ms, zeta, params.spike_prob)
     C = build_model(params, evt_tail=tail).C
     _, _, inf = agent.step(jax.random.PRNGKey(SEED), with_preferences(model, state, C), seen)
     return dplots.plot_efe_terms(
@@ -168,7 +168,7 @@ explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0
 # %% [markdown]
 # ## v2: the slack-conditioned model (what the `aif` agent uses; issue 16)
 # The model above observes a class and coarse load/RTT bins and never sees the task's
-# compute, data or the continuous wait. `cloud_edge_slack.build_slack_model` conditions the
+# compute, data or the continuous wait. `aif_llm_slack_model.build_slack_model` conditions the
 # outcome on what decides it: the task's **slack** on every node, ℓ̂ / L_QoS, where ℓ̂ is the
 # latency predicted from the observation. Bins have edges at the deadline (1) and the timeout
 # (3), so none straddles them. The outcome likelihood P(met / violated / failed | slack bin)
@@ -176,9 +176,9 @@ explore(decision_for, top_k=(1, 7, 1), zeta=(0.0, 2.5, 0.1), gamma=(0.1, 16.0, 0
 # Dirichlet counts pA are weak (4 per column), so they can be learned online.
 
 # %%
-from aifedge.generative_models import cloud_edge_slack
+from aifedge.generative_models import aif_llm_slack_model
 
-slack_model = cloud_edge_slack.build_slack_model(params)
+slack_model = aif_llm_slack_model.build_slack_model(params)
 print(describe(slack_model))
 plots.plot_A(slack_model, "outcome:edge1")
 # %%
@@ -192,7 +192,7 @@ plots.plot_A(slack_model, "obs_slack:edge1")
 from aifedge.inference.policies import AIF_CONFIG
 
 slack_options = slack_model.options
-seen_v2 = np.asarray(cloud_edge_slack.observation_indices(obs, params, slack_options))
+seen_v2 = np.asarray(aif_llm_slack_model.observation_indices(obs, params, slack_options))
 v2 = make_agent(slack_model, AIF_CONFIG)
 _, _, info_v2 = v2.step(jax.random.PRNGKey(SEED), v2.init(), seen_v2)
 table_v2 = dplots.decision_table(v2, info_v2)

@@ -118,22 +118,22 @@ lplots.plot_embedding_map(
 # embeddings and compared with the advice.
 
 # %%
-from aifedge.generative_models import cloud_edge
+from aifedge.generative_models import aif_llm_model
 from aifedge.inference import AgentConfig, make_agent, split_factors, with_semantic
 from aifedge.viz import decision as dplots
 from aifedge.viz.widgets import explore
 
-options = cloud_edge.make_options(params)
+options = aif_llm_model.make_options(params)
 seen = np.concatenate(
     [
-        np.asarray(cloud_edge.observation_indices(obs, params, options)),
-        np.asarray(cloud_edge.outcome_indices(obs, params)),
+        np.asarray(aif_llm_model.observation_indices(obs, params, options)),
+        np.asarray(aif_llm_model.outcome_indices(obs, params)),
     ]
 )
 agent = make_agent(model, AgentConfig(top_k=None))
 state = agent.init()
 _, _, info = agent.step(jax.random.PRNGKey(SEED), state, seen)
-sent = semantic.cloud_edge_texts(model)
+sent = semantic.aif_llm_texts(model)
 tables = semantic.build_tables(encoder, sent)
 marginals = semantic.predicted_marginals(
     model, split_factors(model, info.qs), [f.name for f in sent], agent.policies[:, 0]

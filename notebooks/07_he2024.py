@@ -25,7 +25,7 @@ TOY = True
 
 # %%
 from aifedge.environments import he2024
-from aifedge.inference import aif_rg
+from aifedge.inference import he2024_agent
 from aifedge.paper_repro import he2024 as repro
 
 params = he2024.make_params()
@@ -33,7 +33,7 @@ repro.paper_values()
 
 # %%
 if TOY:
-    agent = aif_rg.AifRgConfig(
+    agent = he2024_agent.AifRgConfig(
         n_candidates=48,
         top_k=6,
         n_iters=2,

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 08 — UCB-COMA: DAG offloading of LLM inference sub-tasks
 #
-# The `dag-offload` simulator (UCB-COMA: 3-stage DAGs, modality-specialised edges and
+# The `ucb-coma` simulator (UCB-COMA: 3-stage DAGs, modality-specialised edges and
 # a multimodal cloud, Table 1 parameters) and the multi-agent learners of
 # `aifedge.baselines.marl` (UCB-COMA, COMA, MAPPO, MADDPG, CS-UCB, Random, and the
 # toolkit's `aif` agent). Figures come from `aifedge.paper_repro.ucb_coma`, the same code as
@@ -25,10 +25,10 @@
 TOY = True
 
 # %%
-from aifedge.environments import dag_offload
+from aifedge.environments import ucb_coma
 from aifedge.paper_repro import ucb_coma as repro
 
-dag_offload.make_params()
+ucb_coma.make_params()
 
 # %%
 cfg = repro.TOY if TOY else repro.QUICK

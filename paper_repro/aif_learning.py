@@ -4,7 +4,7 @@ Protocol: ``runs`` independent runs per variant; each run is ``episodes`` consec
 of ``steps`` decisions on the ``aif-llm`` simulator, with the policy state carried across
 episodes (``batch_rollout(..., carry_policy_state=True)``: the learned Dirichlet counts
 persist). Run r uses the episode keys ``split(PRNGKey(seed + r), episodes)``, the same for
-every variant (common random numbers). Variants (all on ``cloud_edge_slack``, horizon 1,
+every variant (common random numbers). Variants (all on ``aif_llm_slack_model``, horizon 1,
 no pruning):
 
     learn       outcome likelihoods learned online (``AgentConfig.learn_A``)
@@ -27,7 +27,7 @@ import pandas as pd
 
 from aifedge.environments import aif_llm, batch_rollout
 from aifedge.environments.metrics import welch_test
-from aifedge.generative_models.cloud_edge import EvtTail
+from aifedge.generative_models.aif_llm_model import EvtTail
 
 from .common import Artifact
 

@@ -14,7 +14,7 @@ what ``plot`` draws. ``run_all`` (``aifedge repro he2024``) trains every method 
 writes all three (the stored results under ``paper_repro/results/he2024/``); ``he2024-tuning``
 holds the equal-budget tuning trials.
 
-Methods (``METHODS``): ``aif-rg`` (``aifedge.inference.aif_rg``), the paper's DRL baselines
+Methods (``METHODS``): ``aif-rg`` (``aifedge.inference.he2024_agent``), the paper's DRL baselines
 Rainbow DQN, PPO and discrete SAC (``aifedge.baselines.rl``, Tianshou) and its fourth scheme
 GP-NFSP (§V.A, ref. [45]; ``aifedge.baselines.nfsp``), each trained for the same number of
 env steps, ``n_episodes × n_tasks`` (``budgets``); reference rows ``he-greedy`` (a fixed rule,
@@ -60,7 +60,7 @@ from aifedge.config import ConfigError
 from aifedge.environments import he2024
 from aifedge.environments.he2024_gym import agent_obs
 from aifedge.executor import map_jobs
-from aifedge.inference import aif_rg
+from aifedge.inference import he2024_agent
 from aifedge.registry import HE2024_LEARNED, RL_ALGOS
 
 from . import convergence
@@ -223,7 +223,7 @@ class TrainConfig:
     eval_episodes: int = 20
     final_window: int = 20
     methods: tuple = METHODS
-    agent: aif_rg.AifRgConfig = field(default_factory=aif_rg.AifRgConfig)
+    agent: he2024_agent.AifRgConfig = field(default_factory=he2024_agent.AifRgConfig)
     env: tuple = ()
     t_max_values: tuple = tuple(float(t) for t in range(1, 16))
     n_tasks_values: tuple = (100, 120, 140, 160, 180, 200)
@@ -266,7 +266,7 @@ _QUICK: dict[str, Any] = dict(
     n_episodes=12,
     eval_episodes=5,
     final_window=3,
-    agent=aif_rg.AifRgConfig(n_candidates=64, top_k=8, n_iters=2, horizon=2, fit_steps=100),
+    agent=he2024_agent.AifRgConfig(n_candidates=64, top_k=8, n_iters=2, horizon=2, fit_steps=100),
 )
 QUICK_FIG3 = Fig3Config(**_QUICK)
 QUICK_FIG4 = Fig4Config(t_max_values=(1.0, 2.0, 3.0, 6.0, 9.0, 10.0, 12.0, 15.0), **_QUICK)
@@ -312,7 +312,7 @@ def _seed_key(seed: int, salt: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), salt)
 
 
-def _agent_cfg(agent: aif_rg.AifRgConfig, tuned: tuple) -> aif_rg.AifRgConfig:
+def _agent_cfg(agent: he2024_agent.AifRgConfig, tuned: tuple) -> he2024_agent.AifRgConfig:
     return replace(agent, **dict(tuned))
 
 
@@ -377,14 +377,14 @@ class _TorchAct:
 
 @dataclass(frozen=True)
 class _AifRgAct:
-    """``aif_rg.plan`` as an ``Act``; ``theta`` = (ensemble parameters, greedy flag)."""
+    """``he2024_agent.plan`` as an ``Act``; ``theta`` = (ensemble parameters, greedy flag)."""
 
-    agent: aif_rg.AifRgConfig
+    agent: he2024_agent.AifRgConfig
 
     def __call__(self, key, obs, params, theta):
         model, greedy = theta
         flat = he2024.flatten_obs(obs, params)
-        return aif_rg.plan(key, model, flat, obs.t_max_s, self.agent, params, greedy)
+        return he2024_agent.plan(key, model, flat, obs.t_max_s, self.agent, params, greedy)
 
 
 def _modes(act: Act, theta_of: Callable[[bool], object]) -> dict[str, tuple[Act, object]]:
@@ -395,7 +395,7 @@ def _modes(act: Act, theta_of: Callable[[bool], object]) -> dict[str, tuple[Act,
 def train_method(
     method: str,
     n_episodes: int,
-    agent: aif_rg.AifRgConfig,
+    agent: he2024_agent.AifRgConfig,
     env: tuple,
     seed: int,
     tuned: tuple | None = None,
@@ -413,7 +413,7 @@ def train_method(
         return Trained(rows, _modes(rule, lambda greedy: None))
     if method == "aif-rg":
         agent = _agent_cfg(agent, TUNED["aif-rg"] if tuned is None else tuned)
-        state, rows = aif_rg.train(_seed_key(seed, 1), agent, params, n_episodes)
+        state, rows = he2024_agent.train(_seed_key(seed, 1), agent, params, n_episodes)
         return Trained(rows, _modes(_AifRgAct(agent), lambda g: (state.model, jnp.bool_(g))))
     if method == "gp-nfsp":
         from aifedge.baselines import nfsp
@@ -905,7 +905,7 @@ TUNING = Artifact(
 
 def _train_with(method: str, n_episodes: int, tuned: tuple, seed: int) -> Trained:
     """``train_method`` with ``tuned`` in place of ``TUNED[method]`` (default agent/env)."""
-    return train_method.__wrapped__(method, n_episodes, aif_rg.AifRgConfig(), (), seed, tuned)
+    return train_method.__wrapped__(method, n_episodes, he2024_agent.AifRgConfig(), (), seed, tuned)
 
 
 # --------------------------------------------------------------------------- stored runs

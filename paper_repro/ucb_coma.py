@@ -1,4 +1,4 @@
-"""UCB-COMA (Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``dag-offload``.
+"""UCB-COMA (Liao, Tao et al., 电子学报 2025) Figs. 4–9 on ``ucb-coma``.
 
 Every figure is a ``common.Artifact``: one frozen ``UcbComaConfig`` (``full`` = the paper's
 700 episodes, ``quick`` = 120), ``run(cfg) -> DataFrame`` of claims with a verdict, the raw
@@ -39,7 +39,7 @@ tasks still loses reward).
 ``references``, and in Fig. 4 the ``extras``): training reward (mean and std over
 seeds), greedy-evaluation reward, completion rate and weighted sum, and the greedy
 episodes' reward decomposition (θ term, objective term, η1, η2, η3, fault penalties;
-``dag_offload.REWARD_TERMS``).
+``ucb_coma.REWARD_TERMS``).
 """
 
 import dataclasses
@@ -55,7 +55,7 @@ from matplotlib.figure import Figure
 from aifedge import results
 from aifedge.baselines import marl
 from aifedge.config import ConfigError
-from aifedge.environments import dag_offload as dag
+from aifedge.environments import ucb_coma as dag
 from aifedge.executor import map_jobs
 
 from .common import Artifact, to_markdown, with_overrides, write_artifact
@@ -104,7 +104,7 @@ class UcbComaConfig:
     fig9_scheme     the scheme Fig. 9 stresses with faults (the paper: UCB-COMA).
     sensitivity     env variants of the sensitivity study beside the paper's parameters,
                     each ((field, value), ...): the delay term in ms, θ = 0.
-    env_overrides   ((field, value), ...) for ``dag_offload.make_params`` (tests, studies).
+    env_overrides   ((field, value), ...) for ``ucb_coma.make_params`` (tests, studies).
     quick_compile   lower XLA optimisation (short runs are compile-bound).
     tol             verdict tolerance as a fraction of the figure's metric spread.
     """
@@ -432,7 +432,7 @@ def run_fig4(cfg: UcbComaConfig) -> pd.DataFrame:
 
 
 def run_aif(cfg: UcbComaConfig) -> pd.DataFrame:
-    """Not in the paper: the pymdp ``aif`` learner (``inference.dag_aif``) beside CS-UCB,
+    """Not in the paper: the pymdp ``aif`` learner (``inference.ucb_coma_agent``) beside CS-UCB,
     UCB-COMA and Random in Fig. 4's setting (W = 6 MHz, T_max = 3.0 s).
 
     One row per scheme: mean episode reward over the first and the last ``tail`` of
@@ -619,7 +619,7 @@ def plot_fig4(frame: pd.DataFrame) -> Figure:
             ax.fill_between(ep, runs.min(0), runs.max(0), color=c, alpha=0.15, lw=0)
         ax.set_xlabel("episode")
         ax.set_ylabel(label)
-    name = "dag-offload, with aif" if "aif" in set(data.scheme) else "UCB-COMA Fig. 4"
+    name = "ucb-coma, with aif" if "aif" in set(data.scheme) else "UCB-COMA Fig. 4"
     fig.suptitle(f"{name} (W = 6 MHz, T_max = 3.0 s); EMA α = 0.05, band = seed range", fontsize=10)
     axes[1].legend(fontsize=7)
     return fig
@@ -694,7 +694,7 @@ def plot_sensitivity(frame: pd.DataFrame) -> Figure:
         frame,
         "variant",
         (("eval_reward", "greedy-evaluation reward"), _WEIGHTED_BARS[0]),
-        "dag-offload reward sensitivity (W = 6 MHz, T_max = 3.0 s)",
+        "ucb-coma reward sensitivity (W = 6 MHz, T_max = 3.0 s)",
     )
 
 
@@ -710,7 +710,7 @@ FIG8 = _artifact(8, "UCB-COMA Fig. 8: weighted delay-cost sum vs T_max", run_fig
 FIG9 = _artifact(9, "UCB-COMA Fig. 9: UCB-COMA under edge faults", run_fig9, plot_fig9)
 SENSITIVITY = Artifact(
     "ucbcoma-sensitivity",
-    "dag-offload, not in the paper: the ordering claims under the delay term in ms and θ = 0",
+    "ucb-coma, not in the paper: the ordering claims under the delay term in ms and θ = 0",
     run_sensitivity,
     quick=QUICK,
     full=FULL,
@@ -718,7 +718,7 @@ SENSITIVITY = Artifact(
 )
 AIF = Artifact(
     "ucbcoma-aif",
-    "dag-offload, not in the paper: active inference (pymdp) beside "
+    "ucb-coma, not in the paper: active inference (pymdp) beside "
     "CS-UCB, UCB-COMA and Random, W = 6 MHz, T_max = 3.0 s",
     run_aif,
     quick=dataclasses.replace(QUICK, schemes=AIF_SCHEMES),

@@ -12,9 +12,9 @@ from scipy import stats
 
 from aifedge.environments import aif_llm, batch_rollout, rollout
 from aifedge.environments.tails import sample_gpd
-from aifedge.generative_models import cloud_edge_slack as ces
+from aifedge.generative_models import aif_llm_slack_model as ces
+from aifedge.generative_models.aif_llm_model import EvtTail
 from aifedge.generative_models.base import GenerativeModel
-from aifedge.generative_models.cloud_edge import EvtTail
 from aifedge.inference.agent import AgentConfig, likelihoods, make_agent
 from aifedge.protocols import Policy
 

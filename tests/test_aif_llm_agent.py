@@ -264,7 +264,7 @@ def test_fitted_tail_enters_the_outcome_likelihood(full):
     the refit gives τ̂ = p̂_u · S(1 − u) (scipy), A[outcome:*] becomes the outcome table of the
     fitted tail (before: the model's prior table), C stays (0, −1, −κ, 0), and the heavier
     tail makes violation or failure likelier in every feasible slack bin below the deadline."""
-    from aifedge.generative_models import cloud_edge_slack as ces
+    from aifedge.generative_models import aif_llm_slack_model as ces
     from aifedge.inference.agent import likelihoods
 
     u, deadline = full.config.evt_threshold, 1000.0

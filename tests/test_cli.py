@@ -84,9 +84,9 @@ def test_he2024_episodes_match_the_env_rollout_on_the_same_keys(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_dag_offload_learners_run_through_compare(tmp_path, capsys):
+def test_ucb_coma_learners_run_through_compare(tmp_path, capsys):
     """ready-cloud completes every task and scores the ceiling θ·#sub-tasks − objective."""
-    args = ["compare", "--env", "dag-offload", "--policies", "ready-cloud,random"]
+    args = ["compare", "--env", "ucb-coma", "--policies", "ready-cloud,random"]
     assert _run([*args, "--episodes", "3", "--out", str(tmp_path)], capsys)[0] == 0
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]
     ceiling = summary["ready-cloud"]

@@ -180,7 +180,7 @@ def test_every_accepted_aif_llm_config_simulates_to_finite_metrics(data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", ["dag-offload", "he2024"])
+@pytest.mark.parametrize("env_id", ["ucb-coma", "he2024"])
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_accepted_dag_and_he2024_configs_step_to_finite_states(env_id, data):
@@ -192,7 +192,7 @@ def test_accepted_dag_and_he2024_configs_step_to_finite_states(env_id, data):
         _refused_in_one_line(err)
         return
     env = ENVS[env_id]
-    act = np.zeros(params.n_tasks, np.int32) if env_id == "dag-offload" else 0
+    act = np.zeros(params.n_tasks, np.int32) if env_id == "ucb-coma" else 0
     step = jax.jit(lambda k: env.step(k, env.reset(k, params)[1], act, params)[:3])
     for leaf in jax.tree_util.tree_leaves(step(jax.random.PRNGKey(0))):
         assert np.all(np.isfinite(np.asarray(leaf, float)))

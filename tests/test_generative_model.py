@@ -9,8 +9,8 @@ from scipy import stats
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import EnvParams, Obs
-from aifedge.generative_models import base, cloud_edge, plots, tmaze
-from aifedge.generative_models.cloud_edge import (
+from aifedge.generative_models import aif_llm_model, base, plots, tmaze
+from aifedge.generative_models.aif_llm_model import (
     LOAD_LEVELS,
     OUTCOME_LEVELS,
     EvtTail,
@@ -29,8 +29,8 @@ def model():
 @pytest.fixture(scope="module")
 def fresh_counts():
     """A small fresh Monte-Carlo run (never reads the saved file)."""
-    p, o = EnvParams(), cloud_edge.ModelOptions()
-    return cloud_edge.simulate_counts(p, o.load_edges_ms, 4096, 1)
+    p, o = EnvParams(), aif_llm_model.ModelOptions()
+    return aif_llm_model.simulate_counts(p, o.load_edges_ms, 4096, 1)
 
 
 def test_factors_modalities_and_shapes(model):
@@ -92,8 +92,8 @@ def test_dispatch_context_is_a_deterministic_copy(model):
 
 
 def test_monte_carlo_is_deterministic_and_matches_the_simulator(fresh_counts):
-    p, o = EnvParams(), cloud_edge.ModelOptions()
-    again = cloud_edge.simulate_counts(p, o.load_edges_ms, 4096, 1)
+    p, o = EnvParams(), aif_llm_model.ModelOptions()
+    again = aif_llm_model.simulate_counts(p, o.load_edges_ms, 4096, 1)
     for x, y in zip(fresh_counts, again, strict=True):
         np.testing.assert_array_equal(x, y)
     # WAN transitions: chi-square of MC counts against EnvParams.net_transition.
@@ -102,7 +102,7 @@ def test_monte_carlo_is_deterministic_and_matches_the_simulator(fresh_counts):
         expected = np.asarray(p.net_transition[n]) * counts[:, n].sum()
         assert stats.chisquare(counts[:, n], expected).pvalue > 1e-3
     # RTT bins: analytic log-normal probabilities of crossing the geometric midpoints.
-    thr = cloud_edge.rtt_thresholds(p)
+    thr = aif_llm_model.rtt_thresholds(p)
     rtts = p.cloud_rtt_ms * np.asarray(p.net_rtt_mult)
     for n in range(3):
         cdf = stats.norm.cdf(np.log(thr / rtts[n]) / p.obs_noise)
@@ -112,9 +112,9 @@ def test_monte_carlo_is_deterministic_and_matches_the_simulator(fresh_counts):
 
 
 def test_saved_estimate_is_the_default_and_agrees_with_a_fresh_run(fresh_counts):
-    p, o = EnvParams(), cloud_edge.ModelOptions()
-    saved, key = cloud_edge.load_estimate(cloud_edge.MC_FILE)
-    assert key == cloud_edge.estimate_key(p, o.load_edges_ms, o.n_samples, o.seed)
+    p, o = EnvParams(), aif_llm_model.ModelOptions()
+    saved, key = aif_llm_model.load_estimate(aif_llm_model.MC_FILE)
+    assert key == aif_llm_model.estimate_key(p, o.load_edges_ms, o.n_samples, o.seed)
     assert saved.out_edge.sum() == o.n_samples * p.n_edge
     # Outcome frequencies of the saved (seed 0) and the fresh (seed 1) run agree: pooled
     # over classes and levels per node, within 4 binomial standard errors.
@@ -126,8 +126,8 @@ def test_saved_estimate_is_the_default_and_agrees_with_a_fresh_run(fresh_counts)
 
 
 def test_save_and_load_roundtrip(tmp_path, fresh_counts):
-    path = cloud_edge.save_estimate(fresh_counts, "k", tmp_path / "mc.npz")
-    est, key = cloud_edge.load_estimate(path)
+    path = aif_llm_model.save_estimate(fresh_counts, "k", tmp_path / "mc.npz")
+    est, key = aif_llm_model.load_estimate(path)
     assert key == "k"
     for x, y in zip(est, fresh_counts, strict=True):
         np.testing.assert_array_equal(x, y)
@@ -137,17 +137,17 @@ def test_evt_tail_matches_scipy_and_sets_the_penalty():
     tail = EvtTail(threshold_ms=20.0, scale_ms=50.0, concentration=0.4, exceed_prob=0.1)
     x = np.array([0.0, 20.0, 100.0, 1000.0])
     want = np.where(x < 20, 0.1, 0.1 * stats.genpareto.sf(x - 20, 0.4, scale=50.0))
-    np.testing.assert_allclose(cloud_edge.tail_prob(tail, x), want, rtol=1e-12)
+    np.testing.assert_allclose(aif_llm_model.tail_prob(tail, x), want, rtol=1e-12)
     expo = EvtTail(0.0, 50.0, 0.0, 1.0)
-    np.testing.assert_allclose(cloud_edge.tail_prob(expo, 100.0), np.exp(-2.0))
+    np.testing.assert_allclose(aif_llm_model.tail_prob(expo, 100.0), np.exp(-2.0))
     p = EnvParams()
-    tau = cloud_edge.violation_tail_prob(EvtTail.from_params(p), p)
+    tau = aif_llm_model.violation_tail_prob(EvtTail.from_params(p), p)
     sf = stats.genpareto.sf(np.asarray(p.deadline_ms), p.spike_shape, scale=p.spike_scale_ms)
     np.testing.assert_allclose(tau, p.spike_prob * np.asarray(p.class_probs) @ sf, rtol=1e-12)
     o = make_options(p)
     rho = o.evt_weight * np.exp(o.evt_rate * tau)
     np.testing.assert_allclose(
-        cloud_edge.outcome_preferences(p, o), [0.0, -rho, -o.fail_factor * rho, 0.0]
+        aif_llm_model.outcome_preferences(p, o), [0.0, -rho, -o.fail_factor * rho, 0.0]
     )
     # A heavier fitted tail makes violations costlier; the model's C uses it.
     heavy = EvtTail(0.0, 400.0, 0.5, 0.5)
@@ -173,10 +173,10 @@ def test_observation_indices_hand_computed():
         task=task,
         t=jnp.int32(0),
     )
-    idx = cloud_edge.observation_indices(obs, p, make_options(p))
+    idx = aif_llm_model.observation_indices(obs, p, make_options(p))
     np.testing.assert_array_equal(idx, [0, 1, 1, 2, 3, 1, 2])
     np.testing.assert_allclose(
-        cloud_edge.rtt_thresholds(p), [80 * np.sqrt(2.5), 80 * np.sqrt(15.0)]
+        aif_llm_model.rtt_thresholds(p), [80 * np.sqrt(2.5), 80 * np.sqrt(15.0)]
     )
 
 

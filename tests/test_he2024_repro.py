@@ -11,14 +11,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from aifedge.config import ConfigError
-from aifedge.inference import aif_rg
+from aifedge.inference import he2024_agent
 from aifedge.paper_repro import he2024 as repro
 from aifedge.paper_repro.common import write_artifact
 
 pytestmark = pytest.mark.slow  # `make check` skips these; `make test` runs them
 
-# Same agent config as tests/test_aif_rg.py: the jitted episode is compiled once per process.
-AGENT_CFG = aif_rg.AifRgConfig(
+# Same agent config as tests/test_he2024_agent.py: the jitted episode is compiled once per process.
+AGENT_CFG = he2024_agent.AifRgConfig(
     n_candidates=48, top_k=6, n_iters=2, horizon=2, ensemble_size=3, fit_steps=200, buffer_size=4096
 )
 TOY = dict(seeds=1, n_episodes=2, eval_episodes=2, agent=AGENT_CFG)

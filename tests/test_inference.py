@@ -339,10 +339,10 @@ def test_pruning_at_horizon_2_keeps_k_distinct_first_actions(model):
 
 
 def _load_level_policy(params, config):
-    """The decision core on the v1 load-level model (``cloud_edge.build_model``), whose
+    """The decision core on the v1 load-level model (``aif_llm_model.build_model``), whose
     Eq. 4 score depends on the first action; on the slack model that ``aif`` ships it
     ties for every node, so pruning there would test nothing."""
-    from aifedge.generative_models import cloud_edge
+    from aifedge.generative_models import aif_llm_model
     from aifedge.protocols import Policy
 
     model = build_model(params)
@@ -351,8 +351,8 @@ def _load_level_policy(params, config):
     def act(key, pstate, obs, env_params):
         seen = jnp.concatenate(
             [
-                cloud_edge.observation_indices(obs, params, model.options),
-                cloud_edge.outcome_indices(obs, params),
+                aif_llm_model.observation_indices(obs, params, model.options),
+                aif_llm_model.outcome_indices(obs, params),
             ]
         )
         action, pstate, _ = agent.step(key, pstate, seen)

@@ -8,8 +8,8 @@ import pytest
 from aifedge.llm_bridge.encoder import EMBED_DIM, SentenceEncoder, cosine, model_dir
 from aifedge.llm_bridge.semantic import (
     FactorTexts,
+    aif_llm_texts,
     build_tables,
-    cloud_edge_texts,
     expected_embedding,
     fuse,
     g_semantic,
@@ -131,12 +131,12 @@ def test_g_semantic_against_numpy(encoder):
 
 
 @pytest.mark.slow
-def test_cloud_edge_semantics_rank_the_advised_node(encoder):
-    from aifedge.generative_models.cloud_edge import build_model
+def test_aif_llm_semantics_rank_the_advised_node(encoder):
+    from aifedge.generative_models.aif_llm_model import build_model
 
     model = build_model()
-    assert all(n.startswith("sent:") for n, _, _ in cloud_edge_texts(model))
-    texts = cloud_edge_texts(model, ["sent:local", "sent:edge1", "sent:cloud"])
+    assert all(n.startswith("sent:") for n, _, _ in aif_llm_texts(model))
+    texts = aif_llm_texts(model, ["sent:local", "sent:edge1", "sent:cloud"])
     tables = build_tables(encoder, texts)
     qs = [jnp.asarray(d) for d in model.D]
     marg = predicted_marginals(model, qs, tables.names)

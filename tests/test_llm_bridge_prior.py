@@ -10,7 +10,7 @@ from sklearn.metrics import mutual_info_score
 from aifedge.config import ConfigError
 from aifedge.environments import aif_llm
 from aifedge.environments.task_texts import TASK_TEXTS
-from aifedge.generative_models.cloud_edge import LOAD_LEVELS
+from aifedge.generative_models.aif_llm_model import LOAD_LEVELS
 from aifedge.llm_bridge.logs import load_logs, make_logs, save_logs
 from aifedge.llm_bridge.prior import KeywordPrior, d_llm, d_llm_table, evidence_table, keywords
 
@@ -192,7 +192,7 @@ def test_make_logs_columns_and_consistency(sim_logs, tmp_path):
 
 
 def test_prior_on_simulator_logs_recognises_class(sim_logs):
-    from aifedge.generative_models.cloud_edge import build_model
+    from aifedge.generative_models.aif_llm_model import build_model
 
     prior = KeywordPrior.fit(sim_logs)
     model = build_model()

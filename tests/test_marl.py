@@ -1,4 +1,4 @@
-"""Multi-agent learners on dag-offload: pieces against references; learners complete tasks.
+"""Multi-agent learners on ucb-coma: pieces against references; learners complete tasks.
 
 The learning tests would have caught issue #18's collapse (a state-independent policy that
 completes no task but beats Random's reward): they ask for greedy-evaluation completion,
@@ -14,7 +14,7 @@ from scipy import stats
 from aifedge.baselines import marl
 from aifedge.baselines import marl_nets as nets
 from aifedge.config import ConfigError
-from aifedge.environments import dag_offload as d
+from aifedge.environments import ucb_coma as d
 
 TINY = d.make_params(n_tasks=2, task_types=(0, 2), max_steps=8)
 TINY_EPISODES = 100

@@ -141,7 +141,7 @@ def test_fig7_fig8_fig9_toy():
 
 
 def test_aif_extension_table_matches_its_data(tmp_path):
-    frame = u.run_aif(TOY)  # TOY's cheap schemes; the aif learner itself: test_dag_aif.py
+    frame = u.run_aif(TOY)  # TOY's cheap schemes; the aif learner itself: test_ucb_coma_agent.py
     data = frame.attrs["data"]
     k = round(TOY.tail * TOY.n_episodes)
     row = frame.set_index("scheme").loc["cs-ucb"]

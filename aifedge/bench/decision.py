@@ -3,14 +3,14 @@
 Rows (wall seconds per call, after one compile/warm-up call):
 
 * ``decision_single``: one jitted ``step`` of the ``aif`` agent (fast engine) on the
-  default slack model (``cloud_edge_slack``), ``AIF_CONFIG`` with learning on (the
+  default slack model (``aif_llm_slack_model``), ``AIF_CONFIG`` with learning on (the
   Dirichlet update of A[outcome:*] is part of every call), ≥ 1,000 calls.
 * ``decision_single_no_learning``: the same step with ``learn_A`` off (the shipped ``aif``).
 * ``decision_batched_<B>``: the vmapped step over B agents; ``decisions_per_s``.
 * ``decision_single_pymdp_engine``: the same step evaluated with pymdp's functions.
 * ``decision_single_paper``: one jitted step of ``aif`` on scenario ``paper``
-  (``inference.aif_paper``: observation mapping, own-work booking and the decision on
-  ``cloud_edge_paper``, learning off), on the scenario's first observation.
+  (``inference.aif_llm_paper_agent``: observation mapping, own-work booking and the decision on
+  ``aif_llm_paper_model``, learning off), on the scenario's first observation.
 * ``pymdp_agent_single``: plain ``pymdp.agent.Agent`` on the same A, B, C, D —
   ``infer_states`` + ``infer_policies`` + ``sample_action``, jitted — with
   ``ratio_to_ours`` = its median / ``decision_single``'s median.
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.bench import row, time_calls
-from aifedge.generative_models import cloud_edge_slack
+from aifedge.generative_models import aif_llm_slack_model
 from aifedge.inference.agent import AgentConfig, make_agent, to_pymdp_agent
 from aifedge.inference.policies import AIF_CONFIG
 
@@ -41,7 +41,7 @@ def bench_decision(
     """
     repeats = max(int(repeats), 1000)
     config = AIF_CONFIG._replace(learn_A=True) if config is None else config
-    model = cloud_edge_slack.build_slack_model()
+    model = aif_llm_slack_model.build_slack_model()
     n_nodes = len(model.control_levels[0])
     # slack bins of the 7 nodes, RTT bin, class, then the last task (on edge 2) was met
     outcomes = [3] * n_nodes
@@ -106,7 +106,7 @@ def bench_decision(
 def _time_paper(repeats: int) -> np.ndarray:
     """Wall seconds of the ``paper`` agent's jitted step (``decision_single_paper``)."""
     from aifedge.environments import aif_llm_paper
-    from aifedge.inference.aif_paper import build_paper_agent
+    from aifedge.inference.aif_llm_paper_agent import build_paper_agent
 
     params = aif_llm_paper.make_params()
     agent = build_paper_agent(params)

@@ -126,11 +126,11 @@ def bench_semantic(repeats: int = 1000) -> list[dict]:
     import jax
     import jax.numpy as jnp
 
-    from aifedge.generative_models.cloud_edge import build_model
+    from aifedge.generative_models.aif_llm_model import build_model
     from aifedge.llm_bridge.encoder import SentenceEncoder
     from aifedge.llm_bridge.semantic import (
+        aif_llm_texts,
         build_tables,
-        cloud_edge_texts,
         g_semantic,
         predicted_marginals,
     )
@@ -139,7 +139,7 @@ def bench_semantic(repeats: int = 1000) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, torch_threads(1):
         enc = SentenceEncoder(cache_dir=tmp)
         start = time.perf_counter()
-        tables = build_tables(enc, cloud_edge_texts(model))
+        tables = build_tables(enc, aif_llm_texts(model))
         build_s = time.perf_counter() - start
         v_pref = jnp.asarray(enc.encode(["Send the task to edge node 5."])[0])
     prior = tuple(jnp.asarray(d) for d in model.D)

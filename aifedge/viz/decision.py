@@ -224,18 +224,18 @@ def plot_free_energy(
 def plot_evt_penalty(
     params: EnvParams, shapes: Sequence[float] = tuple(np.linspace(0, 2, 41)), **model_options
 ):
-    """The EVT penalty of C (``cloud_edge.evt_penalty``): ρ and the tail probability τ as
+    """The EVT penalty of C (``aif_llm_model.evt_penalty``): ρ and the tail probability τ as
     the GPD shape ζ of the latency spikes varies (scale and rate from ``params``)."""
-    from aifedge.generative_models import cloud_edge
+    from aifedge.generative_models import aif_llm_model
 
     rho, tau = [], []
     for z in shapes:
-        tail = cloud_edge.EvtTail(
+        tail = aif_llm_model.EvtTail(
             0.0, float(params.spike_scale_ms), float(z), float(params.spike_prob)
         )
-        opt = cloud_edge.make_options(params, **{**model_options, "evt_tail": tail})
-        rho.append(cloud_edge.evt_penalty(params, opt))
-        tau.append(cloud_edge.violation_tail_prob(tail, params))
+        opt = aif_llm_model.make_options(params, **{**model_options, "evt_tail": tail})
+        rho.append(aif_llm_model.evt_penalty(params, opt))
+        tau.append(aif_llm_model.violation_tail_prob(tail, params))
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.plot(shapes, rho, label="ρ = w·exp(η τ)  (C[violated] = −ρ)")
     ax.axvline(params.spike_shape, color="k", ls=":", lw=1, label=f"ζ = {params.spike_shape}")

@@ -1,6 +1,6 @@
 """POMDP of scenario ``paper`` (``environments.aif_llm_paper``; issue 16 items 2, 4; issue 17).
 
-The v2 slack model (``cloud_edge_slack``) with the factors that ``paper`` hides from greedy.
+The v2 slack model (``aif_llm_slack_model``) with the factors that ``paper`` hides from greedy.
 With N = E + 2 nodes, S + 1 slack levels (``SLACK_EDGES`` bins, then infeasible)::
 
     slack:<node>  (S + 1)  slack bin ℓ̂_j / L_nom of the current task (``predicted_latency_ms``:
@@ -12,12 +12,12 @@ With N = E + 2 nodes, S + 1 slack levels (``SLACK_EDGES`` bins, then infeasible)
                            there last step; q = req on the cloud (Q = 4), strict elsewhere
                            (Q = 2: privacy only matters in the cloud); H_j = 3 on edges, else 1
 
-    obs_slack:<node>  (S + 1)  A | slack:<node>   ``cloud_edge_slack.slack_confusion``
+    obs_slack:<node>  (S + 1)  A | slack:<node>   ``aif_llm_slack_model.slack_confusion``
     obs_health:<edge> (3)      A | health:<edge>  cool / hot / seen-down (``Obs.telemetry``,
                                                   ``Obs.up``; ``health_indices``)
     outcome:<node>    (4)      A | sent:<node>    met / violated / failed / idle
 
-Likelihoods (columns sum to 1). T(b; d, f) = ``cloud_edge_slack.outcome_table`` column b with
+Likelihoods (columns sum to 1). T(b; d, f) = ``aif_llm_slack_model.outcome_table`` column b with
 the deadlines multiplied by f and the bin points divided by f · v (a strict task's deadline is
 ``strict_factor`` · L_nom; v the speed factor), tail = the paper's spike GPD
 (``spike_tail``: ζ = ``spike_shape``, σ = ``spike_ms_per_token`` · E[output tokens]):
@@ -51,15 +51,15 @@ from scipy.stats import norm
 from aifedge.environments import aif_llm_paper
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 
-from .base import GenerativeModel, validate
-from .cloud_edge import IDLE, OUTCOME_LEVELS, EvtTail, node_names, outcome_indices
-from .cloud_edge_slack import (
+from .aif_llm_model import IDLE, OUTCOME_LEVELS, EvtTail, node_names, outcome_indices
+from .aif_llm_slack_model import (
     SlackOptions,
     make_slack_options,
     outcome_table,
     slack_confusion,
     slack_levels,
 )
+from .base import GenerativeModel, single_control_model
 
 HEALTH_LEVELS = ("ok", "degraded", "down")
 HEALTH_OBS = ("cool", "hot", "seen-down")
@@ -267,23 +267,15 @@ def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeM
     D = [np.full(n_s, 1.0 / n_s)] * n_n + [stationary / stationary.sum()] * n_e + [rate]
     D += [np.eye(len(factor_levels[f_sent + j]))[0] for j in range(n_n)]
     pA = (None,) * (n_n + n_e) + tuple(opt.prior_count * a for a in a_out)
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
         pA=pA,
-        pB=None,
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_n,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=mod_names,
-        modality_levels=mod_levels,
-        control_names=("target",),
-        control_levels=(nodes,),
         options=opt,
     )
-    return validate(model)

@@ -1,4 +1,4 @@
-"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``dag-offload``; UCB-COMA).
+"""Fine-grained DAG offloading of LLM inference sub-tasks (env id ``ucb-coma``; UCB-COMA).
 
 Liao, Tao et al., 电子学报 2025 (UCB-COMA). Pure functional JAX:
 ``reset(key, params) -> (obs, state)`` and

@@ -1,9 +1,9 @@
-"""The ``aif`` scheme on ``dag-offload`` (UCB-COMA): one active-inference agent per task.
+"""The ``aif`` scheme on ``ucb-coma`` (UCB-COMA): one active-inference agent per task.
 
 Each task agent ag_i (§4.1, one per LLM task L_i) runs the decision core of
 ``inference.agent`` (UCB-COMA Eq. 5: G = G_prag + G_epis, horizon ``policy_len``, deterministic
 argmax q(π), no pruning, λ = 0) on the placement POMDP of
-``generative_models.dag_offload`` and acts a_i = j_i · 4 + α_i: j_i the task's
+``generative_models.ucb_coma_model`` and acts a_i = j_i · 4 + α_i: j_i the task's
 lowest-index ready sub-task (``ready_subtask``), α_i the location its policy chooses.
 The I agents share the model and decide in one ``vmap``-ed, jitted call.
 
@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 
 from aifedge.config import ConfigError, check_fields
-from aifedge.environments import dag_offload as env
-from aifedge.generative_models import dag_offload as gm
+from aifedge.environments import ucb_coma as env
+from aifedge.generative_models import ucb_coma_model as gm
 from aifedge.generative_models.base import GenerativeModel
 from aifedge.protocols import Learner
 
@@ -39,7 +39,7 @@ from .agent import AgentConfig, AifAgent, DecisionInfo, make_agent
 
 @dataclass(frozen=True)
 class DagAifConfig(gm.ModelOptions):
-    """``generative_models.dag_offload.ModelOptions`` plus the planning horizon.
+    """``generative_models.ucb_coma_model.ModelOptions`` plus the planning horizon.
 
     policy_len  H of UCB-COMA Eq. 5 (policies = all 4^H location sequences).
     """
@@ -111,7 +111,7 @@ class DagAifScheme(NamedTuple):
 def make_dag_aif_scheme(
     params: env.EnvParams | None = None, cfg: DagAifConfig | None = None, **overrides
 ) -> DagAifScheme:
-    """Build the scheme for ``params`` (default ``dag_offload.make_params()``).
+    """Build the scheme for ``params`` (default ``ucb_coma.make_params()``).
 
     ``cfg`` or keyword ``overrides`` (``DagAifConfig`` fields; ``ConfigError`` if bad).
     """

@@ -14,7 +14,7 @@ over its deadline. The model keeps the pymdp A/B/C/D structure with N = E + 2 no
     sent:<node>   (S + 2)  idle, or the slack bin of the task dispatched to <node> last step
 
     obs_slack:<node> (S + 1)  slack bin computed from the noisy observation   A | slack:<node>
-    obs_rtt          (3)      measured RTT bin (``cloud_edge.rtt_level``)      A | net
+    obs_rtt          (3)      measured RTT bin (``aif_llm_model.rtt_level``)      A | net
     obs_class        (K)      the task's class                                A | class
     outcome:<node>   (4)      met / violated / failed / idle                  A | sent:<node>
 
@@ -27,7 +27,7 @@ Equations (columns of A and B sum to 1)::
         P_c(met)    = E[1[ℓ ≤ D_c] (1 − P(X > D_c − ℓ))]
         P_c(failed) = E[1[ℓ > 3 D_c] + 1[ℓ ≤ 3 D_c] P(X > 3 D_c − ℓ)],  ℓ = s D_c e^{σ_ℓ ε}
         P(X > x)    = p_u (1 + ξ (x − u)/σ)^(−1/ξ) (x ≥ u; p_u below u): the GPD spike tail
-                      (``cloud_edge.EvtTail``; default the simulator's ζ = 1.5 spike, §5.1)
+                      (``aif_llm_model.EvtTail``; default the simulator's ζ = 1.5 spike, §5.1)
         P_c(violated) = 1 − P_c(met) − P_c(failed);  infeasible → failed;  idle → idle
     pA[outcome:j]         = c_0 · A[outcome:j]   (weak Dirichlet prior, c_0 = ``prior_count``)
     B[slack:j]            = uniform (a new task each step; no slack dynamics are assumed)
@@ -54,8 +54,7 @@ from aifedge.config import ConfigError, check_fields
 from aifedge.environments.aif_llm import EnvParams, Obs, latency_components, node_gflops
 from aifedge.environments.task_texts import CLASS_NAMES
 
-from .base import GenerativeModel, validate
-from .cloud_edge import (
+from .aif_llm_model import (
     IDLE,
     NET_LEVELS,
     OUTCOME_LEVELS,
@@ -66,6 +65,7 @@ from .cloud_edge import (
     rtt_level,
     rtt_thresholds,
 )
+from .base import GenerativeModel, single_control_model
 
 SLACK_EDGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0)
 """Slack bin edges (ℓ̂ / L_QoS): bins [0, 0.1), …, [2, 3), [3, ∞); 1 (deadline) and 3
@@ -132,7 +132,7 @@ def predicted_latency_ms(obs: Obs, params: EnvParams) -> tuple[jax.Array, jax.Ar
     """``(ℓ̂ (N,) ms, feasible (N,) bool)`` of the current task on every node from ``obs``.
 
     Edge queues from the observed waits; the WAN state is the measured RTT's bin
-    (``cloud_edge.rtt_level``), which sets the cloud's RTT and bandwidth. An edge is
+    (``aif_llm_model.rtt_level``), which sets the cloud's RTT and bandwidth. An edge is
     infeasible when it is down or its observed queue has no room for the task.
     """
     gflops = node_gflops(params)
@@ -182,7 +182,7 @@ def _normal_nodes(n: int) -> jnp.ndarray:
 
 
 def spike_survival(tail: EvtTail, x_ms):
-    """P(X > x) of ``tail`` (``cloud_edge.tail_prob``'s formula, in ``jax.numpy``)."""
+    """P(X > x) of ``tail`` (``aif_llm_model.tail_prob``'s formula, in ``jax.numpy``)."""
     from aifedge.environments.tails import gpd_log_survival
 
     excess = jnp.maximum(jnp.asarray(x_ms, jnp.float32) - tail.threshold_ms, 0.0)
@@ -335,23 +335,15 @@ def build_slack_model(params: EnvParams | None = None, **options) -> GenerativeM
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: n_nodes + 2]]
     D += [np.eye(n_s + 1)[0]] * n_nodes
     pA = (None,) * (n_nodes + 2) + (opt.prior_count * a_out,) * n_nodes
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
         pA=pA,
-        pB=None,
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_nodes,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=mod_names,
-        modality_levels=mod_levels,
-        control_names=("target",),
-        control_levels=(nodes,),
         options=opt,
     )
-    return validate(model)

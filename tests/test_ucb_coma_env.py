@@ -1,4 +1,4 @@
-"""The dag-offload simulator (UCB-COMA) against hand computation and brute-force enumeration."""
+"""The ucb-coma simulator (UCB-COMA) against hand computation and brute-force enumeration."""
 
 import math
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from aifedge.config import ConfigError
-from aifedge.environments import dag_offload as d
+from aifedge.environments import ucb_coma as d
 
 KEY = jax.random.PRNGKey(0)
 NOISE_W = 10 ** ((-43 - 30) / 10)
@@ -294,7 +294,7 @@ def test_rollout_jits_vmaps_and_ends_when_all_scheduled():
 def test_pettingzoo_parallel_api_and_same_dynamics():
     from pettingzoo.test import parallel_api_test
 
-    from aifedge.environments.dag_offload_pz import DagOffloadParallelEnv, flatten_agent_obs
+    from aifedge.environments.ucb_coma_pz import DagOffloadParallelEnv, flatten_agent_obs
 
     p = d.make_params(n_tasks=2, task_types=(0, 2), max_steps=8, fault_prob=0.1)
     parallel_api_test(DagOffloadParallelEnv(p), num_cycles=20)

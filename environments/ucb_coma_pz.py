@@ -1,4 +1,4 @@
-"""PettingZoo parallel-API wrapper over the pure-JAX ``dag-offload`` step (UCB-COMA).
+"""PettingZoo parallel-API wrapper over the pure-JAX ``ucb-coma`` step (UCB-COMA).
 
 Agents ``task_0 … task_{I-1}``, one per LLM inference task (§4.1). Each agent observes its
 own s_i = (P_i, S, DAG) flattened (``agent_obs_dim`` floats, all ≥ 0) and picks one of the
@@ -7,14 +7,14 @@ scheduled; all agents are *truncated* at ``max_steps``. ``state()`` is the globa
 centralised critics. Two masks, (16,) int8, in ``infos[agent]``:
 
 * ``"action_mask"``: the action space A_i(s) of §4.1.2, every location of every sub-task
-  "待调度子任务" (awaiting scheduling, P_i = 0) — ``dag_offload.pending_action_mask``. An
+  "待调度子任务" (awaiting scheduling, P_i = 0) — ``ucb_coma.pending_action_mask``. An
   action outside it is ignored (reward 0), as in the core env.
 * ``"feasible_mask"``: the actions that also satisfy every constraint (precedence C5,
-  modality C4, server up) — ``dag_offload.valid_action_mask``. Feasible actions inside the
+  modality C4, server up) — ``ucb_coma.valid_action_mask``. Feasible actions inside the
   action space that violate a constraint are penalised (η1, η2), not masked (§4.1.2).
 
 The dynamics are
-exactly ``dag_offload.step``; the wrapper only owns the PRNG key and the state (the same
+exactly ``ucb_coma.step``; the wrapper only owns the PRNG key and the state (the same
 key handling as ``gym_base.JaxEnv``).
 
 PettingZoo and gymnasium are imported here only; the core env never needs them.
@@ -28,7 +28,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from . import dag_offload as dag
+from . import ucb_coma as dag
 
 _HIGH = float(np.finfo(np.float32).max)
 
@@ -71,7 +71,7 @@ def _step(key, state, actions, params):
 
 
 class DagOffloadParallelEnv(ParallelEnv):
-    metadata = {"name": "dag_offload_v0", "render_modes": []}  # noqa: RUF012 (PettingZoo API)
+    metadata = {"name": "ucb_coma_v0", "render_modes": []}  # noqa: RUF012 (PettingZoo API)
 
     def __init__(self, params: dag.EnvParams | None = None):
         self.params = params if params is not None else dag.make_params()

@@ -12,9 +12,9 @@ from scipy import stats
 from aifedge.environments import aif_llm_paper as P
 from aifedge.environments import batch_rollout
 from aifedge.environments.task_texts import PAPER_PHRASES_PER_TYPE
-from aifedge.generative_models import cloud_edge_paper as cep
+from aifedge.generative_models import aif_llm_paper_model as cep
 from aifedge.inference.agent import likelihoods, segments
-from aifedge.inference.aif_paper import build_paper_agent, req_prior_table
+from aifedge.inference.aif_llm_paper_agent import build_paper_agent, req_prior_table
 
 PARAMS = P.make_params(max_steps=60, tightness=2.0, tail=0.5)
 

@@ -1,7 +1,7 @@
 """Discrete POMDP generative model of the ``aif-llm`` cloud-edge system (AIF-LLM §4.4).
 
 The first model: load bins and A, B from a Monte-Carlo of the simulator. The agents
-(``aif``, ``aif-llm``) use ``cloud_edge_slack`` (issue 16), which conditions outcomes on the
+(``aif``, ``aif-llm``) use ``aif_llm_slack_model`` (issue 16), which conditions outcomes on the
 task's slack; this one is kept for comparison, notebook 02 and the EVT penalty plots.
 
 The agent's model and the simulator share one source of truth: every number below comes
@@ -53,40 +53,56 @@ Equations (columns of A and B sum to 1; shapes in ``generative_models.base``)::
 four levels (wait uniform inside the level), WAN state uniform, the task drawn by the
 simulator, each stepped under all N actions with common random numbers. ``MC_FILE``
 holds the default estimate (regenerate with ``python -m
-aifedge.generative_models.cloud_edge``); ``build_model`` recomputes (and memoises) it for
+aifedge.generative_models.aif_llm_model``); ``build_model`` recomputes (and memoises) it for
 any ``EnvParams``, so overridden parameters never use stale numbers.
 """
 
 from dataclasses import dataclass, fields
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError, check_fields
-from aifedge.environments import aif_llm, aif_llm_paper
+from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import NET_NAMES, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
 from aifedge.environments.task_texts import CLASS_NAMES
 
-from .base import GenerativeModel, validate
+from .base import GenerativeModel, single_control_model
 
 LOAD_LEVELS = ("low", "medium", "high", "down")
 NET_LEVELS = NET_NAMES
 OUTCOME_LEVELS = ("met", "violated", "failed", "idle")
 IDLE = "idle"
-MC_FILE = Path(__file__).resolve().parent / "data" / "cloud_edge_mc.npz"
+MC_FILE = Path(__file__).resolve().parent / "data" / "aif_llm_mc.npz"
 """Saved default Monte-Carlo estimate (``EnvParams()``, ``ModelOptions()``)."""
 
 
-AnyParams = EnvParams | aif_llm_paper.EnvParams
-"""Either scenario's parameters (``node_names``, ``outcome_indices`` serve both)."""
+class NodeParams(Protocol):
+    """What ``node_names`` and ``outcome_indices`` read: either scenario's ``EnvParams``."""
+
+    @property
+    def n_edge(self) -> int: ...
+
+    @property
+    def n_nodes(self) -> int: ...
 
 
-def node_names(params: AnyParams) -> tuple[str, ...]:
+class LastOutcome(Protocol):
+    """What ``outcome_indices`` reads: either scenario's ``Obs``."""
+
+    @property
+    def last_node(self) -> jax.Array: ...
+
+    @property
+    def last_outcome(self) -> jax.Array: ...
+
+
+def node_names(params: NodeParams) -> tuple[str, ...]:
     """Action labels: ``("local", "edge1", …, "cloud")``."""
     return ("local", *(f"edge{j + 1}" for j in range(params.n_edge)), "cloud")
 
@@ -223,7 +239,7 @@ def observation_indices(obs: Obs, params: EnvParams, options: ModelOptions) -> j
     )
 
 
-def outcome_indices(obs: Obs | aif_llm_paper.Obs, params: AnyParams) -> jax.Array:
+def outcome_indices(obs: LastOutcome, params: NodeParams) -> jax.Array:
     """(N,) int32 ``outcome:<node>`` observations from the previous decision's result.
 
     The node that got the last task reports its outcome (met / violated / failed);
@@ -350,7 +366,7 @@ def simulate_counts(params: EnvParams, edges_ms: tuple, n: int, seed: int) -> Mc
 
 
 def save_estimate(est: Any, key: str, path: str | Path = MC_FILE) -> Path:
-    """Write ``est`` (a NamedTuple of arrays: this module's or ``dag_offload``'s
+    """Write ``est`` (a NamedTuple of arrays: this module's or ``ucb_coma_model``'s
     ``McEstimate``) and its ``estimate_key`` as ``.npz`` atomically (temp file, rename)."""
     from aifedge.results import atomic_path  # lazy: results imports pandas
 
@@ -487,26 +503,19 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     C = [np.zeros(len(lv)) for lv in mod_levels[: n_edge + 2]] + [c_out.copy()] * n_nodes
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: n_edge + 2]]
     D += [np.eye(len(factor_levels[f]))[0] for f in f_ctx]
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
-        pA=tuple(a * opt.dirichlet_scale for a in A),
-        pB=tuple(b * opt.dirichlet_scale for b in B),
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_nodes,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=tuple(mod_names),
-        modality_levels=tuple(mod_levels),
-        control_names=("target",),
-        control_levels=(nodes,),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
+        pA=[a * opt.dirichlet_scale for a in A],
+        pB=[b * opt.dirichlet_scale for b in B],
         options=opt,
     )
-    return validate(model)
 
 
 def main() -> None:

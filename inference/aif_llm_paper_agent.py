@@ -1,6 +1,6 @@
 """``aif`` and ``aif-llm`` on scenario ``paper`` (issue 16 items 2, 4, 5; issue 17).
 
-One decision on ``generative_models.cloud_edge_paper`` (pure, jit/vmap-able)::
+One decision on ``generative_models.aif_llm_paper_model`` (pure, jit/vmap-able)::
 
     own work    queues are observed ``telemetry_lag`` slots late and the uplink not at all, so
                 the agent books its own dispatches: edge e's wait is max(q_obs,e, F̂_e − now)
@@ -35,7 +35,7 @@ import numpy as np
 from aifedge.environments import Policy, aif_llm_paper
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 from aifedge.environments.task_texts import PAPER_TASK_TEXTS
-from aifedge.generative_models import cloud_edge_paper as cep
+from aifedge.generative_models import aif_llm_paper_model as cep
 from aifedge.generative_models.base import GenerativeModel
 
 from .agent import AgentConfig, AgentState, AifAgent, likelihoods, make_agent, segments

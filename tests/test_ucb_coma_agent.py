@@ -1,4 +1,4 @@
-"""The dag-offload placement POMDP and the ``aif`` scheme: model checks against the env and
+"""The ucb-coma placement POMDP and the ``aif`` scheme: model checks against the env and
 analytic references, Bayes posterior by hand, feasibility under faults, Welch test vs Random."""
 
 import jax
@@ -8,11 +8,11 @@ import pytest
 
 from aifedge.baselines import marl
 from aifedge.config import ConfigError
-from aifedge.environments import dag_offload as d
+from aifedge.environments import ucb_coma as d
 from aifedge.environments.metrics import welch_test
-from aifedge.generative_models import dag_offload as gm
+from aifedge.generative_models import ucb_coma_model as gm
 from aifedge.generative_models.base import describe, validate
-from aifedge.inference import dag_aif
+from aifedge.inference import ucb_coma_agent
 from aifedge.inference.agent import AgentConfig, make_agent, split_factors
 
 # image (branch-merge) and VQA (fusion) DAGs: text, image and multimodal sub-tasks; edge
@@ -28,7 +28,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def tiny():
-    return dag_aif.make_dag_aif_scheme(TINY)
+    return ucb_coma_agent.make_dag_aif_scheme(TINY)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_monte_carlo_matches_env_constraints_and_analytic_cloud_delays(tiny, tin
 
 
 def test_posterior_equals_bayes_rule_on_a_hand_case(model):
-    agent = dag_aif.scheme_agent(d.make_params(), dag_aif.DagAifConfig())
+    agent = ucb_coma_agent.scheme_agent(d.make_params(), ucb_coma_agent.DagAifConfig())
     prior_cloud = np.array([0.1, 0.2, 0.3, 0.25, 0.15])  # idle, text, image, audio, multi
     prior = [np.asarray(x, np.float32) for x in model.D]
     prior[7] = prior_cloud
@@ -153,11 +153,11 @@ def test_never_picks_an_action_its_model_makes_infeasible(tiny):
 
 @pytest.mark.slow
 def test_learner_adapter_matches_scheme_and_beats_random(tiny, monkeypatch):
-    monkeypatch.setitem(marl.LEARNERS, "aif", dag_aif.LEARNER)
-    monkeypatch.setitem(marl.DEFAULT_CONFIGS, "aif", dag_aif.DagAifConfig())
+    monkeypatch.setitem(marl.LEARNERS, "aif", ucb_coma_agent.LEARNER)
+    monkeypatch.setitem(marl.DEFAULT_CONFIGS, "aif", ucb_coma_agent.DagAifConfig())
     cfg = marl.make_config("aif")  # marl's generic checks accept every default
     obs, _ = d.reset(jax.random.PRNGKey(0), TINY)
-    via_learner = dag_aif.LEARNER.act(jax.random.PRNGKey(1), (), obs, TINY, cfg, True)
+    via_learner = ucb_coma_agent.LEARNER.act(jax.random.PRNGKey(1), (), obs, TINY, cfg, True)
     np.testing.assert_array_equal(via_learner, tiny.act(jax.random.PRNGKey(1), obs)[0])
     n = 64
     aif = marl.evaluate(jax.random.PRNGKey(5), "aif", (), TINY, cfg, n, quick_compile=True)
@@ -180,6 +180,6 @@ def test_config_errors_name_the_field():
         ({"foo": 1}, "foo"),
     ):
         with pytest.raises(ConfigError, match=field):
-            dag_aif.make_config(**kwargs)
+            ucb_coma_agent.make_config(**kwargs)
     with pytest.raises(ValueError, match="not both"):
-        dag_aif.make_dag_aif_scheme(TINY, dag_aif.DagAifConfig(), kappa=2.0)
+        ucb_coma_agent.make_dag_aif_scheme(TINY, ucb_coma_agent.DagAifConfig(), kappa=2.0)
