@@ -172,3 +172,74 @@ def test_pA_of_the_outcome_modalities_is_the_prior_likelihood(agent):
     a = likelihoods(agent.init().agent)
     n0 = PARAMS.n_nodes + PARAMS.n_edge
     np.testing.assert_allclose(np.asarray(a[0][0]), np.asarray(agent.model.A[n0]), atol=1e-6)
+
+
+def test_req_prior_is_the_types_rate_and_base_rate_for_new_types():
+    """P(req | type) by hand (private and strict independent within a type); types absent
+    from the initial mix (cold start) get the mix's base rate; every text row of ``aif``'s
+    table is its type's row."""
+    rates = cep.type_rates(PARAMS)
+    p, s = PARAMS.private_prob[0], PARAMS.strict_prob[0]
+    np.testing.assert_allclose(rates[0], [(1 - p) * (1 - s), (1 - p) * s, p * (1 - s), p * s])
+    new = [k for k, w in enumerate(PARAMS.type_probs) if w == 0]
+    assert new and all(np.allclose(rates[k], cep.base_rate(PARAMS)) for k in new)
+    table = req_prior_table(PARAMS, d_llm=False)
+    np.testing.assert_allclose(table[_text_id(2, 1, 1) + 2], rates[2], rtol=1e-6)
+
+
+def test_preferences_score_what_qos_scores(agent):
+    """C[outcome:*] = (0, −1, −1, 0) on ``paper`` (κ = 1: QoS counts a violation and a failure
+    alike), so G_prag(cloud) − G_prag(local) equals the difference of P(miss) computed by hand
+    from the posterior and the outcome likelihoods."""
+    model, n_n, n_e = agent.model, PARAMS.n_nodes, PARAMS.n_edge
+    for m in range(n_n + n_e, 2 * n_n + n_e):
+        np.testing.assert_array_equal(model.C[m], [0.0, -1.0, -1.0, 0.0])
+    obs = jax.tree.map(lambda x: x[0], _first_obs(1))
+    obs = obs._replace(task=obs.task._replace(text_id=jnp.int32(_text_id(0, 1, 1))))
+    _, _, info = agent.step(jax.random.PRNGKey(0), agent.init(), obs)
+    _, fsl = segments(model.num_states)
+    qs = np.asarray(info.qs)
+    req = qs[fsl[model.factor_index("req")]]
+
+    def p_miss(node: int) -> float:
+        slack = qs[fsl[node]]
+        n_q = 4 if node == n_n - 1 else 2
+        a = np.asarray(model.A[n_n + n_e + node])
+        return sum(
+            slack[b] * req[r] * a[1:3, 1 + b * n_q + r % n_q].sum()
+            for b in range(len(slack))
+            for r in range(4)
+        )
+
+    g = np.asarray(info.G_pragmatic)
+    np.testing.assert_allclose(g[n_n - 1] - g[0], p_miss(n_n - 1) - p_miss(0), atol=1e-5)
+
+
+def _text_joint(params, cls: int, said_p: int, said_s: int) -> np.ndarray:
+    """(4,) P(req, stated flags | type) of the text model (each flag flipped w.p. noise)."""
+    noise = params.text_noise
+    flip = lambda said, true: 1 - noise if said == true else noise  # noqa: E731
+    like = np.array([flip(said_p, r // 2) * flip(said_s, r % 2) for r in range(4)])
+    return cep.type_rates(params)[cls] * like
+
+
+@pytest.mark.slow
+def test_fitted_alpha_brings_d_llm_closer_to_the_exact_text_posterior():
+    """α fitted on the keyword table's own logs (``fitted_alpha``): D_LLM's expected
+    cross-entropy against the exact noisy-text posterior (types of the initial mix) is below
+    that of α = 1, and no table beats the exact posterior (Gibbs)."""
+    from aifedge.inference.aif_llm_paper_agent import fitted_alpha
+
+    alpha = fitted_alpha(PARAMS)
+    tables = {a: req_prior_table(PARAMS, d_llm=True, alpha=a) for a in (alpha, 1.0)}
+    ce = dict.fromkeys([*tables, "exact"], 0.0)
+    for cls, w in enumerate(PARAMS.type_probs):
+        for said_p, said_s in np.ndindex(2, 2):
+            joint = _text_joint(PARAMS, cls, said_p, said_s)
+            p_text, post = w * joint.sum(), joint / joint.sum()
+            row = _text_id(cls, said_p, said_s)
+            for a, t in tables.items():
+                ce[a] -= p_text * float(post @ np.log(t[row] + 1e-12))
+            ce["exact"] -= p_text * float(post @ np.log(post + 1e-12))
+    assert alpha != 1.0 and ce[alpha] < ce[1.0]
+    assert ce["exact"] <= ce[alpha] + 1e-9
