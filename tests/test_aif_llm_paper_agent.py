@@ -122,9 +122,10 @@ def _first_obs(n: int = 8):
 @pytest.mark.slow
 def test_d_llm_changes_the_first_decisions(agent):
     """Same first observations (edge queues at 0.9 deadline, so the cloud is the fastest node),
-    a chat text saying "private": the base-rate agent sends every task to the cloud, with
-    D_LLM the agent keeps most of them off it (the requirement is hidden)."""
-    with_llm = build_paper_agent(PARAMS, d_llm=True)
+    a chat text saying "private": the agent without D_LLM sends every task to the cloud, with
+    D_LLM at α = 1 (P(private) ≈ 0.9 for this text) the agent keeps most of them off it (the
+    requirement is hidden)."""
+    with_llm = build_paper_agent(PARAMS, d_llm=True, alpha=1.0)
     obs = _first_obs()
     queue = jnp.broadcast_to(0.9 * obs.task.deadline_ms[:, None], obs.queue_ms.shape)
     task = obs.task._replace(
