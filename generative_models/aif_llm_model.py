@@ -60,19 +60,19 @@ any ``EnvParams``, so overridden parameters never use stale numbers.
 from dataclasses import dataclass, fields
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError, check_fields
-from aifedge.environments import aif_llm, aif_llm_paper
+from aifedge.environments import aif_llm
 from aifedge.environments.aif_llm import NET_NAMES, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
 from aifedge.environments.task_texts import CLASS_NAMES
 
-from .base import GenerativeModel, validate
+from .base import GenerativeModel, single_control_model
 
 LOAD_LEVELS = ("low", "medium", "high", "down")
 NET_LEVELS = NET_NAMES
@@ -82,11 +82,27 @@ MC_FILE = Path(__file__).resolve().parent / "data" / "aif_llm_mc.npz"
 """Saved default Monte-Carlo estimate (``EnvParams()``, ``ModelOptions()``)."""
 
 
-AnyParams = EnvParams | aif_llm_paper.EnvParams
-"""Either scenario's parameters (``node_names``, ``outcome_indices`` serve both)."""
+class NodeParams(Protocol):
+    """What ``node_names`` and ``outcome_indices`` read: either scenario's ``EnvParams``."""
+
+    @property
+    def n_edge(self) -> int: ...
+
+    @property
+    def n_nodes(self) -> int: ...
 
 
-def node_names(params: AnyParams) -> tuple[str, ...]:
+class LastOutcome(Protocol):
+    """What ``outcome_indices`` reads: either scenario's ``Obs``."""
+
+    @property
+    def last_node(self) -> jax.Array: ...
+
+    @property
+    def last_outcome(self) -> jax.Array: ...
+
+
+def node_names(params: NodeParams) -> tuple[str, ...]:
     """Action labels: ``("local", "edge1", …, "cloud")``."""
     return ("local", *(f"edge{j + 1}" for j in range(params.n_edge)), "cloud")
 
@@ -223,7 +239,7 @@ def observation_indices(obs: Obs, params: EnvParams, options: ModelOptions) -> j
     )
 
 
-def outcome_indices(obs: Obs | aif_llm_paper.Obs, params: AnyParams) -> jax.Array:
+def outcome_indices(obs: LastOutcome, params: NodeParams) -> jax.Array:
     """(N,) int32 ``outcome:<node>`` observations from the previous decision's result.
 
     The node that got the last task reports its outcome (met / violated / failed);
@@ -487,26 +503,19 @@ def build_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     C = [np.zeros(len(lv)) for lv in mod_levels[: n_edge + 2]] + [c_out.copy()] * n_nodes
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: n_edge + 2]]
     D += [np.eye(len(factor_levels[f]))[0] for f in f_ctx]
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
-        pA=tuple(a * opt.dirichlet_scale for a in A),
-        pB=tuple(b * opt.dirichlet_scale for b in B),
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_nodes,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=tuple(mod_names),
-        modality_levels=tuple(mod_levels),
-        control_names=("target",),
-        control_levels=(nodes,),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
+        pA=[a * opt.dirichlet_scale for a in A],
+        pB=[b * opt.dirichlet_scale for b in B],
         options=opt,
     )
-    return validate(model)
 
 
 def main() -> None:

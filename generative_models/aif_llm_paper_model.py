@@ -60,7 +60,7 @@ from .aif_llm_slack_model import (
     slack_confusion,
     slack_levels,
 )
-from .base import GenerativeModel, validate
+from .base import GenerativeModel, single_control_model
 
 HEALTH_LEVELS = ("ok", "degraded", "down")
 HEALTH_OBS = ("cool", "hot", "seen-down")
@@ -283,23 +283,15 @@ def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeM
     D = [np.full(n_s, 1.0 / n_s)] * n_n + [stationary / stationary.sum()] * n_e + [rate]
     D += [np.eye(len(factor_levels[f_sent + j]))[0] for j in range(n_n)]
     pA = (None,) * (n_n + n_e) + tuple(opt.prior_count * a for a in a_out)
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
         pA=pA,
-        pB=None,
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_n,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=mod_names,
-        modality_levels=mod_levels,
-        control_names=("target",),
-        control_levels=(nodes,),
         options=opt,
     )
-    return validate(model)

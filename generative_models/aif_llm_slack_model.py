@@ -65,7 +65,7 @@ from .aif_llm_model import (
     rtt_level,
     rtt_thresholds,
 )
-from .base import GenerativeModel, validate
+from .base import GenerativeModel, single_control_model
 
 SLACK_EDGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0)
 """Slack bin edges (ℓ̂ / L_QoS): bins [0, 0.1), …, [2, 3), [3, ∞); 1 (deadline) and 3
@@ -335,23 +335,15 @@ def build_slack_model(params: EnvParams | None = None, **options) -> GenerativeM
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: n_nodes + 2]]
     D += [np.eye(n_s + 1)[0]] * n_nodes
     pA = (None,) * (n_nodes + 2) + (opt.prior_count * a_out,) * n_nodes
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(C),
-        D=tuple(D),
+    return single_control_model(
+        A,
+        B,
+        C,
+        D,
+        (A_deps, B_deps, B_acts),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("target", nodes),
         pA=pA,
-        pB=None,
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=tuple(B_acts),
-        num_controls=(n_nodes,),
-        factor_names=factor_names,
-        factor_levels=factor_levels,
-        modality_names=mod_names,
-        modality_levels=mod_levels,
-        control_names=("target",),
-        control_levels=(nodes,),
         options=opt,
     )
-    return validate(model)

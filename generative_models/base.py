@@ -193,6 +193,48 @@ def validate(model: GenerativeModel) -> GenerativeModel:
     return model
 
 
+def single_control_model(
+    A: Sequence,
+    B: Sequence,
+    C: Sequence,
+    D: Sequence,
+    deps: tuple[Sequence, Sequence, Sequence],
+    factors: tuple[Sequence, Sequence],
+    modalities: tuple[Sequence, Sequence],
+    control: tuple[str, Sequence[str]],
+    *,
+    pA: Sequence | None = None,
+    pB: Sequence | None = None,
+    options: Any = None,
+) -> GenerativeModel:
+    """The ``validate``d ``GenerativeModel`` of a builder with one control factor.
+
+    deps: (A_dependencies, B_dependencies, B_action_dependencies); factors and modalities:
+    (names, levels); control: (name, levels) of the control factor; lists become tuples."""
+    (a_deps, b_deps, b_acts), (f_names, f_levels), (m_names, m_levels) = deps, factors, modalities
+    name, levels = control
+    model = GenerativeModel(
+        A=tuple(A),
+        B=tuple(B),
+        C=tuple(C),
+        D=tuple(D),
+        pA=None if pA is None else tuple(pA),
+        pB=None if pB is None else tuple(pB),
+        A_dependencies=tuple(a_deps),
+        B_dependencies=tuple(b_deps),
+        B_action_dependencies=tuple(b_acts),
+        num_controls=(len(levels),),
+        factor_names=tuple(f_names),
+        factor_levels=tuple(f_levels),
+        modality_names=tuple(m_names),
+        modality_levels=tuple(m_levels),
+        control_names=(name,),
+        control_levels=(tuple(levels),),
+        options=options,
+    )
+    return validate(model)
+
+
 def pymdp_B(model: GenerativeModel) -> list:
     """B as ``pymdp.agent.Agent`` takes it with ``B_action_dependencies``: factors that no
     action moves lose their trailing size-1 action axis."""

@@ -92,7 +92,7 @@ from aifedge.environments import ucb_coma as env
 from aifedge.environments.ucb_coma import CLOUD, N_EDGE, N_LOC, SUPPORT, EnvParams, Obs
 
 from .aif_llm_model import normalise_counts, save_estimate
-from .base import GenerativeModel, validate
+from .base import GenerativeModel, single_control_model
 
 SUBTASK_LEVELS = (*env.MODALITIES, "none")
 NONE = len(env.MODALITIES)  # index of "none" in SUBTASK_LEVELS
@@ -533,25 +533,17 @@ def build_model(
     )
     D = [np.full(len(lv), 1.0 / len(lv)) for lv in factor_levels[: 1 + N_EDGE]]
     D += [np.eye(len(placed_levels(a)))[0] for a in range(N_LOC)]
-    model = GenerativeModel(
-        A=tuple(A),
-        B=tuple(B),
-        C=tuple(np.asarray(c, float) for c in C),
-        D=tuple(D),
-        pA=None,
-        pB=None,
-        A_dependencies=tuple(A_deps),
-        B_dependencies=tuple(B_deps),
-        B_action_dependencies=((0,),) * len(B),
-        num_controls=(N_LOC,),
-        factor_names=("subtask", *LOCATIONS[:N_EDGE], *(f"placed:{n}" for n in LOCATIONS)),
-        factor_levels=factor_levels,
-        modality_names=tuple(mod_names),
-        modality_levels=tuple(mod_levels),
-        control_names=("location",),
-        control_levels=(LOCATIONS,),
+    factor_names = ("subtask", *LOCATIONS[:N_EDGE], *(f"placed:{n}" for n in LOCATIONS))
+    return single_control_model(
+        A,
+        B,
+        [np.asarray(c, float) for c in C],
+        D,
+        (A_deps, B_deps, ((0,),) * len(B)),
+        (factor_names, factor_levels),
+        (mod_names, mod_levels),
+        ("location", LOCATIONS),
     )
-    return validate(model)
 
 
 def main() -> None:

@@ -134,3 +134,21 @@ def test_provenance_records_dirty_tree_and_argv(monkeypatch):
     )
     assert prov["dirty"] is (status.returncode == 1)  # independent check: git diff
     assert prov["commit"] == results.git_commit() and "numpy" in prov["versions"]
+
+
+def test_save_figure_writes_one_palette_png_that_keeps_the_line_colours(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color="tab:red", lw=4)
+    out = results.save_figure(tmp_path / "f.png", fig)
+    image = Image.open(out)
+    assert image.format == "PNG" and image.mode == "P"
+    rgb = np.asarray(image.convert("RGB")).astype(int)
+    assert (np.abs(rgb - (214, 39, 40)).sum(-1) < 10).sum() > 100  # tab:red kept
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
