@@ -1,5 +1,7 @@
 """``aif`` / ``aif-llm`` on scenario ``paper``: the model's likelihoods against brute force and
-a hand-computed Bayes update, D_LLM on the hidden requirement, the privacy rule, jitted runs."""
+a hand-computed Bayes update, D_LLM on the hidden requirement, the privacy rule, jitted runs;
+C against the scored QoS, the occupancy price and the miss causes by hand, the fitted α of
+Eq. 3 against the exact noisy-text posterior."""
 
 import dataclasses
 
