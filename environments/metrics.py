@@ -84,3 +84,34 @@ def welch_test(a, b) -> tuple[float, float]:
     """Welch's two-sided t-test of per-episode values; returns (t, p)."""
     res = stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
     return float(res.statistic), float(res.pvalue)
+
+
+MISS_CAUSES = ("private_cloud", "edge_failure", "kv_oom", "other_failure", "strict_violation",
+               "violation")  # fmt: skip
+
+
+def paper_miss_causes(info, nominal_deadline_ms, n_nodes: int) -> dict:
+    """Per-episode shares (…, T) → (…,) of the tasks missed, by first matching cause, on
+    scenario ``paper`` (``aif_llm_paper.StepInfo``; ``nominal_deadline_ms`` (…, T) the type's
+    deadline, the cloud is node ``n_nodes − 1``):
+
+        private_cloud     a private task sent to the cloud (fails by the hidden requirement)
+        edge_failure      killed by its edge's failure during execution (``info.killed``)
+        kv_oom            refused: the KV cache did not fit (``info.oom``)
+        other_failure     any other failure (down or full edge, timeout)
+        strict_violation  violated only because the task is strict (latency ≤ the nominal
+                          deadline)
+        violation         any other violation
+
+    The shares sum to 1 − qos."""
+    out, lat = np.asarray(info.outcome), np.asarray(info.latency_ms)
+    nominal = np.asarray(nominal_deadline_ms)
+    strict = np.asarray(info.deadline_ms) < nominal - 1e-3
+    failed, violated = out == FAILED, (out != MET) & (out != FAILED)
+    private_cloud = failed & np.asarray(info.privacy) & (np.asarray(info.node) == n_nodes - 1)
+    killed = failed & ~private_cloud & np.asarray(info.killed)
+    oom = failed & ~private_cloud & ~killed & np.asarray(info.oom)
+    strict_v = violated & strict & (lat <= nominal)
+    masks = (private_cloud, killed, oom, failed & ~private_cloud & ~killed & ~oom, strict_v,
+             violated & ~strict_v)  # fmt: skip
+    return {name: m.mean(-1) for name, m in zip(MISS_CAUSES, masks, strict=True)}

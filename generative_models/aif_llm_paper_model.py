@@ -37,8 +37,9 @@ the deadlines multiplied by f and the bin points divided by f · v (a strict tas
                                  durations as a GENERIC prior, not its Monte-Carlo)
     B[req][r', ·]              = base rate (a new task each step); D_LLM replaces it per task
     B[sent:j]                  = copy of (slack:j, q(req)[, health:e]) when u = j, else idle
-    C[outcome:j]               = (0, −1, −κ, 0);  D: uniform slack, stationary health, base-rate
-                                 req (``base_rate``), idle sent
+    C[outcome:j]               = (0, −1, −κ, 0), κ = ``FAIL_COST`` = 1
+    D                          uniform slack, stationary health, base-rate req, idle sent
+                               (the agent sets the req prior per task: ``type_rates``, D_LLM)
 
 Every modality depends on one factor, so the decision core's "fast" engine applies.
 """
@@ -68,6 +69,9 @@ REQ_LEVELS = ("open", "open-strict", "private", "private-strict")
 HOT = 1.5
 """Telemetry threshold between cool (healthy ≈ 1) and hot (degraded ≈ 2)."""
 EPS = 1e-3
+FAIL_COST = 1.0
+"""κ on ``paper``: QoS (the score) counts a failure like a violation, so C = (0, −1, −1, 0)
+makes G_prag = P(miss) (issue 16; κ = 3 cost 3.0 QoS points, 100 episodes, seed 1000)."""
 
 
 # ---------------------------------------------------------------- observation
@@ -105,6 +109,16 @@ def base_rate(params: EnvParams) -> np.ndarray:
     p = float(mix @ np.asarray(params.private_prob, float))
     s = float(mix @ np.asarray(params.strict_prob, float))
     return np.array([(1 - p) * (1 - s), (1 - p) * s, p * (1 - s), p * s])
+
+
+def type_rates(params: EnvParams) -> np.ndarray:
+    """(T, 4) P(req | task type) for the types of the initial mix (``type_probs`` > 0); a
+    type absent from it (new, AIF-LLM Alg. 1's cold start) gets ``base_rate``: nothing about
+    it was known before it appeared."""
+    p, s = np.asarray(params.private_prob, float), np.asarray(params.strict_prob, float)
+    rates = np.stack([(1 - p) * (1 - s), (1 - p) * s, p * (1 - s), p * s], -1)
+    known = np.asarray(params.type_probs, float) > 0
+    return np.where(known[:, None], rates, base_rate(params))
 
 
 def decision_interval_ms(params: EnvParams) -> float:
@@ -212,9 +226,11 @@ def _sent_transition(n_s: int, n_q: int, n_h: int, n_nodes: int, j: int) -> np.n
 def build_paper_model(params: EnvParams | None = None, **options) -> GenerativeModel:
     """The ``paper`` POMDP (module docstring); ``options``: ``SlackOptions`` fields
     (``evt_tail`` is ignored: the tail is ``spike_tail``; ``latency_noise`` defaults to
-    ``compute_noise``)."""
+    ``compute_noise``, ``fail_cost`` to ``FAIL_COST``)."""
     params = aif_llm_paper.make_params() if params is None else params
-    opt = make_slack_options(**{"latency_noise": compute_noise(params), **options})
+    opt = make_slack_options(
+        **{"latency_noise": compute_noise(params), "fail_cost": FAIL_COST, **options}
+    )
     nodes = node_names(params)
     n_n, n_e = params.n_nodes, params.n_edge
     s_lv = slack_levels(opt.slack_edges)
