@@ -295,3 +295,27 @@ def test_paper_miss_causes_by_hand():
     for name, n in want.items():
         assert got[name] == pytest.approx(n / 6), name
     assert sum(got.values()) == pytest.approx(1 - 1 / 6)
+
+
+@pytest.mark.slow
+def test_paper_agents_artifact_runs_from_the_cli_with_welch_p_from_its_episodes(tmp_path):
+    """``aifedge repro paper-agents`` (references only, 3 episodes): one row per variant,
+    QoS the mean of the episode rows, p the Welch test of scipy on them."""
+    import pandas as pd
+    from scipy import stats
+
+    from aifedge.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('episodes = 3\nvariants = ["greedy", "oracle"]\n')
+    assert main(["repro", "paper-agents", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    table = pd.read_csv(tmp_path / "o" / "paper-agents.csv").set_index("variant")
+    data = pd.read_csv(tmp_path / "o" / "paper-agents_data.csv")
+    qos = {v: g["qos"].to_numpy() for v, g in data.groupby("variant")}
+    assert list(table.index) == ["greedy", "oracle"] and len(qos["oracle"]) == 3
+    np.testing.assert_allclose(table.loc["oracle", "qos"], 100 * qos["oracle"].mean())
+    want = stats.ttest_ind(qos["oracle"], qos["greedy"], equal_var=False).pvalue
+    np.testing.assert_allclose(table.loc["oracle", "p_vs_greedy"], want, rtol=1e-6)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('variants = ["nope"]\n')
+    assert main(["repro", "paper-agents", "--config", str(bad), "--out", str(tmp_path / "b")]) == 2
