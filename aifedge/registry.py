@@ -54,6 +54,7 @@ ARTIFACTS: dict[str, str] = {
     "aif-learning": "aifedge.paper_repro.aif_learning:LEARNING",
     "calibration": "aifedge.paper_repro.calibration:CALIBRATION",
     "sensitivity": "aifedge.paper_repro.sensitivity:SENSITIVITY",
+    "paper-agents": "aifedge.paper_repro.paper_agents:PAPER_AGENTS",
 }
 """Reproduction artifact name -> ``"module:ARTIFACT"`` (a ``paper_repro.common.Artifact``)."""
 

@@ -83,8 +83,6 @@ P(64 empty slots) < 1e-25 at the default rates)."""
 KNOBS = ("rho", "hazard", "tail", "tightness")
 DERIVED = {
     "rate_calm": "rho",
-    "mean_ok_s": "hazard (mean_ok_s = 60 s / hazard)",
-    "mean_degraded_s": "hazard (mean_degraded_s = 2 s / hazard)",
     "spike_prob": "tail (spike_prob = base_spike_prob · tail)",
     "deadline_ms": "tightness (deadline_ms = base_deadline_ms · tightness)",
 }
@@ -387,8 +385,12 @@ def params_from_knobs(
         tail=float(tail),
         tightness=float(tightness),
         rate_calm=float(rate),
-        mean_ok_s=default.mean_ok_s / hazard,
-        mean_degraded_s=default.mean_degraded_s / hazard,
+        mean_ok_s=default.mean_ok_s / hazard if "mean_ok_s" not in fields else base.mean_ok_s,
+        mean_degraded_s=(
+            default.mean_degraded_s / hazard
+            if "mean_degraded_s" not in fields
+            else base.mean_degraded_s
+        ),
         spike_prob=float(min(base.base_spike_prob * tail, 1.0)),
         deadline_ms=tuple(float(d) * tightness for d in base.base_deadline_ms),
     )

@@ -198,13 +198,16 @@ def fitted_alpha(params: EnvParams, by_type: bool = True) -> float:
 # ------------------------------------------------------------------ the agent
 class PaperState(NamedTuple):
     """Policy state: decision core's ``AgentState``; free-time estimates F̂ (ms) of the
-    edges (E,) and the uplink (); advice row in force (−1 none) and its last slot."""
+    edges (E,) and the uplink (); advice row in force (−1 none) and its last slot; the slot
+    of the last decision (a smaller slot starts a new episode: the episode-time bookings and
+    the advice are dropped there, the learned counts in ``agent`` carry over)."""
 
     agent: AgentState
     edge_free_ms: jax.Array
     uplink_free_ms: jax.Array
     advice: jax.Array
     advice_until: jax.Array
+    last_slot: jax.Array
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,12 +231,24 @@ class PaperAgent:
     def init(self) -> PaperState:
         e = self.params.n_edge
         return PaperState(
-            self.core.init(), jnp.zeros(e), jnp.float32(0.0), jnp.int32(-1), jnp.int32(-1)
+            self.core.init(),
+            jnp.zeros(e),
+            jnp.float32(0.0),
+            jnp.int32(-1),
+            jnp.int32(-1),
+            jnp.int32(-1),
         )
 
     def step(self, key, s: PaperState, obs: Obs):
         """One decision (module docstring): ``(action, state, DecisionInfo)``."""
         p = self.params
+        new_episode = obs.slot < s.last_slot  # a new episode of a carried policy state
+        s = s._replace(
+            edge_free_ms=jnp.where(new_episode, 0.0, s.edge_free_ms),
+            uplink_free_ms=jnp.where(new_episode, 0.0, s.uplink_free_ms),
+            advice=jnp.where(new_episode, -1, s.advice),
+            advice_until=jnp.where(new_episode, -1, s.advice_until),
+        )
         now = obs.slot.astype(jnp.float32) * p.slot_ms
         wait = jnp.maximum(s.uplink_free_ms - now, 0.0) if self.booking else 0.0
         own = s.edge_free_ms - now if self.booking else 0.0
@@ -277,6 +292,7 @@ class PaperAgent:
             uplink_free_ms=jnp.where(a == p.n_nodes - 1, sent, s.uplink_free_ms),
             advice=jnp.where(fresh, new, s.advice),
             advice_until=jnp.where(fresh, obs.slot + self.advice_slots, s.advice_until),
+            last_slot=obs.slot.astype(jnp.int32),
         )
         return a, s, info
 

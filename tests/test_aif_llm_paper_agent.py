@@ -273,6 +273,30 @@ def test_occupancy_price_is_eta_times_the_seconds_a_shared_queue_is_held(agent):
     assert OCCUPANCY_PRICE > 0
 
 
+def test_a_carried_state_drops_its_bookings_when_a_new_episode_starts(agent):
+    """Bookings are in episode time: a state carried from a long episode (busy edges and
+    uplink until slot 10^6, advice in force) decides a first-slot task exactly as a fresh
+    state does, and books from zero (learning curves carry the policy state)."""
+    obs = jax.tree.map(lambda x: x[0], _first_obs(1))
+    fresh = agent.init()
+    carried = fresh._replace(
+        edge_free_ms=jnp.full(PARAMS.n_edge, 1e9),
+        uplink_free_ms=jnp.float32(1e9),
+        advice=jnp.int32(0),
+        advice_until=jnp.int32(10**6),
+        last_slot=jnp.int32(10**6),
+    )
+    key = jax.random.PRNGKey(0)
+    a_fresh, s_fresh, _ = agent.step(key, fresh, obs)
+    a_carried, s_carried, _ = agent.step(key, carried, obs)
+    assert int(a_fresh) == int(a_carried)
+    for field in ("edge_free_ms", "uplink_free_ms", "advice", "advice_until", "last_slot"):
+        np.testing.assert_array_equal(getattr(s_carried, field), getattr(s_fresh, field))
+    _, s_busy, _ = agent.step(key, carried._replace(last_slot=jnp.int32(-1)), obs)
+    assert (np.asarray(s_busy.edge_free_ms) >= 1e9).all()  # same episode: bookings stand
+    assert float(s_busy.uplink_free_ms) >= 1e9
+
+
 def test_paper_miss_causes_by_hand():
     """Five hand-made tasks, one per cause (cloud = node 2 of 3); shares sum to 1 − QoS."""
     from types import SimpleNamespace
@@ -295,3 +319,27 @@ def test_paper_miss_causes_by_hand():
     for name, n in want.items():
         assert got[name] == pytest.approx(n / 6), name
     assert sum(got.values()) == pytest.approx(1 - 1 / 6)
+
+
+@pytest.mark.slow
+def test_paper_agents_artifact_runs_from_the_cli_with_welch_p_from_its_episodes(tmp_path):
+    """``aifedge repro paper-agents`` (references only, 3 episodes): one row per variant,
+    QoS the mean of the episode rows, p the Welch test of scipy on them."""
+    import pandas as pd
+    from scipy import stats
+
+    from aifedge.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('episodes = 3\nvariants = ["greedy", "oracle"]\n')
+    assert main(["repro", "paper-agents", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    table = pd.read_csv(tmp_path / "o" / "paper-agents.csv").set_index("variant")
+    data = pd.read_csv(tmp_path / "o" / "paper-agents_data.csv")
+    qos = {v: g["qos"].to_numpy() for v, g in data.groupby("variant")}
+    assert list(table.index) == ["greedy", "oracle"] and len(qos["oracle"]) == 3
+    np.testing.assert_allclose(table.loc["oracle", "qos"], 100 * qos["oracle"].mean())
+    want = stats.ttest_ind(qos["oracle"], qos["greedy"], equal_var=False).pvalue
+    np.testing.assert_allclose(table.loc["oracle", "p_vs_greedy"], want, rtol=1e-6)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('variants = ["nope"]\n')
+    assert main(["repro", "paper-agents", "--config", str(bad), "--out", str(tmp_path / "b")]) == 2

@@ -278,9 +278,6 @@ def test_a_derived_field_must_agree_with_its_knob():
         P.make_params(deadline_ms=(900.0,) * len(p.deadline_ms))
     with pytest.raises(ConfigError, match="spike_prob: derived from the knob tail"):
         P.make_params(tail=2.0, spike_prob=0.5 * p.spike_prob)
-    with pytest.raises(ConfigError, match="mean_ok_s: derived from the knob hazard"):
-        P.make_params(hazard=2.0, mean_ok_s=60.0)
-    assert P.make_params(hazard=2.0, mean_ok_s=30.0).mean_ok_s == 30.0
 
 
 @pytest.mark.slow
