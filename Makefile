@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JAX_PLATFORMS := cpu
 export MPLBACKEND := Agg
 
-.PHONY: demo test check lint typecheck bench notebooks repro-quick repro-full install clean
+.PHONY: demo test check lint typecheck bench notebooks repro-quick repro-full repro-full-v1 install clean
 
 install: $(STAMP)
 
@@ -46,10 +46,15 @@ check: lint
 repro-quick: $(STAMP)
 	$(BIN)/aifedge repro all --quick --force --out results/repro-quick
 
-# The paper's protocol (≈ 40 min on 2 cores); its REPRODUCTION.md is copied into README.md.
+# The paper's protocol on the default scenario `paper` (issue #17); its REPRODUCTION.md is
+# copied into README.md. repro-full-v1: the same on scenario v1 (the v1 block of README.md).
 repro-full: $(STAMP)
 	$(BIN)/aifedge repro all --force --out results/full
 	$(BIN)/python benchmarks/embed_readme.py results/full/REPRODUCTION.md
+
+repro-full-v1: $(STAMP)
+	$(BIN)/aifedge repro all --config paper_repro/configs/aif_llm_v1.toml --force --out results/full-v1
+	$(BIN)/python benchmarks/embed_readme.py results/full-v1/REPRODUCTION.md REPRODUCTION-V1
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

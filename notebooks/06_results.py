@@ -15,9 +15,10 @@
 # behind `aifedge repro NAME` — with the paper's numbers beside ours and a verdict.
 #
 # **Sizes.** `TOY = True` (the default, used by the test suite) runs a toy protocol
-# (10 episodes of 20 steps, 1,500 RL training steps) that only shows the machinery: its
-# numbers are *not* results. Set `TOY = False` for the `--quick` protocol (50 episodes, 20k steps,
-# ≈ 5 min) or use `aifedge.paper_repro.aif_llm.FULL` (3 seeds × 200 episodes, 100k steps).
+# (10 episodes of 20 steps on scenario v1, 1,500 RL training steps) that only shows the
+# machinery: its numbers are *not* results. Set `TOY = False` for the `--quick` protocol on the
+# default scenario `paper` (50 episodes of 400 decisions, 20k steps) or use
+# `aifedge.paper_repro.aif_llm.FULL` (3 seeds × 200 episodes, 100k steps).
 # The current quick-protocol tables are in the README ("Reproducing the papers").
 
 # %% tags=["parameters"]
@@ -38,6 +39,7 @@ if TOY:
         train_steps=1_500,
         eval_seed=SEED_BASE,
         checkpoints=tempfile.mkdtemp(prefix="aifedge-ckpt-"),
+        scenario="v1",  # the small original simulator keeps the toy run (and tests) fast
     )
 else:
     cfg = dataclasses.replace(repro.QUICK, eval_seed=SEED_BASE)

@@ -3,18 +3,21 @@
 Each artifact is a frozen config -> ``run(cfg) -> DataFrame`` registered as an
 ``Artifact`` (``aifedge repro NAME``). Every table prints the paper's number beside
 ours and a verdict with the tolerance used (``TOLERANCES``). The simulator is the
-``aif-llm`` env with its default ``EnvParams`` (fixed before any method was run).
+``aif-llm`` env's scenario ``paper`` at the calibrated, frozen knobs (``calibration.FROZEN``,
+issue #17; the default), or ``v1``, its default ``EnvParams`` fixed before any method was
+run (``--config paper_repro/configs/aif_llm_v1.toml``).
 
-Protocol (paper §5.2.1: 200 episodes × 100 steps). Our per-method numbers are mean ±
-std over evaluation episodes, pooled over ``seeds`` (for the RL baselines: one trained
-network per seed, each evaluated on ``episodes`` episodes; for the AIF agents, which do
-not train, ``episodes`` episodes per seed on other keys). RL baselines train on the
-Gymnasium wrapper of the same env for ``train_steps`` env steps (equal for all) with the
-configs in ``aifedge.baselines.rl``; checkpoints are kept under ``checkpoints`` and
-reused when the same algorithm, seed, budget and env parameters ask for them again.
-Within one process the trained networks, the AIF agents and their evaluation episodes
-are built once per config and shared by the tables (``repro all``); they are executor
-jobs (``aifedge.executor``), run in parallel on Ray with ``--ray``.
+Protocol (paper §5.2.1: 200 episodes × 100 slots; ``paper``: 400 decisions ≈ 100 slots).
+Our per-method numbers are mean ± std over evaluation episodes, pooled over ``seeds``
+(for the RL baselines: one trained network per seed, each evaluated on ``episodes``
+episodes; for the AIF agents, which do not train, ``episodes`` episodes per seed on
+other keys). RL baselines train on the Gymnasium wrapper of the same env for
+``train_steps`` env steps (equal for all) with the configs in ``aifedge.baselines.rl``;
+checkpoints are kept under ``checkpoints`` and reused when the same algorithm, seed,
+budget and env parameters ask for them again. Within one process the trained networks,
+the AIF agents and their evaluation episodes are built once per config and shared by the
+tables (``repro all``); they are executor jobs (``aifedge.executor``), run in parallel
+on Ray with ``--ray``.
 """
 
 import dataclasses
@@ -102,7 +105,9 @@ class Config:
     """Evaluation protocol shared by the AIF-LLM tables.
 
     episodes      evaluation episodes per seed (paper: 200).
-    steps         steps per episode (paper: 100).
+    steps         steps per episode: decisions on ``paper`` (400 ≈ the paper's 100 slots),
+                  slots on ``v1`` (the paper's 100; set it with the scenario, as
+                  ``paper_repro/configs/aif_llm_v1.toml`` does).
     seeds         independent seeds (RL: one trained network each).
     train_steps   env steps of RL training per algorithm and seed (equal for all).
     eval_seed     base seed of the evaluation episodes (training uses seeds 0..seeds−1).
@@ -110,21 +115,21 @@ class Config:
     advisor       LLM advisor of the aif-llm agent (template: deterministic, no model).
     curve_runs    Table 4's learning curves: independent runs of ``episodes`` consecutive
                   episodes each, policy state carried across episodes (R ≥ 20, issue #16).
-    scenario      ``v1`` or ``paper`` (the knobs of ``calibration.FROZEN``; ``steps`` is
-                  then decisions per episode, 400 ≈ the paper's 100 slots:
-                  ``paper_repro/configs/aif_llm_paper.toml``). On ``paper`` the episode
-                  frames also carry the limit-load rates (``metrics.limit_load_rates``).
+    scenario      ``paper`` (the default, issue #17: the knobs of ``calibration.FROZEN``)
+                  or ``v1`` (the original simulator: ``aif_llm_v1.toml``). On ``paper``
+                  the episode frames also carry the limit-load rates
+                  (``metrics.limit_load_rates``).
     """
 
     episodes: int = 200
-    steps: int = 100
+    steps: int = 400
     seeds: int = 3
     train_steps: int = 100_000
     eval_seed: int = 1000
     checkpoints: str = "results/checkpoints/aif-llm"
     advisor: str = "template"
     curve_runs: int = 20
-    scenario: str = "v1"
+    scenario: str = "paper"
 
     def __post_init__(self):
         from aifedge.config import ConfigError
@@ -212,18 +217,31 @@ _DONE: dict[tuple[Config, str], object] = {}
 
 
 def _train_job(algo: str, seed: int, cfg: Config) -> dict[str, bytes]:
-    """Train ``algo`` with training seed ``seed``; its checkpoint files (``RL_FILES``) as
-    bytes, written to a scratch folder of the worker and read back."""
+    """Train ``algo`` with training seed ``seed``; its checkpoint files (``RL_FILES``)."""
+    return train_files(algo, _params(cfg), cfg.train_steps, seed)
+
+
+def train_files(algo: str, params, train_steps: int, seed: int) -> dict[str, bytes]:
+    """Train ``algo`` (``baselines.rl`` config, ``train_steps`` env steps, training seed
+    ``seed``) on env ``params``; its checkpoint files (``RL_FILES``) as bytes, written to a
+    scratch folder of the worker and read back."""
     import tempfile
 
     from aifedge.baselines import rl
     from aifedge.environments.gym_wrapper import AifLlmEnv
 
-    factory = functools.partial(AifLlmEnv, _params(cfg))
+    factory = functools.partial(AifLlmEnv, params)
     with tempfile.TemporaryDirectory() as tmp:
-        rl_cfg = rl.make_config(algo, steps=cfg.train_steps)
+        rl_cfg = rl.make_config(algo, steps=train_steps)
         rl.train(algo, factory, rl_cfg, seed=seed, out_dir=tmp, progress=False)
         return read_files(tmp, RL_FILES)
+
+
+def trained_policy(files: dict[str, bytes], params):
+    """The jitted greedy policy (``rl.jax_policy``) of checkpoint bytes ``files``."""
+    from aifedge.baselines import rl
+
+    return rl.jax_policy(_load_rl(files, params), params)
 
 
 def _load_rl(files: dict[str, bytes], params):
@@ -240,10 +258,8 @@ def _load_rl(files: dict[str, bytes], params):
 
 def _rl_episodes_job(method: str, seed: int, cfg: Config, files: dict) -> pd.DataFrame:
     """``cfg.episodes`` episodes (keys from ``eval_seed + seed``) of network ``files``."""
-    from aifedge.baselines import rl
-
     params = _params(cfg)
-    return _episodes(method, rl.jax_policy(_load_rl(files, params), params), seed, cfg)
+    return _episodes(method, trained_policy(files, params), seed, cfg)
 
 
 def _variant_policy(variant: str, cfg: Config):

@@ -5,9 +5,12 @@ frozen point (``calibration.FROZEN``), one knob at a time; every method runs at 
 on the same episode keys (common random numbers). Per point and claim ``METRIC:A>B``
 (``sweep.parse_claim``): the difference A − B in points, whether its sign is the claim's,
 and Welch's p (``sweep.claim_table``); and the ordering of the methods by mean ``order_by``,
-with whether it is the frozen point's. Every (point, method) is one executor job
-(``sweep.run_one``), so ``--ray`` runs them in parallel. The method list is configurable:
-``aif``/``aif-llm`` plug in once they run on ``paper``.
+with whether it is the frozen point's (and, over the Table 4 variants among the methods, the
+Table 4 ordering). Every (point, method) is one executor job (``run_point``), so ``--ray``
+runs them in parallel. Methods: any ``aif-llm`` policy name (``greedy``, ``oracle``, ``mpc``,
+``aif``, ``aif-llm``), an ``aif-llm`` ablation as Table 4 names it (``aif-llm w/o prior``,
+``aif-llm w/o semantic``), or an RL baseline (``sac``, …) trained afresh at every point for
+``train_steps`` env steps (AIF-LLM Table 3's baselines, at a stated budget).
 """
 
 import dataclasses
@@ -19,29 +22,55 @@ from aifedge import executor, sweep
 from aifedge.config import ConfigError, load_overrides
 from aifedge.environments import aif_llm_paper
 from aifedge.environments.metrics import METRIC_NAMES
+from aifedge.registry import RL_ALGOS
 
+from . import aif_llm
 from .calibration import FROZEN
 from .common import Artifact
 
 BASE = "frozen point"
+_NAMES = {(): "aif-llm", None: "aif"}
+TABLE4 = {
+    _NAMES.get(ablate, f"aif-llm {variant}"): ablate
+    for variant, ablate in aif_llm.ABLATIONS.items()
+    if variant in aif_llm.table4_variants(aif_llm.Config(scenario="paper"))
+}
+"""Table 4's variants on ``paper`` as method names -> ``ablate`` (``None``: pure AIF)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class SensitivityConfig:
     """methods: policies run at every point; claims: ``METRIC:A>B`` (or ``<``) tested at
     every point; knobs: the knobs moved; delta: relative move; episodes, seed: episode keys
-    ``split(PRNGKey(seed), episodes)`` at every point; base: TOML of the frozen knobs."""
+    ``split(PRNGKey(seed), episodes)`` at every point; base: TOML of the frozen knobs;
+    train_steps, train_seed: budget and seed of the RL methods, trained at every point."""
 
-    methods: tuple = ("greedy", "oracle", "mpc")
-    claims: tuple = ("qos:oracle>greedy", "qos:mpc>oracle", "qos:mpc>greedy")
+    methods: tuple = ("greedy", "oracle", "mpc", *TABLE4, "sac")
+    claims: tuple = (
+        "qos:oracle>greedy", "qos:mpc>oracle", "qos:mpc>greedy", "qos:aif-llm>sac",
+    )  # fmt: skip
     knobs: tuple = aif_llm_paper.KNOBS
     delta: float = 0.2
     episodes: int = 50
     seed: int = 1000
     order_by: str = "qos"
     base: str = FROZEN
+    train_steps: int = 20_000
+    train_seed: int = 0
 
     def __post_init__(self):
+        from aifedge.simulate import policy_names
+
+        known = tuple(dict.fromkeys((*policy_names("aif-llm"), *TABLE4, *RL_ALGOS)))
+        bad = [m for m in self.methods if m not in known]
+        if bad:
+            raise ConfigError(
+                f"SensitivityConfig.methods: unknown {bad}; choose from {', '.join(known)}"
+            )
+        if not isinstance(self.train_steps, int) or self.train_steps < 2:
+            raise ConfigError(
+                f"SensitivityConfig.train_steps: must be an integer ≥ 2 (got {self.train_steps!r})"
+            )
         if not 0 < self.delta < 1:
             raise ConfigError(f"SensitivityConfig.delta: must lie in (0, 1) (got {self.delta})")
         if self.order_by not in METRIC_NAMES:
@@ -67,18 +96,37 @@ def points(cfg: SensitivityConfig, base: dict) -> list[tuple[str, float, dict]]:
     return out
 
 
+def run_point(point: dict, policy: str, seed: int, episodes: int, train: tuple = ()) -> dict:
+    """One job: per-episode metrics ``{metric: (episodes,) array}`` of method ``policy`` on
+    ``paper`` at knobs ``point`` (episode keys ``split(PRNGKey(seed), episodes)``); an RL
+    method is first trained there with ``train = (train_steps, train_seed)``."""
+    from aifedge.registry import AGENTS, load
+    from aifedge.simulate import simulate
+
+    if policy not in RL_ALGOS and not TABLE4.get(policy):  # a registry name
+        return sweep.run_one("aif-llm", point, policy, seed, episodes, scenario="paper")
+    params = aif_llm_paper.make_params(**point)
+    if policy in RL_ALGOS:
+        agent = aif_llm.trained_policy(aif_llm.train_files(policy, params, *train), params)
+    else:
+        agent = load(AGENTS["aif-llm"])(params, ablate=TABLE4[policy])
+    frame = simulate("aif-llm", policy, episodes, seed, params, policy=agent, progress=False)
+    return {m: frame[m].to_numpy() for m in METRIC_NAMES}
+
+
 def episodes(cfg: SensitivityConfig) -> pd.DataFrame:
     """Per-episode metrics: columns knob, factor, the four knob values, policy, episode,
     ``METRIC_NAMES``."""
     base = {k: float(v) for k, v in load_overrides(cfg.base).items()}
     pts = points(cfg, base)
-    common = {"env": "aif-llm", "seed": cfg.seed, "episodes": cfg.episodes, "scenario": "paper"}
+    common = {"seed": cfg.seed, "episodes": cfg.episodes}
+    rl = {m: {"train": (cfg.train_steps, cfg.train_seed)} for m in RL_ALGOS}
     calls = [
-        (f"{knob}:{factor}:{m}", {**common, "point": knobs, "policy": m})
+        (f"{knob}:{factor}:{m}", {**common, "point": knobs, "policy": m, **rl.get(m, {})})
         for knob, factor, knobs in pts
         for m in cfg.methods
     ]
-    done = executor.map_jobs(sweep.run_one, calls, label="sensitivity")  # plain kwargs: --resume
+    done = executor.map_jobs(run_point, calls, label="sensitivity")  # plain kwargs: --resume
     labels = [(knob, factor) for knob, factor, _ in pts for _ in cfg.methods]
     frames = [
         pd.DataFrame(
@@ -96,10 +144,16 @@ def episodes(cfg: SensitivityConfig) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def ranking(means: pd.Series) -> str:
+    """``"A > B > C"``: the methods (index) by decreasing mean (a tie keeps the given order)."""
+    return " > ".join(means.sort_values(ascending=False, kind="stable").index)
+
+
 def run(cfg: SensitivityConfig) -> pd.DataFrame:
     """One row per point: knob values, mean ``order_by`` per method (%), per claim A − B
     (points), sign as claimed, Welch p; the methods' ordering and whether it is the frozen
-    point's. Per-episode rows in ``frame.attrs["data"]``."""
+    point's; likewise the ordering of the Table 4 variants among the methods (``TABLE4``).
+    Per-episode rows in ``frame.attrs["data"]``."""
     eps = episodes(cfg)
     grid = (("knob", ()), ("factor", ()))  # claim_table groups by these fields only
     scfg = sweep.SweepConfig("aif-llm", tuple(cfg.methods), grid)
@@ -115,10 +169,15 @@ def run(cfg: SensitivityConfig) -> pd.DataFrame:
             name = f"{c.a}−{c.b}"
             row |= {f"{name} (pts)": 100 * t["diff"], f"{name} as claimed": t["holds"],
                     f"{name} Welch p": t["welch_p"]}  # fmt: skip
-        row["ordering"] = " > ".join(means.sort_values(ascending=False).index)
+        row["ordering"] = ranking(means)
+        if len(table4 := [m for m in cfg.methods if m in TABLE4]) > 1:
+            row["Table 4 ordering"] = ranking(means[table4])
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["same ordering"] = frame.ordering == frame.ordering.iloc[0]
+    if "Table 4 ordering" in frame:
+        table4 = frame["Table 4 ordering"]
+        frame["same Table 4 ordering"] = table4 == table4.iloc[0]
     frame.attrs["data"] = eps
     return frame
 

@@ -39,11 +39,30 @@ def test_table4_config_and_plot():
 def test_table4_rows_and_jobs_per_scenario():
     """v1: every ablation and reference; paper: no "w/o meta-λ" row and no job for it (λ is a
     constant there, and the agent refuses that ablation)."""
-    v1, paper = repro.Config(), repro.Config(scenario="paper", steps=400)
+    v1, paper = repro.Config(scenario="v1", steps=100), repro.Config()
     assert repro.table4_variants(v1) == [*repro.ABLATIONS, *repro.REFERENCES]
     assert repro.table4_variants(paper) == [v for v in repro.table4_variants(v1) if "meta" not in v]
     assert not any("meta" in k for k in repro._protocol_keys(paper, "34"))
     assert any("meta" in k for k in repro._protocol_keys(v1, "34"))
+
+
+def test_default_scenario_is_paper_and_v1_stays_reachable():
+    """Issue #17: ``paper`` (400 decisions ≈ 100 slots) is the default protocol; the shipped
+    configs give exactly the default (paper) and the original v1 protocol (100 slots)."""
+    from pathlib import Path
+
+    from aifedge.config import load_overrides
+    from aifedge.paper_repro.common import with_overrides
+
+    configs = Path(__file__).parents[1] / "paper_repro" / "configs"
+    assert (repro.FULL.scenario, repro.FULL.steps) == ("paper", 400)
+    assert (repro.QUICK.scenario, repro.QUICK.steps) == ("paper", 400)
+    paper = with_overrides(repro.FULL, **load_overrides(configs / "aif_llm_paper.toml"))
+    assert paper == repro.FULL
+    v1 = with_overrides(repro.QUICK, **load_overrides(configs / "aif_llm_v1.toml"))
+    assert (v1.scenario, v1.steps, v1.episodes) == ("v1", 100, repro.QUICK.episodes)
+    assert repro._params(v1).max_steps == 100 and repro._env(v1).__name__.endswith("aif_llm")
+    assert type(repro._params(paper)).__module__.endswith("aif_llm_paper")
 
 
 def test_pareto_front_matches_brute_force():

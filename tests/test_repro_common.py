@@ -93,3 +93,7 @@ def test_embed_readme_replaces_only_between_markers():
     assert out == f"top\n{mod.BEGIN}\n### Title\n\n#### Table\n| a |\n{mod.END}\nbottom\n"
     with pytest.raises(ValueError, match="markers"):
         mod.embed("no markers", "x")
+    v1_begin, v1_end = "<!-- REPRODUCTION-V1:BEGIN -->", "<!-- REPRODUCTION-V1:END -->"
+    both = f"{readme}{v1_begin}\nv1\n{v1_end}\n"  # a named block; the default one untouched
+    out = mod.embed(both, "# V1\n", "REPRODUCTION-V1")
+    assert out == f"{readme}{v1_begin}\n### V1\n{v1_end}\n"
