@@ -10,6 +10,7 @@ episode), with the command and provenance in ``paper-agents.json``.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -69,10 +70,10 @@ def _policy(name: str, params):
     from aifedge.inference.aif_llm_paper_agent import PAPER_CONFIG, build_paper_agent
     from aifedge.simulate import get_policy
 
-    kw = VARIANTS[name]
-    if kw is None:
+    spec = VARIANTS[name]
+    if spec is None:
         return get_policy(name, "aif-llm", params)
-    kw = dict(kw)
+    kw: dict[str, Any] = dict(spec)
     if kw.pop("epistemic", False):
         kw["config"] = PAPER_CONFIG._replace(use_states_info_gain=True)
     return build_paper_agent(params, **kw).policy()

@@ -29,7 +29,7 @@ from .calibration import FROZEN
 from .common import Artifact
 
 BASE = "frozen point"
-_NAMES = {(): "aif-llm", None: "aif"}
+_NAMES: dict[tuple[str, ...] | None, str] = {(): "aif-llm", None: "aif"}
 TABLE4 = {
     _NAMES.get(ablate, f"aif-llm {variant}"): ablate
     for variant, ablate in aif_llm.ABLATIONS.items()
