@@ -342,7 +342,8 @@ def build_paper_agent(
     ``booking`` / ``health`` off (ablations):
     no own-work booking (the stale queues and no uplink backlog, as greedy) / the telemetry
     unread (only "seen down"); ``model_options``: ``SlackOptions``."""
-    alpha = fitted_alpha(params, req_by_type) if d_llm and alpha is None else alpha
+    if alpha is None:  # α only enters D_LLM
+        alpha = fitted_alpha(params, req_by_type) if d_llm else 1.0
     model = cep.build_paper_model(params, **model_options)
     core = make_agent(model, PAPER_CONFIG if config is None else config)
     _, fsl = segments(model.num_states)
@@ -368,7 +369,7 @@ def build_paper_agent(
         params=params,
         model=model,
         core=core,
-        req_prior=jnp.asarray(req_prior_table(params, d_llm, 1.0 if alpha is None else alpha, req_by_type)),
+        req_prior=jnp.asarray(req_prior_table(params, d_llm, alpha, req_by_type)),
         req_slice=fsl[model.factor_index("req")],
         sem_slices=sem_slices,
         sem_tables=sem_tables,
