@@ -103,13 +103,13 @@ def run_point(point: dict, policy: str, seed: int, episodes: int, train: tuple =
     from aifedge.registry import AGENTS, load
     from aifedge.simulate import simulate
 
-    if policy not in RL_ALGOS and not TABLE4.get(policy):  # a registry name
-        return sweep.run_one("aif-llm", point, policy, seed, episodes, scenario="paper")
     params = aif_llm_paper.make_params(**point)
     if policy in RL_ALGOS:
         agent = aif_llm.trained_policy(aif_llm.train_files(policy, params, *train), params)
-    else:
+    elif policy in TABLE4 and policy not in _NAMES.values():  # an ablated aif-llm
         agent = load(AGENTS["aif-llm"])(params, ablate=TABLE4[policy])
+    else:  # a registry name, "aif" and "aif-llm" included
+        return sweep.run_one("aif-llm", point, policy, seed, episodes, scenario="paper")
     frame = simulate("aif-llm", policy, episodes, seed, params, policy=agent, progress=False)
     return {m: frame[m].to_numpy() for m in METRIC_NAMES}
 
