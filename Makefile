@@ -38,7 +38,7 @@ typecheck: $(STAMP)
 	$(BIN)/python benchmarks/typecheck.py
 
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile || [ $$? -eq 5 ]  # 5 = no tests collected
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 || [ $$? -eq 5 ]  # 5 = no tests collected; lists the 20 slowest
 
 check: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" || [ $$? -eq 5 ]
