@@ -6,11 +6,13 @@ curves.
 ``belief_trace`` runs one jitted episode of a ``PaperAgent`` and returns one row per decision
 with its posteriors beside that truth; ``plot_health_beliefs`` / ``plot_req_beliefs`` draw it;
 ``req_prior_frame`` / ``plot_req_priors``: D_req per text with and without the keyword
-evidence (AIF-LLM Eq. 3); ``stored_learning``: a stored ``aifedge repro aif-learning`` run.
+evidence (AIF-LLM Eq. 3); ``frozen_params``: the scenario at its frozen calibration;
+``stored_learning``: a stored ``aifedge repro aif-learning`` run.
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import jax
@@ -156,15 +158,15 @@ def plot_req_priors(frame: pd.DataFrame):
     """Stacked bars of D_req per text (``req_prior_frame``): the type prior and D_LLM side
     by side."""
     texts = list(dict.fromkeys(frame["text"]))
-    fig, ax = plt.subplots(figsize=(7, 0.55 * len(texts) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.7 * len(texts) + 1.2))
     colours = ("tab:green", "tab:olive", "tab:purple", "tab:red")
     for k, (_, row) in enumerate(frame.iterrows()):
-        y = texts.index(row["text"]) + (0.2 if row["prior"] == "type" else -0.2)
+        y = texts.index(row["text"]) + (-0.2 if row["prior"] == "type" else 0.2)  # y inverted
         left = 0.0
         for lv, c in zip(REQ_LEVELS, colours, strict=True):
             ax.barh(y, row[lv], left=left, height=0.38, color=c, label=lv if k == 0 else None)
             left += row[lv]
-    ax.set_yticks(range(len(texts)), [t[:48] for t in texts], fontsize=7)
+    ax.set_yticks(range(len(texts)), [textwrap.fill(t, 40) for t in texts], fontsize=6)
     ax.invert_yaxis()
     ax.set_xlabel("D_req (upper bar: type prior, lower: D_LLM)")
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
@@ -172,13 +174,27 @@ def plot_req_priors(frame: pd.DataFrame):
     return fig
 
 
+def _repo_root() -> Path:
+    """The source tree's root (an editable install: where ``paper_repro/`` lives)."""
+    from aifedge import paper_repro
+
+    return Path(paper_repro.__file__).resolve().parent.parent
+
+
+def frozen_params(steps: int) -> EnvParams:
+    """``paper`` at the frozen calibration (``calibration.FROZEN``), ``max_steps = steps``;
+    readable from any working directory (notebooks run in a temporary one)."""
+    from aifedge.config import load_overrides
+    from aifedge.paper_repro.calibration import FROZEN
+
+    return aif_llm_paper.make_params(**load_overrides(_repo_root() / FROZEN), max_steps=steps)
+
+
 def stored_learning(folder: str = "paper") -> pd.DataFrame:
     """The stored ``aifedge repro aif-learning`` run in ``paper_repro/results/aif_learning/
     <folder>`` ("" = the v1 run): its table, with the curves in ``attrs["data"]`` (what
     ``aif_learning.plot`` draws)."""
-    from aifedge import paper_repro
-
-    base = Path(paper_repro.__file__).parent / "results" / "aif_learning" / folder
+    base = _repo_root() / "paper_repro" / "results" / "aif_learning" / folder
     frame = pd.read_csv(base / "aif-learning.csv")
     frame.attrs["data"] = pd.read_csv(base / "aif-learning_data.csv")
     return frame
