@@ -112,6 +112,22 @@ def test_learning_variants_are_checked_per_scenario():
     assert aif_learning.FULL.kind == "v1" and aif_learning.PAPER.kind == "paper"
 
 
+def test_the_confirming_run_config_is_the_planned_one():
+    """``paper_repro/configs/aif_learning_paper.toml`` (the plan's confirming run) loads into
+    a ``paper`` config on held-out seed 5000 with the chosen c_0 = 4, lr_A = 1, weak 0.25."""
+    from pathlib import Path
+
+    from aifedge.config import load_overrides
+    from aifedge.paper_repro.common import with_overrides
+
+    root = Path(aif_learning.__file__).resolve().parents[1]
+    toml = load_overrides(root / "paper_repro/configs/aif_learning_paper.toml")
+    cfg = with_overrides(aif_learning.FULL, **toml)
+    assert cfg.kind == "paper" and cfg.seed == 5000 and cfg.runs >= 20
+    assert (cfg.lr_A, cfg.prior_count, cfg.weak_count) == (1.0, 4.0, 0.25)
+    assert cfg.variants == ("learn", "learn-weak", "fixed")
+
+
 @pytest.mark.slow
 def test_paper_learning_curves_on_a_toy_size():
     """2 runs × 10 episodes × 20 decisions: a frame per variant, curves per episode, Welch
