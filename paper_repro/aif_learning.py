@@ -73,7 +73,7 @@ class Config:
     scenario: str = "v1"
     lr_A: float = 1.0
     prior_count: float = 4.0
-    weak_count: float = 0.5
+    weak_count: float = 0.25
 
     def __post_init__(self):
         allowed = VARIANTS[self.kind]
@@ -89,15 +89,16 @@ class Config:
 
     @property
     def kind(self) -> str:
-        """ "v1" or "paper"."""
+        """The scenario family: "v1" or "paper"."""
         return "v1" if self.scenario == "v1" else "paper"
 
 
 QUICK = Config(runs=4, episodes=10, tail=5, variants=("learn-wrong", "fixed-wrong"))
 FULL = Config()
 PAPER = Config(scenario=FROZEN, steps=400, variants=VARIANTS["paper"])
-"""``paper`` at its frozen calibration, full 400-decision episodes (the confirming run's
-settings are in ``paper_repro/configs/aif_learning_paper.toml``)."""
+"""``paper`` at its frozen calibration, full 400-decision episodes, the planned c_0 = 4 and
+weak c_0 = 0.25 (``paper_repro/paper_learning_plan.md``; the confirming run,
+``paper_repro/configs/aif_learning_paper.toml``, adds seed 5000)."""
 
 
 def make_params(cfg: Config):
