@@ -1,22 +1,38 @@
 """Online learning of the ``aif`` agent (issue 16, item 3): QoS per episode with carried state.
 
 Protocol: ``runs`` independent runs per variant; each run is ``episodes`` consecutive episodes
-of ``steps`` decisions on the ``aif-llm`` simulator, with the policy state carried across
-episodes (``batch_rollout(..., carry_policy_state=True)``: the learned Dirichlet counts
-persist). Run r uses the episode keys ``split(PRNGKey(seed + r), episodes)``, the same for
-every variant (common random numbers). Variants (all on ``aif_llm_slack_model``, horizon 1,
-no pruning):
+of ``steps`` decisions, with the policy state carried across episodes (``batch_rollout(...,
+carry_policy_state=True)``: the learned Dirichlet counts persist; on ``paper`` the agent drops
+its episode-time bookings and advice when a new episode starts). Run r uses the episode keys
+``split(PRNGKey(seed + r), episodes)``, the same for every variant (common random numbers).
 
-    learn       outcome likelihoods learned online (``AgentConfig.learn_A``)
-    fixed       the same prior model, never updated (the shipped ``aif``)
-    learn-wrong / fixed-wrong   the same two from a deliberately wrong prior: a light spike
-                tail (exponential, scale 5 ms, probability 0.5 %) instead of the paper's
+Scenario (``Config.scenario``): ``"v1"`` (the ``aif-llm`` simulator, ``aif`` on
+``aif_llm_slack_model``, horizon 1, no pruning) or the path of a TOML of ``paper`` knobs
+(``paper`` agent ``aif`` = ``build_paper_agent`` without D_LLM and semantic term, its
+``PAPER_CONFIG``; ``PAPER`` uses the frozen calibration ``calibration.FROZEN``). The learned
+counts are pA[outcome:*] = c_0 · A (``prior_count`` c_0, generic model: v1's slack model,
+``paper``'s spike-GPD / phase-duration prior), updated by pA += lr_A · o ⊗ Q(s) after every
+outcome. Variants:
+
+    learn       outcome likelihoods learned online (``AgentConfig.learn_A``, ``lr_A``, c_0 =
+                ``prior_count``)
+    learn-weak  the same with c_0 = ``weak_count`` (a weaker Dirichlet prior)
+    fixed       the same prior model, never updated (the shipped ``aif``; its A = pA / Σ pA
+                does not depend on c_0, so it is the twin of both)
+    learn-wrong / fixed-wrong   (v1 only) the same two from a deliberately wrong prior: a light
+                spike tail (exponential, scale 5 ms, probability 0.5 %) instead of the paper's
                 ζ = 1.5 GPD, i.e. a model that believes every node is safe below its deadline
+
+E[Dir(pA)] after n outcomes is (c_0 A + lr_A N) / (c_0 + lr_A n): only c_0 / lr_A matters for
+an agent that uses the mean A (both scenarios' agents: no parameter information gain).
 
 Rows: per variant, the mean QoS of the first and of the last ``tail`` episodes (per run,
 then over runs) with Welch's t-test (over runs) of each learning variant's last episodes
-against its fixed twin's; ``frame.attrs["data"]``: the curves, one row per (variant,
-episode) with the mean QoS over runs and its standard error.
+against its fixed twin's (and the paired t-test: run r of both variants sees the same
+episodes), and the episodes to convergence (``convergence.convergence_episode``,
+issue 16 item 6) with its bootstrap CI over runs (``convergence.bootstrap_ci``);
+``frame.attrs["data"]``: the curves, one row per (variant, episode) with the mean QoS over
+runs and its standard error.
 """
 
 from dataclasses import dataclass
@@ -24,20 +40,29 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from aifedge.environments import aif_llm, batch_rollout
+from aifedge.config import ConfigError
+from aifedge.environments import aif_llm, aif_llm_paper, batch_rollout
 from aifedge.environments.metrics import welch_test
 from aifedge.generative_models.aif_llm_model import EvtTail
 
+from .calibration import FROZEN
 from .common import Artifact
+from .convergence import RULE, bootstrap_ci, convergence_episode
 
 WRONG_TAIL = EvtTail(0.0, 5.0, 0.0, 0.005)
 """The wrong prior's spike tail: exponential, σ = 5 ms, P(spike) = 0.5 %."""
+TWINS = {"learn": "fixed", "learn-weak": "fixed", "learn-wrong": "fixed-wrong"}
+"""Learning variant -> the fixed variant its last episodes are compared with."""
+VARIANTS = {"v1": (*TWINS, "fixed", "fixed-wrong"), "paper": ("learn", "learn-weak", "fixed")}
 
 
 @dataclass(frozen=True)
 class Config:
-    """runs × episodes × steps per variant; ``tail`` final episodes compared; ``seed``."""
+    """runs × episodes × steps per variant; ``tail`` final episodes compared; ``seed``;
+    ``scenario``: "v1" or a TOML of ``paper`` knobs; ``lr_A``, ``prior_count`` (c_0) of
+    ``learn``, ``weak_count`` (c_0) of ``learn-weak``."""
 
     runs: int = 20
     episodes: int = 50
@@ -45,39 +70,90 @@ class Config:
     tail: int = 10
     seed: int = 0
     variants: tuple = ("learn", "fixed", "learn-wrong", "fixed-wrong")
+    scenario: str = "v1"
+    lr_A: float = 1.0
+    prior_count: float = 4.0
+    weak_count: float = 0.25
+
+    def __post_init__(self):
+        allowed = VARIANTS[self.kind]
+        bad = [v for v in self.variants if v not in allowed]
+        if bad:
+            raise ConfigError(
+                f"variants: {bad} not available on scenario {self.kind!r}; choose from "
+                f"{', '.join(allowed)}"
+            )
+        for name in ("lr_A", "prior_count", "weak_count"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: must be > 0 (got {getattr(self, name)!r})")
+
+    @property
+    def kind(self) -> str:
+        """The scenario family: "v1" or "paper"."""
+        return "v1" if self.scenario == "v1" else "paper"
 
 
 QUICK = Config(runs=4, episodes=10, tail=5, variants=("learn-wrong", "fixed-wrong"))
 FULL = Config()
+PAPER = Config(scenario=FROZEN, steps=400, variants=VARIANTS["paper"])
+"""``paper`` at its frozen calibration, full 400-decision episodes, the planned c_0 = 4 and
+weak c_0 = 0.25 (``paper_repro/paper_learning_plan.md``; the confirming run,
+``paper_repro/configs/aif_learning_paper.toml``, adds seed 5000)."""
 
 
-def _policy(variant: str, params):
+def make_params(cfg: Config):
+    """``EnvParams`` of ``cfg.scenario`` with ``max_steps = cfg.steps``."""
+    if cfg.kind == "v1":
+        return aif_llm.make_params(max_steps=cfg.steps)
+    from aifedge.config import load_overrides
+
+    return aif_llm_paper.make_params(**{**load_overrides(cfg.scenario), "max_steps": cfg.steps})
+
+
+def make_policy(variant: str, params, cfg: Config):
+    """The ``Policy`` of ``variant`` (module docstring) on ``params``' scenario."""
     from aifedge.inference.policies import AIF_CONFIG, make_aif_policy
 
     learn = variant.startswith("learn")
-    config = AIF_CONFIG._replace(learn_A=learn)
+    count = cfg.weak_count if variant == "learn-weak" else cfg.prior_count
+    if cfg.kind == "paper":
+        from aifedge.inference.aif_llm_paper_agent import PAPER_CONFIG, build_paper_agent
+
+        config = PAPER_CONFIG._replace(learn_A=learn, lr_A=cfg.lr_A)
+        return build_paper_agent(params, config=config, prior_count=count).policy()
+    config = AIF_CONFIG._replace(learn_A=learn, lr_A=cfg.lr_A)
     options = {"evt_tail": WRONG_TAIL} if variant.endswith("wrong") else {}
-    return make_aif_policy(params, config, **options)
+    return make_aif_policy(params, config, prior_count=count, **options)
 
 
 def qos_curves(variant: str, cfg: Config) -> np.ndarray:
     """(runs, episodes) QoS (fraction met) per episode with carried policy state."""
-    params = aif_llm.make_params(max_steps=cfg.steps)
-    policy = _policy(variant, params)
+    params = make_params(cfg)
+    env = aif_llm if cfg.kind == "v1" else aif_llm_paper
+    policy = make_policy(variant, params, cfg)
 
     @jax.jit
     def one_run(key):
         keys = jax.random.split(key, cfg.episodes)
-        infos = batch_rollout(keys, policy, params, cfg.steps, carry_policy_state=True)
-        return (infos.outcome == aif_llm.MET).mean(-1)
+        infos = batch_rollout(keys, policy, params, cfg.steps, env, carry_policy_state=True)
+        return (infos.outcome == env.MET).mean(-1)
 
     keys = jax.vmap(jax.random.PRNGKey)(cfg.seed + np.arange(cfg.runs))
     return np.asarray(jax.device_get(jax.vmap(one_run)(keys)))
 
 
-def run(cfg: Config) -> pd.DataFrame:
-    """Learning curves and the final comparison (module docstring)."""
-    curves = {v: qos_curves(v, cfg) for v in cfg.variants}
+def convergence(curves: np.ndarray) -> tuple[float, float, float]:
+    """(episode, CI low, CI high) of ``curves`` (R, E) in QoS % by ``convergence.RULE``; NaNs
+    when E is too short for it (fewer than 2 blocks, or no episode before the plateau)."""
+    episodes = curves.shape[1]
+    if episodes // RULE.block < 2 or RULE.plateau_len(episodes) >= episodes:
+        return (float("nan"),) * 3
+    return (convergence_episode(curves), *bootstrap_ci(curves))
+
+
+def summarise(curves: dict, cfg: Config) -> pd.DataFrame:
+    """The rows of the module docstring from ``curves`` {variant: (runs, episodes) QoS
+    fractions}; the per-episode curves in ``attrs["data"]``."""
     rows = [
         {
             "variant": v,
@@ -91,23 +167,33 @@ def run(cfg: Config) -> pd.DataFrame:
     final = []
     for v, c in curves.items():
         last = 100 * c[:, -cfg.tail :].mean(1)
-        twin = v.replace("learn", "fixed")
-        p = float("nan")
-        if v.startswith("learn") and twin in curves:
-            p = welch_test(last, 100 * curves[twin][:, -cfg.tail :].mean(1))[1]
-        first = 100 * c[:, : cfg.tail].mean(1)
+        twin = TWINS.get(v)
+        p = p_paired = float("nan")
+        if twin in curves:
+            base = 100 * curves[twin][:, -cfg.tail :].mean(1)
+            p, p_paired = welch_test(last, base)[1], float(stats.ttest_rel(last, base).pvalue)
+        conv, lo, hi = convergence(100 * c)
         final.append(
             {
                 "variant": v,
-                f"qos_first_{cfg.tail}": first.mean(),
+                f"qos_first_{cfg.tail}": 100 * c[:, : cfg.tail].mean(),
                 f"qos_last_{cfg.tail}": last.mean(),
                 "se_last": last.std(ddof=1) / np.sqrt(cfg.runs),
                 "welch_p_vs_fixed": p,
+                "paired_p_vs_fixed": p_paired,
+                "convergence_ep": conv,
+                "convergence_ci_lo": lo,
+                "convergence_ci_hi": hi,
             }
         )
     frame = pd.DataFrame(final)
     frame.attrs["data"] = pd.DataFrame(rows)
     return frame
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Learning curves and the final comparison (module docstring)."""
+    return summarise({v: qos_curves(v, cfg) for v in cfg.variants}, cfg)
 
 
 def plot(frame: pd.DataFrame):
