@@ -44,8 +44,8 @@ from aifedge.generative_models.base import GenerativeModel
 
 from .agent import AgentConfig, AgentState, AifAgent, likelihoods, make_agent, segments
 from .meta import MetaConfig, meta_lambda
-from .uncertainty import Window, init_window, uncertainty_index, update_window
 from .policies import AIF_CONFIG
+from .uncertainty import Window, init_window, uncertainty_index, update_window
 
 ADVICE = {
     "maintenance": "the task runs on a healthy, cool edge node",
@@ -421,7 +421,7 @@ def build_paper_agent(
     advisor: str = "v2",
     advice_kinds: tuple = EVENT_KINDS,
     avoid=None,
-    meta=None,
+    meta="stored",
     **model_options,
 ) -> PaperAgent:
     """The agent for ``params``: ``aif`` = neither ``d_llm`` nor ``semantic``; ``aif-llm`` =
@@ -432,11 +432,17 @@ def build_paper_agent(
     ``booking`` / ``health`` off (ablations):
     no own-work booking (the stale queues and no uplink backlog, as greedy) / the telemetry
     unread (only "seen down"); ``advisor``: "v2" (``AVOID``, ``advice_table_v2``) or "v1"
-    (``ADVICE`` texts); ``avoid``: v2's rules (None = ``AVOID``); ``advice_kinds``: the advisor's active rules (``EVENT_KINDS``);
-    ``meta``: (f_meta, MetaConfig) for λ_t (AIF-LLM Eq. 7), None: λ = ``lam``;
+    (``ADVICE`` texts); ``avoid``: v2's rules (None = ``AVOID``); ``advice_kinds``: the
+    advisor's active rules (``EVENT_KINDS``);
+    ``meta``: (f_meta, MetaConfig) for λ_t (AIF-LLM Eq. 7), "stored": the checkpoint
+    ``paper_meta_lambda.PAPER_META_FILE`` (with ``semantic``), None: λ = ``lam``;
     ``model_options``: ``SlackOptions``."""
     if advisor not in ("v1", "v2"):
         raise ValueError(f"advisor: 'v1' or 'v2' (got {advisor!r})")
+    if isinstance(meta, str):
+        from .paper_meta_lambda import load_paper_meta
+
+        meta = load_paper_meta() if semantic else None
     if alpha is None:  # α only enters D_LLM
         alpha = fitted_alpha(params, req_by_type) if d_llm else 1.0
     model = cep.build_paper_model(params, **model_options)

@@ -39,7 +39,7 @@ from .meta_train import FIXED_GRID, constant_net
 PAPER_META_FILE = Path(__file__).parent / "data" / "meta_lambda_paper.eqx"
 TRAIN_SEED = 300
 TRAIN_STEPS = 200
-EVAL_CONDITIONS = 16
+EVAL_CONDITIONS = 32
 META_CONFIG = MetaConfig(
     lambda_min=0.0,
     lambda_max=2.0,
@@ -48,12 +48,12 @@ META_CONFIG = MetaConfig(
     inner_steps=1,
     outer_lr=0.05,
     meta_batch=4,
-    meta_steps=8,
+    meta_steps=24,
     gradient="es",
     es_sigma=0.3,
     es_pairs=4,
 )
-"""FOMAML settings (assumed; sized to a few CPU minutes: 8 meta-steps × 4 conditions ×
+"""FOMAML settings (assumed; sized to a few CPU minutes: 24 meta-steps × 4 conditions ×
 19 episodes of 200 decisions)."""
 
 
@@ -130,9 +130,9 @@ def train(agent, path: Path = PAPER_META_FILE, cfg: MetaConfig = META_CONFIG) ->
     the constants on the same held-aside conditions, save the checkpoint; its metadata."""
     loss_fn = make_loss_fn(dataclasses.replace(agent, meta_cfg=cfg))
     t0 = time.time()
-    model, history = meta_train(
-        cfg, sample_condition, loss_fn, jax.random.PRNGKey(TRAIN_SEED), make_meta_net(cfg, jax.random.PRNGKey(0))
-    )
+    net = make_meta_net(cfg, jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(TRAIN_SEED)
+    model, history = meta_train(cfg, sample_condition, loss_fn, key, net)
     seconds = time.time() - t0
     grid = [lam for lam in FIXED_GRID if cfg.lambda_min <= lam <= cfg.lambda_max]
     models = {f"lam={lam}": constant_net(model, lam, cfg) for lam in grid}
@@ -149,7 +149,9 @@ def train(agent, path: Path = PAPER_META_FILE, cfg: MetaConfig = META_CONFIG) ->
         "post_loss": history["post_loss"].round(5).tolist(),
         "eval_losses": {k: float(v.mean()) for k, v in losses.items()},
         "best_constant": best_constant(losses),
-        "lambda_of_u": dict(zip(u.tolist(), np.asarray(meta_lambda(model, u, cfg)).round(4).tolist(), strict=True)),
+        "lambda_of_u": dict(
+            zip(u.tolist(), np.asarray(meta_lambda(model, u, cfg)).round(4).tolist(), strict=True)
+        ),
     }
     save_checkpoint(path, model, cfg, meta)
     return meta

@@ -6,10 +6,14 @@ in force from the next for ``advice_slots`` slots; ``aif_llm_paper_agent.EVENT_K
 "named" = the maintenance notice's own edge), each node's TRUE P(miss) (``Obs.oracle``) and
 the agent's predicted P(miss) (G_pragmatic = P(miss) with C = (0, −1, −1, 0)). The table:
 per kind × node, the mean true P(miss), the agent's mean bias (predicted − true) and the
-miss rate of the node the agent chose. Method-free where it says "true"."""
+miss rate of the node the agent chose. Method-free where it says "true".
+
+``rule_effects(params, seed, episodes)``: QoS per episode of ``RULE_VARIANTS`` (one advice
+rule at a time, λ = 1) on the same episodes. Both stored for seed 1000 in
+``results/paper_agents/advice_diagnosis1000`` (the event table before its "other edges"
+rows were added)."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -108,3 +112,52 @@ def _pool(g: pd.DataFrame) -> pd.Series:
             "miss_when_chosen": g["chosen_miss"].sum() / max(g["chosen"].sum(), 1),
         }
     )
+
+
+_LLM = {"d_llm": True, "semantic": True, "meta": None}
+RULE_VARIANTS = {
+    "no advice (aif + D_LLM)": {"d_llm": True},
+    "v1 all": {**_LLM, "advisor": "v1"},
+    "v1 maintenance": {**_LLM, "advisor": "v1", "advice_kinds": ("maintenance",)},
+    "v1 forecast": {**_LLM, "advisor": "v1", "advice_kinds": ("forecast",)},
+    "v1 congestion": {**_LLM, "advisor": "v1", "advice_kinds": ("congestion",)},
+    "v2 maintenance (avoid named)": {**_LLM, "advice_kinds": ("maintenance",)},
+    "v2 congestion avoid cloud": {
+        **_LLM,
+        "advice_kinds": ("congestion",),
+        "avoid": {"congestion": "cloud"},
+    },
+    "v2 congestion avoid local": {
+        **_LLM,
+        "advice_kinds": ("congestion",),
+        "avoid": {"congestion": "local"},
+    },
+    "v2 forecast avoid cloud": {
+        **_LLM,
+        "advice_kinds": ("forecast",),
+        "avoid": {"forecast": "cloud"},
+    },
+    "v2 forecast avoid local": {
+        **_LLM,
+        "advice_kinds": ("forecast",),
+        "avoid": {"forecast": "local"},
+    },
+}
+"""One advice rule at a time (λ = 1): ``build_paper_agent`` keywords."""
+
+
+def rule_effects(params, seed: int = 1000, episodes: int = 40, variants=RULE_VARIANTS):
+    """QoS per episode (columns: variants) on the same episodes (``episode_keys``)."""
+    from aifedge.environments import batch_rollout
+    from aifedge.inference.aif_llm_paper_agent import build_paper_agent
+    from aifedge.simulate import episode_keys
+
+    keys = episode_keys(seed, 0, episodes)
+    out = {}
+    for name, kw in variants.items():
+        pol = build_paper_agent(params, **kw).policy()
+        run = jax.jit(
+            lambda k, pol=pol: batch_rollout(k, pol, params, params.max_steps, aif_llm_paper)
+        )
+        out[name] = (np.asarray(jax.device_get(run(keys)).outcome) == aif_llm_paper.MET).mean(-1)
+    return pd.DataFrame(out)
