@@ -15,15 +15,21 @@ One decision on ``generative_models.aif_llm_paper_model`` (pure, jit/vmap-able):
                 (``fitted_alpha``)
     occupancy   G += η · (seconds the task holds a shared edge or the uplink)
                 (``OCCUPANCY_PRICE``)
-    advice      (``aif-llm``) the template advisor reads the event log (``Obs.event``) with
-                fixed rules (``ADVICE``); a new event's advice is in force from the next
+    advice      (``aif-llm``) the template advisor reads the event log (``Obs.event``; the
+                POMDP never sees it) with fixed rules, one v_pref per event id: advisor v2
+                (``AVOID``: the named edge dispreferred after its maintenance notice,
+                ``prescribed_pref``; no forecast rule; the "offload" sentence on a congestion
+                report) or v1 (``ADVICE``); a new event's advice is in force from the next
                 decision for ``advice_slots`` slots (stale after that or after a regime shift)
+    λ_t         AIF-LLM Eqs. 6–7: U_t from the measured RTT and the seen-down edges over a
+                fixed reference (``uncertainty``), λ_t = f_meta(U_t) from the stored
+                checkpoint (``paper_meta_lambda``), or the constant ``lam``
     decision    AIF-LLM Eq. 5 in ``inference.agent``, G_sem(π) = cos(E_{Q(s|π)}[v_state], v_pref)
-                over the ``sent:*`` factors (``state_description``), λ fixed (``lam``); the
+                over the ``sent:*`` factors (``state_description``), weighted by λ_t; the
                 core's semantic slot also carries the latency tie-break (``TIE_BREAK``)
 
-Not here (said so in the report): the meta-λ network (Eq. 7) on ``paper`` (λ is a constant),
-the online GPD refit (the tail is the paper's spike model), Dirichlet counts per new task type.
+Not here (said so in the report): the online GPD refit (the tail is the paper's spike model),
+Dirichlet counts per new task type.
 """
 
 from __future__ import annotations
