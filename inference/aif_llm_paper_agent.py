@@ -38,6 +38,7 @@ import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -296,7 +297,7 @@ class PaperAgent:
     lam: float
     advice_slots: int
     advice_kinds: tuple = EVENT_KINDS
-    meta: object = None  # f_meta (``inference.meta``); None: λ = ``lam``
+    meta: eqx.Module | None = None  # f_meta (``inference.meta``); None: λ = ``lam``
     meta_cfg: MetaConfig | None = None
     u_ref_ms: float = 600.0
     booking: bool = True

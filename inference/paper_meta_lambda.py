@@ -24,7 +24,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -37,6 +37,8 @@ from .meta import MetaConfig, load_checkpoint, make_meta_net, meta_train, save_c
 from .meta_train import FIXED_GRID, constant_net
 
 PAPER_META_FILE = Path(__file__).parent / "data" / "meta_lambda_paper.eqx"
+FROZEN_CONFIG = "paper_repro/configs/paper_calibrated.toml"
+"""The frozen ``paper`` knobs (``paper_repro.calibration.FROZEN``, a layer above)."""
 TRAIN_SEED = 300
 TRAIN_STEPS = 200
 EVAL_CONDITIONS = 32
@@ -87,12 +89,13 @@ def sample_condition(key: jax.Array, ranges: PaperConditions = PaperConditions()
 
 def condition_params(base: aif_llm_paper.EnvParams, c: Condition) -> aif_llm_paper.EnvParams:
     """``base`` with the condition's fields (traced values allowed)."""
-    return base._replace(
-        rate_calm=base.rate_calm * c.rate_scale,
-        event_detect=c.event_detect,
-        event_false=c.event_false,
-        regime_mean_slots=(base.regime_mean_slots[0], c.stress_slots),
-    )
+    fields: dict[str, Any] = {
+        "rate_calm": base.rate_calm * c.rate_scale,
+        "event_detect": c.event_detect,
+        "event_false": c.event_false,
+        "regime_mean_slots": (base.regime_mean_slots[0], c.stress_slots),
+    }
+    return base._replace(**fields)
 
 
 def make_loss_fn(agent, steps: int = TRAIN_STEPS):
@@ -166,11 +169,10 @@ if __name__ == "__main__":  # pragma: no cover
     import json
 
     from aifedge.config import load_overrides
-    from aifedge.paper_repro.calibration import FROZEN
 
     from .aif_llm_paper_agent import build_paper_agent
 
-    params = aif_llm_paper.make_params(**load_overrides(FROZEN))
+    params = aif_llm_paper.make_params(**load_overrides(FROZEN_CONFIG))
     net = make_meta_net(META_CONFIG, jax.random.PRNGKey(0))
     agent = build_paper_agent(params, d_llm=True, semantic=True, meta=(net, META_CONFIG))
     print(json.dumps(train(agent), indent=1))
