@@ -37,8 +37,9 @@ from .meta import MetaConfig, load_checkpoint, make_meta_net, meta_train, save_c
 from .meta_train import FIXED_GRID, constant_net
 
 PAPER_META_FILE = Path(__file__).parent / "data" / "meta_lambda_paper.eqx"
-FROZEN_CONFIG = "paper_repro/configs/paper_calibrated.toml"
-"""The frozen ``paper`` knobs (``paper_repro.calibration.FROZEN``, a layer above)."""
+FROZEN_CONFIG = Path(__file__).resolve().parents[1] / "paper_repro/configs/paper_calibrated.toml"
+"""The frozen ``paper`` knobs (``paper_repro.calibration.FROZEN``, a layer above), found
+from the source tree (the editable install) so that it loads from any directory."""
 TRAIN_SEED = 300
 TRAIN_STEPS = 200
 EVAL_CONDITIONS = 32
@@ -176,3 +177,32 @@ if __name__ == "__main__":  # pragma: no cover
     net = make_meta_net(META_CONFIG, jax.random.PRNGKey(0))
     agent = build_paper_agent(params, d_llm=True, semantic=True, meta=(net, META_CONFIG))
     print(json.dumps(train(agent), indent=1))
+
+
+def trace_episode(agent, params: aif_llm_paper.EnvParams, key: jax.Array):
+    """One episode of ``agent`` on ``params``, per decision: ``t``, ``slot``, ``phase`` (the
+    hidden regime, normal / stressed), ``rtt_ms`` and ``n_down`` (what U_t reads), ``u_t``
+    (Eq. 6), ``lam`` (λ_t, Eq. 7), ``advised`` (an advice in force), ``node``, ``outcome``
+    (a frame with the columns of ``viz.meta.plot_uncertainty_trace``)."""
+    import pandas as pd
+
+    k_reset, _, k_loop = jax.random.split(key, 3)
+    obs, env = aif_llm_paper.reset(k_reset, params)
+
+    def body(carry, k):
+        obs, env, s = carry
+        k_act, k_step = jax.random.split(k)
+        advised = (s.advice >= 0) & (obs.slot <= s.advice_until)
+        a, s, _ = agent.step(k_act, s, obs)
+        u = agent.uncertainty(s.window)
+        rec = (obs.slot, obs.rtt_ms, jnp.sum(obs.up == 0), u, agent.lam_t(u), advised, a)
+        obs, env, _, _, info = aif_llm_paper.step(k_step, env, a, params)
+        return (obs, env, s), (*rec, info.regime, info.outcome)
+
+    keys = jax.random.split(k_loop, params.max_steps)
+    _, out = jax.jit(lambda ks: jax.lax.scan(body, (obs, env, agent.init()), ks))(keys)
+    names = ("slot", "rtt_ms", "n_down", "u_t", "lam", "advised", "node", "regime", "outcome")
+    frame = pd.DataFrame({n: np.asarray(v) for n, v in zip(names, out, strict=True)})
+    frame.insert(0, "t", np.arange(len(frame)))
+    frame["phase"] = np.where(frame.pop("regime") == 1, "stressed", "normal")
+    return frame

@@ -420,12 +420,13 @@ def test_uncertainty_is_invariant_to_the_task_class(llm_agent):
 def test_meta_lambda_checkpoint_loads_and_maps_u_into_its_range():
     """The stored f_meta of ``paper`` loads; λ_t ∈ [λ_min, λ_max] = [0, 2] over U ∈ [0, 5];
     the agent's λ_t is the checkpoint's; the best constant is on the grid."""
+    from aifedge.config import load_overrides
     from aifedge.inference.meta import checkpoint_metadata, meta_lambda
     from aifedge.inference.meta_train import FIXED_GRID
     from aifedge.inference.paper_meta_lambda import FROZEN_CONFIG, PAPER_META_FILE, load_paper_meta
     from aifedge.paper_repro.calibration import FROZEN
 
-    assert FROZEN_CONFIG == FROZEN  # trained at the frozen point
+    assert load_overrides(FROZEN_CONFIG) == load_overrides(FROZEN)  # trained at the frozen point
     net, cfg = load_paper_meta()
     assert (cfg.lambda_min, cfg.lambda_max) == (0.0, 2.0)
     lam = np.asarray(meta_lambda(net, jnp.linspace(0.0, 5.0, 51), cfg))
