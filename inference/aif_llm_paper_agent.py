@@ -15,15 +15,21 @@ One decision on ``generative_models.aif_llm_paper_model`` (pure, jit/vmap-able):
                 (``fitted_alpha``)
     occupancy   G += η · (seconds the task holds a shared edge or the uplink)
                 (``OCCUPANCY_PRICE``)
-    advice      (``aif-llm``) the template advisor reads the event log (``Obs.event``) with
-                fixed rules (``ADVICE``); a new event's advice is in force from the next
+    advice      (``aif-llm``) the template advisor reads the event log (``Obs.event``; the
+                POMDP never sees it) with fixed rules, one v_pref per event id: advisor v2
+                (``AVOID``: the named edge dispreferred after its maintenance notice,
+                ``prescribed_pref``; no forecast rule; the "offload" sentence on a congestion
+                report) or v1 (``ADVICE``); a new event's advice is in force from the next
                 decision for ``advice_slots`` slots (stale after that or after a regime shift)
+    λ_t         AIF-LLM Eqs. 6–7: U_t from the measured RTT and the seen-down edges over a
+                fixed reference (``uncertainty``), λ_t = f_meta(U_t) from the stored
+                checkpoint (``paper_meta_lambda``), or the constant ``lam``
     decision    AIF-LLM Eq. 5 in ``inference.agent``, G_sem(π) = cos(E_{Q(s|π)}[v_state], v_pref)
-                over the ``sent:*`` factors (``state_description``), λ fixed (``lam``); the
+                over the ``sent:*`` factors (``state_description``), weighted by λ_t; the
                 core's semantic slot also carries the latency tie-break (``TIE_BREAK``)
 
-Not here (said so in the report): the meta-λ network (Eq. 7) on ``paper`` (λ is a constant),
-the online GPD refit (the tail is the paper's spike model), Dirichlet counts per new task type.
+Not here (said so in the report): the online GPD refit (the tail is the paper's spike model),
+Dirichlet counts per new task type.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,15 +50,29 @@ from aifedge.generative_models import aif_llm_paper_model as cep
 from aifedge.generative_models.base import GenerativeModel
 
 from .agent import AgentConfig, AgentState, AifAgent, likelihoods, make_agent, segments
+from .meta import MetaConfig, meta_lambda
 from .policies import AIF_CONFIG
+from .uncertainty import Window, init_window, uncertainty_index, update_window
 
 ADVICE = {
     "maintenance": "the task runs on a healthy, cool edge node",
     "offload": "the task runs on the user's own device or on a nearby edge node",
 }
-"""v_pref texts of the template advisor's fixed rules: a maintenance notice → "maintenance";
-a stress forecast or a congestion report → "offload" (keep tasks off the WAN). Phrased as
+"""v_pref texts of advisor ``v1`` (the template advisor before issue 16 item 5): a maintenance
+notice → "maintenance"; a stress forecast or a congestion report → "offload". Phrased as
 the preferred state: MiniLM embeds "avoid X" close to X."""
+
+EVENT_KINDS = ("maintenance", "forecast", "congestion")
+"""Event kinds of ``task_texts.event_texts``: ids 1..E, E + 1, E + 2."""
+
+AVOID = {"maintenance": "named", "forecast": None, "congestion": "offload"}
+"""Advisor ``v2``, one rule per event kind: "named" (maintenance): v_pref prefers every node's
+states but the named edge's (``prescribed_pref``); "cloud" / "local": the same with that node
+dispreferred; a key of ``ADVICE``: that sentence; None: no advice. Chosen per rule on seed
+1000 (``paper_agent_plan.md``, 40 episodes, λ = 1, QoS change against no advice, paired):
+maintenance v1 −3.6 ± 0.6, "named" −0.0 ± 0.1; forecast v1 −0.1 ± 0.2, "cloud" −4.4 ± 0.7,
+"local" −0.2 ± 0.1 (so none); congestion v1 "offload" +0.4 ± 0.2, "cloud" −4.6 ± 0.6,
+"local" −1.0 ± 0.4."""
 
 PAPER_CONFIG = AIF_CONFIG._replace(use_states_info_gain=False)
 """Decision settings on ``paper``: ``AIF_CONFIG`` without G_epis. No observation of ``health``
@@ -77,6 +98,9 @@ deadline they met, and the edge waits of the short tasks behind them rose 5× (i
 diagnosis: 16 episodes, seed 1000, QoS 87.5 / 87.9 / 88.1 % at η = 0.3 / 0.1 / 1, 76.1 %
 at η = 0; chosen from that grid on seed 1000, evaluated on seed 2000)."""
 
+U_WINDOW = 10
+"""Decisions in the U_t window (``uncertainty.Window``)."""
+
 PRIOR_LOG_SEED = 7
 PRIOR_LOG_EPISODES = 20
 
@@ -95,9 +119,55 @@ def state_description(node: str, label: str) -> str:
     return f"the task runs on edge node {node[4:]}, {state.get(health, 'which is down')}"
 
 
-def advice_row(event: jax.Array, n_edge: int) -> jax.Array:
-    """Row of ``ADVICE`` for event id ``event`` (``task_texts.event_texts``), −1 for none."""
-    return jnp.where(event == 0, -1, jnp.where(event <= n_edge, 0, 1)).astype(jnp.int32)
+def event_kind(event: jax.Array, n_edge: int) -> jax.Array:
+    """Index in ``EVENT_KINDS`` of event id ``event`` (``task_texts.event_texts``), −1 none."""
+    return jnp.where(event == 0, -1, jnp.where(event <= n_edge, 0, event - n_edge)).astype(
+        jnp.int32
+    )
+
+
+def advice_row(event: jax.Array, n_edge: int, kinds=EVENT_KINDS) -> jax.Array:
+    """Row of the advice table (one per event id) in force after event ``event``: the id
+    itself when its kind is one of ``kinds`` (the advisor's active rules), else −1."""
+    kind = event_kind(event, n_edge)
+    on = jnp.asarray([k in kinds for k in EVENT_KINDS])[jnp.maximum(kind, 0)]
+    return jnp.where((kind >= 0) & on, event, -1).astype(jnp.int32)
+
+
+def prescribed_pref(states: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """v_pref (d,) of advisor ``v2``: the minimum-norm vector in the span of the node-state
+    embeddings ``states`` (S, d) with inner products ``targets`` (S,) (1 preferred, 0 not),
+    v = Sᵀ (S Sᵀ)⁺ t, L2-normalised: every preferred state gets the same cosine c = 1/|v|,
+    every dispreferred one 0 (MiniLM puts "edge node 3" at cosine ≈ 0.96 of "edge node 1",
+    so no sentence separates the named edge; this does, exactly, within the span)."""
+    states = np.asarray(states, np.float64)
+    v = states.T @ np.linalg.pinv(states @ states.T, rcond=1e-6) @ np.asarray(targets, float)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def advice_table_v2(tables, n_edge: int, avoid=AVOID, encoder=None) -> np.ndarray:
+    """(1 + E + 2, d) v_pref per event id for advisor ``v2`` (row 0 and kinds with no rule:
+    zeros). ``tables``: the ``sent:*`` level embeddings (one (L, d) per node, local first);
+    ``encoder`` encodes the ``ADVICE`` sentences a rule names."""
+    rows, node = [], []
+    for j, t in enumerate(tables):
+        for r in np.unique(np.asarray(t), axis=0):
+            if np.any(r):
+                rows.append(r)
+                node.append(j)
+    states, node = np.stack(rows), np.asarray(node)
+    out = np.zeros((n_edge + 3, states.shape[1]), np.float32)
+    for event in range(1, n_edge + 3):
+        kind = "maintenance" if event <= n_edge else EVENT_KINDS[event - n_edge]
+        rule = avoid.get(kind)
+        if rule is None:
+            continue
+        if rule in ADVICE:
+            out[event] = encoder.encode([ADVICE[rule]])[0]
+            continue
+        bad = event if rule == "named" else {"cloud": n_edge + 1, "local": 0}[rule]
+        out[event] = prescribed_pref(states, (node != bad).astype(float))
+    return out
 
 
 # ------------------------------------------------------------------ keyword prior
@@ -200,7 +270,8 @@ class PaperState(NamedTuple):
     """Policy state: decision core's ``AgentState``; free-time estimates F̂ (ms) of the
     edges (E,) and the uplink (); advice row in force (−1 none) and its last slot; the slot
     of the last decision (a smaller slot starts a new episode: the episode-time bookings and
-    the advice are dropped there, the learned counts in ``agent`` carry over)."""
+    the advice are dropped there, the learned counts in ``agent`` carry over); the U_t
+    window (measured RTT, seen-down edges; ``uncertainty``)."""
 
     agent: AgentState
     edge_free_ms: jax.Array
@@ -208,6 +279,7 @@ class PaperState(NamedTuple):
     advice: jax.Array
     advice_until: jax.Array
     last_slot: jax.Array
+    window: Window
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,9 +293,13 @@ class PaperAgent:
     req_slice: slice
     sem_slices: tuple
     sem_tables: object  # llm_bridge.SemanticTables, None without the semantic term
-    advice_table: jax.Array  # (len(ADVICE), 384)
+    advice_table: jax.Array  # (E + 3, 384): v_pref per event id
     lam: float
     advice_slots: int
+    advice_kinds: tuple = EVENT_KINDS
+    meta: eqx.Module | None = None  # f_meta (``inference.meta``); None: λ = ``lam``
+    meta_cfg: MetaConfig | None = None
+    u_ref_ms: float = 600.0
     booking: bool = True
     health: bool = True
     occupancy_price: float = 0.0
@@ -237,7 +313,19 @@ class PaperAgent:
             jnp.int32(-1),
             jnp.int32(-1),
             jnp.int32(-1),
+            init_window(U_WINDOW),
         )
+
+    def uncertainty(self, window: Window) -> jax.Array:
+        """AIF-LLM Eq. 6 on ``paper``: U_t = α L̄_RTT / L_ref + (1 − α) N_down / (E + 1),
+        L_ref = ``u_ref_ms`` fixed (not the task's deadline), α = 0.7 (``uncertainty``)."""
+        return uncertainty_index(window, self.u_ref_ms, self.params.n_edge + 1)
+
+    def lam_t(self, u_t: jax.Array) -> jax.Array:
+        """λ_t: AIF-LLM Eq. 7 ``meta_lambda(f_meta, U_t)``, or the constant ``lam``."""
+        if self.meta is None or self.meta_cfg is None or self.lam == 0.0:
+            return jnp.float32(self.lam)
+        return meta_lambda(self.meta, u_t, self.meta_cfg)
 
     def step(self, key, s: PaperState, obs: Obs):
         """One decision (module docstring): ``(action, state, DecisionInfo)``."""
@@ -248,7 +336,11 @@ class PaperAgent:
             uplink_free_ms=jnp.where(new_episode, 0.0, s.uplink_free_ms),
             advice=jnp.where(new_episode, -1, s.advice),
             advice_until=jnp.where(new_episode, -1, s.advice_until),
+            window=jax.tree.map(
+                lambda a, b: jnp.where(new_episode, a, b), init_window(U_WINDOW), s.window
+            ),
         )
+        window = update_window(s.window, obs.rtt_ms, jnp.sum(obs.up == 0))
         now = obs.slot.astype(jnp.float32) * p.slot_ms
         wait = jnp.maximum(s.uplink_free_ms - now, 0.0) if self.booking else 0.0
         own = s.edge_free_ms - now if self.booking else 0.0
@@ -274,7 +366,7 @@ class PaperAgent:
             [jnp.zeros(1), obs.task.compute_gflop / gflops, upload_ms[None] / 1000.0]
         )
         cost = TIE_BREAK * slack + self.occupancy_price * hold_s
-        semantic = self.lam * self._semantic(pred, s.advice, advised)
+        semantic = self.lam_t(self.uncertainty(window)) * self._semantic(pred, s.advice, advised)
         semantic = semantic - jnp.repeat(cost, n_pol // p.n_nodes)
         agent = agent._replace(semantic=semantic, lam=jnp.float32(1.0))
         action, agent, info = self.core.decide(key, agent, qs, pred)
@@ -284,7 +376,7 @@ class PaperAgent:
         done = jnp.maximum(now + jnp.maximum(tx, queue), s.edge_free_ms)
         done = done + obs.task.compute_gflop / gflops * 1000.0
         to_edge = jnp.arange(1, p.n_edge + 1) == a
-        new = advice_row(obs.event, p.n_edge)
+        new = advice_row(obs.event, p.n_edge, self.advice_kinds)
         fresh = (new >= 0) & (self.sem_tables is not None)
         s = PaperState(
             agent=agent,
@@ -293,6 +385,7 @@ class PaperAgent:
             advice=jnp.where(fresh, new, s.advice),
             advice_until=jnp.where(fresh, obs.slot + self.advice_slots, s.advice_until),
             last_slot=obs.slot.astype(jnp.int32),
+            window=window,
         )
         return a, s, info
 
@@ -332,6 +425,10 @@ def build_paper_agent(
     req_by_type: bool = True,
     alpha: float | None = None,
     occupancy_price: float = OCCUPANCY_PRICE,
+    advisor: str = "v2",
+    advice_kinds: tuple = EVENT_KINDS,
+    avoid=None,
+    meta="stored",
     **model_options,
 ) -> PaperAgent:
     """The agent for ``params``: ``aif`` = neither ``d_llm`` nor ``semantic``; ``aif-llm`` =
@@ -341,14 +438,25 @@ def build_paper_agent(
     Eq. 3, None = ``fitted_alpha``; ``occupancy_price``: η (``OCCUPANCY_PRICE``);
     ``booking`` / ``health`` off (ablations):
     no own-work booking (the stale queues and no uplink backlog, as greedy) / the telemetry
-    unread (only "seen down"); ``model_options``: ``SlackOptions``."""
+    unread (only "seen down"); ``advisor``: "v2" (``AVOID``, ``advice_table_v2``) or "v1"
+    (``ADVICE`` texts); ``avoid``: v2's rules (None = ``AVOID``); ``advice_kinds``: the
+    advisor's active rules (``EVENT_KINDS``);
+    ``meta``: (f_meta, MetaConfig) for λ_t (AIF-LLM Eq. 7), "stored": the checkpoint
+    ``paper_meta_lambda.PAPER_META_FILE`` (with ``semantic``), None: λ = ``lam``;
+    ``model_options``: ``SlackOptions``."""
+    if advisor not in ("v1", "v2"):
+        raise ValueError(f"advisor: 'v1' or 'v2' (got {advisor!r})")
+    if isinstance(meta, str):
+        from .paper_meta_lambda import load_paper_meta
+
+        meta = load_paper_meta() if semantic else None
     if alpha is None:  # α only enters D_LLM
         alpha = fitted_alpha(params, req_by_type) if d_llm else 1.0
     model = cep.build_paper_model(params, **model_options)
     core = make_agent(model, PAPER_CONFIG if config is None else config)
     _, fsl = segments(model.num_states)
     sem_slices, sem_tables = (), None
-    advice_table = np.zeros((len(ADVICE), 384), np.float32)
+    advice_table = np.zeros((params.n_edge + 3, 384), np.float32)
     if semantic:
         from aifedge.llm_bridge import SentenceEncoder, build_tables
         from aifedge.llm_bridge.semantic import FactorTexts
@@ -364,7 +472,13 @@ def build_paper_agent(
             )
         sem_tables = build_tables(encoder, factors)
         sem_slices = tuple(fsl[model.factor_index(n)] for n in names)
-        advice_table = encoder.encode(list(ADVICE.values()))
+        if advisor == "v2":
+            advice_table = advice_table_v2(
+                sem_tables.tables, params.n_edge, AVOID if avoid is None else avoid, encoder
+            )
+        else:
+            v1 = encoder.encode(list(ADVICE.values()))
+            advice_table[1:] = v1[[0] * params.n_edge + [1, 1]]
     return PaperAgent(
         params=params,
         model=model,
@@ -376,6 +490,10 @@ def build_paper_agent(
         advice_table=jnp.asarray(advice_table),
         lam=float(lam) if semantic else 0.0,
         advice_slots=int(advice_slots),
+        advice_kinds=tuple(advice_kinds),
+        meta=None if meta is None else meta[0],
+        meta_cfg=None if meta is None else meta[1],
+        u_ref_ms=float(np.min(params.deadline_ms)),
         booking=bool(booking),
         health=bool(health),
         occupancy_price=float(occupancy_price),

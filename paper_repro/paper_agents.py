@@ -29,6 +29,8 @@ VARIANTS = {
     "aif-llm": {"d_llm": True, "semantic": True},
     "aif-llm -prior": {"semantic": True},
     "aif-llm -semantic": {"d_llm": True},
+    "aif-llm -meta": {"d_llm": True, "semantic": True, "meta": None, "lam": "best"},
+    "aif-llm advice v1": {"d_llm": True, "semantic": True, "meta": None, "advisor": "v1"},
     "aif-llm alpha=1": {"d_llm": True, "semantic": True, "alpha": 1.0},
     "aif -occupancy": {"occupancy_price": 0.0},
     "aif -booking": {"booking": False},
@@ -40,7 +42,10 @@ VARIANTS = {
 }
 """Name -> ``build_paper_agent`` keywords (None: the reference policy of that name);
 ``epistemic``: G_epis on (``PAPER_CONFIG`` has it off). ``aif before #16 fix``: the agent
-before this fix (base-rate requirement prior, κ = 3, no occupancy price)."""
+before this fix (base-rate requirement prior, κ = 3, no occupancy price). ``aif-llm`` uses the
+stored meta-λ (``inference.paper_meta_lambda``) and advisor v2; ``-meta``: λ fixed at the best
+constant on the meta-training conditions (``lam="best"``: the checkpoint's
+``best_constant``); ``advice v1``: the advisor before issue 16 item 5 at λ = 1."""
 REFERENCES = ("aif", "aif-llm", "greedy")
 
 
@@ -74,6 +79,11 @@ def _policy(name: str, params):
     if spec is None:
         return get_policy(name, "aif-llm", params)
     kw: dict[str, Any] = dict(spec)
+    if kw.get("lam") == "best":
+        from aifedge.inference.meta import checkpoint_metadata
+        from aifedge.inference.paper_meta_lambda import PAPER_META_FILE
+
+        kw["lam"] = float(checkpoint_metadata(PAPER_META_FILE)["best_constant"])
     if kw.pop("epistemic", False):
         kw["config"] = PAPER_CONFIG._replace(use_states_info_gain=True)
     return build_paper_agent(params, **kw).policy()

@@ -343,3 +343,109 @@ def test_paper_agents_artifact_runs_from_the_cli_with_welch_p_from_its_episodes(
     bad = tmp_path / "bad.toml"
     bad.write_text('variants = ["nope"]\n')
     assert main(["repro", "paper-agents", "--config", str(bad), "--out", str(tmp_path / "b")]) == 2
+
+
+# ------------------------------------------------------------- advice v2 and meta-λ (item 5)
+@pytest.fixture(scope="module")
+def llm_agent():
+    """``aif-llm`` (advisor v2, λ constant 1) with the shipped MiniLM encoder."""
+    return build_paper_agent(PARAMS, semantic=True, meta=None)
+
+
+def test_advice_rows_for_hand_made_events():
+    """Event ids of ``task_texts.event_texts``: 0 none, 1..E maintenance, E+1 forecast, E+2
+    congestion; a kind outside the active rules gives no advice (−1)."""
+    from aifedge.inference.aif_llm_paper_agent import advice_row, event_kind
+
+    e = PARAMS.n_edge
+    events = jnp.asarray([0, 1, 3, e, e + 1, e + 2])
+    np.testing.assert_array_equal(event_kind(events, e), [-1, 0, 0, 0, 1, 2])
+    np.testing.assert_array_equal(advice_row(events, e), [-1, 1, 3, e, e + 1, e + 2])
+    only = advice_row(events, e, ("maintenance",))
+    np.testing.assert_array_equal(only, [-1, 1, 3, e, -1, -1])
+
+
+def test_v2_maintenance_advice_lowers_only_the_named_edge(llm_agent):
+    """v_pref of "maintenance notice: edge node 3": by hand, the minimum-norm vector of the
+    span of the real MiniLM embeddings of the node-state sentences with inner product 1 on
+    every state but edge 3's and 0 on edge 3's (``np.linalg.lstsq``). Eq. 5's score of a
+    policy that surely sends to node j is then 1/|v| for every node but edge 3 and 0 for
+    edge 3 (MiniLM alone puts "edge node 3" at cosine > 0.95 of "edge node 1")."""
+    from aifedge.inference.aif_llm_paper_agent import state_description
+    from aifedge.llm_bridge import SentenceEncoder
+    from aifedge.llm_bridge.semantic import g_semantic
+
+    model = llm_agent.model
+    texts, node = [], []
+    for j, n in enumerate(f for f in model.factor_names if f.startswith("sent:")):
+        levels = model.factor_levels[model.factor_index(n)]
+        for d in dict.fromkeys(state_description(n[5:], lv) for lv in levels):
+            if d:
+                texts.append(d)
+                node.append(j)
+    emb = SentenceEncoder().encode(texts).astype(np.float64)
+    target = (np.asarray(node) != 3).astype(float)
+    w = np.linalg.lstsq(emb @ emb.T, target, rcond=None)[0]
+    v = emb.T @ w
+    c = 1.0 / np.linalg.norm(v)
+    tables = llm_agent.sem_tables.tables
+    scores = []
+    for j, t in enumerate(tables):  # policy "node j" with its first described level sure
+        marg = [jnp.zeros((1, tt.shape[0])) for tt in tables]
+        marg[j] = marg[j].at[0, int(np.argmax(np.any(np.asarray(t) != 0, axis=1)))].set(1.0)
+        scores.append(float(g_semantic(marg, llm_agent.sem_tables, llm_agent.advice_table[3])[0]))
+    want = np.where(np.arange(PARAMS.n_nodes) == 3, 0.0, c)
+    np.testing.assert_allclose(scores, want, atol=2e-3)
+    assert c > 0.1  # the named edge is dispreferred by a usable margin (λ · c nats)
+    np.testing.assert_array_equal(np.asarray(llm_agent.advice_table[PARAMS.n_edge + 1]), 0.0)
+
+
+def test_uncertainty_is_invariant_to_the_task_class(llm_agent):
+    """U_t (Eq. 6) at a fixed environment: the same for a 600-ms chat task and a 6-s batch
+    task, and equal to 0.7 · RTT / 600 ms + 0.3 · N_down / (E + 1) by hand."""
+    obs = jax.tree.map(lambda x: x[0], _first_obs(1))
+    obs = obs._replace(rtt_ms=jnp.float32(480.0), up=obs.up.at[1].set(0))
+    key = jax.random.PRNGKey(0)
+    u = []
+    for cls in (0, 3):
+        task = obs.task._replace(
+            task_class=jnp.int32(cls), deadline_ms=jnp.float32(PARAMS.deadline_ms[cls])
+        )
+        _, s, _ = llm_agent.step(key, llm_agent.init(), obs._replace(task=task))
+        u.append(float(llm_agent.uncertainty(s.window)))
+    want = 0.7 * 480.0 / float(np.min(PARAMS.deadline_ms)) + 0.3 * 1 / (PARAMS.n_edge + 1)
+    np.testing.assert_allclose(u, [want, want], rtol=1e-6)
+
+
+def test_meta_lambda_checkpoint_loads_and_maps_u_into_its_range():
+    """The stored f_meta of ``paper`` loads; λ_t ∈ [λ_min, λ_max] = [0, 2] over U ∈ [0, 5];
+    the agent's λ_t is the checkpoint's; the best constant is on the grid."""
+    from aifedge.config import load_overrides
+    from aifedge.inference.meta import checkpoint_metadata, meta_lambda
+    from aifedge.inference.meta_train import FIXED_GRID
+    from aifedge.inference.paper_meta_lambda import FROZEN_CONFIG, PAPER_META_FILE, load_paper_meta
+    from aifedge.paper_repro.calibration import FROZEN
+
+    assert load_overrides(FROZEN_CONFIG) == load_overrides(FROZEN)  # trained at the frozen point
+    net, cfg = load_paper_meta()
+    assert (cfg.lambda_min, cfg.lambda_max) == (0.0, 2.0)
+    lam = np.asarray(meta_lambda(net, jnp.linspace(0.0, 5.0, 51), cfg))
+    assert np.all((lam >= 0.0) & (lam <= 2.0))
+    assert checkpoint_metadata(PAPER_META_FILE)["best_constant"] in FIXED_GRID
+    agent = build_paper_agent(PARAMS, semantic=True)
+    np.testing.assert_allclose(agent.lam_t(jnp.float32(0.3)), meta_lambda(net, 0.3, cfg))
+
+
+def test_paper_agents_table4_variants():
+    """Table 4 on ``paper``: full = D_LLM + advice + meta-λ; ``-meta`` = λ fixed at the
+    checkpoint's best constant; ``-semantic`` / ``-prior`` drop one; ``aif`` both."""
+    from aifedge.inference.meta import checkpoint_metadata
+    from aifedge.inference.paper_meta_lambda import PAPER_META_FILE
+    from aifedge.paper_repro.paper_agents import VARIANTS
+
+    for name in ("aif", "aif-llm", "aif-llm -prior", "aif-llm -semantic", "aif-llm -meta"):
+        assert name in VARIANTS
+    assert VARIANTS["aif-llm -meta"]["meta"] is None and VARIANTS["aif-llm -meta"]["lam"] == "best"
+    assert isinstance(checkpoint_metadata(PAPER_META_FILE)["best_constant"], float)
+    assert not VARIANTS["aif-llm -semantic"].get("semantic", False)
+    assert not VARIANTS["aif-llm -prior"].get("d_llm", False)
