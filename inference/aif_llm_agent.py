@@ -535,11 +535,10 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
         from .aif_llm_paper_agent import build_paper_agent
 
         ablate = check_ablate(ablate)
-        if "meta-lambda" in ablate:
-            raise ConfigError(
-                "--ablate meta-lambda: on --scenario paper λ is already a constant (no meta-λ "
-                "network there yet); ablate prior and/or semantic"
-            )
+        if "meta-lambda" in ablate:  # λ fixed at the best constant (paper_meta_lambda)
+            from .paper_meta_lambda import fixed_lambda
+
+            opts = {**opts, "meta": None, "lam": fixed_lambda()}
         return build_paper_agent(
             params, d_llm="prior" not in ablate, semantic="semantic" not in ablate, **opts
         ).policy()

@@ -166,6 +166,13 @@ def load_paper_meta(path: Path = PAPER_META_FILE):
     return load_checkpoint(path)
 
 
+def fixed_lambda(path: Path = PAPER_META_FILE) -> float:
+    """λ of the "w/o meta-λ" ablation: the checkpoint's ``best_constant`` (module doc)."""
+    from .meta import checkpoint_metadata
+
+    return float(checkpoint_metadata(path)["best_constant"])
+
+
 if __name__ == "__main__":  # pragma: no cover
     import json
 

@@ -338,11 +338,9 @@ def _results(cfg: Config, keys: list[str]) -> list:
     return [_DONE[cfg, key] for key in keys]
 
 
-def table4_variants(cfg: Config) -> list[str]:
-    """Table 4's rows: every ablation and reference; on ``paper`` without "w/o meta-λ"
-    (there λ is a constant, no meta-net yet, so that row would equal "full")."""
-    skip = ("w/o meta-λ",) if cfg.scenario == "paper" else ()
-    return [v for v in [*ABLATIONS, *REFERENCES] if v not in skip]
+TABLE4_VARIANTS = (*ABLATIONS, *REFERENCES)
+"""Table 4's rows: every ablation and reference ("w/o meta-λ" fixes λ at the best constant
+of the scenario's meta-λ checkpoint: ``paper_meta_lambda.fixed_lambda`` on ``paper``)."""
 
 
 def _protocol_keys(cfg: Config, tables: str = "3") -> list[str]:
@@ -350,7 +348,7 @@ def _protocol_keys(cfg: Config, tables: str = "3") -> list[str]:
     keys = []
     if "3" in tables:
         keys += [f"rl:{m}:{s}" for m in ALGOS for s in range(cfg.seeds)]
-    variants = table4_variants(cfg) if "4" in tables else ["full"]
+    variants = list(TABLE4_VARIANTS) if "4" in tables else ["full"]
     keys += [f"aif:{v}:{s}" for v in variants for s in range(cfg.seeds)]
     return keys + ([f"curve:{v}" for v in variants] if "4" in tables else [])
 
@@ -533,7 +531,7 @@ def run_table4(cfg: Config) -> pd.DataFrame:
     after which the mean curve stays within max(1 pt, 2 SE — simultaneous) of its plateau
     (mean of the last 20 %), with a 95 % bootstrap interval over runs; steps = episodes ×
     ``cfg.steps``. Reference rows: greedy (headroom) and cloud only (non-learning: ≈ 0).
-    Rows: ``table4_variants`` (on ``paper`` no "w/o meta-λ": λ is a constant there).
+    Rows: ``TABLE4_VARIANTS``.
     ``attrs["data"]``: per row and episode the mean curve and its SE over runs (the plot).
     """
     from aifedge.config import ConfigError
@@ -548,7 +546,7 @@ def run_table4(cfg: Config) -> pd.DataFrame:
     _results(cfg, _protocol_keys(cfg, "4"))
     full = evaluate_aif("full", (), cfg)
     paper = PAPER_TABLE4.set_index("variant")
-    for variant in table4_variants(cfg):
+    for variant in TABLE4_VARIANTS:
         keys = [f"aif:{variant}:{s}" for s in range(cfg.seeds)]
         frame = pd.concat(_results(cfg, keys), ignore_index=True)
         q = 100 * frame.qos.mean()

@@ -80,10 +80,9 @@ def _policy(name: str, params):
         return get_policy(name, "aif-llm", params)
     kw: dict[str, Any] = dict(spec)
     if kw.get("lam") == "best":
-        from aifedge.inference.meta import checkpoint_metadata
-        from aifedge.inference.paper_meta_lambda import PAPER_META_FILE
+        from aifedge.inference.paper_meta_lambda import fixed_lambda
 
-        kw["lam"] = float(checkpoint_metadata(PAPER_META_FILE)["best_constant"])
+        kw["lam"] = fixed_lambda()
     if kw.pop("epistemic", False):
         kw["config"] = PAPER_CONFIG._replace(use_states_info_gain=True)
     return build_paper_agent(params, **kw).policy()

@@ -33,7 +33,7 @@ _NAMES: dict[tuple[str, ...] | None, str] = {(): "aif-llm", None: "aif"}
 TABLE4 = {
     _NAMES.get(ablate, f"aif-llm {variant}"): ablate
     for variant, ablate in aif_llm.ABLATIONS.items()
-    if variant in aif_llm.table4_variants(aif_llm.Config(scenario="paper"))
+    if variant in aif_llm.TABLE4_VARIANTS
 }
 """Table 4's variants on ``paper`` as method names -> ``ablate`` (``None``: pure AIF)."""
 

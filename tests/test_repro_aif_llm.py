@@ -37,13 +37,15 @@ def test_table4_config_and_plot():
 
 
 def test_table4_rows_and_jobs_per_scenario():
-    """v1: every ablation and reference; paper: no "w/o meta-λ" row and no job for it (λ is a
-    constant there, and the agent refuses that ablation)."""
+    """Both scenarios: every ablation and reference, "w/o meta-λ" included (on ``paper`` λ is
+    fixed at the paper checkpoint's best constant), one evaluation job per seed and a curve."""
     v1, paper = repro.Config(scenario="v1", steps=100), repro.Config()
-    assert repro.table4_variants(v1) == [*repro.ABLATIONS, *repro.REFERENCES]
-    assert repro.table4_variants(paper) == [v for v in repro.table4_variants(v1) if "meta" not in v]
-    assert not any("meta" in k for k in repro._protocol_keys(paper, "34"))
-    assert any("meta" in k for k in repro._protocol_keys(v1, "34"))
+    for cfg in (v1, paper):
+        keys = repro._protocol_keys(cfg, "4")
+        assert [k for k in keys if k.startswith("curve:")] == [
+            f"curve:{v}" for v in repro.TABLE4_VARIANTS
+        ]
+        assert sum(k.startswith("aif:w/o meta-λ:") for k in keys) == cfg.seeds
 
 
 def test_default_scenario_is_paper_and_v1_stays_reachable():

@@ -9,19 +9,20 @@ from aifedge.paper_repro import sensitivity as sens
 
 
 def test_table4_methods_are_the_paper_scenarios_variants():
-    # by hand: Table 4 on paper has no "w/o meta-λ" row (λ is a constant there)
+    # by hand: Table 4's rows on paper
     assert sens.TABLE4 == {
         "aif-llm": (),
         "aif-llm w/o prior": ("prior",),
         "aif-llm w/o semantic": ("semantic",),
+        "aif-llm w/o meta-λ": ("meta-lambda",),
         "aif": None,
     }
     assert {"aif-llm", "aif", "sac", "greedy"} <= set(sens.SensitivityConfig().methods)
     assert "qos:aif-llm>sac" in sens.SensitivityConfig().claims
     with pytest.raises(
-        ConfigError, match=r"SensitivityConfig\.methods: unknown \['aif-llm w/o meta-λ'\]"
+        ConfigError, match=r"SensitivityConfig\.methods: unknown \['aif-llm w/o advice'\]"
     ):
-        sens.SensitivityConfig(methods=("greedy", "aif-llm w/o meta-λ"))
+        sens.SensitivityConfig(methods=("greedy", "aif-llm w/o advice"))
     with pytest.raises(ConfigError, match=r"SensitivityConfig\.train_steps"):
         sens.SensitivityConfig(train_steps=0)
 
