@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aifedge.config import ConfigError
 from aifedge.environments import Policy, aif_llm_paper
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 from aifedge.environments.task_texts import PAPER_TASK_TEXTS
@@ -445,7 +446,7 @@ def build_paper_agent(
     ``paper_meta_lambda.PAPER_META_FILE`` (with ``semantic``), None: λ = ``lam``;
     ``model_options``: ``SlackOptions``."""
     if advisor not in ("v1", "v2"):
-        raise ValueError(f"advisor: 'v1' or 'v2' (got {advisor!r})")
+        raise ConfigError(f"build_paper_agent advisor: choose 'v1' or 'v2' (got {advisor!r})")
     if isinstance(meta, str):
         from .paper_meta_lambda import load_paper_meta
 

@@ -468,3 +468,10 @@ def test_meta_lambda_ablation_on_paper_fixes_lambda_at_the_best_constant():
         for pol in (ablated, by_hand.policy())
     ]
     np.testing.assert_array_equal(nodes[0], nodes[1])
+
+
+def test_unknown_advisor_is_a_config_error_naming_the_field():
+    from aifedge.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"advisor: choose 'v1' or 'v2' \(got 'v3'\)"):
+        build_paper_agent(PARAMS, advisor="v3")
