@@ -3,6 +3,8 @@ one update against a hand Bayes posterior on hand-made outcomes (cloud and edge)
 across an episode boundary, lr = 0 against the plain agent, the true per-text rates against
 the simulator's own task sampler."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -147,3 +149,26 @@ def test_the_confirming_run_config_is_the_planned_one():
     assert cfg.kind == "paper" and cfg.seed == 6000 and cfg.runs >= 20
     assert (cfg.req_count, cfg.lr_req, cfg.prior_count, cfg.lr_A) == (16.0, 1.0, 4.0, 1.0)
     assert cfg.variants == ("fixed", "learn-req", "fixed-llm", "learn-req-llm", "learn-A-req")
+
+
+def test_new_type_columns_against_scipy():
+    """``summarise`` with new-type curves: episode-0 mean, the last-``tail`` mean per run
+    (NaN episodes skipped) and Welch's p against the twin equal to numpy / scipy by hand."""
+    from scipy import stats
+
+    from aifedge.paper_repro import aif_learning
+
+    cfg = dataclasses.replace(
+        aif_learning.PAPER, runs=4, episodes=6, tail=2, variants=("fixed", "learn-req")
+    )
+    rng = np.random.default_rng(0)
+    qos = {v: rng.uniform(0.8, 0.9, (4, 6)) for v in cfg.variants}
+    new = {"fixed": rng.uniform(0.6, 0.7, (4, 6)), "learn-req": rng.uniform(0.7, 0.8, (4, 6))}
+    new["fixed"][1, -1] = np.nan  # an episode without a new-type task
+    row = aif_learning.summarise(qos, cfg, new).set_index("variant").loc["learn-req"]
+    last = {v: 100 * np.nanmean(c[:, -2:], 1) for v, c in new.items()}
+    assert np.isclose(last["fixed"][1], 100 * new["fixed"][1, -2])
+    assert np.isclose(row["new_qos_ep0"], 100 * new["learn-req"][:, 0].mean())
+    assert np.isclose(row["new_qos_last_2"], last["learn-req"].mean())
+    p = stats.ttest_ind(last["learn-req"], last["fixed"], equal_var=False).pvalue
+    assert np.isclose(row["new_welch_p"], p)
