@@ -301,16 +301,25 @@ def run(cfg: Config) -> pd.DataFrame:
 
 
 def plot(frame: pd.DataFrame):
-    """QoS per episode (mean ± SE over runs) for every variant (``frame.attrs["data"]``)."""
+    """QoS per episode (mean ± SE over runs) for every variant (``frame.attrs["data"]``); a
+    second panel with the new task types' QoS when the data has it (``paper``)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for v, g in frame.attrs["data"].groupby("variant", sort=False):
+    data = frame.attrs["data"]
+    new = "qos_new" in data
+    fig, axes = plt.subplots(1, 1 + new, figsize=(6 + 5 * new, 3.5), squeeze=False)
+    ax = axes[0, 0]
+    for v, g in data.groupby("variant", sort=False):
         ax.plot(g["episode"], g["qos"], label=v)
         ax.fill_between(g["episode"], g["qos"] - g["qos_se"], g["qos"] + g["qos_se"], alpha=0.2)
+        if new:
+            axes[0, 1].plot(g["episode"], g["qos_new"], label=v)
     ax.set_xlabel("episode (policy state carried)")
     ax.set_ylabel("QoS satisfaction (%)")
     ax.legend(fontsize=8)
+    if new:
+        axes[0, 1].set_xlabel("episode (policy state carried)")
+        axes[0, 1].set_ylabel("QoS of the new task types (%)")
     fig.tight_layout()
     return fig
 
