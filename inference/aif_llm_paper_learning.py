@@ -31,6 +31,9 @@ reset), so the last task of an episode is never scored (its outcome is not obser
 count is added; the counts carry across episodes with a carried policy state
 (``batch_rollout(carry_policy_state=True)``), the agent's own bookings are its business.
 
+Per text, not per type: the text states the flags (noisy), so P(req | text) differs within a
+type by an order of magnitude, which a per-type count cannot learn; D_LLM works on the text.
+
 Timing: the prior of task t is set before its decision, from the counts that include tasks
 ≤ t − 2 (task t − 1's outcome arrives in the same step's posterior): one decision of delay.
 """
