@@ -28,8 +28,8 @@ One decision on ``generative_models.aif_llm_paper_model`` (pure, jit/vmap-able):
                 over the ``sent:*`` factors (``state_description``), weighted by λ_t; the
                 core's semantic slot also carries the latency tie-break (``TIE_BREAK``)
 
-Not here (said so in the report): the online GPD refit (the tail is the paper's spike model),
-Dirichlet counts per new task type.
+Not here: the online GPD refit (the tail is the paper's spike model); Dirichlet counts over
+the requirement per task text are a wrapper (``aif_llm_paper_learning``).
 """
 
 from __future__ import annotations
