@@ -3,7 +3,7 @@
 from . import aif_llm, aif_llm_paper, he2024, ucb_coma
 from .aif_llm import EnvParams, make_params, reset, step
 from .metrics import episode_metrics, rrr, welch_test
-from .rollout import Policy, batch_rollout, rollout, stateless
+from .rollout import Policy, agent_policy, batch_rollout, rollout, stateless
 
 ENVS = {"aif-llm": aif_llm, "ucb-coma": ucb_coma, "he2024": he2024}
 """Environment id -> module with ``EnvParams``, ``make_params``, ``reset``, ``step``."""
@@ -26,6 +26,7 @@ __all__ = [
     "SCENARIOS",
     "EnvParams",
     "Policy",
+    "agent_policy",
     "aif_llm",
     "aif_llm_paper",
     "batch_rollout",

@@ -24,6 +24,12 @@ def stateless(fn: Callable) -> Policy:
     return Policy(init=lambda key, params: (), act=lambda key, s, obs, p: (fn(key, obs, p), s))
 
 
+def agent_policy(init: Callable, step: Callable) -> Policy:
+    """Wrap an agent's ``init() -> state`` and ``step(key, state, obs) -> (action, state,
+    info)`` as a ``Policy`` (the env params are ignored: the agent is built for its own)."""
+    return Policy(init=lambda key, params: init(), act=lambda key, s, obs, p: step(key, s, obs)[:2])
+
+
 def episode(key: jax.Array, policy: Policy, params, n_steps: int, pstate, env=aif_llm):
     """One episode of ``n_steps`` from policy state ``pstate``: ``(infos (T,), final pstate)``.
 

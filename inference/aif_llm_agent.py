@@ -67,7 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError
-from aifedge.environments import Policy, aif_llm_paper
+from aifedge.environments import Policy, agent_policy, aif_llm_paper
 from aifedge.environments.aif_llm import FAILED, EnvParams, Obs
 from aifedge.environments.tails import gpd_log_survival
 from aifedge.generative_models import aif_llm_model, aif_llm_slack_model
@@ -420,17 +420,9 @@ class AifLlmAgent:
 
     def policy(self, meta_model=None) -> Policy:
         """``Policy(init, act)`` with the template advisor (``meta_model``: f_meta override)."""
-
-        def init(key, env_params):
-            del key, env_params
-            return self.init()
-
-        def act(key, s, obs, env_params):
-            del env_params  # the agent's model is built from the factory's params
-            action, s, _ = self.template_step(key, s, obs, meta_model)
-            return action, s
-
-        return Policy(init=init, act=act)
+        return agent_policy(
+            self.init, lambda key, s, obs: self.template_step(key, s, obs, meta_model)
+        )
 
 
 def _flat_ids(model: GenerativeModel) -> np.ndarray:

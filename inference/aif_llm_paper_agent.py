@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aifedge.config import ConfigError
-from aifedge.environments import Policy, aif_llm_paper
+from aifedge.environments import Policy, agent_policy, aif_llm_paper
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 from aifedge.environments.task_texts import PAPER_TASK_TEXTS
 from aifedge.generative_models import aif_llm_paper_model as cep
@@ -401,16 +401,7 @@ class PaperAgent:
         return jnp.where(advised, jnp.repeat(g, n_pol // pred.shape[1]), 0.0)
 
     def policy(self) -> Policy:
-        def init(key, env_params):
-            del key, env_params
-            return self.init()
-
-        def act(key, s, obs, env_params):
-            del env_params  # the model is built from the factory's params
-            action, s, _ = self.step(key, s, obs)
-            return action, s
-
-        return Policy(init=init, act=act)
+        return agent_policy(self.init, self.step)
 
 
 def build_paper_agent(

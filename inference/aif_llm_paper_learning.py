@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aifedge.environments import Policy
+from aifedge.environments import Policy, agent_policy
 from aifedge.environments.aif_llm_paper import EnvParams, Obs
 from aifedge.environments.task_texts import PAPER_PHRASES_PER_TYPE, PAPER_TASK_TEXTS
 from aifedge.generative_models.aif_llm_model import IDLE
@@ -130,16 +130,7 @@ class ReqLearner:
         return action, ReqLearnState(inner, counts, text, table[text]), info
 
     def policy(self) -> Policy:
-        def init(key, env_params):
-            del key, env_params
-            return self.init()
-
-        def act(key, s, obs, env_params):
-            del env_params  # the agent is built from the factory's params
-            action, s, _ = self.step(key, s, obs)
-            return action, s
-
-        return Policy(init=init, act=act)
+        return agent_policy(self.init, self.step)
 
 
 def build_req_learner(agent: PaperAgent, prior_count: float, lr: float = 1.0) -> ReqLearner:
