@@ -524,14 +524,7 @@ def make_aif_llm_policy(params: EnvParams, ablate=(), advisor: str = "template",
             "aifedge.inference.aif_llm_advised.run_advised"
         )
     if isinstance(params, aif_llm_paper.EnvParams):  # scenario paper: inference.aif_llm_paper_agent
-        from .aif_llm_paper_agent import build_paper_agent
+        from .aif_llm_paper_agent import build_paper_agent, paper_ablation
 
-        ablate = check_ablate(ablate)
-        if "meta-lambda" in ablate:  # λ fixed at the best constant (paper_meta_lambda)
-            from .paper_meta_lambda import fixed_lambda
-
-            opts = {**opts, "meta": None, "lam": fixed_lambda()}
-        return build_paper_agent(
-            params, d_llm="prior" not in ablate, semantic="semantic" not in ablate, **opts
-        ).policy()
+        return build_paper_agent(params, **paper_ablation(check_ablate(ablate)), **opts).policy()
     return build_agent(params, ablate, **opts).policy()

@@ -404,6 +404,18 @@ class PaperAgent:
         return agent_policy(self.init, self.step)
 
 
+def paper_ablation(ablate: tuple) -> dict:
+    """``build_paper_agent`` keywords of ``aif-llm`` with AIF-LLM's ablations ``ablate`` (a
+    subset of ``registry.ABLATIONS``): "prior" drops D_LLM, "semantic" the advice term,
+    "meta-lambda" fixes λ at the best constant (``paper_meta_lambda.fixed_lambda``)."""
+    kw: dict = {"d_llm": "prior" not in ablate, "semantic": "semantic" not in ablate}
+    if "meta-lambda" in ablate:
+        from .paper_meta_lambda import fixed_lambda
+
+        kw.update(meta=None, lam=fixed_lambda())
+    return kw
+
+
 def build_paper_agent(
     params: EnvParams,
     d_llm: bool = False,
