@@ -496,23 +496,28 @@ def run_rrr(cfg: Config) -> pd.DataFrame:
     return out if cfg.scenario == "paper" else out.drop(columns="interval")
 
 
-def _fixed_lambda() -> float | None:
+def _fixed_lambda(scenario: str) -> float | None:
     """λ of the "w/o meta-λ" row: the best constant on the meta-training conditions,
-    recorded in the shipped f_meta checkpoint (``meta_train.train_meta``)."""
+    recorded in the scenario's f_meta checkpoint (v1: ``meta_train.train_meta``; ``paper``:
+    ``paper_meta_lambda.fixed_lambda``)."""
+    if scenario == "paper":
+        from aifedge.inference.paper_meta_lambda import fixed_lambda
+
+        return fixed_lambda()
     from aifedge.inference.aif_llm_agent import META_FILE
     from aifedge.inference.meta import checkpoint_metadata
 
     return checkpoint_metadata(META_FILE).get("fixed_lambda")
 
 
-def _lambda_label(variant: str) -> str:
+def _lambda_label(variant: str, scenario: str) -> str:
     ablate = ABLATIONS.get(variant, ())
     if variant in REFERENCES or ablate is None:
         return "—"
     if "semantic" in ablate:
         return "0 (no semantic term)"
     if "meta-lambda" in ablate:
-        lam = _fixed_lambda()
+        lam = _fixed_lambda(scenario)
         return "mid-range" if lam is None else f"{lam:g} (best constant, meta-training)"
     return "f_meta(U_t)"
 
@@ -558,7 +563,7 @@ def run_table4(cfg: Config) -> pd.DataFrame:
         rows.append(
             {
                 "variant": variant,
-                "λ": _lambda_label(variant),
+                "λ": _lambda_label(variant, cfg.scenario),
                 "QoS % (ours)": f"{q:.2f} ± {100 * frame.qos.std():.2f}",
                 "QoS % (paper)": p_qos,
                 "Welch p vs full": (

@@ -91,3 +91,16 @@ def test_paper_tables_are_the_published_numbers():
     assert 100 * rrr(sac.tcr / 100, ours.tcr / 100) == pytest.approx(
         repro.PAPER_RRR["failure"], abs=0.01
     )
+
+
+def test_meta_lambda_row_names_its_scenarios_best_constant():
+    """Table 4's λ column of "w/o meta-λ": the best constant of that scenario's checkpoint."""
+    from aifedge.inference.aif_llm_agent import META_FILE
+    from aifedge.inference.meta import checkpoint_metadata
+    from aifedge.inference.paper_meta_lambda import PAPER_META_FILE
+
+    v1 = checkpoint_metadata(META_FILE)["fixed_lambda"]
+    paper = checkpoint_metadata(PAPER_META_FILE)["best_constant"]
+    assert repro._lambda_label("w/o meta-λ", "v1") == f"{v1:g} (best constant, meta-training)"
+    assert repro._lambda_label("w/o meta-λ", "paper") == f"{paper:g} (best constant, meta-training)"
+    assert v1 != paper  # so the test tells the two checkpoints apart
