@@ -33,7 +33,15 @@ import numpy as np
 
 from aifedge.environments import aif_llm_paper, batch_rollout
 
-from .meta import MetaConfig, load_checkpoint, make_meta_net, meta_train, save_checkpoint
+from .meta import (
+    MetaConfig,
+    checkpoint_metadata,
+    load_checkpoint,
+    make_meta_net,
+    meta_lambda,
+    meta_train,
+    save_checkpoint,
+)
 from .meta_train import FIXED_GRID, constant_net
 
 PAPER_META_FILE = Path(__file__).parent / "data" / "meta_lambda_paper.eqx"
@@ -142,8 +150,6 @@ def train(agent, path: Path = PAPER_META_FILE, cfg: MetaConfig = META_CONFIG) ->
     models = {f"lam={lam}": constant_net(model, lam, cfg) for lam in grid}
     losses = condition_losses(loss_fn, {**models, "meta": model})
     u = np.array([0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0])
-    from .meta import meta_lambda
-
     meta = {
         "seed": TRAIN_SEED,
         "train_steps": TRAIN_STEPS,
@@ -168,22 +174,7 @@ def load_paper_meta(path: Path = PAPER_META_FILE):
 
 def fixed_lambda(path: Path = PAPER_META_FILE) -> float:
     """λ of the "w/o meta-λ" ablation: the checkpoint's ``best_constant`` (module doc)."""
-    from .meta import checkpoint_metadata
-
     return float(checkpoint_metadata(path)["best_constant"])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import json
-
-    from aifedge.config import load_overrides
-
-    from .aif_llm_paper_agent import build_paper_agent
-
-    params = aif_llm_paper.make_params(**load_overrides(FROZEN_CONFIG))
-    net = make_meta_net(META_CONFIG, jax.random.PRNGKey(0))
-    agent = build_paper_agent(params, d_llm=True, semantic=True, meta=(net, META_CONFIG))
-    print(json.dumps(train(agent), indent=1))
 
 
 def trace_episode(agent, params: aif_llm_paper.EnvParams, key: jax.Array):
@@ -213,3 +204,16 @@ def trace_episode(agent, params: aif_llm_paper.EnvParams, key: jax.Array):
     frame.insert(0, "t", np.arange(len(frame)))
     frame["phase"] = np.where(frame.pop("regime") == 1, "stressed", "normal")
     return frame
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    from aifedge.config import load_overrides
+
+    from .aif_llm_paper_agent import build_paper_agent
+
+    params = aif_llm_paper.make_params(**load_overrides(FROZEN_CONFIG))
+    net = make_meta_net(META_CONFIG, jax.random.PRNGKey(0))
+    agent = build_paper_agent(params, d_llm=True, semantic=True, meta=(net, META_CONFIG))
+    print(json.dumps(train(agent), indent=1))
