@@ -231,7 +231,7 @@ def convergence(curves: np.ndarray) -> tuple[float, float, float]:
     """(episode, CI low, CI high) of ``curves`` (R, E) in QoS % by ``convergence.RULE``; NaNs
     when E is too short for it (fewer than 2 blocks, or no episode before the plateau)."""
     episodes = curves.shape[1]
-    if episodes // RULE.block < 2 or RULE.plateau_len(episodes) >= episodes:
+    if not RULE.applies(episodes):
         return (float("nan"),) * 3
     return (convergence_episode(curves), *bootstrap_ci(curves))
 

@@ -542,7 +542,7 @@ def run_table4(cfg: Config) -> pd.DataFrame:
     from aifedge.config import ConfigError
 
     rule = convergence.RULE
-    if cfg.episodes < 2 * rule.block or rule.plateau_len(cfg.episodes) >= cfg.episodes:
+    if not rule.applies(cfg.episodes):
         raise ConfigError(
             f"Config.episodes: Table 4's convergence rule needs at least {2 * rule.block} "
             f"episodes per run (two blocks of {rule.block} and a plateau); got {cfg.episodes}"

@@ -71,6 +71,11 @@ class ConvergenceRule:
         """Episodes in the plateau window: the last ⌈plateau_frac · E⌉, at least one block."""
         return max(self.block, math.ceil(self.plateau_frac * episodes))
 
+    def applies(self, episodes: int) -> bool:
+        """Whether curves of ``episodes`` episodes have two blocks and episodes before the
+        plateau window (else ``block_band`` refuses them)."""
+        return episodes // self.block >= 2 and self.plateau_len(episodes) < episodes
+
 
 RULE = ConvergenceRule()
 
@@ -90,7 +95,7 @@ def block_band(curves, rule: ConvergenceRule = RULE) -> tuple[np.ndarray, np.nda
     c = _check(curves)
     runs, episodes = c.shape
     n_blocks = episodes // rule.block
-    if n_blocks < 2 or rule.plateau_len(episodes) >= episodes:
+    if not rule.applies(episodes):
         raise ValueError(
             f"curves: {episodes} episodes are too few for blocks of {rule.block} and a "
             f"plateau of {rule.plateau_len(episodes)} episodes; run more episodes"

@@ -675,7 +675,7 @@ def convergence_episode(tcr) -> float:
     if curves.ndim != 2 or curves.shape[0] < 2:
         return math.nan
     episodes = curves.shape[1]
-    if episodes // rule.block < 2 or rule.plateau_len(episodes) >= episodes:
+    if not rule.applies(episodes):
         return math.nan
     return convergence.convergence_episode(curves, rule)
 

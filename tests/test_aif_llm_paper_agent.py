@@ -472,3 +472,14 @@ def test_unknown_advisor_is_a_config_error_naming_the_field():
 
     with pytest.raises(ConfigError, match=r"advisor: choose 'v1' or 'v2' \(got 'v3'\)"):
         build_paper_agent(PARAMS, advisor="v3")
+
+
+def test_advice_diagnosis_in_force_follows_the_agents_rule_by_hand():
+    """An event is in force from the next decision for 10 slots (inclusive), a later event
+    replaces it, and a new episode (the slot falls) clears it — ``PaperAgent.step``'s rule."""
+    from aifedge.paper_repro.advice_diagnosis import in_force
+
+    slot = np.array([0, 0, 1, 2, 3, 12, 13, 14, 0, 1])
+    event = np.array([0, 2, 0, 7, 0, 0, 0, 0, 0, 0])
+    want = [0, 0, 2, 2, 7, 7, 0, 0, 0, 0]  # 2 until slot 10; 7 (seen at slot 2) until 12
+    np.testing.assert_array_equal(in_force(event, slot, n_edge=5), want)

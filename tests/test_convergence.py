@@ -106,3 +106,11 @@ def test_learning_curves_non_learner_zero_learner_at_its_switch():
         return jax.vmap(lambda k: jnp.mean(rollout(k, policy, PARAMS, STEPS).outcome == 0))(ks)
 
     assert cv.convergence_episode(cv.learning_curves(learner, keys, fresh)) == 0
+
+
+def test_applies_by_hand():
+    """Two 5-episode blocks and a plateau (⌈0.2 E⌉, at least 5) shorter than the run."""
+    rule = cv.ConvergenceRule()
+    assert [e for e in range(1, 13) if rule.applies(e)] == [10, 11, 12]
+    wide = cv.ConvergenceRule(plateau_frac=0.99)  # plateau ⌈0.99 E⌉ = E while E < 100
+    assert not wide.applies(10) and not wide.applies(99) and wide.applies(100)

@@ -182,12 +182,13 @@ def _repo_root() -> Path:
 
 
 def frozen_params(steps: int) -> EnvParams:
-    """``paper`` at the frozen calibration (``calibration.FROZEN``), ``max_steps = steps``;
-    readable from any working directory (notebooks run in a temporary one)."""
+    """``paper`` at the frozen calibration (``calibration.FROZEN``, resolved from the source
+    tree: ``paper_meta_lambda.FROZEN_CONFIG``), ``max_steps = steps``; readable from any
+    working directory (notebooks run in a temporary one)."""
     from aifedge.config import load_overrides
-    from aifedge.paper_repro.calibration import FROZEN
+    from aifedge.inference.paper_meta_lambda import FROZEN_CONFIG
 
-    return aif_llm_paper.make_params(**load_overrides(_repo_root() / FROZEN), max_steps=steps)
+    return aif_llm_paper.make_params(**load_overrides(FROZEN_CONFIG), max_steps=steps)
 
 
 def stored_learning(folder: str = "paper") -> pd.DataFrame:
